@@ -1,0 +1,32 @@
+"""TokenCom-SDR: token communication over a real OFDM radio link."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="tokencom-sdr",
+    version="0.1.0",
+    description="Token communication (TokenCom) over GNU Radio OFDM: "
+                "BPE/VQ tokens, packets, a real PHY and context-aware recovery",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.9",
+    packages=find_packages(include=["tokencom_sdr", "tokencom_sdr.*"]),
+    package_data={"tokencom_sdr": ["tokens/data/*.json", "context/data/*.safetensors",
+                                   "tokens/data/*.safetensors"]},
+    include_package_data=True,
+    install_requires=[
+        # GNU Radio itself comes from Debian (apt gnuradio), seen through the
+        # venv's --system-site-packages; it is not on PyPI.
+        "numpy<2",
+        "torch==2.13.0",
+        "tokenizers>=0.15",
+        "safetensors>=0.4",
+        "pyyaml>=6",
+        "tqdm>=4.60",
+        "matplotlib>=3.6",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6.80"],
+    },
+    entry_points={"console_scripts": ["tokencom = tokencom_sdr.cli:main"]},
+)
