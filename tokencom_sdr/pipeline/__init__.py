@@ -1,0 +1,1 @@
+"""End-to-end runs that wire the stages together (loopback, demo)."""
