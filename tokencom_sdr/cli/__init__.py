@@ -1,0 +1,5 @@
+"""The ``tokencom`` command line: one module per subcommand."""
+
+from .main import main
+
+__all__ = ["main"]

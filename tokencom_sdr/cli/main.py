@@ -1,0 +1,38 @@
+"""Entry point of the ``tokencom`` command."""
+
+import argparse
+import sys
+from typing import List, Optional
+
+from .. import __version__
+from . import demo, loopback, train
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tokencom",
+        description="TokenCom-SDR: large-model tokens as the unit of transmission over a real "
+                    "GNU Radio OFDM link.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    demo.add_parser(subparsers)
+    loopback.add_parser(subparsers)
+    train.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError, RuntimeError) as error:
+        # Bad input or a missing resource: one clear line, no traceback.
+        print(f"tokencom: error: {error}", file=sys.stderr)
+        return 1

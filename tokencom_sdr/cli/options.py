@@ -1,0 +1,51 @@
+"""Option groups shared by several subcommands."""
+
+import argparse
+from typing import List
+
+from ..phy.modulation import MODULATIONS
+from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD
+
+
+def parse_taps(values: List[str]) -> List[complex]:
+    """``--taps 1 0.3+0.1j 0.1`` or ``--taps 1,0.3+0.1j,0.1`` -> complex list."""
+    taps = []
+    for value in values:
+        for part in value.split(","):
+            part = part.strip().replace(" ", "")
+            if not part:
+                continue
+            try:
+                taps.append(complex(part))
+            except ValueError:
+                raise argparse.ArgumentTypeError(
+                    f"cannot read multipath tap {part!r}; write taps like 1 or 0.3+0.1j") from None
+    if not taps:
+        raise argparse.ArgumentTypeError("--taps needs at least one tap")
+    return taps
+
+
+def add_channel_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("software channel")
+    group.add_argument("--snr", type=float, default=25.0, metavar="DB",
+                       help="burst SNR in dB: burst power over noise power per sample (default 25)")
+    group.add_argument("--cfo", type=float, default=0.0, metavar="F",
+                       help="carrier frequency offset, normalised to the sample rate (e.g. 0.01)")
+    group.add_argument("--sco", type=float, default=0.0, metavar="PPM",
+                       help="sample-clock offset in ppm (e.g. 20)")
+    group.add_argument("--taps", nargs="+", default=["1"], metavar="TAP",
+                       help="multipath FIR taps, complex allowed (e.g. --taps 1 0.3+0.1j 0.1)")
+    group.add_argument("--seed", type=int, default=0, metavar="N", help="noise seed (default 0)")
+
+
+def add_link_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("link and PHY")
+    group.add_argument("--modulation", choices=MODULATIONS, default="qpsk",
+                       help="payload modulation (default qpsk)")
+    group.add_argument("--aggregation", choices=("interleaved", "sequential"), default="interleaved",
+                       help="token-to-packet mapping: interleaved (token i -> packet i mod P, TokCom) "
+                            "or sequential (default interleaved)")
+    group.add_argument("--packet-tokens", type=int, default=32, metavar="N",
+                       help="tokens per packet (default 32)")
+    group.add_argument("--sync-threshold", type=float, default=DEFAULT_SYNC_THRESHOLD, metavar="T",
+                       help=f"receiver's Schmidl & Cox detection threshold (default {DEFAULT_SYNC_THRESHOLD})")
