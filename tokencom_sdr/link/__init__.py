@@ -1,0 +1,62 @@
+"""Link layer: token frames to CRC-protected packets and back.
+
+* :mod:`.packet`: :class:`TokenPacket` and its wire format
+  (:func:`encode_packet`, :func:`parse_packet`).
+* :mod:`.positions`: how a header names the frame positions a packet carries.
+* :mod:`.aggregation`: which tokens share a packet (sequential, interleaved).
+* :mod:`.packetizer`: :func:`packetize` a frame; :func:`depacketize` what
+  arrived into a frame with erasures and statistics.
+* :mod:`.errors`: one exception per way a packet can be malformed.
+"""
+
+from .aggregation import (
+    AGGREGATIONS,
+    Aggregation,
+    InterleavedAggregation,
+    SequentialAggregation,
+    make_aggregation,
+)
+from .errors import (
+    BadMagicError,
+    CRCMismatchError,
+    HeaderFieldError,
+    NonzeroPaddingError,
+    PacketError,
+    PacketTooShortError,
+    PayloadLengthError,
+    ReassemblyError,
+    TrailingBytesError,
+    UnsupportedVersionError,
+)
+from .packet import (
+    MAGIC,
+    MIN_PACKET_SIZE,
+    VERSION,
+    TokenPacket,
+    encode_packet,
+    header_size,
+    parse_packet,
+)
+from .packetizer import (
+    FrameGeometry,
+    ReassemblyResult,
+    ReassemblyStats,
+    RejectedPacket,
+    build_packets,
+    depacketize,
+    packetize,
+)
+from .positions import ArithmeticPositions, ExplicitPositions, describe_positions
+
+__all__ = [
+    "AGGREGATIONS", "Aggregation", "InterleavedAggregation", "SequentialAggregation",
+    "make_aggregation",
+    "BadMagicError", "CRCMismatchError", "HeaderFieldError", "NonzeroPaddingError",
+    "PacketError", "PacketTooShortError", "PayloadLengthError", "ReassemblyError",
+    "TrailingBytesError", "UnsupportedVersionError",
+    "MAGIC", "MIN_PACKET_SIZE", "VERSION", "TokenPacket", "encode_packet", "header_size",
+    "parse_packet",
+    "FrameGeometry", "ReassemblyResult", "ReassemblyStats", "RejectedPacket",
+    "build_packets", "depacketize", "packetize",
+    "ArithmeticPositions", "ExplicitPositions", "describe_positions",
+]

@@ -1,0 +1,153 @@
+"""Aggregation: which tokens of a frame travel together in one packet.
+
+A strategy maps a frame of ``n`` tokens to ``P`` packets. Every position goes
+to exactly one packet. Packet loss then erases whole groups, so the choice of
+groups decides which positions a lost packet takes away:
+
+* :class:`SequentialAggregation`: packet ``k`` carries the run
+  ``k*T .. k*T+T-1``. A lost packet erases a contiguous block of the frame.
+* :class:`InterleavedAggregation` (Token Communications, Qiao et al.): token
+  ``i`` goes to packet ``i mod P`` with ``P = ceil(n / T)``, so packet ``k``
+  carries ``k, k+P, k+2P, ...``. A lost packet erases isolated tokens spread
+  over the whole frame, and a burst of ``B < P`` consecutive lost packets
+  erases runs of at most ``B`` neighbouring tokens, which a context model can
+  fill from the intact tokens around them.
+
+Both produce arithmetic progressions, so their headers use the compact
+position block. Content-aware strategies (semantic packet aggregation) can
+subclass :class:`Aggregation` and return arbitrary groups; :meth:`describe`
+then falls back to explicit position lists where needed.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Dict, List, Type
+
+import numpy as np
+
+from .positions import MAX_TOKENS_PER_PACKET, PositionBlock, describe_positions
+
+
+class Aggregation(ABC):
+    """Base class of aggregation strategies.
+
+    Parameters
+    ----------
+    tokens_per_packet : int
+        Most tokens one packet carries, ``T``, ``1..65535``.
+    """
+
+    #: Name used by :func:`make_aggregation`.
+    name: str = ""
+
+    def __init__(self, tokens_per_packet: int):
+        if isinstance(tokens_per_packet, bool) or not isinstance(
+                tokens_per_packet, (int, np.integer)):
+            raise TypeError(
+                f"tokens_per_packet must be an int, got {type(tokens_per_packet).__name__}")
+        if not 1 <= tokens_per_packet <= MAX_TOKENS_PER_PACKET:
+            raise ValueError(
+                f"tokens_per_packet must be 1..{MAX_TOKENS_PER_PACKET} (the header's "
+                f"count field is uint16), got {tokens_per_packet}")
+        self.tokens_per_packet = int(tokens_per_packet)
+
+    def num_packets(self, n_tokens: int) -> int:
+        """Packets needed for ``n_tokens`` tokens: ``ceil(n_tokens / T)``."""
+        _check_n_tokens(n_tokens)
+        return -(-n_tokens // self.tokens_per_packet)
+
+    @abstractmethod
+    def assign(self, n_tokens: int) -> List[np.ndarray]:
+        """Positions carried by each packet.
+
+        Parameters
+        ----------
+        n_tokens : int
+            Tokens in the frame, ``n >= 0``.
+
+        Returns
+        -------
+        list of np.ndarray, each of shape ``(k_p,)`` and dtype ``int64``
+            Entry ``p`` lists, in payload order, the frame positions packet
+            ``p`` carries. Every position in ``0..n-1`` appears exactly once
+            over all packets; each ``1 <= k_p <= T``. Empty for ``n == 0``.
+        """
+
+    def describe(self, n_tokens: int) -> List[PositionBlock]:
+        """Header position blocks of each packet, as compact as possible.
+
+        Parameters
+        ----------
+        n_tokens : int
+            Tokens in the frame, ``n >= 0``.
+
+        Returns
+        -------
+        list of ArithmeticPositions or ExplicitPositions
+            Entry ``p`` describes ``assign(n_tokens)[p]``.
+        """
+        return [describe_positions(group) for group in self.assign(n_tokens)]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(tokens_per_packet={self.tokens_per_packet})"
+
+
+class SequentialAggregation(Aggregation):
+    """Packet ``k`` carries positions ``k*T .. min(k*T + T, n) - 1``."""
+
+    name = "sequential"
+
+    def assign(self, n_tokens: int) -> List[np.ndarray]:
+        _check_n_tokens(n_tokens)
+        starts = range(0, n_tokens, self.tokens_per_packet)
+        return [np.arange(start, min(start + self.tokens_per_packet, n_tokens),
+                          dtype=np.int64) for start in starts]
+
+
+class InterleavedAggregation(Aggregation):
+    """Token ``i`` goes to packet ``i mod P``, ``P = ceil(n / T)``.
+
+    Packet ``k`` carries ``k, k+P, k+2P, ...``: ``ceil(n / P)`` or one fewer
+    tokens, never more than ``T``.
+    """
+
+    name = "interleaved"
+
+    def assign(self, n_tokens: int) -> List[np.ndarray]:
+        num_packets = self.num_packets(n_tokens)
+        return [np.arange(k, n_tokens, num_packets, dtype=np.int64)
+                for k in range(num_packets)]
+
+
+#: Strategies known to :func:`make_aggregation`, by name.
+AGGREGATIONS: Dict[str, Type[Aggregation]] = {
+    cls.name: cls for cls in (SequentialAggregation, InterleavedAggregation)
+}
+
+
+def make_aggregation(name: str, tokens_per_packet: int) -> Aggregation:
+    """Build an aggregation strategy by name.
+
+    Parameters
+    ----------
+    name : str
+        ``"sequential"`` or ``"interleaved"`` (case-insensitive).
+    tokens_per_packet : int
+        Most tokens per packet, ``1..65535``.
+
+    Returns
+    -------
+    Aggregation
+    """
+    try:
+        cls = AGGREGATIONS[str(name).strip().lower()]
+    except KeyError:
+        raise ValueError(
+            f"unknown aggregation {name!r}; known: {sorted(AGGREGATIONS)}") from None
+    return cls(tokens_per_packet)
+
+
+def _check_n_tokens(n_tokens: int) -> None:
+    if n_tokens < 0:
+        raise ValueError(f"n_tokens must be >= 0, got {n_tokens}")
