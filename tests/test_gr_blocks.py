@@ -1,0 +1,381 @@
+"""GNU Radio blocks and GRC: the TokenCom encoder/decoder PDU blocks, the
+streaming OFDM transmitter, the block YAML and the example flowgraphs.
+
+Every flowgraph test stops its top block in ``finally`` and carries a timeout:
+an exception inside a GNU Radio thread would otherwise hang the run.
+"""
+
+import importlib.util
+import os
+import py_compile
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pmt
+import pytest
+from gnuradio import blocks, gr
+
+from tokencom_sdr.gr import (
+    LoopbackChannel,
+    OfdmBurstRx,
+    OfdmStreamTx,
+    TokenTextDecoder,
+    TokenTextEncoder,
+)
+from tokencom_sdr.gr._pmt_util import make_byte_pdu, pmt_dict_to_python
+from tokencom_sdr.gr.token_text_decoder import COMPLETE, SUPERSEDED, TIMEOUT
+from tokencom_sdr.link import make_aggregation, packetize, parse_packet
+from tokencom_sdr.phy.ofdm_params import OfdmParams
+from tokencom_sdr.pipeline.phy_loopback import modulate
+from tokencom_sdr.tokens.text_bpe import ERASED_MARKER, TextTokenizer
+
+REPO = Path(__file__).resolve().parents[1]
+BLOCKS_DIR = REPO / "blocks"
+FLOWGRAPHS = sorted((REPO / "flowgraphs").glob("*.grc"))
+GRCC = "/usr/bin/grcc"
+
+TEXT = ("Token communication sends the tokens of large models over the air; "
+        "lost packets become erasures that a context model can fill. Ünïcödé ✓")
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return TextTokenizer.default()
+
+
+def grcc(grc_file: Path, out_dir: Path) -> subprocess.CompletedProcess:
+    """Compile a flowgraph headless, with our blocks on GRC's path. The venv's
+    python runs grcc so that generated code imports venv packages."""
+    env = dict(os.environ, GRC_BLOCKS_PATH=str(BLOCKS_DIR))
+    return subprocess.run([sys.executable, GRCC, "-o", str(out_dir), str(grc_file)],
+                          env=env, capture_output=True, text=True, timeout=60)
+
+
+def packets_of(text, tokenizer, message_id=7, tokens_per_packet=4, aggregation="interleaved"):
+    frame = tokenizer.encode_frame(text)
+    agg = make_aggregation(aggregation, tokens_per_packet)
+    return frame, agg, packetize(frame, message_id, agg)
+
+
+def wait_until(predicate, timeout=10.0, step=0.01):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+def stop(tb):
+    tb.stop()
+    tb.wait()
+
+
+# ---------------------------------------------------------------- GRC / YAML
+@pytest.mark.timeout(30)
+def test_there_are_flowgraphs_to_compile():
+    assert FLOWGRAPHS, "no flowgraphs/*.grc found"
+    assert (REPO / "flowgraphs" / "loopback_text.grc") in FLOWGRAPHS
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("grc_file", FLOWGRAPHS, ids=[p.name for p in FLOWGRAPHS])
+def test_grcc_compiles_flowgraph(grc_file, tmp_path):
+    result = grcc(grc_file, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for generated in tmp_path.glob("*.py"):
+        py_compile.compile(str(generated), doraise=True)
+
+
+@pytest.mark.timeout(30)
+def test_grc_loads_every_block_yaml():
+    from gnuradio.grc.core.platform import Platform
+
+    os.environ["GRC_BLOCKS_PATH"] = str(BLOCKS_DIR)
+    try:
+        platform = Platform(version=gr.version(),
+                            version_parts=(gr.major_version(), gr.api_version(),
+                                           gr.minor_version()),
+                            prefs=gr.prefs())
+        platform.build_library()
+    finally:
+        del os.environ["GRC_BLOCKS_PATH"]
+    ids = {p.name[:-len(".block.yml")] for p in BLOCKS_DIR.glob("*.block.yml")}
+    assert {"tokencom_text_encoder", "tokencom_text_decoder", "tokencom_ofdm_stream_tx",
+            "tokencom_ofdm_rx", "tokencom_loopback_channel"} <= ids
+    for block_id in ids:
+        assert block_id in platform.blocks, f"GRC did not load {block_id}"
+        assert platform.blocks[block_id].category == ["TokenCom"]  # '[TokenCom]' in yml
+
+
+@pytest.mark.timeout(60)
+def test_loopback_text_flowgraph_runs_headless(tmp_path):
+    """The generated flowgraph, run as GRC would: the text arrives exactly,
+    carried by a continuous stream through throttle, channel and RX."""
+    result = grcc(REPO / "flowgraphs" / "loopback_text.grc", tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    spec = importlib.util.spec_from_file_location("generated_loopback_text",
+                                                  tmp_path / "loopback_text.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    tb = module.loopback_text(text=TEXT)
+    tb.decoder.print_messages = False
+    tb.start()
+    try:
+        assert tb.decoder.wait_for_messages(1, timeout=20.0), "no message decoded"
+        time.sleep(0.05)
+        samples = tb.tx.streamer.samples_out
+    finally:
+        stop(tb)
+    message = tb.decoder.messages[0]
+    assert message["text"] == TEXT
+    assert message["reason"] == COMPLETE
+    assert message["packets_received"] == message["packets_expected"] == \
+        tb.encoder.sent[0]["num_packets"] > 1
+    assert message["token_erasure_rate"] == 0.0
+    # The transmitter kept streaming (zeros) after the last burst.
+    assert samples > tb.tx.streamer.gap_len + 10_000
+
+
+# ------------------------------------------------------------ Text Encoder
+def _run_encoder(encoder, expected_pdus, timeout=10.0, post=()):
+    tb = gr.top_block("encoder_test", catch_exceptions=False)
+    tb.encoder = encoder
+    tb.sink = blocks.message_debug(False)
+    tb.msg_connect(tb.encoder, "pdus", tb.sink, "store")
+    tb.start()
+    try:
+        for msg in post:
+            tb.encoder.to_basic_block()._post(pmt.intern("text"), msg)
+        wait_until(lambda: tb.sink.num_messages() >= expected_pdus, timeout)
+        time.sleep(0.1)  # nothing more may come
+    finally:
+        stop(tb)
+    return [tb.sink.get_message(i) for i in range(tb.sink.num_messages())]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("aggregation,tokens_per_packet", [("interleaved", 4),
+                                                           ("sequential", 5)])
+def test_encoder_emits_valid_packets(tokenizer, aggregation, tokens_per_packet):
+    frame = tokenizer.encode_frame(TEXT)
+    expected = make_aggregation(aggregation, tokens_per_packet).num_packets(len(frame))
+    encoder = TokenTextEncoder(TEXT, tokens_per_packet, aggregation, first_message_id=42)
+    pdus = _run_encoder(encoder, expected)
+    assert len(pdus) == expected > 1
+    packets = [parse_packet(bytes(pmt.u8vector_elements(pmt.cdr(p)))) for p in pdus]
+    assert [p.seq for p in packets] == list(range(expected))
+    assert {p.message_id for p in packets} == {42}
+    assert {p.num_packets for p in packets} == {expected}
+    metas = [pmt_dict_to_python(pmt.car(p)) for p in pdus]
+    assert metas[0] == {"message_id": 42, "seq": 0, "num_packets": expected}
+    ids = np.zeros(len(frame), dtype=np.int64)
+    for p in packets:
+        ids[p.positions.to_array()] = p.token_ids
+    assert np.array_equal(ids, frame.ids)
+    assert encoder.sent[0]["message_id"] == 42
+
+
+@pytest.mark.timeout(30)
+def test_encoder_text_port_repeats_and_id_wrap(tokenizer):
+    n = len(packets_of("ab", tokenizer, tokens_per_packet=32)[2])
+    assert n == 1
+    encoder = TokenTextEncoder("ab", 32, repeat=3, interval=0.05, first_message_id=65534)
+    pdu_text = make_byte_pdu("ünï".encode("utf-8"))
+    pdus = _run_encoder(encoder, 5, post=[pmt.intern("cd"), pdu_text])
+    packets = [parse_packet(bytes(pmt.u8vector_elements(pmt.cdr(p)))) for p in pdus]
+    assert len(packets) == 5  # 3 repetitions + 2 texts from the port
+    # Each message has its own id, wrapping from 65535 to 0.
+    assert sorted(p.message_id for p in packets) == [0, 1, 2, 65534, 65535]
+    assert sorted(m["text"] for m in encoder.sent) == ["ab", "ab", "ab", "cd", "ünï"]
+
+
+@pytest.mark.timeout(10)
+def test_encoder_rejects_bad_parameters():
+    with pytest.raises(ValueError):
+        TokenTextEncoder("x", 0)
+    with pytest.raises(ValueError):
+        TokenTextEncoder("x", 8, aggregation="random")
+    with pytest.raises(ValueError):
+        TokenTextEncoder("x", 8, interval=-1)
+
+
+# ------------------------------------------------------------ Text Decoder
+def _pdu(packet: bytes):
+    return make_byte_pdu(packet, {"packet_num": 0})
+
+
+@pytest.mark.timeout(30)
+def test_decoder_lost_packets_become_erasures_after_timeout(tokenizer):
+    frame, agg, packets = packets_of(TEXT, tokenizer, message_id=7, tokens_per_packet=4)
+    assert len(packets) >= 4
+    lost = {1, 3}
+    decoder = TokenTextDecoder(timeout=0.2)
+    try:
+        t0 = time.monotonic()
+        for seq, packet in enumerate(packets):
+            if seq not in lost:
+                decoder.handle_pdu(_pdu(packet))
+        assert not decoder.messages  # incomplete: waits for the timeout
+        assert decoder.wait_for_messages(1, timeout=5.0)
+        assert time.monotonic() - t0 >= 0.19
+    finally:
+        decoder.stop()
+    [message] = decoder.messages
+    erased = sum(len(agg.describe(len(frame))[s].to_array()) for s in lost)
+    assert message["reason"] == TIMEOUT and not message["complete"]
+    assert message["message_id"] == 7
+    assert message["packets_expected"] == len(packets)
+    assert message["packets_received"] == len(packets) - len(lost)
+    assert message["packet_error_rate"] == pytest.approx(len(lost) / len(packets))
+    assert message["token_erasure_rate"] == pytest.approx(erased / len(frame))
+    assert message["tokens"] == len(frame)
+    assert message["text"].count(ERASED_MARKER) == erased
+    assert message["pdus_rejected"] == 0
+
+
+@pytest.mark.timeout(30)
+def test_decoder_complete_message_is_delivered_at_once_on_its_port(tokenizer):
+    """In a flowgraph: shuffled packets and a duplicate; the output PDU
+    carries the text and its metrics."""
+    _, _, packets = packets_of(TEXT, tokenizer, message_id=9, tokens_per_packet=6)
+    tb = gr.top_block("decoder_test", catch_exceptions=False)
+    tb.decoder = TokenTextDecoder(timeout=30.0)
+    tb.sink = blocks.message_debug(False)
+    tb.msg_connect(tb.decoder, "text", tb.sink, "store")
+    tb.start()
+    try:
+        order = list(reversed(range(len(packets)))) + [0]
+        for seq in order:
+            tb.decoder.to_basic_block()._post(pmt.intern("pdus"), _pdu(packets[seq]))
+        assert wait_until(lambda: tb.sink.num_messages() >= 1, 10.0)
+    finally:
+        stop(tb)
+    msg = tb.sink.get_message(0)
+    assert bytes(pmt.u8vector_elements(pmt.cdr(msg))).decode("utf-8") == TEXT
+    meta = pmt_dict_to_python(pmt.car(msg))
+    assert meta["message_id"] == 9 and meta["reason"] == COMPLETE and meta["complete"]
+    assert meta["packets_received"] == meta["packets_expected"] == len(packets)
+    assert meta["packet_error_rate"] == 0.0 and meta["token_erasure_rate"] == 0.0
+    assert meta["pdus_rejected"] == 0
+    # The trailing duplicate of a delivered message is dropped, not a new message.
+    assert tb.sink.num_messages() == 1 and tb.decoder.counters["packets_late"] == 1
+
+
+@pytest.mark.timeout(30)
+def test_decoder_counts_and_never_delivers_corrupt_pdus(tokenizer):
+    _, _, packets = packets_of(TEXT, tokenizer, message_id=3, tokens_per_packet=8)
+    decoder = TokenTextDecoder(timeout=0.1)
+    try:
+        corrupt = []
+        for i, packet in enumerate(packets):
+            damaged = bytearray(packet)
+            damaged[(7 * i + 5) % len(damaged)] ^= 0x10
+            corrupt.append(_pdu(bytes(damaged)))
+        corrupt.append(_pdu(packets[0][:5]))                   # truncated
+        corrupt.append(_pdu(b""))                              # empty
+        corrupt.append(pmt.intern("not a pdu"))                # wrong type
+        corrupt.append(pmt.cons(pmt.make_dict(), pmt.init_f32vector(2, [1.0, 2.0])))
+        for msg in corrupt:
+            decoder.handle_pdu(msg)
+        time.sleep(0.3)  # > timeout: nothing pending, so nothing delivered
+        assert decoder.messages == []
+        assert decoder.pending_message_ids == []
+        assert decoder.counters["pdus_rejected"] == len(corrupt)
+        for packet in packets:
+            decoder.handle_pdu(_pdu(packet))
+        assert decoder.wait_for_messages(1, timeout=5.0)
+    finally:
+        decoder.stop()
+    [message] = decoder.messages
+    assert message["text"] == TEXT and message["reason"] == COMPLETE
+    assert message["pdus_rejected"] == len(corrupt)
+
+
+@pytest.mark.timeout(30)
+def test_decoder_newer_message_flushes_older(tokenizer):
+    _, _, old = packets_of(TEXT, tokenizer, message_id=65535, tokens_per_packet=8)
+    _, _, new = packets_of("second message", tokenizer, message_id=0, tokens_per_packet=1)
+    assert len(new) > 1
+    decoder = TokenTextDecoder(timeout=60.0)  # only superseding can deliver in time
+    try:
+        decoder.handle_pdu(_pdu(old[0]))
+        decoder.handle_pdu(_pdu(old[2]))
+        assert decoder.messages == []
+        decoder.handle_pdu(_pdu(new[0]))
+        assert len(decoder.messages) == 1  # delivered synchronously
+        first = decoder.messages[0]
+        assert first["message_id"] == 65535 and first["reason"] == SUPERSEDED
+        assert first["packets_received"] == 2 and first["packets_expected"] == len(old)
+        assert ERASED_MARKER in first["text"] and first["token_erasure_rate"] > 0
+        decoder.handle_pdu(_pdu(old[1]))  # late packet of the delivered message
+        assert decoder.counters["packets_late"] == 1
+        for packet in new[1:]:
+            decoder.handle_pdu(_pdu(packet))
+        assert decoder.wait_for_messages(2, timeout=5.0)
+    finally:
+        decoder.stop()
+    second = decoder.messages[1]
+    assert second["message_id"] == 0 and second["text"] == "second message"
+    assert second["reason"] == COMPLETE
+
+
+# ------------------------------------------------------- Streaming OFDM TX
+@pytest.mark.timeout(30)
+def test_stream_tx_emits_a_lone_burst_whole_then_zeros(tokenizer):
+    """One PDU and nothing after it: the burst and its whole gap come out
+    (nothing held back), identical to the finite transmitter's, and the
+    stream continues with zeros."""
+    _, _, packets = packets_of("lone", tokenizer, tokens_per_packet=32)
+    reference = modulate(packets[:1], "qpsk")
+    assert len(reference) == OfdmParams().burst_len(len(packets[0]), 2)
+
+    tb = gr.top_block("stream_tx_test", catch_exceptions=False)
+    tb.tx = OfdmStreamTx("qpsk")
+    tb.throttle = blocks.throttle(gr.sizeof_gr_complex, 2e6, True)
+    tb.sink = blocks.vector_sink_c()
+    tb.connect(tb.tx, tb.throttle, tb.sink)
+    tb.start()
+    try:
+        tb.tx.to_tagged_stream.to_basic_block()._post(pmt.intern("pdus"),
+                                                      make_byte_pdu(packets[0]))
+        assert wait_until(lambda: tb.tx.streamer.bursts_in == 1, 5.0)
+        assert wait_until(lambda: len(tb.sink.data()) > 50_000, 10.0)
+    finally:
+        stop(tb)
+    out = np.asarray(tb.sink.data(), dtype=np.complex64)
+    start = int(np.flatnonzero(np.abs(out) > 1e-6)[0])
+    n = len(reference)
+    np.testing.assert_allclose(out[start:start + n], reference, atol=1e-5)
+    assert not np.any(out[start + n:])  # zeros after the gap: one burst only
+    assert np.all(out[:start] == 0)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("idle_fill", [True, False])
+def test_stream_tx_lone_message_fully_received(idle_fill):
+    """A single short message (its last burst the last thing ever sent)
+    crosses the impaired channel completely, in both output modes."""
+    text = "lone message, then silence"
+    tb = gr.top_block("lone_message", catch_exceptions=False)
+    tb.encoder = TokenTextEncoder(text, 4)
+    tb.tx = OfdmStreamTx("qpsk", idle_fill=idle_fill)
+    tb.throttle = blocks.throttle(gr.sizeof_gr_complex, 1e6, True)
+    tb.channel = LoopbackChannel(25.0, 0.01, 20.0, [1.0, 0.3j, 0.1], seed=3)
+    tb.rx = OfdmBurstRx("qpsk", 0.7)
+    tb.decoder = TokenTextDecoder(timeout=30.0)  # only completeness delivers in time
+    tb.msg_connect(tb.encoder, "pdus", tb.tx, "pdus")
+    tb.connect(tb.tx, tb.throttle, tb.channel, tb.rx)
+    tb.msg_connect(tb.rx, "pdus", tb.decoder, "pdus")
+    tb.start()
+    try:
+        assert tb.decoder.wait_for_messages(1, timeout=15.0)
+    finally:
+        stop(tb)
+    [message] = tb.decoder.messages
+    assert message["reason"] == COMPLETE and message["text"] == text
+    assert message["packets_expected"] > 1
