@@ -28,6 +28,7 @@ from tokencom_sdr.gr import (
 from tokencom_sdr.gr._pmt_util import make_byte_pdu, pmt_dict_to_python
 from tokencom_sdr.gr.token_text_decoder import COMPLETE, SUPERSEDED, TIMEOUT
 from tokencom_sdr.link import make_aggregation, packetize, parse_packet
+from tokencom_sdr.phy.burst_mapping import burst_length
 from tokencom_sdr.phy.ofdm_params import OfdmParams
 from tokencom_sdr.pipeline.phy_loopback import modulate
 from tokencom_sdr.tokens.text_bpe import ERASED_MARKER, TextTokenizer
@@ -332,7 +333,7 @@ def test_stream_tx_emits_a_lone_burst_whole_then_zeros(tokenizer):
     stream continues with zeros."""
     _, _, packets = packets_of("lone", tokenizer, tokens_per_packet=32)
     reference = modulate(packets[:1], "qpsk")
-    assert len(reference) == OfdmParams().burst_len(len(packets[0]), 2)
+    assert len(reference) == burst_length(len(packets[0]), "qpsk", OfdmParams())
 
     tb = gr.top_block("stream_tx_test", catch_exceptions=False)
     tb.tx = OfdmStreamTx("qpsk")
@@ -366,7 +367,7 @@ def test_stream_tx_lone_message_fully_received(idle_fill):
     tb.tx = OfdmStreamTx("qpsk", idle_fill=idle_fill)
     tb.throttle = blocks.throttle(gr.sizeof_gr_complex, 1e6, True)
     tb.channel = LoopbackChannel(25.0, 0.01, 20.0, [1.0, 0.3j, 0.1], seed=3)
-    tb.rx = OfdmBurstRx("qpsk", 0.7)
+    tb.rx = OfdmBurstRx(0.5)
     tb.decoder = TokenTextDecoder(timeout=30.0)  # only completeness delivers in time
     tb.msg_connect(tb.encoder, "pdus", tb.tx, "pdus")
     tb.connect(tb.tx, tb.throttle, tb.channel, tb.rx)

@@ -6,16 +6,21 @@ from pathlib import Path
 
 from ..pipeline.text_loopback import LinkConfig, run_text_loopback
 from .options import add_channel_options, add_link_options, parse_taps
+from .image_options import add_image_source_options, run_image_loopback_from_args
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "loopback", help="send a message over the software OFDM loopback",
-        description="Send a text message as BPE tokens through the real GNU Radio OFDM "
-                    "transmitter, a software channel and the OFDM receiver; print what arrived.",
+        description="Send a text message as BPE tokens (--text), or an image as VQ tokens "
+                    "(--image), through the real GNU Radio OFDM transmitter, a software channel "
+                    "and the OFDM receiver; print what arrived. Images: lost tokens are filled "
+                    "by --recovery before decoding.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    source = parser.add_argument_group("source")
-    source.add_argument("--text", required=True, metavar="TEXT", help="message to send")
+    source = parser.add_argument_group("source (one of)")
+    exclusive = source.add_mutually_exclusive_group(required=True)
+    exclusive.add_argument("--text", metavar="TEXT", help="message to send")
+    add_image_source_options(parser, exclusive)
     add_channel_options(parser)
     add_link_options(parser)
     output = parser.add_argument_group("output")
@@ -25,7 +30,7 @@ def add_parser(subparsers) -> None:
 
 def config_from_args(args) -> LinkConfig:
     return LinkConfig(snr_db=args.snr, cfo=args.cfo, sco_ppm=args.sco, taps=parse_taps(args.taps),
-                      modulation=args.modulation, aggregation=args.aggregation,
+                      mcs=args.mcs, aggregation=args.aggregation,
                       tokens_per_packet=args.packet_tokens, sync_threshold=args.sync_threshold,
                       seed=args.seed)
 
@@ -41,6 +46,8 @@ def summary_line(report: dict) -> str:
 
 
 def run(args) -> int:
+    if args.image is not None:
+        return run_image_loopback_from_args(args, config_from_args(args))
     report = run_text_loopback(args.text, config_from_args(args))
     print(report["received_text"])
     print(summary_line(report))

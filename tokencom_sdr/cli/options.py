@@ -3,7 +3,7 @@
 import argparse
 from typing import List
 
-from ..phy.modulation import MODULATIONS
+from ..phy.mcs import MCS_NAMES
 from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD
 
 
@@ -40,8 +40,11 @@ def add_channel_options(parser: argparse.ArgumentParser) -> None:
 
 def add_link_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("link and PHY")
-    group.add_argument("--modulation", choices=MODULATIONS, default="qpsk",
-                       help="payload modulation (default qpsk)")
+    choice = group.add_mutually_exclusive_group()
+    choice.add_argument("--mcs", choices=MCS_NAMES, default="qpsk-1/2",
+                        help="modulation and coding scheme (default qpsk-1/2: LDPC rate 1/2, QPSK)")
+    choice.add_argument("--modulation", choices=("bpsk", "qpsk"), dest="mcs",
+                        help="uncoded payload modulation (same as --mcs bpsk|qpsk)")
     group.add_argument("--aggregation", choices=("interleaved", "sequential"), default="interleaved",
                        help="token-to-packet mapping: interleaved (token i -> packet i mod P, TokCom) "
                             "or sequential (default interleaved)")

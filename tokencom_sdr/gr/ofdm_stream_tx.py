@@ -163,8 +163,9 @@ class OfdmStreamTx(gr.hier_block2):
 
     Parameters
     ----------
-    modulation : str
-        Payload modulation, ``"bpsk"`` or ``"qpsk"``; the receiver must match.
+    mcs : str
+        Modulation and coding scheme (``tokencom_sdr.phy.mcs``); it travels
+        in each burst's header, so the receiver needs no setting.
     gap_len : int or None
         Zeros after each burst; None takes ``params.gap_len``.
     idle_fill : bool
@@ -174,7 +175,7 @@ class OfdmStreamTx(gr.hier_block2):
         the ``gap_len`` argument when that is given.
     """
 
-    def __init__(self, modulation: str = "qpsk", gap_len: Optional[int] = None,
+    def __init__(self, mcs: str = "qpsk-1/2", gap_len: Optional[int] = None,
                  idle_fill: bool = True, params: Optional[OfdmParams] = None):
         gr.hier_block2.__init__(self, "tokencom_ofdm_stream_tx",
                                 gr.io_signature(0, 0, 0),
@@ -184,13 +185,13 @@ class OfdmStreamTx(gr.hier_block2):
         if self.gap_len < 0:
             raise ValueError(f"gap_len must be >= 0, got {self.gap_len}")
         self.params = dataclasses.replace(params, gap_len=self.gap_len)
-        self.modulation = modulation
+        self.mcs = mcs
         self.idle_fill = bool(idle_fill)
 
         self.message_port_register_hier_in("pdus")
         self.to_tagged_stream = pdu.pdu_to_tagged_stream(gr.types.byte_t, LENGTH_TAG)
         # No gap inside the burst TX: its burst shaper would hold it back.
-        self.burst_tx = OfdmBurstTx(modulation, dataclasses.replace(params, gap_len=0))
+        self.burst_tx = OfdmBurstTx(mcs, dataclasses.replace(params, gap_len=0))
         self.to_bursts = pdu.tagged_stream_to_pdu(gr.types.complex_t, LENGTH_TAG)
         self.connect(self.to_tagged_stream, self.burst_tx, self.to_bursts)
         self.msg_connect(self, "pdus", self.to_tagged_stream, "pdus")

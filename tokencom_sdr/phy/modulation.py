@@ -1,29 +1,14 @@
-"""Payload constellations of the OFDM PHY, by name."""
+"""Uncoded payload modulations, by name: the ``bpsk``/``qpsk`` MCSs.
 
-from typing import Dict
+Kept for callers that choose an uncoded modulation; coded schemes are in
+:mod:`tokencom_sdr.phy.mcs`.
+"""
 
-from gnuradio import digital
+from .mcs import get_mcs
 
-# name -> (bits per symbol, constellation factory). All have unit mean power.
-_CONSTELLATIONS: Dict[str, tuple] = {
-    "bpsk": (1, digital.constellation_bpsk),
-    "qpsk": (2, digital.constellation_qpsk),
-}
-
-MODULATIONS = tuple(_CONSTELLATIONS)
+MODULATIONS = ("bpsk", "qpsk")
 
 
 def bits_per_symbol(name: str) -> int:
-    """Bits carried by one payload constellation point of modulation ``name``."""
-    return _CONSTELLATIONS[_check(name)][0]
-
-
-def make_constellation(name: str):
-    """A fresh gr-digital constellation object for modulation ``name``."""
-    return _CONSTELLATIONS[_check(name)][1]()
-
-
-def _check(name: str) -> str:
-    if name not in _CONSTELLATIONS:
-        raise ValueError(f"unknown modulation {name!r}; choose one of {', '.join(MODULATIONS)}")
-    return name
+    """Bits carried by one payload constellation point of ``name``."""
+    return get_mcs(name).bits_per_symbol

@@ -136,14 +136,3 @@ class OfdmParams:
 
     def sync_words(self) -> Tuple[np.ndarray, np.ndarray]:
         return make_sync_word_1(self.fft_len), make_sync_word_2(self.fft_len)
-
-    def payload_symbols(self, n_bytes: int, bits_per_symbol: int) -> int:
-        """OFDM symbols that carry ``n_bytes`` of payload."""
-        per_symbol = len(self.data_carriers) * bits_per_symbol
-        return -(-n_bytes * 8 // per_symbol)
-
-    def burst_len(self, n_bytes: int, bits_per_symbol: int) -> int:
-        """Complex samples on air for one packet: 2 preamble + 1 header +
-        payload symbols, each with its CP, plus the gap."""
-        n_sym = 3 + self.payload_symbols(n_bytes, bits_per_symbol)
-        return n_sym * self.symbol_len + self.gap_len

@@ -1,43 +1,52 @@
 """OFDM burst receiver as a GNU Radio hierarchical block."""
 
-from gnuradio import analog, blocks, digital, fft, gr, pdu
+from gnuradio import blocks, digital, gr
 
-from .modulation import bits_per_symbol, make_constellation
-from .ofdm_params import (FRAME_LENGTH_TAG, LENGTH_TAG, PACKET_NUM_TAG, OfdmParams,
-                          make_pilot_symbols)
-from .ofdm_tx import _SCRAMBLER_LEN, _SCRAMBLER_MASK, _SCRAMBLER_SEED
+from .header_decoder_block import SYMBOLS_PER_HEADER, HeaderDecoderBlock
+from .ofdm_params import FRAME_LENGTH_TAG, OfdmParams
+from .payload_decoder_block import PayloadDecoderBlock
 
-DEFAULT_SYNC_THRESHOLD = 0.7
+DEFAULT_SYNC_THRESHOLD = 0.3
+
+# Measured: with a delay of one full symbol the detector's mark puts the FFT
+# window 13 samples into the 16-sample cyclic prefix, which leaves almost no
+# room for echoes or for a mark a few samples early. Delaying 5 samples less
+# puts it about 8 samples in: room for echoes and for early or late marks.
+_WINDOW_SHIFT = 5
 
 
 class OfdmBurstRx(gr.hier_block2):
-    """OFDM bursts in, received packets out as PDUs.
+    """OFDM bursts in, decoded packets out as PDUs, with soft information.
 
-    Built from gr-digital's OFDM blocks like the stock ``ofdm_rx``, with one
-    difference that matters at low SNR: the Schmidl & Cox detection threshold
-    is a parameter. The stock receiver fixes it at 0.9, but the timing
-    metric's plateau is only about SNR/(1+SNR), so frames below ~15 dB are
-    missed. False triggers at a lower threshold cost nothing: their header
-    fails its CRC-8, and a payload that slips through fails the link CRC-32.
+    Sample-rate work is gr-digital's C++: Schmidl & Cox timing detection and
+    the header/payload demux, which cuts each burst into CP-free symbols.
+    Everything after that happens once per burst in numpy (see
+    ``HeaderDecoderBlock`` and ``PayloadDecoderBlock``): frequency offset
+    from the preamble, FFT, channel estimation, pilot-tracked equalisation,
+    soft demapping and LDPC decoding of header and payload.
 
-    Input: ``complex64`` baseband samples at the TX sample rate.
-    Output: message port ``pdus``; each PDU is ``(meta, u8vector)`` with the
-    packet bytes exactly as the receiver decided them (unchecked: the link
-    layer's CRC decides whether they are good). ``meta`` carries the tags of
-    the burst, e.g. ``ofdm_sync_carr_offset`` and ``packet_num``.
+    The detection threshold is a parameter. The stock ``ofdm_rx`` fixes it
+    at 0.9, but the timing metric's plateau is only about (SNR/(1+SNR))^2,
+    so it misses most frames below ~10 dB. At a low threshold false triggers
+    are harmless: their header fails its CRC-16 and the demux resumes
+    searching; and because the frequency offset is estimated per burst from
+    its own preamble, a trigger inside a burst cannot disturb it.
+
+    Input: ``complex64`` baseband samples.
+    Output: message port ``pdus``: ``(meta, u8vector)`` per burst whose
+    header decoded (see ``PayloadDecoderBlock`` for ``meta``). Every such
+    burst is delivered, even if its FEC failed, so that the link layer can
+    keep its soft values; the link CRC decides what is good.
 
     Parameters
     ----------
-    modulation : str
-        Payload modulation, as at the transmitter.
     sync_threshold : float
         Schmidl & Cox timing-metric threshold in (0, 1).
     params : OfdmParams
-        Numerology; must match the transmitter's.
+        Numerology; must match the transmitter's. The MCS comes in the header.
     """
 
-    def __init__(self, modulation: str = "qpsk", sync_threshold: float = DEFAULT_SYNC_THRESHOLD,
-                 params: OfdmParams = None):
+    def __init__(self, sync_threshold: float = DEFAULT_SYNC_THRESHOLD, params: OfdmParams = None):
         gr.hier_block2.__init__(self, "tokencom_ofdm_rx",
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature(0, 0, 0))
@@ -45,63 +54,26 @@ class OfdmBurstRx(gr.hier_block2):
             raise ValueError(f"sync_threshold must lie in (0, 1), got {sync_threshold}")
         self.message_port_register_hier_out("pdus")
         self.params = params = params or OfdmParams()
-        self.modulation = modulation
-        bps = bits_per_symbol(modulation)
-        sync_word_1, sync_word_2 = params.sync_words()
-        fft_len = params.fft_len
 
-        # --- Sync: timing from the S&C plateau, fine CFO removed by a mixer.
-        self.sync_detector = digital.ofdm_sync_sc_cfb(fft_len, params.cp_len, False, sync_threshold)
-        self.sync_delay = blocks.delay(gr.sizeof_gr_complex, params.symbol_len)
-        self.cfo_oscillator = analog.frequency_modulator_fc(-2.0 / fft_len)
-        self.cfo_mixer = blocks.multiply_cc()
-        self.header_payload_demux = digital.header_payload_demux(
-            3, fft_len, params.cp_len, FRAME_LENGTH_TAG, "", True)
         # Tags from upstream (a transmitter's packet_len in a loopback) would
-        # be taken for our own framing tags by the demux; a radio has none.
+        # be copied onto our payloads by the demux; a radio has none.
         self.tag_blocker = blocks.tag_gate(gr.sizeof_gr_complex, False)
+        self.sync_detector = digital.ofdm_sync_sc_cfb(params.fft_len, params.cp_len, False, sync_threshold)
+        # The detector marks the start of the second preamble symbol; about
+        # one symbol of delay makes the mark fall on the first.
+        self.sync_delay = blocks.delay(gr.sizeof_gr_complex, params.symbol_len - _WINDOW_SHIFT)
+        self.frequency_sink = blocks.null_sink(gr.sizeof_float)
+        self.header_payload_demux = digital.header_payload_demux(
+            SYMBOLS_PER_HEADER, params.fft_len, params.cp_len, FRAME_LENGTH_TAG, "", True)
         self.connect(self, self.tag_blocker, self.sync_detector)
-        self.connect(self.tag_blocker, self.sync_delay, (self.cfo_mixer, 0), (self.header_payload_demux, 0))
-        self.connect((self.sync_detector, 0), self.cfo_oscillator, (self.cfo_mixer, 1))
+        self.connect(self.tag_blocker, self.sync_delay, (self.header_payload_demux, 0))
+        self.connect((self.sync_detector, 0), self.frequency_sink)
         self.connect((self.sync_detector, 1), (self.header_payload_demux, 1))
 
-        # --- Header: channel estimate from the preamble, BPSK decisions.
-        header_format = digital.packet_header_ofdm(
-            params.occupied_carriers, 1, LENGTH_TAG, FRAME_LENGTH_TAG, PACKET_NUM_TAG,
-            1, bps, scramble_header=True)
-        self.header_fft = fft.fft_vcc(fft_len, True, [], True)
-        self.channel_estimator = digital.ofdm_chanest_vcvc(list(sync_word_1), list(sync_word_2), 1)
-        self.header_equaliser_model = digital.ofdm_equalizer_simpledfe(
-            fft_len, digital.constellation_bpsk().base(), params.occupied_carriers,
-            params.pilot_carriers_per_symbol, make_pilot_symbols(), 0)
-        self.header_equaliser = digital.ofdm_frame_equalizer_vcvc(
-            self.header_equaliser_model.base(), params.cp_len, FRAME_LENGTH_TAG, True, 1)
-        self.header_serialiser = digital.ofdm_serializer_vcc(
-            fft_len, params.occupied_carriers, FRAME_LENGTH_TAG)
-        self.header_slicer = digital.constellation_decoder_cb(digital.constellation_bpsk().base())
-        self.header_parser = digital.packet_headerparser_b(header_format.formatter())
-        self.connect((self.header_payload_demux, 0), self.header_fft, self.channel_estimator,
-                     self.header_equaliser, self.header_serialiser, self.header_slicer,
-                     self.header_parser)
-        self.msg_connect(self.header_parser, "header_data", self.header_payload_demux, "header_data")
+        self.header_decoder = HeaderDecoderBlock(params)
+        self.connect((self.header_payload_demux, 0), self.header_decoder)
+        self.msg_connect(self.header_decoder, "header_data", self.header_payload_demux, "header_data")
 
-        # --- Payload: equalise with pilot/decision tracking, slice, repack.
-        self.payload_constellation = make_constellation(modulation)
-        self.payload_fft = fft.fft_vcc(fft_len, True, [], True)
-        self.payload_equaliser_model = digital.ofdm_equalizer_simpledfe(
-            fft_len, self.payload_constellation.base(), params.occupied_carriers,
-            params.pilot_carriers_per_symbol, make_pilot_symbols(), 1, 0.1)
-        self.payload_equaliser = digital.ofdm_frame_equalizer_vcvc(
-            self.payload_equaliser_model.base(), params.cp_len, FRAME_LENGTH_TAG)
-        self.payload_serialiser = digital.ofdm_serializer_vcc(
-            fft_len, params.occupied_carriers, FRAME_LENGTH_TAG, LENGTH_TAG, 1)
-        self.payload_slicer = digital.constellation_decoder_cb(self.payload_constellation.base())
-        self.payload_packer = blocks.repack_bits_bb(bps, 8, LENGTH_TAG, True)
-        self.payload_descrambler = digital.additive_scrambler_bb(
-            _SCRAMBLER_MASK, _SCRAMBLER_SEED, _SCRAMBLER_LEN, 0,
-            bits_per_byte=8, reset_tag_key=LENGTH_TAG)
-        self.to_pdu = pdu.tagged_stream_to_pdu(gr.types.byte_t, LENGTH_TAG)
-        self.connect((self.header_payload_demux, 1), self.payload_fft, self.payload_equaliser,
-                     self.payload_serialiser, self.payload_slicer, self.payload_packer,
-                     self.payload_descrambler, self.to_pdu)
-        self.msg_connect(self.to_pdu, "pdus", self, "pdus")
+        self.payload_decoder = PayloadDecoderBlock(params)
+        self.connect((self.header_payload_demux, 1), self.payload_decoder)
+        self.msg_connect(self.payload_decoder, "pdus", self, "pdus")

@@ -2,20 +2,22 @@
 
 from gnuradio import blocks, digital, fft, gr
 
-from .modulation import bits_per_symbol, make_constellation
+from .burst_mapper_block import BurstMapperBlock
+from .mcs import get_mcs
 from .ofdm_params import LENGTH_TAG, OfdmParams, make_pilot_symbols
-
-_SCRAMBLER_MASK, _SCRAMBLER_SEED, _SCRAMBLER_LEN = 0x8A, 0x7F, 7
 
 
 class OfdmBurstTx(gr.hier_block2):
-    """Packets in, OFDM bursts out.
+    """Packets in, coded OFDM bursts out.
 
-    Each packet becomes one burst: two Schmidl & Cox preamble symbols, one
-    BPSK header symbol (payload length, packet number, CRC-8) and the payload
-    symbols, followed by ``params.gap_len`` zero samples. Bursts have unit
-    mean power over their non-gap samples, so a channel's SNR is simply
-    ``1 / noise_power``.
+    Each packet becomes one burst: two Schmidl & Cox preamble symbols, two
+    BPSK symbols of LDPC-coded PHY header (payload length, MCS, packet
+    number, CRC-16) and the payload coded and mapped with the MCS, followed
+    by ``params.gap_len`` zero samples. Bursts have unit mean power over
+    their non-gap samples, so a channel's SNR is simply ``1 / noise_power``.
+
+    Coding and mapping run in numpy once per packet (``BurstMapperBlock``);
+    carrier allocation, IFFT and cyclic prefix are gr-digital's C++ blocks.
 
     Input: ``uint8`` tagged stream, one packet per ``packet_len`` tag
     (e.g. from ``pdu_to_tagged_stream``).
@@ -23,34 +25,22 @@ class OfdmBurstTx(gr.hier_block2):
 
     Parameters
     ----------
-    modulation : str
-        Payload modulation: ``"bpsk"`` or ``"qpsk"``.
+    mcs : str
+        Modulation and coding scheme (see ``tokencom_sdr.phy.mcs``), e.g.
+        ``"qpsk-1/2"``; ``"bpsk"``/``"qpsk"`` are uncoded.
     params : OfdmParams
         Numerology and gap length; must match the receiver's.
     """
 
-    def __init__(self, modulation: str = "qpsk", params: OfdmParams = None):
+    def __init__(self, mcs: str = "qpsk-1/2", params: OfdmParams = None):
         gr.hier_block2.__init__(self, "tokencom_ofdm_tx",
                                 gr.io_signature(1, 1, gr.sizeof_char),
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex))
         self.params = params = params or OfdmParams()
-        self.modulation = modulation
-        bps = bits_per_symbol(modulation)
+        self.mcs = get_mcs(mcs)
         sync_word_1, sync_word_2 = params.sync_words()
 
-        header_format = digital.packet_header_ofdm(
-            params.occupied_carriers, n_syms=1, len_tag_key=LENGTH_TAG,
-            bits_per_header_sym=1, bits_per_payload_sym=bps, scramble_header=True)
-        self.header_generator = digital.packet_headergenerator_bb(header_format.base(), LENGTH_TAG)
-        self.header_mapper = digital.chunks_to_symbols_bc(digital.constellation_bpsk().points())
-        # Whitening keeps long runs of equal bits from piling energy into a
-        # few carriers (PAPR) and gives the equaliser varied decisions.
-        self.payload_scrambler = digital.additive_scrambler_bb(
-            _SCRAMBLER_MASK, _SCRAMBLER_SEED, _SCRAMBLER_LEN, 0,
-            bits_per_byte=8, reset_tag_key=LENGTH_TAG)
-        self.payload_unpacker = blocks.repack_bits_bb(8, bps, LENGTH_TAG)
-        self.payload_mapper = digital.chunks_to_symbols_bc(make_constellation(modulation).points())
-        self.header_payload_mux = blocks.tagged_stream_mux(gr.sizeof_gr_complex, LENGTH_TAG, 1)
+        self.mapper = BurstMapperBlock(self.mcs, params)
         self.allocator = digital.ofdm_carrier_allocator_cvc(
             params.fft_len, params.occupied_carriers, params.pilot_carriers_per_symbol,
             make_pilot_symbols(), [list(sync_word_1), list(sync_word_2)], LENGTH_TAG, True)
@@ -60,8 +50,5 @@ class OfdmBurstTx(gr.hier_block2):
         self.normaliser = blocks.multiply_const_cc(params.tx_scale)
         self.gap_inserter = digital.burst_shaper_cc([], 0, params.gap_len, False, LENGTH_TAG)
 
-        self.connect(self, self.header_generator, self.header_mapper, (self.header_payload_mux, 0))
-        self.connect(self, self.payload_scrambler, self.payload_unpacker, self.payload_mapper,
-                     (self.header_payload_mux, 1))
-        self.connect(self.header_payload_mux, self.allocator, self.ifft, self.cyclic_prefixer,
+        self.connect(self, self.mapper, self.allocator, self.ifft, self.cyclic_prefixer,
                      self.normaliser, self.gap_inserter, self)

@@ -9,7 +9,7 @@ import pmt
 from gnuradio import blocks, gr
 
 from ..channel.loopback_channel import LoopbackChannel
-from ..phy.modulation import bits_per_symbol
+from ..phy.burst_mapping import burst_length
 from ..phy.ofdm_params import LENGTH_TAG, OfdmParams
 from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD, OfdmBurstRx
 from ..phy.ofdm_tx import OfdmBurstTx
@@ -17,10 +17,20 @@ from ..phy.ofdm_tx import OfdmBurstTx
 
 @dataclass
 class ReceivedPdu:
-    """One packet as the PHY decided it (not yet CRC-checked)."""
+    """One packet as the PHY decided it (not yet CRC-checked).
+
+    Attributes
+    ----------
+    data : bytes
+    meta : dict
+        ``mcs``, ``fec_ok``, ``snr_db``, ``cfo``, ``packet_number``.
+    bit_llr : np.ndarray, shape ``(8 * len(data),)``, dtype ``float32``
+        Posterior LLR of every payload bit (positive favours 0).
+    """
 
     data: bytes
     meta: Dict[str, object] = field(default_factory=dict)
+    bit_llr: Optional[np.ndarray] = None
 
 
 @dataclass
@@ -65,17 +75,23 @@ def tagged_packet_stream(packets: Sequence[bytes]):
     return data, tags
 
 
-def _pdu_meta(meta) -> Dict[str, object]:
-    out = {}
-    if pmt.is_dict(meta):
-        items = pmt.dict_items(meta)
+def received_pdu(pdu) -> ReceivedPdu:
+    """A ``ReceivedPdu`` from the receiver's PMT PDU."""
+    meta = {}
+    bit_llr = None
+    if pmt.is_dict(pmt.car(pdu)):
+        items = pmt.dict_items(pmt.car(pdu))
         for i in range(pmt.length(items)):
             item = pmt.nth(i, items)
-            out[pmt.symbol_to_string(pmt.car(item))] = pmt.to_python(pmt.cdr(item))
-    return out
+            key = pmt.symbol_to_string(pmt.car(item))
+            if key == "bit_llr":
+                bit_llr = np.array(pmt.f32vector_elements(pmt.cdr(item)), dtype=np.float32)
+            else:
+                meta[key] = pmt.to_python(pmt.cdr(item))
+    return ReceivedPdu(bytes(pmt.u8vector_elements(pmt.cdr(pdu))), meta, bit_llr)
 
 
-def modulate(packets: Sequence[bytes], modulation: str = "qpsk",
+def modulate(packets: Sequence[bytes], mcs: str = "qpsk-1/2",
              params: OfdmParams = None) -> np.ndarray:
     """Run the OFDM transmitter over ``packets`` and return the IQ it emits.
 
@@ -91,12 +107,12 @@ def modulate(packets: Sequence[bytes], modulation: str = "qpsk",
     data, tags = tagged_packet_stream(packets)
     tb = gr.top_block("tokencom_modulate", catch_exceptions=False)
     tb.source = blocks.vector_source_b(data, False, 1, tags)
-    tb.tx = OfdmBurstTx(modulation, params)
+    tb.tx = OfdmBurstTx(mcs, params)
     tb.sink = blocks.vector_sink_c()
     tb.connect(tb.source, tb.tx, tb.sink)
     tb.run()
     iq = np.asarray(tb.sink.data(), dtype=np.complex64)
-    expected = sum(params.burst_len(len(p), bits_per_symbol(modulation)) for p in packets)
+    expected = sum(burst_length(len(p), mcs, params) for p in packets)
     if len(iq) > expected:
         raise RuntimeError(f"transmitter emitted {len(iq)} samples, expected at most {expected}")
     return np.concatenate([iq, np.zeros(expected - len(iq), dtype=np.complex64)])
@@ -105,25 +121,20 @@ def modulate(packets: Sequence[bytes], modulation: str = "qpsk",
 class _ChannelReceiver(gr.top_block):
     """IQ vector -> software channel -> OFDM RX -> stored PDUs."""
 
-    def __init__(self, iq: np.ndarray, modulation: str, channel: Optional[LoopbackChannel],
+    def __init__(self, iq: np.ndarray, channel: Optional[LoopbackChannel],
                  sync_threshold: float, params: OfdmParams):
         gr.top_block.__init__(self, "tokencom_channel_receive", catch_exceptions=False)
         self.source = blocks.vector_source_c(np.asarray(iq, dtype=np.complex64).tolist(), False)
         self.channel = channel or LoopbackChannel()
-        self.rx = OfdmBurstRx(modulation, sync_threshold, params)
-        self.pdu_sink = blocks.message_debug(True)
+        self.rx = OfdmBurstRx(sync_threshold, params)
+        # Collected by direct callback, not through a message sink: at the
+        # end of a finite run a message hop can stop before its queue drains.
+        self.pdus: List[ReceivedPdu] = []
+        self.rx.payload_decoder.listeners.append(lambda pdu: self.pdus.append(received_pdu(pdu)))
         self.connect(self.source, self.channel, self.rx)
-        self.msg_connect(self.rx, "pdus", self.pdu_sink, "store")
-
-    def received(self) -> List[ReceivedPdu]:
-        out = []
-        for i in range(self.pdu_sink.num_messages()):
-            msg = self.pdu_sink.get_message(i)
-            out.append(ReceivedPdu(bytes(pmt.u8vector_elements(pmt.cdr(msg))), _pdu_meta(pmt.car(msg))))
-        return out
 
 
-def demodulate(iq: np.ndarray, modulation: str = "qpsk", channel: Optional[LoopbackChannel] = None,
+def demodulate(iq: np.ndarray, channel: Optional[LoopbackChannel] = None,
                sync_threshold: float = DEFAULT_SYNC_THRESHOLD,
                params: OfdmParams = None) -> List[ReceivedPdu]:
     """Pass IQ through ``channel`` (clean if None) and the OFDM receiver.
@@ -133,12 +144,12 @@ def demodulate(iq: np.ndarray, modulation: str = "qpsk", channel: Optional[Loopb
     iq : np.ndarray, shape ``(n,)``, dtype ``complex64``
         Baseband samples, e.g. from :func:`modulate` or a recording.
     """
-    tb = _ChannelReceiver(iq, modulation, channel, sync_threshold, params or OfdmParams())
+    tb = _ChannelReceiver(iq, channel, sync_threshold, params or OfdmParams())
     tb.run()
-    return tb.received()
+    return tb.pdus
 
 
-def run_phy_loopback(packets: Sequence[bytes], modulation: str = "qpsk",
+def run_phy_loopback(packets: Sequence[bytes], mcs: str = "qpsk-1/2",
                      channel: Optional[LoopbackChannel] = None,
                      sync_threshold: float = DEFAULT_SYNC_THRESHOLD,
                      params: OfdmParams = None) -> PhyLoopbackResult:
@@ -149,14 +160,14 @@ def run_phy_loopback(packets: Sequence[bytes], modulation: str = "qpsk",
     ----------
     packets : sequence of bytes
         Link-layer packets, one OFDM burst each.
-    modulation : str
-        Payload modulation (``"bpsk"`` or ``"qpsk"``).
+    mcs : str
+        Modulation and coding scheme (``tokencom_sdr.phy.mcs``).
     channel : LoopbackChannel, optional
         Impairments; a clean channel when omitted.
     sync_threshold : float
         Receiver's Schmidl & Cox threshold.
     """
     start = time.perf_counter()
-    iq = modulate(packets, modulation, params)
-    received = demodulate(iq, modulation, channel, sync_threshold, params)
+    iq = modulate(packets, mcs, params)
+    received = demodulate(iq, channel, sync_threshold, params)
     return PhyLoopbackResult(received, len(iq), time.perf_counter() - start)

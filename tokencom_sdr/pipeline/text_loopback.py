@@ -29,8 +29,9 @@ class LinkConfig:
         Sample-clock offset in ppm.
     taps : list of complex
         Multipath taps (normalised to unit energy by the channel).
-    modulation : str
-        Payload modulation, ``"bpsk"`` or ``"qpsk"``.
+    mcs : str
+        Modulation and coding scheme (``tokencom_sdr.phy.mcs``), e.g.
+        ``"qpsk-1/2"``; ``"bpsk"`` and ``"qpsk"`` are uncoded.
     aggregation : str
         ``"interleaved"`` (token i -> packet i mod P) or ``"sequential"``.
     tokens_per_packet : int
@@ -47,7 +48,7 @@ class LinkConfig:
     cfo: float = 0.0
     sco_ppm: float = 0.0
     taps: List[complex] = field(default_factory=lambda: [1.0])
-    modulation: str = "qpsk"
+    mcs: str = "qpsk-1/2"
     aggregation: str = "interleaved"
     tokens_per_packet: int = 32
     sync_threshold: float = DEFAULT_SYNC_THRESHOLD
@@ -91,7 +92,7 @@ def run_text_loopback(text: str, config: Optional[LinkConfig] = None,
     aggregation = make_aggregation(config.aggregation, config.tokens_per_packet)
     packets = packetize(frame, config.message_id, aggregation)
     t1 = time.perf_counter()
-    phy = run_phy_loopback(packets, config.modulation, config.make_channel(),
+    phy = run_phy_loopback(packets, config.mcs, config.make_channel(),
                            config.sync_threshold)
     t2 = time.perf_counter()
     # The geometry comes from the sent frame only so that a message with no

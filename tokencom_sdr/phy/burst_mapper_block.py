@@ -1,0 +1,79 @@
+"""GNU Radio block: tagged packet bytes -> tagged burst data symbols."""
+
+import numpy as np
+import pmt
+from gnuradio import gr
+
+from .burst_mapping import burst_symbols
+from .mcs import get_mcs
+from .ofdm_params import LENGTH_TAG, OfdmParams
+from .phy_header import MAX_PAYLOAD_BYTES
+
+# Longest burst: a 4095-byte payload at rate 1/2 BPSK plus the header.
+_MAX_BURST_SYMBOLS = 1 << 17
+
+
+class BurstMapperBlock(gr.basic_block):
+    """Codes and maps each packet, once per packet, in numpy.
+
+    Input: ``uint8`` tagged stream, one packet per ``packet_len`` tag.
+    Output: ``complex64`` tagged stream of each burst's data-carrier
+    symbols (coded header, then coded payload), ``packet_len`` = symbols, as
+    gr-digital's carrier allocator expects.
+
+    It is a stream block rather than a PDU block on purpose: in a finite
+    flowgraph a chain of message hops can end before its last PDUs are
+    handled, and the transmitter must never lose a packet.
+    """
+
+    def __init__(self, mcs="qpsk-1/2", params: OfdmParams = None):
+        gr.basic_block.__init__(self, "tokencom_burst_mapper", in_sig=[np.uint8], out_sig=[np.complex64])
+        self.mcs = get_mcs(mcs)
+        self.params = params or OfdmParams()
+        self.packet_number = 0
+        self.packets_dropped = 0
+        self.set_tag_propagation_policy(gr.TPP_DONT)
+        self.set_min_output_buffer(_MAX_BURST_SYMBOLS)
+        # Build the codes now, not inside the first packet's work() call.
+        burst_symbols(b"\0", self.mcs, 0, self.params)
+
+    def forecast(self, noutput_items, ninputs):
+        # Any input may complete a packet; output size depends on the packet.
+        return [1] * ninputs
+
+    def general_work(self, input_items, output_items):
+        data, out = input_items[0], output_items[0]
+        start = self.nitems_read(0)
+        lengths = {}
+        for tag in self.get_tags_in_window(0, 0, len(data)):
+            if pmt.symbol_to_string(tag.key) == LENGTH_TAG:
+                lengths[tag.offset - start] = int(pmt.to_long(tag.value))
+        consumed = produced = 0
+        while consumed < len(data):
+            length = lengths.get(consumed)
+            if length is None:  # bytes outside any packet: skip to the next tag
+                following = [o for o in lengths if o > consumed]
+                consumed = min(following) if following else len(data)
+                continue
+            if consumed + length > len(data):
+                break  # wait for the rest of the packet
+            payload = bytes(data[consumed:consumed + length])
+            try:
+                if not 1 <= length <= MAX_PAYLOAD_BYTES:
+                    raise ValueError(f"packet of {length} bytes; the PHY carries 1..{MAX_PAYLOAD_BYTES}")
+                symbols = burst_symbols(payload, self.mcs, self.packet_number, self.params)
+            except ValueError as error:
+                gr.log.warn(f"tokencom burst mapper dropped a packet: {error}")
+                self.packets_dropped += 1
+                consumed += length
+                continue
+            if produced + symbols.size > len(out):
+                break  # no room: the scheduler calls again with more space
+            out[produced:produced + symbols.size] = symbols
+            self.add_item_tag(0, self.nitems_written(0) + produced, pmt.intern(LENGTH_TAG),
+                              pmt.from_long(symbols.size))
+            produced += symbols.size
+            consumed += length
+            self.packet_number = (self.packet_number + 1) % 256
+        self.consume(0, consumed)
+        return produced

@@ -1,0 +1,74 @@
+"""One packet <-> the constellation symbols of its OFDM burst (numpy).
+
+A burst's data carriers hold, in order: the coded PHY header (96 BPSK
+symbols, two OFDM symbols) and the payload (coded with the MCS, mapped to its
+constellation, padded with known filler to whole OFDM symbols). The carrier
+allocator adds the preamble and pilots around them.
+"""
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Optional
+
+import numpy as np
+
+from .mcs import Mcs, get_mcs
+from .ofdm_params import OfdmParams
+from .payload_code import DecodedPayload, coded_length, decode_payload, encode_payload
+from .phy_header import HEADER_CODED_BITS, PhyHeader, decode_header, encode_header
+from .qam import demap_maxlog, map_bits
+
+HEADER_OFDM_SYMBOLS = 2
+_FILLER_SEED = 0xF111
+
+
+@lru_cache(maxsize=64)
+def _filler_bits(n_bits: int) -> np.ndarray:
+    return np.random.RandomState(_FILLER_SEED).randint(0, 2, n_bits).astype(np.uint8)
+
+
+def payload_ofdm_symbols(n_bytes: int, mcs: Mcs, params: OfdmParams) -> int:
+    """OFDM symbols that carry the payload of an ``n_bytes`` packet."""
+    bits_per_ofdm_symbol = len(params.data_carriers) * mcs.bits_per_symbol
+    return -(-coded_length(n_bytes, mcs) // bits_per_ofdm_symbol)
+
+
+def burst_length(n_bytes: int, mcs, params: OfdmParams) -> int:
+    """Complex samples on air for one packet: 2 preamble, 2 header and the
+    payload OFDM symbols, each with its cyclic prefix, plus the gap."""
+    n_sym = 2 + HEADER_OFDM_SYMBOLS + payload_ofdm_symbols(n_bytes, get_mcs(mcs), params)
+    return n_sym * params.symbol_len + params.gap_len
+
+
+def burst_symbols(data: bytes, mcs, packet_number: int, params: OfdmParams) -> np.ndarray:
+    """Data-carrier symbols of one burst: coded header, then coded payload.
+
+    Returns
+    -------
+    np.ndarray, shape ``((2 + n_payload_sym) * n_data,)``, dtype ``complex64``
+    """
+    mcs = get_mcs(mcs)
+    header = encode_header(PhyHeader(len(data), mcs.index, packet_number % 256))
+    coded = encode_payload(data, mcs)
+    n_sym = payload_ofdm_symbols(len(data), mcs, params)
+    padding = n_sym * len(params.data_carriers) * mcs.bits_per_symbol - coded.size
+    coded = np.concatenate([coded, _filler_bits(padding)])
+    return np.concatenate([map_bits(header, "bpsk"), map_bits(coded, mcs.constellation)])
+
+
+def header_from_symbols(symbols: np.ndarray, noise_var: np.ndarray) -> Optional[PhyHeader]:
+    """Decode the header from its 96 equalised BPSK symbols (None: bad CRC)."""
+    llr = demap_maxlog(symbols[:HEADER_CODED_BITS], noise_var[:HEADER_CODED_BITS], "bpsk")
+    return decode_header(llr)
+
+
+def header_symbols(header: PhyHeader) -> np.ndarray:
+    """What a decoded header looked like on the air (for data-aided estimates)."""
+    return map_bits(encode_header(header), "bpsk")
+
+
+def payload_from_symbols(symbols: np.ndarray, noise_var: np.ndarray, n_bytes: int,
+                         mcs: Mcs) -> DecodedPayload:
+    """Soft-demap and decode a payload from its equalised symbols (filler included)."""
+    llr = demap_maxlog(symbols, noise_var, mcs.constellation)
+    return decode_payload(llr[:coded_length(n_bytes, mcs)], n_bytes, mcs)

@@ -1,0 +1,128 @@
+"""Gray-mapped square constellations and max-log soft demapping, in numpy.
+
+Bit convention, used everywhere in TokenCom-SDR: a log-likelihood ratio is
+``LLR = log P(b=0 | y) / P(b=1 | y)``, so a positive LLR favours bit 0 and
+``bit = LLR < 0`` is the hard decision.
+
+Every constellation has unit mean power. Points of an M-QAM are the product
+of two Gray-coded PAMs: the first half of a symbol's bits picks the in-phase
+level, the second half the quadrature level.
+"""
+
+from functools import lru_cache
+from typing import Dict, Tuple
+
+import numpy as np
+
+BITS_PER_SYMBOL: Dict[str, int] = {"bpsk": 1, "qpsk": 2, "16qam": 4, "64qam": 6}
+
+
+def _gray_pam(bits_per_axis: int) -> np.ndarray:
+    """Amplitude of each bit label of a Gray-coded PAM (label -> level).
+
+    Returns
+    -------
+    np.ndarray, shape ``(2**bits_per_axis,)``, dtype ``float64``
+        Unnormalised odd-integer levels ``-(L-1) .. L-1``; labels of
+        neighbouring levels differ in exactly one bit.
+    """
+    levels = 1 << bits_per_axis
+    amplitude = np.empty(levels)
+    for position in range(levels):
+        label = position ^ (position >> 1)  # binary-reflected Gray code
+        amplitude[label] = 2 * position - (levels - 1)
+    return amplitude
+
+
+@lru_cache(maxsize=None)
+def constellation(name: str) -> Tuple[np.ndarray, np.ndarray]:
+    """Points and bit labels of a constellation.
+
+    Returns
+    -------
+    points : np.ndarray, shape ``(M,)``, dtype ``complex128``
+        ``points[label]`` is the symbol of the bit label ``label`` (MSB first).
+    labels : np.ndarray, shape ``(M, bits)``, dtype ``uint8``
+        The bits of each label, MSB first.
+    """
+    bits = bits_per_symbol(name)
+    labels = ((np.arange(1 << bits)[:, None] >> np.arange(bits - 1, -1, -1)) & 1).astype(np.uint8)
+    if name == "bpsk":
+        points = np.array([1.0, -1.0], dtype=complex)
+    else:
+        half = bits // 2
+        pam = _gray_pam(half)
+        label_i = np.arange(1 << bits) >> half
+        label_q = np.arange(1 << bits) & ((1 << half) - 1)
+        points = pam[label_i] + 1j * pam[label_q]
+        points /= np.sqrt(np.mean(np.abs(points) ** 2))
+    points.setflags(write=False)
+    labels.setflags(write=False)
+    return points, labels
+
+
+def bits_per_symbol(name: str) -> int:
+    try:
+        return BITS_PER_SYMBOL[name]
+    except KeyError:
+        raise ValueError(f"unknown constellation {name!r}; choose one of "
+                         f"{', '.join(BITS_PER_SYMBOL)}") from None
+
+
+def map_bits(bits: np.ndarray, name: str) -> np.ndarray:
+    """Map bits to symbols.
+
+    Parameters
+    ----------
+    bits : np.ndarray, shape ``(n * bits_per_symbol,)``, values 0/1
+    name : str
+        ``"bpsk"``, ``"qpsk"``, ``"16qam"`` or ``"64qam"``.
+
+    Returns
+    -------
+    np.ndarray, shape ``(n,)``, dtype ``complex64``
+    """
+    points, _ = constellation(name)
+    bps = bits_per_symbol(name)
+    bits = np.asarray(bits, dtype=np.int64).reshape(-1)
+    if bits.size % bps:
+        raise ValueError(f"{bits.size} bits is not a whole number of {name} symbols")
+    labels = bits.reshape(-1, bps) @ (1 << np.arange(bps - 1, -1, -1))
+    return points[labels].astype(np.complex64)
+
+
+def demap_maxlog(symbols: np.ndarray, noise_var: np.ndarray, name: str) -> np.ndarray:
+    """Max-log bit LLRs of equalised symbols.
+
+    ``LLR_b = (min_{s: b=1} |y-s|^2 - min_{s: b=0} |y-s|^2) / noise_var``.
+
+    Parameters
+    ----------
+    symbols : np.ndarray, shape ``(n,)``, complex
+        Equalised symbols.
+    noise_var : float or np.ndarray, shape ``(n,)``
+        Complex noise variance seen by each equalised symbol (after dividing
+        by the channel, this is the noise variance over ``|H|**2``).
+    name : str
+        Constellation name.
+
+    Returns
+    -------
+    np.ndarray, shape ``(n * bits_per_symbol,)``, dtype ``float32``
+    """
+    points, labels = constellation(name)
+    y = np.asarray(symbols, dtype=np.complex64).reshape(-1, 1)
+    distance = np.abs(y - points[None, :].astype(np.complex64)) ** 2  # (n, M)
+    bps = labels.shape[1]
+    llr = np.empty((y.shape[0], bps), dtype=np.float32)
+    for bit in range(bps):
+        ones = labels[:, bit].astype(bool)
+        llr[:, bit] = distance[:, ones].min(axis=1) - distance[:, ~ones].min(axis=1)
+    noise_var = np.broadcast_to(np.asarray(noise_var, dtype=np.float32), (y.shape[0],))
+    llr /= np.maximum(noise_var, 1e-12)[:, None]
+    return llr.reshape(-1)
+
+
+def hard_decision(llr: np.ndarray) -> np.ndarray:
+    """Bits from LLRs: 1 where the LLR is negative. dtype ``uint8``."""
+    return (np.asarray(llr) < 0).astype(np.uint8)
