@@ -24,6 +24,12 @@ setup(
         "pyyaml>=6",
         "tqdm>=4.60",
         "matplotlib>=3.6",
+        "scipy>=1.10",
+        # LDPC belief-propagation decoder (C++), used for every LDPC MCS.
+        "ldpc==2.4.1",
+        # Soft Viterbi for TokCom's reference K=3 (5,7) convolutional code:
+        # gr-fec's cc_decoder only supports K=7.
+        "scikit-commpy==0.8.0",
     ],
     extras_require={
         "test": ["pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6.80"],
