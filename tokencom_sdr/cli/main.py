@@ -5,7 +5,7 @@ import sys
 from typing import List, Optional
 
 from .. import __version__
-from . import demo, loopback, train
+from . import demo, erasure_eval, loopback, per_sweep, rx, train, tx
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,7 +17,11 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     demo.add_parser(subparsers)
     loopback.add_parser(subparsers)
+    per_sweep.add_parser(subparsers)
     train.add_parser(subparsers)
+    erasure_eval.add_parser(subparsers)
+    tx.add_parser(subparsers)
+    rx.add_parser(subparsers)
     return parser
 
 
