@@ -7,6 +7,7 @@ from gnuradio import gr
 from .burst_mapping import burst_symbols
 from .mcs import get_mcs
 from .ofdm_params import LENGTH_TAG, OfdmParams
+from .payload_code import warm_up_codes
 from .phy_header import MAX_PAYLOAD_BYTES
 
 # Longest burst: a 4095-byte payload at rate 1/2 BPSK plus the header.
@@ -35,7 +36,7 @@ class BurstMapperBlock(gr.basic_block):
         self.set_tag_propagation_policy(gr.TPP_DONT)
         self.set_min_output_buffer(_MAX_BURST_SYMBOLS)
         # Build the codes now, not inside the first packet's work() call.
-        burst_symbols(b"\0", self.mcs, 0, self.params)
+        warm_up_codes()
 
     def forecast(self, noutput_items, ninputs):
         # Any input may complete a packet; output size depends on the packet.

@@ -1,10 +1,12 @@
 """Channel coding of one packet's payload: bytes <-> coded bits and LLRs.
 
 For an LDPC MCS of rate R, a payload of B bits is split into
-``ceil(B / k)`` codewords of the mother code with the bits shared evenly.
-Each codeword carries ``b`` real information bits; the other ``k - b`` are
-shortened (known zeros, never sent). It sends its ``b`` information bits and
-``ceil(b / R) - b`` parity bits chosen evenly among the mother code's parity
+``ceil(B / 902)`` codewords with the bits shared evenly, ``b`` each. Each
+codeword uses the smallest of gr-fec's LDPC codes (n = 100 ... 1800, rates
+0.4-0.5) whose dimension k holds ``b``, so short packets are not drowned in
+shortening. The other ``k - b`` information bits are shortened (known zeros,
+never sent). A codeword sends its ``b`` information bits and
+``ceil(b / R) - b`` parity bits chosen evenly among the code's parity
 positions; the rest are punctured (the decoder sees LLR 0). The coded bits of
 the whole packet are then scrambled (XOR with a fixed PN sequence, so long
 runs of zeros in the payload don't become a spectral line) and interleaved
@@ -22,7 +24,18 @@ import numpy as np
 from .ldpc_code import LdpcCode, gnuradio_code
 from .mcs import Mcs
 
-PAYLOAD_ALIST = "n_1800_k_0902_gap_28.alist"
+# gr-fec's LDPC family, smallest first: (alist, k). The k are the dimensions
+# of the parity-check matrices as shipped (some are rank deficient).
+LDPC_FAMILY = (
+    ("n_0100_k_0042_gap_02.alist", 42),
+    ("n_0300_k_0152_gap_03.alist", 152),
+    ("n_0500_k_0202_gap_11.alist", 202),
+    ("n_0700_k_0282_gap_16.alist", 282),
+    ("n_1100_k_0442_gap_24.alist", 442),
+    ("n_1300_k_0522_gap_30.alist", 522),
+    ("n_1800_k_0902_gap_28.alist", 902),
+)
+PAYLOAD_ALIST = LDPC_FAMILY[-1][0]
 _PN_SEED = 0x5EED
 _INTERLEAVER_SEED = 0x1A7E
 
@@ -58,12 +71,14 @@ def _interleaver(n_bits: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=1024)
-def _ldpc_layout(n_info_bits: int, rate: float) -> Tuple[Tuple[int, ...], Tuple[np.ndarray, ...]]:
-    """Per codeword: real information bits, and the mother-code positions sent."""
-    code = ldpc_mother_code()
-    n_codewords = -(-n_info_bits // code.k)
+def _ldpc_layout(n_info_bits: int, rate: float) -> Tuple[LdpcCode, Tuple[int, ...], Tuple[np.ndarray, ...]]:
+    """The code, the real information bits per codeword, and the code
+    positions each codeword sends."""
+    n_codewords = -(-n_info_bits // LDPC_FAMILY[-1][1])
     base, extra = divmod(n_info_bits, n_codewords)
     sizes = tuple(base + (1 if i < extra else 0) for i in range(n_codewords))
+    alist = next(name for name, k in LDPC_FAMILY if k >= sizes[0])
+    code = gnuradio_code(alist)
     parity = np.setdiff1d(np.arange(code.n), code.info_positions)
     sent = []
     for b in sizes:
@@ -71,11 +86,16 @@ def _ldpc_layout(n_info_bits: int, rate: float) -> Tuple[Tuple[int, ...], Tuple[
         chosen = parity[np.round(np.linspace(0, parity.size - 1, n_parity)).astype(int)] \
             if n_parity > 0 else np.zeros(0, dtype=np.int64)
         sent.append(np.concatenate([code.info_positions[:b], chosen]))
-    return sizes, tuple(sent)
+    return code, sizes, tuple(sent)
 
 
-def ldpc_mother_code() -> LdpcCode:
-    return gnuradio_code(PAYLOAD_ALIST)
+def warm_up_codes() -> None:
+    """Build every code of the family now (a fraction of a second each), so
+    that the first packets of a run are not delayed."""
+    for alist, _ in LDPC_FAMILY:
+        gnuradio_code(alist)
+    from .phy_header import header_code
+    header_code()
 
 
 def coded_length(n_bytes: int, mcs: Mcs) -> int:
@@ -85,7 +105,7 @@ def coded_length(n_bytes: int, mcs: Mcs) -> int:
         return n_info
     if mcs.code == "cc57":
         return 2 * (n_info + 2)  # two tail bits flush the K=3 encoder
-    sizes, sent = _ldpc_layout(n_info, mcs.rate)
+    _, _, sent = _ldpc_layout(n_info, mcs.rate)
     return int(sum(s.size for s in sent))
 
 
@@ -135,8 +155,7 @@ def decode_payload(llr: np.ndarray, n_bytes: int, mcs: Mcs) -> DecodedPayload:
 
 
 def _ldpc_encode(info: np.ndarray, rate: float) -> np.ndarray:
-    code = ldpc_mother_code()
-    sizes, sent = _ldpc_layout(info.size, rate)
+    code, sizes, sent = _ldpc_layout(info.size, rate)
     words = np.zeros((len(sizes), code.k), dtype=np.uint8)
     start = 0
     for i, b in enumerate(sizes):
@@ -147,8 +166,7 @@ def _ldpc_encode(info: np.ndarray, rate: float) -> np.ndarray:
 
 
 def _ldpc_decode(llr: np.ndarray, n_info: int, rate: float) -> Tuple[np.ndarray, bool]:
-    code = ldpc_mother_code()
-    sizes, sent = _ldpc_layout(n_info, rate)
+    code, sizes, sent = _ldpc_layout(n_info, rate)
     # Unsent bits: shortened information bits are known zeros (certain),
     # punctured parity bits are erasures (LLR 0).
     channel = np.zeros((len(sizes), code.n), dtype=np.float32)

@@ -9,6 +9,7 @@ from .header_decoder_block import (CARRIER_OFFSET_KEY, CHANNEL_KEY, FINE_CFO_KEY
                                    SYMBOLS_PER_HEADER)
 from .mcs import MCS_BY_INDEX
 from .ofdm_equalizer import equalize_burst, to_frequency_domain
+from .payload_code import warm_up_codes
 from .ofdm_params import FRAME_LENGTH_TAG, OfdmParams
 
 _HEADER_KNOWN_SAMPLES = 96 + 8  # header data symbols + its pilots
@@ -36,6 +37,7 @@ class PayloadDecoderBlock(gr.sync_block):
         gr.sync_block.__init__(self, "tokencom_payload_decoder",
                                in_sig=[(np.complex64, self.params.fft_len)], out_sig=None)
         self.message_port_register_out(pmt.intern("pdus"))
+        warm_up_codes()  # not inside the first burst's work() call
         # Callables given each PDU as it is published (finite runs collect
         # PDUs here, race-free, instead of through a message sink).
         self.listeners = []

@@ -1,0 +1,134 @@
+"""Constellations, soft demapping, the codes and the PHY header, in numpy."""
+
+import numpy as np
+import pytest
+
+from tokencom_sdr.phy.mcs import MCS_BY_NAME, MCS_NAMES, get_mcs
+from tokencom_sdr.phy.payload_code import coded_length, decode_payload, encode_payload
+from tokencom_sdr.phy.phy_header import PhyHeader, decode_header, encode_header
+from tokencom_sdr.phy.qam import (BITS_PER_SYMBOL, constellation, demap_maxlog, hard_decision,
+                                  map_bits)
+
+pytestmark = pytest.mark.timeout(60)
+CONSTELLATIONS = list(BITS_PER_SYMBOL)
+
+
+@pytest.mark.parametrize("name", CONSTELLATIONS)
+def test_mapping_round_trips_bit_exactly(name):
+    rng = np.random.default_rng(1)
+    bits = rng.integers(0, 2, BITS_PER_SYMBOL[name] * 4096).astype(np.uint8)
+    symbols = map_bits(bits, name)
+    assert symbols.dtype == np.complex64 and symbols.shape == (4096,)
+    assert np.array_equal(hard_decision(demap_maxlog(symbols, 1e-3, name)), bits)
+
+
+@pytest.mark.parametrize("name", CONSTELLATIONS)
+def test_constellation_has_unit_power_and_gray_labels(name):
+    points, labels = constellation(name)
+    assert abs(np.mean(np.abs(points) ** 2) - 1.0) < 1e-9
+    assert len(set(np.round(points, 9))) == len(points)
+    # Gray: every point's nearest neighbours differ from it in exactly one bit.
+    distance = np.abs(points[:, None] - points[None, :])
+    np.fill_diagonal(distance, np.inf)
+    nearest = np.isclose(distance, distance.min(axis=1, keepdims=True))
+    hamming = (labels[:, None, :] != labels[None, :, :]).sum(axis=2)
+    assert np.all(hamming[nearest] == 1)
+
+
+@pytest.mark.parametrize("name", CONSTELLATIONS)
+def test_llr_sign_matches_hard_decision_and_magnitude_grows_with_snr(name):
+    rng = np.random.default_rng(2)
+    bits = rng.integers(0, 2, BITS_PER_SYMBOL[name] * 2000).astype(np.uint8)
+    symbols = map_bits(bits, name)
+    noise = (rng.normal(size=symbols.size) + 1j * rng.normal(size=symbols.size)) / np.sqrt(2)
+    points, labels = constellation(name)
+    magnitudes = []
+    for snr_db in (0.0, 10.0, 20.0):
+        noise_var = 10 ** (-snr_db / 10)
+        received = symbols + np.sqrt(noise_var) * noise
+        llr = demap_maxlog(received, noise_var, name)
+        nearest = np.argmin(np.abs(received[:, None] - points[None, :]), axis=1)
+        assert np.array_equal(hard_decision(llr), labels[nearest].reshape(-1))
+        magnitudes.append(np.mean(np.abs(llr)))
+    assert magnitudes[0] < magnitudes[1] < magnitudes[2]
+
+
+@pytest.mark.parametrize("mcs", MCS_NAMES)
+@pytest.mark.parametrize("size", [28, 79, 333])
+def test_every_mcs_decodes_a_noiseless_codeword_exactly(mcs, size):
+    data = bytes(np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8))
+    coded = encode_payload(data, get_mcs(mcs))
+    assert coded.shape == (coded_length(size, get_mcs(mcs)),)
+    result = decode_payload(8.0 * (1 - 2 * coded.astype(np.float32)), size, get_mcs(mcs))
+    assert result.data == data and result.fec_ok
+    assert result.bit_llr.shape == (8 * size,)
+    assert np.array_equal(result.bit_llr < 0, np.unpackbits(np.frombuffer(data, np.uint8)) == 1)
+
+
+@pytest.mark.parametrize("mcs", [m for m in MCS_NAMES if MCS_BY_NAME[m].code == "ldpc"])
+def test_ldpc_mcs_recovers_erased_bits(mcs):
+    # A rate-R code sends n bits for k = R*n; erase a fraction well inside
+    # its redundancy (1 - R) and every bit must come back.
+    code = get_mcs(mcs)
+    data = bytes(np.random.default_rng(3).integers(0, 256, 200, dtype=np.uint8))
+    llr = 6.0 * (1 - 2 * encode_payload(data, code).astype(np.float32))
+    erased = np.random.default_rng(4).choice(llr.size, int(llr.size * (1 - code.rate) * 0.3), replace=False)
+    llr[erased] = 0.0
+    result = decode_payload(llr, len(data), code)
+    assert result.data == data and result.fec_ok
+
+
+def test_ldpc_corrects_flipped_bits_and_reports_failure_when_it_cannot():
+    code = get_mcs("qpsk-1/2")
+    data = bytes(range(100))
+    llr = 4.0 * (1 - 2 * encode_payload(data, code).astype(np.float32))
+    flipped = llr.copy()
+    flipped[np.random.default_rng(5).choice(llr.size, 40, replace=False)] *= -1  # 2.5% wrong
+    assert decode_payload(flipped, len(data), code).data == data
+    garbage = np.random.default_rng(6).normal(0, 1, llr.size).astype(np.float32)
+    assert not decode_payload(garbage, len(data), code).fec_ok
+
+
+def test_convolutional_reference_corrects_two_isolated_errors():
+    code = get_mcs("tokcom-16qam-cc")
+    data = bytes(range(40))
+    coded = encode_payload(data, code)
+    llr = 4.0 * (1 - 2 * coded.astype(np.float32))
+    llr[[30, 200]] *= -1  # free distance 5: two separated errors are correctable
+    assert decode_payload(llr, len(data), code).data == data
+
+
+@pytest.mark.parametrize("mcs", MCS_NAMES)
+def test_header_round_trips_for_every_mcs(mcs):
+    header = PhyHeader(payload_bytes=1234, mcs_index=get_mcs(mcs).index, packet_number=200)
+    bits = encode_header(header)
+    assert bits.shape == (96,)
+    assert decode_header(5.0 * (1 - 2 * bits.astype(np.float32))) == header
+
+
+def test_header_survives_noise_and_rejects_noise_only():
+    rng = np.random.default_rng(7)
+    header = PhyHeader(77, 5, 3)
+    symbols = 1 - 2 * encode_header(header).astype(np.float64)
+    noise_var = 10 ** (-2.0 / 10)  # Es/N0 = 2 dB, well below any payload MCS
+    decoded = sum(decode_header(4 * (symbols + rng.normal(0, np.sqrt(noise_var / 2), 96)) / noise_var) == header
+                  for _ in range(100))
+    assert decoded >= 98
+    assert all(decode_header(rng.normal(0, 3, 96)) is None for _ in range(1000))
+
+
+def test_header_with_a_bad_crc_is_rejected():
+    bits = encode_header(PhyHeader(10, 3, 0))
+    llr = 8.0 * (1 - 2 * bits.astype(np.float32))
+    # Flip enough confident bits that the decoder lands elsewhere or fails.
+    llr[:40] *= -1
+    assert decode_header(llr) in (None,) or decode_header(llr) != PhyHeader(10, 3, 0)
+
+
+def test_unknown_mcs_and_bad_header_fields_are_clear_errors():
+    with pytest.raises(ValueError, match="unknown MCS"):
+        get_mcs("256qam-7/8")
+    with pytest.raises(ValueError, match="payload"):
+        PhyHeader(0, 3, 0)
+    with pytest.raises(ValueError, match="MCS index"):
+        PhyHeader(10, 16, 0)
