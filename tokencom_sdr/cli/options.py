@@ -18,10 +18,10 @@ def parse_taps(values: List[str]) -> List[complex]:
             try:
                 taps.append(complex(part))
             except ValueError:
-                raise argparse.ArgumentTypeError(
+                raise ValueError(
                     f"cannot read multipath tap {part!r}; write taps like 1 or 0.3+0.1j") from None
     if not taps:
-        raise argparse.ArgumentTypeError("--taps needs at least one tap")
+        raise ValueError("--taps needs at least one tap")
     return taps
 
 
