@@ -30,9 +30,13 @@ setup(
         # Soft Viterbi for TokCom's reference K=3 (5,7) convolutional code:
         # gr-fec's cc_decoder only supports K=7.
         "scikit-commpy==0.8.0",
+        # SigMF recordings (rx --record / --replay).
+        "sigmf>=1.2",
     ],
     extras_require={
         "test": ["pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6.80"],
+        # PlutoSDR through pyadi-iio (gr-iio from Debian is used by default).
+        "radio": ["pyadi-iio>=0.0.21", "pylibiio==0.25"],
     },
     entry_points={"console_scripts": ["tokencom = tokencom_sdr.cli:main"]},
 )

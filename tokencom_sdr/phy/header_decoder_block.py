@@ -46,6 +46,9 @@ class HeaderDecoderBlock(gr.sync_block):
         self.message_port_register_out(pmt.intern("header_data"))
         self._sync_word_2 = self.params.sync_words()[1].astype(np.complex64)
         self._pending = np.zeros((0, self.params.fft_len), dtype=np.complex64)
+        # Callables given every answer (dict or #f) as it is published, for
+        # observers that must not depend on message delivery at end of run.
+        self.listeners = []
         self.headers_ok = 0
         self.headers_failed = 0
 
@@ -69,6 +72,8 @@ class HeaderDecoderBlock(gr.sync_block):
             message = pmt.PMT_F
         else:
             self.headers_ok += 1
+        for listener in self.listeners:
+            listener(message)
         self.message_port_pub(pmt.intern("header_data"), message)
 
     def _decode(self, time_symbols):
