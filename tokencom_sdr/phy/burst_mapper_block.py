@@ -4,14 +4,14 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
-from .burst_mapping import burst_symbols
+from .burst_mapping import (HEADER_OFDM_SYMBOLS, MAX_BURST_OFDM_SYMBOLS, burst_symbols,
+                            payload_ofdm_symbols)
 from .mcs import get_mcs
 from .ofdm_params import LENGTH_TAG, OfdmParams
 from .payload_code import warm_up_codes
 from .phy_header import MAX_PAYLOAD_BYTES
 
-# Longest burst: a 4095-byte payload at rate 1/2 BPSK plus the header.
-_MAX_BURST_SYMBOLS = 1 << 17
+_MAX_BURST_SYMBOLS = MAX_BURST_OFDM_SYMBOLS * 48
 
 
 class BurstMapperBlock(gr.basic_block):
@@ -34,7 +34,7 @@ class BurstMapperBlock(gr.basic_block):
         self.packet_number = 0
         self.packets_dropped = 0
         self.set_tag_propagation_policy(gr.TPP_DONT)
-        self.set_min_output_buffer(_MAX_BURST_SYMBOLS)
+        self.set_min_output_buffer(0, _MAX_BURST_SYMBOLS)
         # Build the codes now, not inside the first packet's work() call.
         warm_up_codes()
 
@@ -58,18 +58,18 @@ class BurstMapperBlock(gr.basic_block):
                 continue
             if consumed + length > len(data):
                 break  # wait for the rest of the packet
-            payload = bytes(data[consumed:consumed + length])
-            try:
-                if not 1 <= length <= MAX_PAYLOAD_BYTES:
-                    raise ValueError(f"packet of {length} bytes; the PHY carries 1..{MAX_PAYLOAD_BYTES}")
-                symbols = burst_symbols(payload, self.mcs, self.packet_number, self.params)
-            except ValueError as error:
-                gr.log.warn(f"tokencom burst mapper dropped a packet: {error}")
+            if not 1 <= length <= MAX_PAYLOAD_BYTES:
+                gr.log.warn(f"tokencom burst mapper dropped a packet of {length} bytes; "
+                            f"the PHY carries 1..{MAX_PAYLOAD_BYTES}")
                 self.packets_dropped += 1
                 consumed += length
                 continue
-            if produced + symbols.size > len(out):
+            n_symbols = (HEADER_OFDM_SYMBOLS + payload_ofdm_symbols(length, self.mcs, self.params)) \
+                * len(self.params.data_carriers)
+            if produced + n_symbols > len(out):
                 break  # no room: the scheduler calls again with more space
+            symbols = burst_symbols(bytes(data[consumed:consumed + length]), self.mcs,
+                                    self.packet_number, self.params)
             out[produced:produced + symbols.size] = symbols
             self.add_item_tag(0, self.nitems_written(0) + produced, pmt.intern(LENGTH_TAG),
                               pmt.from_long(symbols.size))

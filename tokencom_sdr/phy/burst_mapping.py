@@ -19,6 +19,9 @@ from .phy_header import HEADER_CODED_BITS, PhyHeader, decode_header, encode_head
 from .qam import demap_maxlog, map_bits
 
 HEADER_OFDM_SYMBOLS = 2
+# Longest burst in OFDM symbols: preamble, header and 1500 bytes at the
+# lowest-rate MCS (bpsk-1/2: 12000 coded bits over 48 carriers), rounded up.
+MAX_BURST_OFDM_SYMBOLS = 512
 _FILLER_SEED = 0xF111
 
 

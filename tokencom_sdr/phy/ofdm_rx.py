@@ -2,6 +2,7 @@
 
 from gnuradio import blocks, digital, gr
 
+from .burst_mapping import MAX_BURST_OFDM_SYMBOLS
 from .header_decoder_block import SYMBOLS_PER_HEADER, HeaderDecoderBlock
 from .ofdm_params import FRAME_LENGTH_TAG, OfdmParams
 from .payload_decoder_block import PayloadDecoderBlock
@@ -44,15 +45,24 @@ class OfdmBurstRx(gr.hier_block2):
         Schmidl & Cox timing-metric threshold in (0, 1).
     params : OfdmParams
         Numerology; must match the transmitter's. The MCS comes in the header.
+    message_output : bool
+        Expose the ``pdus`` message port (for GRC and message-connected
+        flowgraphs). Scripts that take PDUs from
+        ``payload_decoder.listeners`` pass False: GNU Radio 3.10 never frees
+        a hier block whose inner block is message-connected to the hier's own
+        port (gnuradio#7706), and a sweep that builds hundreds of receivers
+        in one process would run out of shared memory.
     """
 
-    def __init__(self, sync_threshold: float = DEFAULT_SYNC_THRESHOLD, params: OfdmParams = None):
+    def __init__(self, sync_threshold: float = DEFAULT_SYNC_THRESHOLD, params: OfdmParams = None,
+                 message_output: bool = True):
         gr.hier_block2.__init__(self, "tokencom_ofdm_rx",
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature(0, 0, 0))
         if not 0.0 < sync_threshold < 1.0:
             raise ValueError(f"sync_threshold must lie in (0, 1), got {sync_threshold}")
-        self.message_port_register_hier_out("pdus")
+        if message_output:
+            self.message_port_register_hier_out("pdus")
         self.params = params = params or OfdmParams()
 
         # Tags from upstream (a transmitter's packet_len in a loopback) would
@@ -65,10 +75,21 @@ class OfdmBurstRx(gr.hier_block2):
         self.frequency_sink = blocks.null_sink(gr.sizeof_float)
         self.header_payload_demux = digital.header_payload_demux(
             SYMBOLS_PER_HEADER, params.fft_len, params.cp_len, FRAME_LENGTH_TAG, "", True)
+        # The demux takes and writes a whole payload at once: the buffers
+        # into and out of it must hold the longest burst the PHY allows.
+        longest = MAX_BURST_OFDM_SYMBOLS * params.symbol_len
+        self.sync_delay.set_min_output_buffer(0, longest)
+        # (a hier block's own buffers cannot be sized from here, hence a copy)
+        self.trigger_buffer = blocks.copy(gr.sizeof_char)
+        self.trigger_buffer.set_min_output_buffer(0, longest)
+        # (min_noutput_items, which the demux raises to the payload length,
+        # applies to both of its outputs)
+        for port in (0, 1):
+            self.header_payload_demux.set_min_output_buffer(port, MAX_BURST_OFDM_SYMBOLS)
         self.connect(self, self.tag_blocker, self.sync_detector)
         self.connect(self.tag_blocker, self.sync_delay, (self.header_payload_demux, 0))
         self.connect((self.sync_detector, 0), self.frequency_sink)
-        self.connect((self.sync_detector, 1), (self.header_payload_demux, 1))
+        self.connect((self.sync_detector, 1), self.trigger_buffer, (self.header_payload_demux, 1))
 
         self.header_decoder = HeaderDecoderBlock(params)
         self.connect((self.header_payload_demux, 0), self.header_decoder)
@@ -76,4 +97,5 @@ class OfdmBurstRx(gr.hier_block2):
 
         self.payload_decoder = PayloadDecoderBlock(params)
         self.connect((self.header_payload_demux, 1), self.payload_decoder)
-        self.msg_connect(self.payload_decoder, "pdus", self, "pdus")
+        if message_output:
+            self.msg_connect(self.payload_decoder, "pdus", self, "pdus")

@@ -3,6 +3,7 @@
 from gnuradio import blocks, digital, fft, gr
 
 from .burst_mapper_block import BurstMapperBlock
+from .burst_mapping import MAX_BURST_OFDM_SYMBOLS
 from .mcs import get_mcs
 from .ofdm_params import LENGTH_TAG, OfdmParams, make_pilot_symbols
 
@@ -50,5 +51,12 @@ class OfdmBurstTx(gr.hier_block2):
         self.normaliser = blocks.multiply_const_cc(params.tx_scale)
         self.gap_inserter = digital.burst_shaper_cc([], 0, params.gap_len, False, LENGTH_TAG)
 
+        # Tagged-stream blocks emit a whole burst per call: every buffer on
+        # the way must hold the longest burst the PHY allows.
+        longest = MAX_BURST_OFDM_SYMBOLS * params.symbol_len + params.gap_len
+        for block, items in ((self.allocator, MAX_BURST_OFDM_SYMBOLS), (self.ifft, MAX_BURST_OFDM_SYMBOLS),
+                             (self.cyclic_prefixer, longest), (self.normaliser, longest),
+                             (self.gap_inserter, longest)):
+            block.set_min_output_buffer(0, items)
         self.connect(self, self.mapper, self.allocator, self.ifft, self.cyclic_prefixer,
                      self.normaliser, self.gap_inserter, self)

@@ -5,7 +5,7 @@
 =============  ====  =============================================
 field          bits  meaning
 =============  ====  =============================================
-payload bytes  12    1..4095
+payload bytes  12    1..1500 (the field could say 4095)
 MCS index      4     :mod:`.mcs` table
 packet number  8     wraps; helps spot lost bursts
 reserved       2     zero
@@ -29,7 +29,9 @@ from .ldpc_code import LdpcCode, gnuradio_code
 HEADER_ALIST = "n_0100_k_0042_gap_02.alist"
 HEADER_INFO_BITS = 42
 HEADER_CODED_BITS = 96
-MAX_PAYLOAD_BYTES = 4095
+# Like an Ethernet MTU: the longest burst (1500 bytes at rate-1/2 BPSK, 254
+# OFDM symbols) must fit the flowgraph's buffers, which are sized for it.
+MAX_PAYLOAD_BYTES = 1500
 _HEADER_PN_SEED = 0x4EAD
 
 
