@@ -11,7 +11,8 @@ from .ofdm_params import LENGTH_TAG, OfdmParams
 from .payload_code import warm_up_codes
 from .phy_header import MAX_PAYLOAD_BYTES
 
-_MAX_BURST_SYMBOLS = MAX_BURST_OFDM_SYMBOLS * 48
+# Twice the longest burst: the scheduler never offers a whole buffer at once.
+_MAX_BURST_SYMBOLS = 2 * MAX_BURST_OFDM_SYMBOLS * 48
 
 
 class BurstMapperBlock(gr.basic_block):

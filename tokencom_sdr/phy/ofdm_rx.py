@@ -76,8 +76,9 @@ class OfdmBurstRx(gr.hier_block2):
         self.header_payload_demux = digital.header_payload_demux(
             SYMBOLS_PER_HEADER, params.fft_len, params.cp_len, FRAME_LENGTH_TAG, "", True)
         # The demux takes and writes a whole payload at once: the buffers
-        # into and out of it must hold the longest burst the PHY allows.
-        longest = MAX_BURST_OFDM_SYMBOLS * params.symbol_len
+        # into and out of it must hold the longest burst the PHY allows,
+        # twice over (the scheduler never offers a whole buffer at once).
+        longest = 2 * MAX_BURST_OFDM_SYMBOLS * params.symbol_len
         self.sync_delay.set_min_output_buffer(0, longest)
         # (a hier block's own buffers cannot be sized from here, hence a copy)
         self.trigger_buffer = blocks.copy(gr.sizeof_char)
@@ -85,7 +86,7 @@ class OfdmBurstRx(gr.hier_block2):
         # (min_noutput_items, which the demux raises to the payload length,
         # applies to both of its outputs)
         for port in (0, 1):
-            self.header_payload_demux.set_min_output_buffer(port, MAX_BURST_OFDM_SYMBOLS)
+            self.header_payload_demux.set_min_output_buffer(port, 2 * MAX_BURST_OFDM_SYMBOLS)
         self.connect(self, self.tag_blocker, self.sync_detector)
         self.connect(self.tag_blocker, self.sync_delay, (self.header_payload_demux, 0))
         self.connect((self.sync_detector, 0), self.frequency_sink)

@@ -52,11 +52,13 @@ class OfdmBurstTx(gr.hier_block2):
         self.gap_inserter = digital.burst_shaper_cc([], 0, params.gap_len, False, LENGTH_TAG)
 
         # Tagged-stream blocks emit a whole burst per call: every buffer on
-        # the way must hold the longest burst the PHY allows.
-        longest = MAX_BURST_OFDM_SYMBOLS * params.symbol_len + params.gap_len
-        for block, items in ((self.allocator, MAX_BURST_OFDM_SYMBOLS), (self.ifft, MAX_BURST_OFDM_SYMBOLS),
-                             (self.cyclic_prefixer, longest), (self.normaliser, longest),
-                             (self.gap_inserter, longest)):
+        # the way must hold the longest burst the PHY allows, twice over (the
+        # scheduler never offers a whole buffer at once).
+        symbols = 2 * MAX_BURST_OFDM_SYMBOLS
+        samples = 2 * (MAX_BURST_OFDM_SYMBOLS * params.symbol_len + params.gap_len)
+        for block, items in ((self.allocator, symbols), (self.ifft, symbols),
+                             (self.cyclic_prefixer, samples), (self.normaliser, samples),
+                             (self.gap_inserter, samples)):
             block.set_min_output_buffer(0, items)
         self.connect(self, self.mapper, self.allocator, self.ifft, self.cyclic_prefixer,
                      self.normaliser, self.gap_inserter, self)
