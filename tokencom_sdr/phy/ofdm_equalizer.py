@@ -43,6 +43,9 @@ class EqualizedBurst:
         Common phase advance per OFDM symbol in radians (residual CFO).
     rotation : np.ndarray, shape ``(n_sym,)``, dtype ``complex64``
         Common phase of each symbol relative to the channel estimate.
+    correlation : np.ndarray, shape ``(n_sym,)``, dtype ``complex64``
+        Per-symbol phase reference (sum of ``Y * conj(H * X)`` over the
+        known carriers), to anchor the phase of the symbols that follow.
     """
 
     symbols: np.ndarray
@@ -51,6 +54,7 @@ class EqualizedBurst:
     snr_db: float
     phase_slope: float
     rotation: np.ndarray
+    correlation: np.ndarray
 
 
 @lru_cache(maxsize=4)
@@ -82,6 +86,13 @@ def _smoothing_projection(params: OfdmParams) -> np.ndarray:
     carriers = np.array(sorted(params.data_carriers + params.pilot_carriers))
     basis = np.exp(-2j * np.pi * np.outer(carriers, _CHANNEL_DELAYS) / params.fft_len)
     return basis @ np.linalg.pinv(basis)
+
+
+def channel_fit_share(params: OfdmParams, n_observations: int) -> float:
+    """Share of the observations a smoothed channel estimate uses up: its
+    free parameters (one per delay) over the known carriers it was fitted to."""
+    n_active = len(params.data_carriers) + len(params.pilot_carriers)
+    return len(_CHANNEL_DELAYS) / (n_active * n_observations)
 
 
 def smooth_channel(channel: np.ndarray, params: OfdmParams) -> np.ndarray:
@@ -139,9 +150,44 @@ def _pilot_table() -> np.ndarray:
     return np.array(make_pilot_symbols(), dtype=np.complex64)
 
 
+def _linear_phase(correlation: np.ndarray, anchor) -> (np.ndarray, float):
+    """Common phase of each symbol, modelled as ``a + b * index``.
+
+    ``correlation[i]`` is the sum of ``Y * conj(H * X)`` over the known
+    carriers of symbol ``i``; its angle is that symbol's phase and its
+    magnitude grows with how much is known. ``anchor`` holds the same for
+    symbols just before these (a decoded header: 52 known carriers each, a
+    much firmer reference than 4 pilots), at indices -len(anchor) .. -1.
+    A coarse slope from neighbour products (robust to wrapping) is refined
+    by least squares on the small residual phases, weighted by magnitude.
+
+    Returns
+    -------
+    (np.ndarray, shape ``(n_sym,)``: phase per symbol; float: slope per symbol)
+    """
+    n_anchor = 0 if anchor is None else len(anchor)
+    z = correlation if n_anchor == 0 else np.concatenate([np.asarray(anchor, dtype=np.complex64), correlation])
+    index = np.arange(-n_anchor, len(correlation), dtype=np.float64)
+    if z.size == 1:
+        return np.array([np.angle(z[0])]), 0.0
+    coarse_slope = float(np.angle(np.sum(z[1:] * np.conj(z[:-1]))))
+    derotated = z * np.exp(-1j * coarse_slope * index)
+    coarse_offset = float(np.angle(np.sum(derotated)))
+    residual = np.angle(derotated * np.exp(-1j * coarse_offset))
+    weight = np.abs(z)
+    total = max(float(weight.sum()), 1e-12)
+    centre = float(weight @ index) / total
+    spread = float(weight @ (index - centre) ** 2)
+    slope_fix = float(weight @ ((index - centre) * residual)) / spread if spread > 0 else 0.0
+    offset_fix = float(weight @ residual) / total - slope_fix * centre
+    slope = coarse_slope + slope_fix
+    phase = coarse_offset + offset_fix + slope * index
+    return phase[n_anchor:], slope
+
+
 def equalize_burst(fft_symbols: np.ndarray, channel: np.ndarray, carrier_offset: int,
                    first_pilot_index: int, params: OfdmParams,
-                   known_data: np.ndarray = None) -> EqualizedBurst:
+                   known_data: np.ndarray = None, anchor: np.ndarray = None) -> EqualizedBurst:
     """Equalise one burst's symbols.
 
     Parameters
@@ -149,55 +195,63 @@ def equalize_burst(fft_symbols: np.ndarray, channel: np.ndarray, carrier_offset:
     fft_symbols : np.ndarray, shape ``(n_sym, fft_len)``, complex
         FFT outputs (fft-shifted), integer carrier offset not yet removed.
     channel : np.ndarray, shape ``(fft_len,)``, complex
-        Channel estimate per carrier (already offset-corrected, as
-        ``ofdm_chanest_vcvc`` tags it).
+        Channel estimate per carrier.
     carrier_offset : int
-        Integer carrier offset from ``ofdm_sync_carr_offset``.
+        Whole-carrier frequency offset: carrier ``c`` sits in bin
+        ``c + carrier_offset``.
     first_pilot_index : int
         Index into the pilot sequence of the first symbol (the carrier
         allocator counts symbols from the first one after the preamble).
     params : OfdmParams
     known_data : np.ndarray, shape ``(n_sym * n_data,)``, optional
         Transmitted data symbols when they are known (a decoded header):
-        they join the pilots in the noise estimate.
+        they join the pilots in the phase and noise estimates.
+    anchor : np.ndarray, shape ``(n_anchor,)``, complex, optional
+        Phase references of the symbols just before these (see
+        :func:`_linear_phase`), from :attr:`EqualizedBurst.correlation`.
     """
     Y = np.asarray(fft_symbols, dtype=np.complex64).reshape(-1, params.fft_len)
     n_sym = Y.shape[0]
     data_idx, pilot_idx = _indices(params)
     H = np.asarray(channel, dtype=np.complex64)
+    H_data, H_pilot = H[data_idx], H[pilot_idx]
     # An integer carrier offset moves every carrier by the same number of bins.
     Y_data = Y[:, data_idx + carrier_offset]
     Y_pilot = Y[:, pilot_idx + carrier_offset]
     table = _pilot_table()
-    pilots = table[(first_pilot_index + np.arange(n_sym)) % len(table)]  # (n_sym, 4)
-    reference = H[pilot_idx][None, :] * pilots
-    correlation = np.sum(Y_pilot * np.conj(reference), axis=1)  # (n_sym,)
-    if n_sym > 1:
-        slope = float(np.angle(np.sum(correlation[1:] * np.conj(correlation[:-1]))))
-    else:
-        slope = 0.0
-    ramp = np.exp(-1j * slope * np.arange(n_sym))
-    offset = float(np.angle(np.sum(correlation * ramp)))
-    rotation = np.exp(1j * (offset + slope * np.arange(n_sym))).astype(np.complex64)[:, None]
-
-    residual = Y_pilot - reference * rotation
-    errors = [np.abs(residual) ** 2]
-    H_data = H[data_idx][None, :] * rotation
+    reference = H_pilot[None, :] * table[(first_pilot_index + np.arange(n_sym)) % len(table)]
+    correlation = np.sum(Y_pilot * np.conj(reference), axis=1)
     if known_data is not None:
-        known = np.asarray(known_data, dtype=np.complex64).reshape(n_sym, -1)
-        errors.append(np.abs(Y_data - H_data * known) ** 2)
-    noise_power = float(np.mean(np.concatenate([e.reshape(-1) for e in errors])))
-    noise_power = max(noise_power, 1e-12)
+        known_reference = H_data[None, :] * np.asarray(known_data, dtype=np.complex64).reshape(n_sym, -1)
+        correlation = correlation + np.sum(Y_data * np.conj(known_reference), axis=1)
+    phase, slope = _linear_phase(correlation, anchor)
+    rotation = np.exp(1j * phase).astype(np.complex64)[:, None]
 
-    gain = np.abs(H[data_idx]) ** 2
-    safe = np.maximum(gain, 1e-12)
-    symbols = (Y_data / H_data).astype(np.complex64)
-    noise_var = np.broadcast_to((noise_power / safe)[None, :], symbols.shape).astype(np.float32)
-    active = len(params.data_carriers) + len(params.pilot_carriers)
-    signal = float(np.mean(np.abs(H[np.concatenate([data_idx, pilot_idx])]) ** 2))
-    snr = signal / noise_power * active / params.fft_len
+    squared_error = np.sum(np.abs(Y_pilot - reference * rotation) ** 2)
+    count = Y_pilot.size
+    if known_data is not None:
+        squared_error += np.sum(np.abs(Y_data - known_reference * rotation) ** 2)
+        count += Y_data.size
+    noise_power = max(float(squared_error) / count, 1e-12)
+
+    gain = np.maximum(np.abs(H_data) ** 2, 1e-12)
+    symbols = (Y_data * np.conj(H_data * rotation) / gain).astype(np.complex64)
+    noise_var = np.broadcast_to((noise_power / gain)[None, :].astype(np.float32), symbols.shape)
+    signal = float(np.mean(np.concatenate([np.abs(H_data) ** 2, np.abs(H_pilot) ** 2])))
+    snr = signal / noise_power * (len(data_idx) + len(pilot_idx)) / params.fft_len
     return EqualizedBurst(symbols.reshape(-1), noise_var.reshape(-1), noise_power,
-                          float(10 * np.log10(max(snr, 1e-12))), slope, rotation.reshape(-1))
+                          float(10 * np.log10(max(snr, 1e-12))), slope, rotation.reshape(-1),
+                          correlation.astype(np.complex64))
+
+
+def preamble_correlation(sync_fft_2: np.ndarray, sync_word_2: np.ndarray, channel: np.ndarray,
+                         carrier_offset: int, params: OfdmParams) -> np.complex64:
+    """Phase reference of the second preamble symbol against ``channel``
+    (sum of ``Y * conj(H * X)`` over its carriers), for use as an anchor."""
+    half = params.fft_len // 2
+    active = np.array(sorted(params.data_carriers + params.pilot_carriers)) + half
+    return np.complex64(np.sum(sync_fft_2[active + carrier_offset]
+                               * np.conj(channel[active] * sync_word_2[active])))
 
 
 # --- Synchronisation from the preamble (time-domain symbols, CP removed) ---
@@ -229,7 +283,7 @@ def to_frequency_domain(time_symbols: np.ndarray, first_symbol: int, cfo: float,
     Parameters
     ----------
     time_symbols : np.ndarray, shape ``(n_sym, fft_len)``, complex
-        Symbols as ``header_payload_demux`` outputs them (CP removed).
+        FFT windows as :func:`cut_symbols` returns them.
     first_symbol : int
         Index of the first of them within the burst (0 = first preamble
         symbol), so the phase ramp stays continuous from header to payload.
@@ -242,7 +296,7 @@ def to_frequency_domain(time_symbols: np.ndarray, first_symbol: int, cfo: float,
     """
     x = np.asarray(time_symbols, dtype=np.complex64).reshape(-1, params.fft_len)
     n_sym = x.shape[0]
-    t = ((first_symbol + np.arange(n_sym))[:, None] * params.symbol_len + params.cp_len
+    t = ((first_symbol + np.arange(n_sym))[:, None] * params.symbol_len + params.cp_len - WINDOW_ADVANCE
          + np.arange(params.fft_len)[None, :])
     derotated = x * np.exp(-2j * np.pi * cfo * t).astype(np.complex64)
     return np.fft.fftshift(np.fft.fft(derotated, axis=1), axes=1).astype(np.complex64)
@@ -259,16 +313,12 @@ def integer_carrier_offset(sync_fft_2: np.ndarray, sync_word_2: np.ndarray, para
     half = params.fft_len // 2
     active = np.array(sorted(params.data_carriers + params.pilot_carriers)) + half
     pairs = active[:-1][np.diff(active) == 1]
-    reference = sync_word_2[pairs] * np.conj(sync_word_2[pairs + 1])
-    best, best_metric = 0, -1.0
-    for offset in range(-max_offset, max_offset + 1, 2):
-        lo, hi = pairs + offset, pairs + 1 + offset
-        if lo.min() < 0 or hi.max() >= params.fft_len:
-            continue
-        metric = abs(np.sum(sync_fft_2[lo] * np.conj(sync_fft_2[hi]) * np.conj(reference)))
-        if metric > best_metric:
-            best, best_metric = offset, metric
-    return best
+    reference = np.conj(sync_word_2[pairs] * np.conj(sync_word_2[pairs + 1]))
+    offsets = np.arange(-max_offset, max_offset + 1, 2)
+    offsets = offsets[(pairs.min() + offsets >= 0) & (pairs.max() + 1 + offsets < params.fft_len)]
+    lo = pairs[None, :] + offsets[:, None]
+    metric = np.abs(np.sum(sync_fft_2[lo] * np.conj(sync_fft_2[lo + 1]) * reference[None, :], axis=1))
+    return int(offsets[int(np.argmax(metric))])
 
 
 def preamble_channel(sync_fft_2: np.ndarray, sync_word_2: np.ndarray, carrier_offset: int,
@@ -285,3 +335,49 @@ def preamble_channel(sync_fft_2: np.ndarray, sync_word_2: np.ndarray, carrier_of
     channel = np.zeros(params.fft_len, dtype=np.complex64)
     channel[active] = sync_fft_2[active + carrier_offset] / sync_word_2[active]
     return channel
+
+
+# --- Symbol timing ---------------------------------------------------------
+
+#: Where the FFT window starts: this many samples before the end of each
+#: cyclic prefix. Half the prefix: room for echoes (delays up to 8 samples)
+#: and for a residual timing error either way.
+WINDOW_ADVANCE = 8
+
+
+def cut_symbols(samples: np.ndarray, start: int, n_sym: int, params: OfdmParams) -> np.ndarray:
+    """FFT windows of ``n_sym`` consecutive symbols from raw samples.
+
+    Parameters
+    ----------
+    samples : np.ndarray, shape ``(m,)``, complex
+        Raw samples with cyclic prefixes.
+    start : int
+        Index of the first symbol's cyclic prefix in ``samples``.
+
+    Returns
+    -------
+    np.ndarray, shape ``(n_sym, fft_len)``, dtype ``complex64``: each window
+    starts ``WINDOW_ADVANCE`` samples before the end of its prefix.
+    """
+    first = start + params.cp_len - WINDOW_ADVANCE
+    index = first + np.arange(n_sym)[:, None] * params.symbol_len + np.arange(params.fft_len)[None, :]
+    return np.asarray(samples, dtype=np.complex64)[index]
+
+
+def timing_error(raw_channel: np.ndarray, params: OfdmParams) -> int:
+    """How many samples too early the FFT windows were cut.
+
+    The strongest path of the channel's impulse response should sit at delay
+    ``WINDOW_ADVANCE``; a window that starts ``e`` samples too early shows it
+    at ``WINDOW_ADVANCE + e`` (negative ``e``: too late, the response wraps).
+
+    Parameters
+    ----------
+    raw_channel : np.ndarray, shape ``(fft_len,)``, complex, fft-shifted
+    """
+    response = np.abs(np.fft.ifft(np.fft.ifftshift(raw_channel)))
+    peak = int(np.argmax(response))
+    if peak >= params.fft_len // 2:
+        peak -= params.fft_len
+    return peak - WINDOW_ADVANCE

@@ -3,17 +3,16 @@
 from gnuradio import blocks, digital, gr
 
 from .burst_mapping import MAX_BURST_OFDM_SYMBOLS
-from .header_decoder_block import SYMBOLS_PER_HEADER, HeaderDecoderBlock
+from .header_decoder_block import SYMBOLS_PER_HEADER, TIMING_PADDING, HeaderDecoderBlock
 from .ofdm_params import FRAME_LENGTH_TAG, OfdmParams
 from .payload_decoder_block import PayloadDecoderBlock
 
 DEFAULT_SYNC_THRESHOLD = 0.3
 
-# Measured: with a delay of one full symbol the detector's mark puts the FFT
-# window 13 samples into the 16-sample cyclic prefix, which leaves almost no
-# room for echoes or for a mark a few samples early. Delaying 5 samples less
-# puts it about 8 samples in: room for echoes and for early or late marks.
-_WINDOW_SHIFT = 5
+# Measured: with a delay of one full symbol the detector's mark falls about
+# 13 samples before the start of the first preamble symbol's useful part.
+# Delaying that much less centres the header decoder's timing correction.
+_MARK_LEAD = 13
 
 
 class OfdmBurstRx(gr.hier_block2):
@@ -23,8 +22,9 @@ class OfdmBurstRx(gr.hier_block2):
     the header/payload demux, which cuts each burst into CP-free symbols.
     Everything after that happens once per burst in numpy (see
     ``HeaderDecoderBlock`` and ``PayloadDecoderBlock``): frequency offset
-    from the preamble, FFT, channel estimation, pilot-tracked equalisation,
-    soft demapping and LDPC decoding of header and payload.
+    and symbol timing from the preamble, FFT, channel estimation,
+    equalisation with a phase reference from the decoded header and the
+    pilots, soft demapping and LDPC decoding of header and payload.
 
     The detection threshold is a parameter. The stock ``ofdm_rx`` fixes it
     at 0.9, but the timing metric's plateau is only about (SNR/(1+SNR))^2,
@@ -71,10 +71,13 @@ class OfdmBurstRx(gr.hier_block2):
         self.sync_detector = digital.ofdm_sync_sc_cfb(params.fft_len, params.cp_len, False, sync_threshold)
         # The detector marks the start of the second preamble symbol; about
         # one symbol of delay makes the mark fall on the first.
-        self.sync_delay = blocks.delay(gr.sizeof_gr_complex, params.symbol_len - _WINDOW_SHIFT)
+        self.sync_delay = blocks.delay(gr.sizeof_gr_complex, params.symbol_len - _MARK_LEAD)
         self.frequency_sink = blocks.null_sink(gr.sizeof_float)
+        # Raw samples out (cyclic prefixes kept, padding around the header):
+        # the decoders cut the symbols where the channel says they are.
         self.header_payload_demux = digital.header_payload_demux(
-            SYMBOLS_PER_HEADER, params.fft_len, params.cp_len, FRAME_LENGTH_TAG, "", True)
+            SYMBOLS_PER_HEADER, params.symbol_len, 0, FRAME_LENGTH_TAG, "", False,
+            gr.sizeof_gr_complex, "", 1.0, [], TIMING_PADDING)
         # The demux takes and writes a whole payload at once: the buffers
         # into and out of it must hold the longest burst the PHY allows,
         # twice over (the scheduler never offers a whole buffer at once).
@@ -86,7 +89,7 @@ class OfdmBurstRx(gr.hier_block2):
         # (min_noutput_items, which the demux raises to the payload length,
         # applies to both of its outputs)
         for port in (0, 1):
-            self.header_payload_demux.set_min_output_buffer(port, 2 * MAX_BURST_OFDM_SYMBOLS)
+            self.header_payload_demux.set_min_output_buffer(port, longest)
         self.connect(self, self.tag_blocker, self.sync_detector)
         self.connect(self.tag_blocker, self.sync_delay, (self.header_payload_demux, 0))
         self.connect((self.sync_detector, 0), self.frequency_sink)

@@ -5,10 +5,10 @@ import pmt
 from gnuradio import gr
 
 from .burst_mapping import HEADER_OFDM_SYMBOLS, payload_from_symbols
-from .header_decoder_block import (CARRIER_OFFSET_KEY, CHANNEL_KEY, FINE_CFO_KEY,
+from .header_decoder_block import (CARRIER_OFFSET_KEY, CHANNEL_KEY, FINE_CFO_KEY, PHASE_ANCHOR_KEY,
                                    SYMBOLS_PER_HEADER)
 from .mcs import MCS_BY_INDEX
-from .ofdm_equalizer import equalize_burst, to_frequency_domain
+from .ofdm_equalizer import cut_symbols, equalize_burst, to_frequency_domain
 from .payload_code import warm_up_codes
 from .ofdm_params import FRAME_LENGTH_TAG, OfdmParams
 
@@ -18,10 +18,11 @@ _HEADER_KNOWN_SAMPLES = 96 + 8  # header data symbols + its pilots
 class PayloadDecoderBlock(gr.sync_block):
     """Payload FFT vectors in, decoded packets out as PDUs.
 
-    Input: time-domain OFDM symbols (``fft_len`` complex64, CP removed) from
-    the demux's payload output; the first symbol of each burst carries the
-    header decoder's fields as tags (``frame_len``, MCS, payload size,
-    frequency offsets, channel estimate).
+    Input: raw complex64 samples from the demux's payload output, whole
+    symbols with cyclic prefixes, starting where the header decoder's timing
+    says; the first sample of each burst carries the header decoder's fields
+    as tags (``frame_len`` in symbols, MCS, payload size, frequency offsets,
+    channel estimate, phase anchor).
     Output message port ``pdus``: ``(meta, u8vector)`` per burst, with
     every burst delivered, decodable or not; the link layer's CRC decides.
     ``meta`` holds ``mcs`` (name), ``fec_ok`` (all codewords converged),
@@ -34,8 +35,7 @@ class PayloadDecoderBlock(gr.sync_block):
 
     def __init__(self, params: OfdmParams = None):
         self.params = params or OfdmParams()
-        gr.sync_block.__init__(self, "tokencom_payload_decoder",
-                               in_sig=[(np.complex64, self.params.fft_len)], out_sig=None)
+        gr.sync_block.__init__(self, "tokencom_payload_decoder", in_sig=[np.complex64], out_sig=None)
         self.message_port_register_out(pmt.intern("pdus"))
         warm_up_codes()  # not inside the first burst's work() call
         # Callables given each PDU as it is published (finite runs collect
@@ -60,7 +60,7 @@ class PayloadDecoderBlock(gr.sync_block):
                 if self._frame:  # a new burst began before the last one filled
                     self.bursts_dropped += 1
                 self._frame_fields = starts[position]
-                self._frame_len = int(pmt.to_long(self._frame_fields[FRAME_LENGTH_TAG]))
+                self._frame_len = int(pmt.to_long(self._frame_fields[FRAME_LENGTH_TAG])) * self.params.symbol_len
                 self._frame = []
             following = [b for b in boundaries if b > position]
             stop = following[0] if following else len(vectors)
@@ -94,12 +94,15 @@ class PayloadDecoderBlock(gr.sync_block):
         n_bytes = int(pmt.to_long(fields["tokencom_payload_bytes"]))
         channel = np.array(pmt.c32vector_elements(fields[CHANNEL_KEY]), dtype=np.complex64)
         carrier_offset = int(pmt.to_long(fields[CARRIER_OFFSET_KEY]))
-        fft_symbols = to_frequency_domain(frame, SYMBOLS_PER_HEADER, pmt.to_double(fields[FINE_CFO_KEY]),
-                                          self.params)
-        burst = equalize_burst(fft_symbols, channel, carrier_offset, HEADER_OFDM_SYMBOLS, self.params)
+        n_sym = frame.size // self.params.symbol_len
+        fft_symbols = to_frequency_domain(cut_symbols(frame, 0, n_sym, self.params), SYMBOLS_PER_HEADER,
+                                          pmt.to_double(fields[FINE_CFO_KEY]), self.params)
+        anchor = np.array(pmt.c32vector_elements(fields[PHASE_ANCHOR_KEY]), dtype=np.complex64)
+        burst = equalize_burst(fft_symbols, channel, carrier_offset, HEADER_OFDM_SYMBOLS, self.params,
+                               anchor=anchor)
         # Pool the pilot residuals with the header's data-aided estimate.
         header_noise = pmt.to_double(fields["tokencom_header_noise"])
-        pilot_samples = 4 * frame.shape[0]
+        pilot_samples = 4 * n_sym
         pooled = ((header_noise * _HEADER_KNOWN_SAMPLES + burst.noise_power * pilot_samples)
                   / (_HEADER_KNOWN_SAMPLES + pilot_samples))
         noise_var = burst.noise_var * np.float32(pooled / burst.noise_power)

@@ -91,10 +91,31 @@ def map_bits(bits: np.ndarray, name: str) -> np.ndarray:
     return points[labels].astype(np.complex64)
 
 
+@lru_cache(maxsize=None)
+def _axis_tables(name: str):
+    """Per-axis levels and bit masks of a square Gray QAM.
+
+    Returns ``(levels (L,), ones (bits_per_axis, L) bool)``: level ``l``'s
+    bit ``b`` is 1 where ``ones[b, l]``. The in-phase axis carries the first
+    half of a symbol's bits, the quadrature axis the second half, with the
+    same table.
+    """
+    points, labels = constellation(name)
+    half = bits_per_symbol(name) // 2
+    levels_count = 1 << half
+    # Points with quadrature label 0 run through every in-phase label.
+    first = np.flatnonzero((np.arange(points.size) & (levels_count - 1)) == 0)
+    levels = points[first].real
+    ones = labels[first, :half].T.astype(bool)
+    return levels.astype(np.float32), ones
+
+
 def demap_maxlog(symbols: np.ndarray, noise_var: np.ndarray, name: str) -> np.ndarray:
     """Max-log bit LLRs of equalised symbols.
 
     ``LLR_b = (min_{s: b=1} |y-s|^2 - min_{s: b=0} |y-s|^2) / noise_var``.
+    Square Gray QAM is a product of two PAMs, so each bit's minimum runs over
+    one axis only (2-8 levels instead of 4-64 points).
 
     Parameters
     ----------
@@ -110,16 +131,19 @@ def demap_maxlog(symbols: np.ndarray, noise_var: np.ndarray, name: str) -> np.nd
     -------
     np.ndarray, shape ``(n * bits_per_symbol,)``, dtype ``float32``
     """
-    points, labels = constellation(name)
-    y = np.asarray(symbols, dtype=np.complex64).reshape(-1, 1)
-    distance = np.abs(y - points[None, :].astype(np.complex64)) ** 2  # (n, M)
-    bps = labels.shape[1]
-    llr = np.empty((y.shape[0], bps), dtype=np.float32)
-    for bit in range(bps):
-        ones = labels[:, bit].astype(bool)
-        llr[:, bit] = distance[:, ones].min(axis=1) - distance[:, ~ones].min(axis=1)
-    noise_var = np.broadcast_to(np.asarray(noise_var, dtype=np.float32), (y.shape[0],))
-    llr /= np.maximum(noise_var, 1e-12)[:, None]
+    y = np.asarray(symbols, dtype=np.complex64).reshape(-1)
+    scale = 1.0 / np.maximum(np.broadcast_to(np.asarray(noise_var, dtype=np.float32), y.shape), 1e-12)
+    if name == "bpsk":
+        return (4.0 * y.real * scale).astype(np.float32)
+    levels, ones = _axis_tables(name)
+    half = ones.shape[0]
+    llr = np.empty((y.size, 2 * half), dtype=np.float32)
+    for axis, values in enumerate((y.real, y.imag)):
+        distance = (values[:, None] - levels[None, :]) ** 2  # (n, L)
+        for bit in range(half):
+            mask = ones[bit]
+            llr[:, axis * half + bit] = distance[:, mask].min(axis=1) - distance[:, ~mask].min(axis=1)
+    llr *= scale[:, None]
     return llr.reshape(-1)
 
 
