@@ -16,6 +16,8 @@ SYMBOLS_PER_HEADER = PREAMBLE_SYMBOLS + HEADER_OFDM_SYMBOLS
 #: Raw samples the demux adds before and after each header, so that the
 #: symbol timing can be corrected by up to this much in either direction.
 TIMING_PADDING = 24
+#: Timing errors (samples) below this are left to the channel estimate.
+RECUT_THRESHOLD = 3
 #: hpd's key for moving the payload start by a number of samples.
 PAYLOAD_OFFSET_KEY = "payload_offset"
 
@@ -99,7 +101,11 @@ class HeaderDecoderBlock(gr.sync_block):
         params, sync_word_2 = self.params, self._sync_word_2
         fine_cfo, fft_symbols, carrier_offset, raw_channel = self._synchronise(samples, TIMING_PADDING)
         correction = int(np.clip(timing_error(raw_channel, params), -TIMING_PADDING, TIMING_PADDING))
-        if correction:
+        # A few samples either way stay inside the cyclic prefix's margin and
+        # the channel estimate absorbs them; only a real miss is re-cut.
+        if abs(correction) < RECUT_THRESHOLD:
+            correction = 0
+        else:
             fine_cfo, fft_symbols, carrier_offset, raw_channel = self._synchronise(
                 samples, TIMING_PADDING + correction)
         channel = smooth_channel(raw_channel, params)

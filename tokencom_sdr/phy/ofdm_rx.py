@@ -10,9 +10,9 @@ from .payload_decoder_block import PayloadDecoderBlock
 DEFAULT_SYNC_THRESHOLD = 0.3
 
 # Measured: with a delay of one full symbol the detector's mark falls about
-# 13 samples before the start of the first preamble symbol's useful part.
+# 12 samples before the start of the first preamble symbol's useful part.
 # Delaying that much less centres the header decoder's timing correction.
-_MARK_LEAD = 13
+_MARK_LEAD = 12
 
 
 class OfdmBurstRx(gr.hier_block2):
