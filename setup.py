@@ -32,6 +32,12 @@ setup(
         "scikit-commpy==0.8.0",
         # SigMF recordings (rx --record / --replay).
         "sigmf>=1.2",
+        # Images: I/O, and the offline public-domain training/evaluation
+        # images (scikit-image, scikit-learn and pygame-ce ship them).
+        "Pillow>=9",
+        "scikit-image>=0.21",
+        "scikit-learn>=1.3",
+        "pygame-ce>=2.4",
     ],
     extras_require={
         "test": ["pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6.80"],

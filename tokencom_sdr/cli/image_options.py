@@ -1,0 +1,110 @@
+"""Image options shared by ``tokencom loopback --image`` and ``tokencom erasure-eval``,
+and the image branch of ``tokencom loopback``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+TOKENIZER_CHOICES = ("standard", "low-rate")
+#: Same as ``tokencom_sdr.context.image_recovery.IMAGE_RECOVERY_METHODS``,
+#: repeated so that building the parser does not import torch.
+IMAGE_RECOVERY_METHODS = ("none", "copy", "context")
+
+
+def load_image_arg(value: str) -> np.ndarray:
+    """``--image``: an image file, or the name of a bundled image (e.g. ``astronaut``).
+
+    Returns
+    -------
+    np.ndarray, shape ``(H, W, 3)``, dtype ``uint8``
+    """
+    from ..tokens.image_data import ImageUnavailableError, load_image, read_image_file
+
+    path = Path(value)
+    if path.exists():
+        return read_image_file(path)
+    try:
+        return load_image(value)
+    except ValueError:
+        raise ValueError(f"--image {value!r}: no such file, and not a bundled image name") from None
+    except ImageUnavailableError as error:
+        raise ValueError(f"--image {value!r}: {error}") from None
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """``--tokens``, ``--steps``, ``--hard`` and weight-file overrides."""
+    group = parser.add_argument_group("image tokens and recovery models")
+    group.add_argument("--tokens", choices=TOKENIZER_CHOICES, default="standard",
+                       help="image tokenizer: standard (f=4, 512 codes, 0.56 bpp) or "
+                            "low-rate (f=8, 1024 codes, 0.16 bpp)")
+    group.add_argument("--steps", type=int, default=2, metavar="N",
+                       help="MaskGIT decoding rounds of context recovery")
+    group.add_argument("--hard", action="store_true",
+                       help="context recovery draws its single best code per position instead "
+                            "of the expected codeword of its top candidates")
+    group.add_argument("--tokenizer-weights", type=Path, default=None, metavar="FILE",
+                       help="tokenizer weights to use instead of the embedded --tokens model")
+    group.add_argument("--context-weights", type=Path, default=None, metavar="FILE",
+                       help="context model weights to use instead of the embedded one")
+
+
+def load_models(args):
+    """(tokenizer, context model or None) from the options of :func:`add_model_options`."""
+    from ..context.image_maskgit import ImageContextModel
+    from ..tokens.image_vq import ImageTokenizer
+
+    if args.tokenizer_weights:
+        tokenizer = ImageTokenizer.from_file(args.tokenizer_weights, name=args.tokens)
+    else:
+        tokenizer = ImageTokenizer.default(args.tokens)
+    context = ImageContextModel.from_file(args.context_weights) if args.context_weights else None
+    return tokenizer, context
+
+
+def add_image_source_options(parser: argparse.ArgumentParser, source_group) -> None:
+    """The image half of ``tokencom loopback``.
+
+    ``source_group`` is the mutually exclusive group that also holds ``--text``.
+    """
+    source_group.add_argument("--image", metavar="PATH",
+                              help="image file to send (or a bundled image name, e.g. astronaut)")
+    group = parser.add_argument_group("image (with --image)")
+    group.add_argument("--recovery", choices=IMAGE_RECOVERY_METHODS, default="context",
+                       help="how the receiver fills tokens of lost packets")
+    group.add_argument("--out", type=Path, default=None, metavar="DIR",
+                       help="write received.png, no_recovery.png, tokens_only.png and "
+                            "comparison.png here")
+    add_model_options(parser)
+
+
+def image_summary_line(report: dict) -> str:
+    lat = report["latency_s"]
+    return (f"snr {report['snr_db']:.1f} dB | packets {report['packets_received']}/"
+            f"{report['packets_sent']} (PER {report['packet_error_rate']:.3f}) | tokens "
+            f"{report['tokens_sent']} (erased {report['token_erasure_rate']:.3f}) | "
+            f"{report['bits_per_pixel']:.3f} bpp | PSNR {report['psnr_db']:.2f} dB "
+            f"({report['recovery']}), {report['psnr_no_recovery_db']:.2f} dB (none), "
+            f"{report['psnr_tokens_only_db']:.2f} dB (error-free tokens) | MS-SSIM "
+            f"{report['ms_ssim']:.4f} | encode {lat['encode'] * 1e3:.0f} ms, phy "
+            f"{lat['phy'] * 1e3:.0f} ms, recovery {lat['recovery'] * 1e3:.0f} ms")
+
+
+def run_image_loopback_from_args(args, config) -> int:
+    """Run ``tokencom loopback --image`` with a ready :class:`LinkConfig`."""
+    from ..pipeline.image_loopback import run_image_loopback
+
+    image = load_image_arg(args.image)
+    tokenizer, context = load_models(args)
+    report = run_image_loopback(image, config, tokenizer, args.recovery, args.out, context,
+                                steps=args.steps, soft=not args.hard)
+    print(image_summary_line(report))
+    if args.out:
+        print(f"wrote {report['files']['received']} and {report['files']['comparison']}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return 0

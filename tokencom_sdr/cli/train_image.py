@@ -1,0 +1,86 @@
+"""``tokencom train image-tokenizer`` and ``tokencom train image-context``.
+
+The options are defined here, without importing torch, so that building the
+``tokencom`` parser stays fast; the trainers are imported when a command runs.
+"""
+
+import argparse
+from pathlib import Path
+
+#: Keys of ``train_image_tokenizer.PRESETS`` and ``train_image_context.PRESETS``.
+TOKENIZER_PRESETS = ("standard", "low-rate", "tiny")
+CONTEXT_PRESETS = ("default", "tiny")
+
+
+def add_tokenizer_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add this trainer's options to ``parser`` (a parser or a subparser)."""
+    parser.add_argument("--out", required=True, type=Path, help="weight file to write (.safetensors)")
+    parser.add_argument("--preset", choices=TOKENIZER_PRESETS, default="standard",
+                        help="operating point: standard (f=4, K=512, 0.56 bpp), "
+                             "low-rate (f=8, K=1024, 0.16 bpp), tiny (tests)")
+    parser.add_argument("--steps", type=int, default=6000, help="optimiser steps")
+    parser.add_argument("--batch", type=int, default=16, help="crops per step")
+    parser.add_argument("--crop", type=int, default=None, help="crop side in pixels (default 64)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
+    parser.add_argument("--images", nargs="+", type=Path, default=None, metavar="PATH",
+                        help="train on these image files or folders instead of the bundled set")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="stop after this much wall-clock time")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def add_context_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add this trainer's options to ``parser`` (a parser or a subparser)."""
+    parser.add_argument("--out", required=True, type=Path, help="weight file to write (.safetensors)")
+    parser.add_argument("--tokenizer", default="standard",
+                        help="standard, low-rate, or a tokenizer weight file")
+    parser.add_argument("--preset", choices=CONTEXT_PRESETS, default="default",
+                        help="model size: default (4 layers, d=128) or tiny (tests)")
+    parser.add_argument("--steps", type=int, default=3000, help="optimiser steps")
+    parser.add_argument("--batch", type=int, default=32, help="windows per step")
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
+    parser.add_argument("--images", nargs="+", type=Path, default=None, metavar="PATH",
+                        help="train on these image files or folders instead of the bundled set")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="stop after this much wall-clock time")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init", type=Path, default=None, metavar="FILE",
+                        help="start from these context weights (fine-tuning) instead of scratch")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def _run_tokenizer(args) -> int:
+    from ..tokens import train_image_tokenizer
+    return train_image_tokenizer.run_from_args(args)
+
+
+def _run_context(args) -> int:
+    from ..context import train_image_context
+    return train_image_context.run_from_args(args)
+
+
+def add_parsers(models) -> None:
+    """Add ``image-tokenizer`` and ``image-context`` to the ``train`` subparsers."""
+    tokenizer = models.add_parser(
+        "image-tokenizer", help="VQ-VAE image tokenizer (standard f=4/K=512 or low-rate f=8/K=1024)",
+        description="Train the VQ-VAE image tokenizer on the bundled offline images "
+                    "(scikit-image, scikit-learn, matplotlib, pygame-ce; astronaut, flower and "
+                    "peppers held out) or on your own, and write safetensors weights.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_tokenizer_arguments(tokenizer)
+    tokenizer.set_defaults(run=_run_tokenizer)
+    context = models.add_parser(
+        "image-context", help="masked-token (MaskGIT) context model for an image tokenizer",
+        description="Train the bidirectional masked-token transformer that fills lost image "
+                    "tokens, on token grids of augmented training images, and write "
+                    "safetensors weights.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_context_arguments(context)
+    context.set_defaults(run=_run_context)

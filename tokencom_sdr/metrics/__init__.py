@@ -1,0 +1,1 @@
+"""Quality metrics of what crossed the link (image: PSNR, MS-SSIM)."""

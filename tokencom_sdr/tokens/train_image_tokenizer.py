@@ -1,0 +1,252 @@
+"""Train the VQ-VAE image tokenizer.
+
+Python::
+
+    from tokencom_sdr.tokens.train_image_tokenizer import train_image_tokenizer
+    tok = train_image_tokenizer("out/vq.safetensors", preset="standard", steps=6000)
+
+Command line (what ``tokencom train image-tokenizer`` wraps)::
+
+    python -m tokencom_sdr.tokens.train_image_tokenizer --out PATH
+        [--preset standard|low-rate|tiny] [--steps N] [--batch B] [--crop PX]
+        [--lr LR] [--images DIR_OR_FILE ...] [--device cpu|cuda] [--threads N]
+        [--max-minutes M] [--seed S] [--quiet]
+
+The schedule: the first ``warmup`` fraction of steps trains encoder and
+decoder as a plain autoencoder, so that the encoder's outputs mean something;
+the codebook is then seeded by k-means on those outputs, and training goes on
+with quantisation, an EMA codebook and restarts of dead codewords (codewords
+nobody uses are moved onto encoder outputs). Without the seeding and the
+restarts a VQ-VAE on this little data collapses onto a few codes.
+
+Data: the training side of :mod:`tokencom_sdr.tokens.image_data` (the held-out
+astronaut, flower and peppers are never seen), or the user's own images with
+``--images``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .image_data import (HELDOUT_IMAGES, TRAIN_IMAGES, CropSampler, load_images,
+                         read_image_file, to_rgb_uint8)
+from .image_vq import LOWRATE_CONFIG, STANDARD_CONFIG, ImageTokenizer, VQConfig, VQVAE
+
+__all__ = ["PRESETS", "train_image_tokenizer", "evaluate_tokenizer", "add_cli_arguments",
+           "run_from_args", "main"]
+
+#: name -> (config, default crop in pixels)
+PRESETS = {
+    "standard": (STANDARD_CONFIG, 48),
+    "low-rate": (LOWRATE_CONFIG, 64),
+    # For CI: seconds on a CPU, meaningless quality.
+    "tiny": (VQConfig(downsample=4, codebook_size=64, latent_dim=8, channels=(8, 16),
+                      res_blocks=1), 32),
+}
+
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif"}
+
+
+def _user_images(paths: Sequence[Union[str, Path, np.ndarray]]) -> List[np.ndarray]:
+    """Image files, folders of them, or arrays -> list of ``(H, W, 3)`` uint8."""
+    images = []
+    for path in paths:
+        if isinstance(path, np.ndarray):
+            images.append(to_rgb_uint8(path))
+            continue
+        path = Path(path)
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in _IMAGE_SUFFIXES) \
+            if path.is_dir() else [path]
+        images += [read_image_file(p) for p in files]
+    if not images:
+        raise ValueError(f"no images found in {[str(p) for p in paths]}")
+    return images
+
+
+def psnr_uint8(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB of two uint8 images (peak 255)."""
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
+
+
+def evaluate_tokenizer(tokenizer: ImageTokenizer, names: Sequence[str] = HELDOUT_IMAGES) -> dict:
+    """PSNR and bits per pixel of the error-free reconstruction of bundled images."""
+    out = {}
+    for name, image in load_images(names, skip_missing=True).items():
+        out[name] = {"psnr_db": psnr_uint8(image, tokenizer.reconstruct(image)),
+                     "bits_per_pixel": tokenizer.bits_per_pixel(image.shape[:2])}
+    return out
+
+
+def train_image_tokenizer(out_path: Union[str, Path, None], preset: str = "standard",
+                          steps: int = 6000, batch: int = 16, crop: Optional[int] = None,
+                          lr: float = 1e-3, images: Optional[Sequence[Union[str, Path]]] = None,
+                          device: str = "cpu", seed: int = 0, warmup: float = 0.08,
+                          max_minutes: Optional[float] = None, progress: bool = True,
+                          config: Optional[VQConfig] = None,
+                          checkpoint_every: int = 1000) -> ImageTokenizer:
+    """Train a tokenizer and write it as safetensors.
+
+    Parameters
+    ----------
+    out_path : path or None
+        Weight file to write (also written every ``checkpoint_every`` steps).
+        None: keep it in memory only.
+    preset : str
+        ``standard`` (f=4, K=512), ``low-rate`` (f=8, K=1024) or ``tiny``.
+    steps : int
+        Optimiser steps (fewer if ``max_minutes`` runs out first).
+    batch, crop : int
+        Crops per step and their side in pixels (crop: multiple of ``f``).
+    images : paths or arrays, optional
+        Image files, folders, or ``(H, W, 3)`` uint8 arrays to train on
+        instead of the bundled set.
+    device : str
+        ``cpu`` or ``cuda``.
+    warmup : float
+        Fraction of steps trained without quantisation before the codebook is
+        seeded.
+    max_minutes : float, optional
+        Wall-clock budget; training stops early (with the LR schedule
+        compressed accordingly) when it runs out.
+    config : VQConfig, optional
+        Overrides the preset's architecture.
+
+    Returns
+    -------
+    ImageTokenizer
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; known: {sorted(PRESETS)}")
+    cfg = config or PRESETS[preset][0]
+    crop = crop or PRESETS[preset][1]
+    if crop % cfg.downsample:
+        raise ValueError(f"crop {crop} must be a multiple of f={cfg.downsample}")
+    if steps < 2:
+        raise ValueError("steps must be at least 2")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda asked for, but torch sees no CUDA device")
+    torch.manual_seed(seed)
+    data = _user_images(images) if images else list(load_images(TRAIN_IMAGES, skip_missing=True).values())
+    sampler = CropSampler(data, crop, seed=seed)
+
+    model = VQVAE(cfg).to(device)
+    params = list(model.encoder.parameters()) + list(model.decoder.parameters())
+    opt = torch.optim.Adam(params, lr=lr)
+    seeded = False
+    budget = None if max_minutes is None else max_minutes * 60.0
+    start = time.time()
+    bar = _progress(steps, progress, "tokenizer")
+    ema_psnr = None
+    step = 0
+    for step in range(steps):
+        # Progress through the schedule, by steps or by time, whichever is ahead.
+        frac = step / steps
+        if budget is not None:
+            frac = max(frac, (time.time() - start) / budget)
+            if frac >= 1.0:
+                break
+        for group in opt.param_groups:
+            group["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
+        x = sampler.sample(batch).to(device)
+        # The switch to quantisation follows the same clock as the schedule.
+        quantize = frac >= warmup and step > 0
+        if quantize and not seeded:
+            _seed_codebook(model, sampler, batch, device, seed)
+            seeded = True
+        recon, _, commit = model(x, quantize=quantize)
+        mse = F.mse_loss(recon, x)
+        loss = mse + 0.25 * commit
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if quantize and step % 50 == 0:
+            with torch.no_grad():
+                z = model.encode_latent(x)
+                model.quantizer.restart_dead(z.permute(0, 2, 3, 1).reshape(-1, cfg.latent_dim))
+        psnr = -10 * math.log10(max(mse.item(), 1e-10))
+        ema_psnr = psnr if ema_psnr is None else 0.98 * ema_psnr + 0.02 * psnr
+        if bar is not None:
+            bar.update(1)
+            if step % 20 == 0:
+                bar.set_postfix(psnr=f"{ema_psnr:.2f}", vq=quantize)
+        if out_path and checkpoint_every and step and step % checkpoint_every == 0 and quantize:
+            ImageTokenizer(model, preset, device).save(out_path, {"steps": step})
+            model.train()
+    if bar is not None:
+        bar.close()
+    if not seeded:
+        # Stopped before the codebook was seeded: seed it now so the file works.
+        _seed_codebook(model, sampler, batch, device, seed)
+    model.eval()
+    tokenizer = ImageTokenizer(model, preset, device)
+    if out_path:
+        extra = {"steps": step + 1, "preset": preset, "crop": crop, "batch": batch,
+                 "train_minutes": round((time.time() - start) / 60, 2)}
+        tokenizer.save(out_path, extra)
+    return tokenizer
+
+
+@torch.no_grad()
+def _seed_codebook(model: VQVAE, sampler: CropSampler, batch: int, device: str, seed: int) -> None:
+    k = model.cfg.codebook_size
+    samples = []
+    while sum(s.shape[0] for s in samples) < 8 * k:
+        z = model.encode_latent(sampler.sample(batch).to(device))
+        samples.append(z.permute(0, 2, 3, 1).reshape(-1, model.cfg.latent_dim))
+    model.quantizer.init_from(torch.cat(samples)[:16 * k], seed=seed)
+
+
+def _progress(total: int, enabled: bool, desc: str):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+    return tqdm(total=total, desc=desc, file=sys.stderr, mininterval=2.0)
+
+
+# ---------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------
+
+def add_cli_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add this trainer's options to ``parser`` (a parser or a subparser).
+
+    They live in :mod:`tokencom_sdr.cli.train_image` so that the ``tokencom``
+    command can list them without importing torch.
+    """
+    from ..cli.train_image import add_tokenizer_arguments
+    return add_tokenizer_arguments(parser)
+
+
+def run_from_args(args) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    tokenizer = train_image_tokenizer(args.out, args.preset, args.steps, args.batch, args.crop,
+                                      args.lr, args.images, args.device, args.seed,
+                                      max_minutes=args.max_minutes, progress=not args.quiet)
+    print(f"wrote {args.out}: f={tokenizer.downsample}, K={tokenizer.codebook_size}, "
+          f"{tokenizer.cfg.bits_per_pixel:.4f} bpp")
+    if not args.images:
+        for name, row in evaluate_tokenizer(tokenizer).items():
+            print(f"  held-out {name}: {row['psnr_db']:.2f} dB at {row['bits_per_pixel']:.4f} bpp")
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tokencom_sdr.tokens.train_image_tokenizer",
+                                     description="Train the VQ-VAE image tokenizer.")
+    add_cli_arguments(parser)
+    return run_from_args(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
