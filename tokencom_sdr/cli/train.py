@@ -2,12 +2,14 @@
 
 import argparse
 
+from ..context import train_text_context
 from ..tokens import train_text_tokenizer
+from . import train_image
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
-        "train", help="train a model (text-tokenizer)",
+        "train", help="train a model (text-tokenizer, text-context, image-tokenizer, image-context)",
         description="Train one of the models that TokenCom-SDR ships as an embedded default.")
     models = parser.add_subparsers(title="models", metavar="MODEL")
     text_tokenizer = models.add_parser(
@@ -17,4 +19,13 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     train_text_tokenizer.add_cli_arguments(text_tokenizer)
     text_tokenizer.set_defaults(run=train_text_tokenizer.run_from_args)
+    text_context = models.add_parser(
+        "text-context", help="masked-token text context model for erasure filling and soft MAP",
+        description="Train the bidirectional masked-token transformer over BPE ids (variable-rate "
+                    "masking plus random-token substitution) on the corpus train split and write "
+                    "a safetensors checkpoint. --tiny trains a CI-sized model in seconds.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    train_text_context.add_cli_arguments(text_context)
+    text_context.set_defaults(run=train_text_context.run_from_args)
+    train_image.add_parsers(models)
     parser.set_defaults(run=lambda args: parser.print_help() or 2)

@@ -343,8 +343,16 @@ class MessageAssembler:
             "bits_per_channel_use": (8 * payload_bytes / channel_uses
                                      if channel_uses and frame.modality == Modality.TEXT else None),
             "exact": exact,
+            # The live receiver reports the link layer as it is: no context
+            # recovery (yet), so "after" equals "before".
+            "recovery": "none",
+            "token_error_rate_raw": ter,
+            "semantic_similarity": None,
+            "failed_packets_used": 0,
             "sent_text": self.expect_text,
             "received_text": text,
+            "received_text_raw": text,
+            "recovery_s": 0.0,
             "latency_s": {"encode": None, "phy": pending.last_time - pending.first_time,
                           "decode": decode_s},
             "config": self.config,

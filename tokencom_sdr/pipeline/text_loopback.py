@@ -8,11 +8,12 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from ..channel.loopback_channel import LoopbackChannel
-from ..link import FrameGeometry, depacketize, make_aggregation, packetize
+from ..link import make_aggregation, packetize
 from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD
 from ..tokens.frame import TokenFrame
 from ..tokens.text_bpe import TextTokenizer
 from .phy_loopback import run_phy_loopback
+from .text_receive import receive_text
 
 
 @dataclass
@@ -42,6 +43,12 @@ class LinkConfig:
         Noise seed.
     message_id : int
         Link-layer message id (0..65535).
+    recovery : str
+        How the receiver restores tokens of lost or CRC-failed packets:
+        ``none`` (leave them erased), ``hard`` (hard bits of failed
+        packets), ``fill`` (context model, no channel information) or
+        ``soft`` (context model x bit LLRs); see
+        :mod:`tokencom_sdr.context.text_recovery`.
     """
 
     snr_db: float = 25.0
@@ -54,6 +61,7 @@ class LinkConfig:
     sync_threshold: float = DEFAULT_SYNC_THRESHOLD
     seed: int = 0
     message_id: int = 1
+    recovery: str = "none"
 
     def make_channel(self) -> LoopbackChannel:
         return LoopbackChannel(self.snr_db, self.cfo, self.sco_ppm, self.taps, self.seed)
@@ -68,7 +76,8 @@ def token_error_rate(sent: TokenFrame, received: TokenFrame) -> float:
 
 
 def run_text_loopback(text: str, config: Optional[LinkConfig] = None,
-                      tokenizer: Optional[TextTokenizer] = None) -> Dict[str, object]:
+                      tokenizer: Optional[TextTokenizer] = None, *, text_recovery=None,
+                      semantic: bool = True) -> Dict[str, object]:
     """Send ``text`` through the full chain and report what arrived.
 
     Returns
@@ -80,7 +89,13 @@ def run_text_loopback(text: str, config: Optional[LinkConfig] = None,
         ``packet_error_rate``, ``channel_uses``, ``exact``, ``sent_text``,
         ``received_text``, ``latency_s`` (``encode``/``phy``/``decode``),
         ``pdus_rejected`` (PHY outputs that failed the link checks) and
-        ``config``.
+        ``config``; and from :func:`~tokencom_sdr.pipeline.text_receive.receive_text`:
+        ``recovery``, ``token_error_rate_raw`` (before recovery; ``token_error_rate``
+        and ``exact`` are after it), ``semantic_similarity`` (MiniLM cosine of
+        sent and received text; None if unavailable or ``semantic`` is False),
+        ``received_text_raw``, ``failed_packets_used`` and ``recovery_s``.
+        ``text_recovery`` is an optional preloaded
+        :class:`~tokencom_sdr.context.text_recovery.TextRecovery`.
     """
     config = config or LinkConfig()
     tokenizer = tokenizer or TextTokenizer.default()
@@ -97,10 +112,11 @@ def run_text_loopback(text: str, config: Optional[LinkConfig] = None,
     t2 = time.perf_counter()
     # The geometry comes from the sent frame only so that a message with no
     # surviving packet still decodes to the right number of erasures.
-    reassembly = depacketize([pdu.data for pdu in phy.received], config.message_id,
-                             expected=FrameGeometry.from_frame(frame, aggregation))
+    received = receive_text(phy.received, text, frame, config.message_id, aggregation,
+                            tokenizer, config.recovery, text_recovery, semantic)
+    reassembly = received.pop("reassembly").reassembly
     received_frame = reassembly.frame
-    received_text = tokenizer.decode_frame(received_frame)
+    received_text = received["received_text"]
     t3 = time.perf_counter()
 
     stats = reassembly.stats
@@ -109,7 +125,9 @@ def run_text_loopback(text: str, config: Optional[LinkConfig] = None,
         "modality": "text",
         "snr_db": config.snr_db,
         "tokens_sent": len(frame),
-        "token_error_rate": token_error_rate(frame, received_frame),
+        "recovery": config.recovery,
+        "token_error_rate_raw": received["token_error_rate_raw"],
+        "token_error_rate": received["token_error_rate"],
         "token_erasure_rate": float(np.mean(received_frame.erased)),
         "packets_sent": len(packets),
         "packets_received": packets_received,
@@ -118,9 +136,14 @@ def run_text_loopback(text: str, config: Optional[LinkConfig] = None,
         "channel_uses": phy.channel_uses,
         "bits_per_channel_use": 8 * len(text.encode("utf-8")) / phy.channel_uses,
         "exact": received_text == text,
+        "semantic_similarity": received["semantic_similarity"],
+        "failed_packets_used": received["failed_packets_used"],
         "sent_text": text,
         "received_text": received_text,
+        "received_text_raw": received["received_text_raw"],
+        # "decode" includes the recovery; "recovery_s" is that part alone.
         "latency_s": {"encode": t1 - t0, "phy": t2 - t1, "decode": t3 - t2},
+        "recovery_s": received["recovery_s"],
         "config": asdict(config) | {"taps": [str(complex(t)) for t in config.taps]},
     }
     return report

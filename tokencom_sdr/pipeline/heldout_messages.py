@@ -1,0 +1,93 @@
+"""Evaluation messages cut from the held-out part of the public-domain corpus.
+
+Neither the tokenizer nor the context model saw these blocks in training
+(:func:`tokencom_sdr.tokens.corpus.load_corpus_split`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import List, Optional
+
+import numpy as np
+
+from ..tokens.text_bpe import TextTokenizer
+
+__all__ = ["split_messages", "heldout_messages"]
+
+_PIECE = re.compile(r"\S+\s*|\s+")
+# A message may end after a line break or a sentence/clause mark.
+_GOOD_END = re.compile(r"(\n|[.;:!?]\s*)$")
+
+
+def split_messages(text: str, tokenizer: TextTokenizer, min_tokens: int = 60,
+                   max_tokens: int = 128) -> List[str]:
+    """Cut ``text`` into consecutive messages of ``min_tokens..max_tokens`` tokens.
+
+    Whole words only; a message ends at the first line break or sentence
+    mark after it reaches ``min_tokens`` tokens, or before it would pass
+    ``max_tokens``. Leading whitespace is dropped, so a message never starts
+    with a blank line. A short remainder is discarded.
+
+    Returns
+    -------
+    list of str
+        Each encodes to between ``min_tokens`` and ``max_tokens`` tokens.
+    """
+    if not 0 < min_tokens <= max_tokens:
+        raise ValueError("need 0 < min_tokens <= max_tokens")
+    messages: List[str] = []
+    current = ""
+    for piece in _PIECE.findall(text):
+        if not current and not piece.strip():
+            continue
+        candidate = current + piece
+        count = len(tokenizer.encode(candidate))
+        if count > max_tokens:
+            if len(tokenizer.encode(current)) >= min_tokens:
+                messages.append(current)
+            current = piece if piece.strip() else ""
+            continue
+        current = candidate
+        if count >= min_tokens and _GOOD_END.search(current):
+            messages.append(current)
+            current = ""
+    return messages
+
+
+def heldout_messages(count: Optional[int], tokenizer: Optional[TextTokenizer] = None,
+                     min_tokens: int = 60, max_tokens: int = 128, seed: int = 0) -> List[str]:
+    """``count`` held-out messages in a fixed pseudo-random order.
+
+    The order mixes the sources (Bible, Shakespeare, Milton); the same
+    arguments always give the same messages.
+
+    Parameters
+    ----------
+    count : int or None
+        Number of messages; None for all of them.
+    tokenizer : TextTokenizer, optional
+        Defaults to the committed tokenizer.
+    min_tokens, max_tokens : int
+        Message length range in tokens.
+    seed : int
+        Order of the messages.
+
+    Raises
+    ------
+    ValueError
+        Fewer held-out messages exist than ``count``.
+    """
+    from ..tokens.corpus import load_corpus_split
+
+    tokenizer = tokenizer or TextTokenizer.default()
+    messages: List[str] = []
+    for block in load_corpus_split().heldout_text:
+        messages.extend(split_messages(block, tokenizer, min_tokens, max_tokens))
+    order = np.random.default_rng(seed).permutation(len(messages))
+    messages = [messages[i] for i in order]
+    if count is None:
+        return messages
+    if count > len(messages):
+        raise ValueError(f"asked for {count} held-out messages, the corpus has {len(messages)}")
+    return messages[:count]
