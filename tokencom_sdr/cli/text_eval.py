@@ -22,7 +22,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--snr", required=True, metavar="START:STOP:STEP",
                         help="SNRs in dB, STOP included (or a comma list)")
     parser.add_argument("--mcs", default="qpsk", metavar="NAME",
-                        help="payload MCS: bpsk or qpsk (uncoded, today's PHY)")
+                        help="payload MCS, e.g. qpsk-1/2 (coded) or qpsk (uncoded); see tokencom per-sweep --help")
     parser.add_argument("--messages", type=int, default=50, metavar="N",
                         help="held-out messages per SNR")
     parser.add_argument("--recovery", default="none,fill,soft", metavar="LIST",

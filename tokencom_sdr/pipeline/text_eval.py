@@ -68,18 +68,14 @@ _PHY_BATCH = 16
 def parse_mcs(name: str) -> str:
     """Validate an MCS name for the OFDM chain and return it normalised.
 
-    With the coded PHY (:mod:`tokencom_sdr.phy.mcs`) every name of its table
-    is accepted (``qpsk-1/2``, ``16qam-3/4``, ...; ``bpsk``/``qpsk`` are
-    uncoded). Without it, only the uncoded ``bpsk`` and ``qpsk``. A
+    Every name of the MCS table (:mod:`tokencom_sdr.phy.mcs`) is accepted
+    (``qpsk-1/2``, ``16qam-3/4``, ...; ``bpsk``/``qpsk`` are uncoded). A
     ``-uncoded`` suffix is accepted for the uncoded ones.
     """
     base = name.strip().lower()
     if base.endswith("-uncoded"):
         base = base[: -len("-uncoded")]
-    try:
-        from ..phy.mcs import MCS_NAMES
-    except ImportError:
-        from ..phy.modulation import MODULATIONS as MCS_NAMES
+    from ..phy.mcs import MCS_NAMES
     if base in MCS_NAMES:
         return base
     raise ValueError(f"unknown MCS {name!r}; the PHY offers {', '.join(MCS_NAMES)}")
