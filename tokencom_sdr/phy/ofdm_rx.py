@@ -37,7 +37,9 @@ class OfdmBurstRx(gr.hier_block2):
     Output: message port ``pdus``: ``(meta, u8vector)`` per burst whose
     header decoded (see ``PayloadDecoderBlock`` for ``meta``). Every such
     burst is delivered, even if its FEC failed, so that the link layer can
-    keep its soft values; the link CRC decides what is good.
+    keep its soft values; the link CRC decides what is good. Message port
+    ``symbols``: each burst's equalised payload symbols (c32vector PDUs),
+    for a constellation display.
 
     Parameters
     ----------
@@ -63,6 +65,7 @@ class OfdmBurstRx(gr.hier_block2):
             raise ValueError(f"sync_threshold must lie in (0, 1), got {sync_threshold}")
         if message_output:
             self.message_port_register_hier_out("pdus")
+            self.message_port_register_hier_out("symbols")
         self.params = params = params or OfdmParams()
 
         # Tags from upstream (a transmitter's packet_len in a loopback) would
@@ -103,3 +106,4 @@ class OfdmBurstRx(gr.hier_block2):
         self.connect((self.header_payload_demux, 1), self.payload_decoder)
         if message_output:
             self.msg_connect(self.payload_decoder, "pdus", self, "pdus")
+            self.msg_connect(self.payload_decoder, "symbols", self, "symbols")

@@ -26,17 +26,21 @@ class PayloadDecoderBlock(gr.sync_block):
     Output message port ``pdus``: ``(meta, u8vector)`` per burst, with
     every burst delivered, decodable or not; the link layer's CRC decides.
     ``meta`` holds ``mcs`` (name), ``fec_ok`` (all codewords converged),
-    ``snr_db``, ``cfo`` (normalised to the sample rate: Schmidl & Cox fine
-    estimate + integer carrier offset + residual on the header pilots),
-    ``packet_number`` and
-    ``bit_llr`` (f32vector, one posterior LLR per payload bit, positive
+    ``snr_db``, ``cfo`` (normalised to the sample rate: preamble fine
+    estimate + whole-carrier offset + residual on the header), ``packet_number``
+    and ``bit_llr`` (f32vector, one posterior LLR per payload bit, positive
     favours 0).
+    Output message port ``symbols``: the burst's equalised payload symbols
+    (c32vector PDU), for a constellation display.
     """
 
     def __init__(self, params: OfdmParams = None):
         self.params = params or OfdmParams()
         gr.sync_block.__init__(self, "tokencom_payload_decoder", in_sig=[np.complex64], out_sig=None)
         self.message_port_register_out(pmt.intern("pdus"))
+        # The equalised payload symbols of each burst, for a constellation
+        # display (PDU To Stream -> QT GUI Constellation Sink in GRC).
+        self.message_port_register_out(pmt.intern("symbols"))
         warm_up_codes()  # not inside the first burst's work() call
         # Callables given each PDU as it is published (finite runs collect
         # PDUs here, race-free, instead of through a message sink).
@@ -107,6 +111,8 @@ class PayloadDecoderBlock(gr.sync_block):
                   / (_HEADER_KNOWN_SAMPLES + pilot_samples))
         noise_var = burst.noise_var * np.float32(pooled / burst.noise_power)
         decoded = payload_from_symbols(burst.symbols, noise_var, n_bytes, mcs)
+        self.message_port_pub(pmt.intern("symbols"), pmt.cons(
+            pmt.make_dict(), pmt.init_c32vector(burst.symbols.size, burst.symbols)))
         meta = pmt.make_dict()
         for key, value in (
                 ("mcs", pmt.intern(mcs.name)),

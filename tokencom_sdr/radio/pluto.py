@@ -266,11 +266,13 @@ class PlutoTokenRx(gr.hier_block2):
                                     buffer_size, extended_tuning, rx_gain_db=rx_gain_db,
                                     rx_gain_mode=gain_mode, sync_threshold=sync_threshold)
         self.message_port_register_hier_out("pdus")
+        self.message_port_register_hier_out("symbols")
         self.source = make_pluto_source(self.profile)
         self.rx = OfdmBurstRx(sync_threshold)
         self.connect(self.source, self.rx)
         self.connect(self.source, self)
         self.msg_connect(self.rx, "pdus", self, "pdus")
+        self.msg_connect(self.rx, "symbols", self, "symbols")
 
     def set_rx_gain_db(self, gain_db: float) -> None:
         self.source.set_gain(0, float(gain_db))

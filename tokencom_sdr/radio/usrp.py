@@ -130,11 +130,13 @@ class UsrpTokenRx(gr.hier_block2):
                                     rx_gain_db=rx_gain_db, rx_antenna=antenna,
                                     sync_threshold=sync_threshold)
         self.message_port_register_hier_out("pdus")
+        self.message_port_register_hier_out("symbols")
         self.source = make_usrp_source(self.profile)
         self.rx = OfdmBurstRx(sync_threshold)
         self.connect(self.source, self.rx)
         self.connect(self.source, self)
         self.msg_connect(self.rx, "pdus", self, "pdus")
+        self.msg_connect(self.rx, "symbols", self, "symbols")
 
     def set_rx_gain_db(self, gain_db: float) -> None:
         self.source.set_gain(float(gain_db), 0)
