@@ -380,3 +380,35 @@ def test_stream_tx_lone_message_fully_received(idle_fill):
     [message] = tb.decoder.messages
     assert message["reason"] == COMPLETE and message["text"] == text
     assert message["packets_expected"] > 1
+
+
+@pytest.mark.timeout(30)
+def test_rx_publishes_equalised_symbols_for_the_constellation_display():
+    """The RX's "symbols" port (what the radio flowgraphs' constellation sink
+    shows) carries each burst's equalised payload symbols, on the MCS grid."""
+    from tokencom_sdr.phy.qam import constellation
+
+    tb = gr.top_block("symbols_port", catch_exceptions=False)
+    tb.encoder = TokenTextEncoder("constellation check, sixteen-QAM", 4)
+    tb.tx = OfdmStreamTx("16qam-1/2")
+    tb.throttle = blocks.throttle(gr.sizeof_gr_complex, 1e6, True)
+    tb.channel = LoopbackChannel(30.0, 0.004, 0.0, None, seed=5)
+    tb.rx = OfdmBurstRx(0.3)
+    tb.symbols = blocks.message_debug(True)
+    tb.msg_connect(tb.encoder, "pdus", tb.tx, "pdus")
+    tb.connect(tb.tx, tb.throttle, tb.channel, tb.rx)
+    tb.msg_connect(tb.rx, "symbols", tb.symbols, "store")
+    tb.start()
+    try:
+        deadline = time.time() + 10
+        while tb.symbols.num_messages() < 2 and time.time() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop(tb)
+    assert tb.symbols.num_messages() >= 2
+    points, _ = constellation("16qam")
+    for i in range(tb.symbols.num_messages()):
+        symbols = np.array(pmt.c32vector_elements(pmt.cdr(tb.symbols.get_message(i))))
+        assert symbols.size % 48 == 0 and symbols.size > 0
+        nearest = np.min(np.abs(symbols[:, None] - points[None, :]), axis=1)
+        assert np.median(nearest) < 0.1  # 30 dB: tight clusters on the 16-QAM grid
