@@ -1,15 +1,18 @@
-"""Per-burst OFDM equalisation in numpy: channel, common phase, noise.
+"""Per-burst OFDM synchronisation and equalisation in numpy.
 
-Works on the FFT outputs of one burst (fft-shifted: DC at index fft_len/2)
-with the channel estimate and integer carrier offset that gr-digital's
-``ofdm_chanest_vcvc`` derives from the preamble. Per burst it
+Works on the raw samples of one burst as the header/payload demux cuts them
+(cyclic prefixes kept), and on their FFTs (fft-shifted: DC at index
+fft_len/2). From the preamble it finds the frequency offset (fine, from the
+first symbol's halves; whole carriers, from the second symbol), the channel
+and the symbol timing. Then per group of symbols it
 
-1. picks each carrier out of the bin it was shifted to by the integer
-   carrier offset;
-2. estimates the common phase error of every symbol from the pilots, as a
-   straight line in the symbol index (what a residual frequency offset
-   produces), which is robust at low SNR where single-symbol estimates are not;
-3. estimates the noise variance from the pilot residuals;
+1. picks each carrier out of the bin it was shifted to by the whole-carrier
+   offset;
+2. estimates the common phase of every symbol as a straight line in the
+   symbol index (what a residual frequency offset produces), from pilots and
+   any known symbols, anchored on earlier known symbols, which is robust at
+   low SNR where single-symbol estimates are not;
+3. estimates the noise variance from the residuals of what is known;
 4. returns equalised data symbols with the per-symbol noise variance that
    soft demapping needs (noise over |H|^2: weak carriers give weak LLRs).
 """
@@ -59,10 +62,17 @@ class EqualizedBurst:
 
 @lru_cache(maxsize=4)
 def _indices(params: OfdmParams):
+    """Fft-shifted bins of the data and of the pilot carriers."""
     half = params.fft_len // 2
     data = np.array(params.data_carriers) + half
     pilots = np.array(params.pilot_carriers) + half
     return data, pilots
+
+
+@lru_cache(maxsize=4)
+def _active_indices(params: OfdmParams) -> np.ndarray:
+    """Fft-shifted bins of every active carrier (data and pilots), ascending."""
+    return np.array(sorted(params.data_carriers + params.pilot_carriers)) + params.fft_len // 2
 
 
 # Delays (in samples) the smoothed channel may have: a little before the
@@ -83,7 +93,7 @@ def _smoothing_projection(params: OfdmParams) -> np.ndarray:
     -------
     np.ndarray, shape ``(n_active, n_active)``, dtype ``complex128``
     """
-    carriers = np.array(sorted(params.data_carriers + params.pilot_carriers))
+    carriers = _active_indices(params) - params.fft_len // 2
     basis = np.exp(-2j * np.pi * np.outer(carriers, _CHANNEL_DELAYS) / params.fft_len)
     return basis @ np.linalg.pinv(basis)
 
@@ -107,8 +117,7 @@ def smooth_channel(channel: np.ndarray, params: OfdmParams) -> np.ndarray:
     np.ndarray, shape ``(fft_len,)``, dtype ``complex64``; zero off the
     active carriers.
     """
-    half = params.fft_len // 2
-    active = np.array(sorted(params.data_carriers + params.pilot_carriers)) + half
+    active = _active_indices(params)
     out = np.zeros(params.fft_len, dtype=np.complex64)
     out[active] = _smoothing_projection(params) @ np.asarray(channel)[active]
     return out
@@ -248,8 +257,7 @@ def preamble_correlation(sync_fft_2: np.ndarray, sync_word_2: np.ndarray, channe
                          carrier_offset: int, params: OfdmParams) -> np.complex64:
     """Phase reference of the second preamble symbol against ``channel``
     (sum of ``Y * conj(H * X)`` over its carriers), for use as an anchor."""
-    half = params.fft_len // 2
-    active = np.array(sorted(params.data_carriers + params.pilot_carriers)) + half
+    active = _active_indices(params)
     return np.complex64(np.sum(sync_fft_2[active + carrier_offset]
                                * np.conj(channel[active] * sync_word_2[active])))
 
@@ -310,8 +318,7 @@ def integer_carrier_offset(sync_fft_2: np.ndarray, sync_word_2: np.ndarray, para
     preamble symbol: insensitive to the channel's phase, which changes little
     from one carrier to the next.
     """
-    half = params.fft_len // 2
-    active = np.array(sorted(params.data_carriers + params.pilot_carriers)) + half
+    active = _active_indices(params)
     pairs = active[:-1][np.diff(active) == 1]
     reference = np.conj(sync_word_2[pairs] * np.conj(sync_word_2[pairs + 1]))
     offsets = np.arange(-max_offset, max_offset + 1, 2)
@@ -330,8 +337,7 @@ def preamble_channel(sync_fft_2: np.ndarray, sync_word_2: np.ndarray, carrier_of
     -------
     np.ndarray, shape ``(fft_len,)``, dtype ``complex64``
     """
-    half = params.fft_len // 2
-    active = np.array(sorted(params.data_carriers + params.pilot_carriers)) + half
+    active = _active_indices(params)
     channel = np.zeros(params.fft_len, dtype=np.complex64)
     channel[active] = sync_fft_2[active + carrier_offset] / sync_word_2[active]
     return channel

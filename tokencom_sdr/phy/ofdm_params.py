@@ -37,7 +37,6 @@ _PILOT_POLARITY = _pilot_polarity()
 
 LENGTH_TAG = "packet_len"
 FRAME_LENGTH_TAG = "frame_len"
-PACKET_NUM_TAG = "packet_num"
 _SYNC_SEED = 0x70C0  # fixed: TX and RX must build identical preambles
 
 

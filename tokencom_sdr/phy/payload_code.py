@@ -35,7 +35,6 @@ LDPC_FAMILY = (
     ("n_1300_k_0522_gap_30.alist", 522),
     ("n_1800_k_0902_gap_28.alist", 902),
 )
-PAYLOAD_ALIST = LDPC_FAMILY[-1][0]
 _PN_SEED = 0x5EED
 _INTERLEAVER_SEED = 0x1A7E
 
