@@ -23,7 +23,8 @@ from ..metrics.image_quality import ms_ssim, psnr
 from ..tokens.image_data import to_rgb_uint8
 from ..tokens.image_vq import ImageTokenizer
 from .phy_loopback import run_phy_loopback
-from .text_loopback import LinkConfig, token_error_rate
+from ..metrics.token_errors import token_error_rate
+from .text_loopback import LinkConfig
 
 __all__ = ["run_image_loopback", "save_comparison"]
 

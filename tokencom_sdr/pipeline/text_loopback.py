@@ -3,14 +3,13 @@ channel -> OFDM -> packets with erasures -> tokens -> text, with metrics."""
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 import numpy as np
 
 from ..channel.loopback_channel import LoopbackChannel
 from ..link import make_aggregation, packetize
 from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD
-from ..tokens.frame import TokenFrame
 from ..tokens.text_bpe import TextTokenizer
 from .phy_loopback import run_phy_loopback
 from .text_receive import receive_text
@@ -65,14 +64,6 @@ class LinkConfig:
 
     def make_channel(self) -> LoopbackChannel:
         return LoopbackChannel(self.snr_db, self.cfo, self.sco_ppm, self.taps, self.seed)
-
-
-def token_error_rate(sent: TokenFrame, received: TokenFrame) -> float:
-    """Fraction of positions whose received token is erased or wrong."""
-    if len(sent) == 0:
-        return 0.0
-    wrong = received.erased | (received.ids != sent.ids)
-    return float(np.mean(wrong))
 
 
 def run_text_loopback(text: str, config: Optional[LinkConfig] = None,

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..channel.soft_bit_channel import SoftPacket
 from ..link import Aggregation, FrameGeometry
+from ..metrics.token_errors import token_error_rate
 from ..tokens.frame import TokenFrame
 from ..tokens.text_bpe import TextTokenizer
 from .soft_reassembly import SoftReassembly, soft_depacketize
@@ -32,12 +33,6 @@ def pdus_as_soft_packets(pdus: Sequence) -> list:
         else:
             out.append(SoftPacket(bytes(pdu.data), getattr(pdu, "bit_llr", None)))
     return out
-
-
-def _wrong_rate(sent: TokenFrame, received: TokenFrame) -> float:
-    if len(sent) == 0:
-        return 0.0
-    return float(np.mean(received.erased | (received.ids != sent.ids)))
 
 
 def receive_text(pdus: Sequence, text: str, sent_frame: TokenFrame, message_id: int,
@@ -96,8 +91,8 @@ def receive_text(pdus: Sequence, text: str, sent_frame: TokenFrame, message_id: 
         similarity = semantic_similarity_or_none(text, recovered_text)
     return {
         "recovery": recovery_mode,
-        "token_error_rate_raw": _wrong_rate(sent_frame, raw_frame),
-        "token_error_rate": _wrong_rate(sent_frame, result.frame),
+        "token_error_rate_raw": token_error_rate(sent_frame, raw_frame),
+        "token_error_rate": token_error_rate(sent_frame, result.frame),
         "token_erasure_rate": float(np.mean(raw_frame.erased)) if len(raw_frame) else 0.0,
         "exact": recovered_text == text,
         "semantic_similarity": similarity,
