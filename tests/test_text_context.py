@@ -352,7 +352,8 @@ def test_semantic_similarity_orders_texts():
 
 @pytest.mark.timeout(120)
 def test_text_eval_soft_channel_rows(tiny_model):
-    from tokencom_sdr.pipeline.text_eval import TextEvalConfig, parse_snr_range, run_text_eval
+    from tokencom_sdr.cli.options import parse_snr_range
+    from tokencom_sdr.pipeline.text_eval import TextEvalConfig, run_text_eval
 
     assert parse_snr_range("4:6:1") == [4.0, 5.0, 6.0]
     assert parse_snr_range("7,9") == [7.0, 9.0]

@@ -3,6 +3,8 @@
 import argparse
 from typing import List
 
+import numpy as np
+
 from ..phy.mcs import MCS_NAMES
 from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD
 
@@ -23,6 +25,33 @@ def parse_taps(values: List[str]) -> List[complex]:
     if not taps:
         raise ValueError("--taps needs at least one tap")
     return taps
+
+
+def parse_snr_range(text: str) -> List[float]:
+    """SNRs in dB from ``START:STOP:STEP`` (STOP included) or a comma list.
+
+    ``"0:10:2"`` -> [0, 2, 4, 6, 8, 10]; ``"7,9"`` -> [7, 9]; ``"5"`` -> [5].
+    """
+    text = text.strip()
+    try:
+        if ":" in text:
+            parts = text.split(":")
+            if len(parts) != 3:
+                raise ValueError(f"SNR range {text!r} must be START:STOP:STEP")
+            start, stop, step = (float(p) for p in parts)
+            if step <= 0 or stop < start:
+                raise ValueError(f"SNR range {text!r} needs STEP > 0 and STOP >= START")
+            count = int(np.floor((stop - start) / step + 1e-9)) + 1
+            return [round(start + i * step, 6) for i in range(count)]
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError as error:
+        if "SNR range" in str(error):
+            raise
+        raise ValueError(f"cannot read SNRs {text!r}; write START:STOP:STEP (e.g. 0:12:1) "
+                         f"or a comma list (e.g. 3,5,7)") from None
+    if not values:
+        raise ValueError("no SNR given")
+    return values
 
 
 def add_channel_options(parser: argparse.ArgumentParser) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..phy.mcs import CODED_MCS_NAMES, MCS_NAMES
-from ..pipeline.per_sweep import parse_snr_range, per_sweep, plot_per
-from .options import parse_taps
+from ..pipeline.per_sweep import per_sweep, plot_per
+from .options import parse_snr_range, parse_taps
 
 
 def add_parser(subparsers) -> None:

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from ..context.text_recovery import RECOVERY_MODES
+from .options import parse_snr_range
 
 
 def add_parser(subparsers) -> None:
@@ -46,7 +47,7 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from ..context.text_model import load_text_context_model
     from ..context.text_recovery import TextRecovery
-    from ..pipeline.text_eval import (TextEvalConfig, parse_snr_range, plot_text_eval,
+    from ..pipeline.text_eval import (TextEvalConfig, plot_text_eval,
                                       run_text_eval)
 
     recoveries = tuple(r.strip() for r in args.recovery.split(",") if r.strip())

@@ -41,22 +41,6 @@ class SweepPoint:
     sample_rate: float
 
 
-def parse_snr_range(text: str) -> List[float]:
-    """``"0:10:2"`` -> [0, 2, 4, 6, 8, 10] (stop included); ``"5"`` -> [5]."""
-    parts = [p for p in text.split(":")]
-    try:
-        values = [float(p) for p in parts]
-    except ValueError:
-        raise ValueError(f"cannot read SNR range {text!r}; write START:STOP:STEP, e.g. 0:12:1") from None
-    if len(values) == 1:
-        return values
-    if len(values) != 3 or values[2] <= 0 or values[1] < values[0]:
-        raise ValueError(f"SNR range {text!r} must be START:STOP:STEP with STEP > 0 and STOP >= START")
-    start, stop, step = values
-    count = int(np.floor((stop - start) / step + 1e-9)) + 1
-    return [round(start + i * step, 6) for i in range(count)]
-
-
 def random_packets(count: int, size: int, seed: int) -> List[bytes]:
     rng = np.random.default_rng(seed)
     return [bytes(rng.integers(0, 256, size, dtype=np.uint8)) for _ in range(count)]

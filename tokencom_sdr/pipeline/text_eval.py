@@ -44,7 +44,7 @@ from ..tokens.text_bpe import TextTokenizer
 from .heldout_messages import heldout_messages
 from .soft_reassembly import soft_depacketize
 
-__all__ = ["CHANNELS", "TextEvalConfig", "parse_mcs", "parse_snr_range", "run_text_eval",
+__all__ = ["CHANNELS", "TextEvalConfig", "parse_mcs", "run_text_eval",
            "plot_text_eval", "LLR_SOURCES"]
 
 CHANNELS = ("ofdm", "soft-bits")
@@ -79,24 +79,6 @@ def parse_mcs(name: str) -> str:
     if base in MCS_NAMES:
         return base
     raise ValueError(f"unknown MCS {name!r}; the PHY offers {', '.join(MCS_NAMES)}")
-
-
-def parse_snr_range(text: str) -> List[float]:
-    """``"START:STOP:STEP"`` (STOP included) or a comma list -> SNRs in dB."""
-    text = text.strip()
-    if ":" in text:
-        parts = text.split(":")
-        if len(parts) != 3:
-            raise ValueError(f"SNR range {text!r} must be START:STOP:STEP")
-        start, stop, step = (float(p) for p in parts)
-        if step <= 0 or stop < start:
-            raise ValueError(f"SNR range {text!r} needs STEP > 0 and STOP >= START")
-        count = int(np.floor((stop - start) / step + 1e-9)) + 1
-        return [round(start + i * step, 6) for i in range(count)]
-    values = [float(v) for v in text.split(",") if v.strip()]
-    if not values:
-        raise ValueError("no SNR given")
-    return values
 
 
 @dataclass
