@@ -18,17 +18,9 @@ TINY = VQConfig(downsample=4, codebook_size=64, latent_dim=8, channels=(8, 16), 
 
 
 
-# Every test has a timeout; the slow ones set their own below.
-pytestmark = pytest.mark.timeout(30)
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # CI has 2 shared cores; torch's default thread pool spins against the
-    # other jobs and makes these small models many times slower.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Every test has a timeout (the slow ones set their own below) and runs
+# torch on one thread (see conftest.one_torch_thread).
+pytestmark = [pytest.mark.timeout(30), pytest.mark.usefixtures("one_torch_thread")]
 
 @pytest.fixture(scope="module")
 def tiny_tokenizer():
