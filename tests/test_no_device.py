@@ -199,3 +199,49 @@ def test_usrp_tx_sink_frames_each_message_with_sob_eob():
     assert tags == [(0, "tx_sob"), (first - 1, "tx_eob"),
                     (first, "tx_sob"), (first + second - 1, "tx_eob")]
     assert len(vector.data()) == first + second
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("radio", ["pluto", "usrp"])
+def test_grc_radio_blocks_wire_the_token_chain_around_their_device(monkeypatch, radio):
+    """The GRC radio blocks, with a stand-in for the device: the RX turns
+    the device's samples into packet PDUs, and the TX puts PDUs on the air
+    through its amplitude."""
+    import time
+
+    import pmt
+    from gnuradio import blocks, gr
+
+    from tokencom_sdr.gr._pmt_util import make_byte_pdu
+    from tokencom_sdr.pipeline.phy_loopback import modulate
+    from tokencom_sdr.radio import pluto, usrp
+
+    module = pluto if radio == "pluto" else usrp
+    packet = b"radio block wiring"
+    iq = modulate([packet], "qpsk-1/2")
+    monkeypatch.setattr(module, f"make_{radio}_source",
+                        lambda profile: blocks.vector_source_c(list(iq) + [0j] * 4000, False))
+    sent = blocks.vector_sink_c()
+    monkeypatch.setattr(module, f"make_{radio}_sink", lambda profile: sent)
+    rx_block = module.PlutoTokenRx() if radio == "pluto" else module.UsrpTokenRx()
+    tx_block = module.PlutoTokenTx(amplitude=0.5) if radio == "pluto" else module.UsrpTokenTx(amplitude=0.5)
+
+    tb = gr.top_block("radio_block_wiring", catch_exceptions=False)
+    tb.rx, tb.tx = rx_block, tx_block
+    tb.pdus = blocks.message_debug(True)
+    tb.samples, tb.tx_out = blocks.null_sink(gr.sizeof_gr_complex), blocks.null_sink(gr.sizeof_gr_complex)
+    tb.connect(tb.rx, tb.samples)
+    tb.connect(tb.tx, tb.tx_out)
+    tb.msg_connect(tb.rx, "pdus", tb.pdus, "store")
+    tb.start()
+    try:
+        tb.tx.tx.to_tagged_stream.to_basic_block()._post(pmt.intern("pdus"), make_byte_pdu(packet))
+        deadline = time.time() + 10
+        while (tb.pdus.num_messages() < 1 or len(sent.data()) < len(iq)) and time.time() < deadline:
+            time.sleep(0.05)
+    finally:
+        tb.stop()
+        tb.wait()
+    assert bytes(pmt.u8vector_elements(pmt.cdr(tb.pdus.get_message(0)))) == packet
+    on_air = np.asarray(sent.data())
+    assert np.max(np.abs(on_air)) > 0 and np.max(np.abs(on_air)) <= 0.5 * np.max(np.abs(iq)) * 1.0001

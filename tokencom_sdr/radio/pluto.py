@@ -29,11 +29,12 @@ import os
 from typing import List, Optional
 
 import numpy as np
-from gnuradio import blocks, gr
+from gnuradio import gr
 
 from .errors import RadioUnavailableError, is_no_device_error, radio_unavailable
 from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD
 from .profile import RadioProfile, profile_from_dict
+from .token_chain import wire_token_rx, wire_token_tx
 
 _LIBIIO_NAMES = ("libiio.so.0", "libiio.so.1", "libiio.so")
 
@@ -225,18 +226,11 @@ class PlutoTokenTx(gr.hier_block2):
                  gap_len: int = 400, buffer_size: int = 32768, extended_tuning: bool = False):
         gr.hier_block2.__init__(self, "tokencom_pluto_tx", gr.io_signature(0, 0, 0),
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex))
-        from ..gr.ofdm_stream_tx import OfdmStreamTx
-
         self.profile = _grc_profile(uri, center_freq_hz, sample_rate_hz, rf_bandwidth_hz,
                                     buffer_size, extended_tuning, tx_gain_db=tx_gain_db,
                                     tx_amplitude=amplitude, mcs=mcs, gap_len=int(gap_len))
-        self.message_port_register_hier_in("pdus")
-        self.tx = OfdmStreamTx(mcs=mcs, gap_len=int(gap_len), idle_fill=True)
-        self.scale = blocks.multiply_const_cc(float(amplitude))
-        self.sink = make_pluto_sink(self.profile)
-        self.msg_connect(self, "pdus", self.tx, "pdus")
-        self.connect(self.tx, self.scale, self.sink)
-        self.connect(self.scale, self)
+        wire_token_tx(self, make_pluto_sink(self.profile), mcs, gap_len, idle_fill=True,
+                      amplitude=amplitude)
 
     def set_tx_gain_db(self, gain_db: float) -> None:
         self.sink.set_attenuation(0, -float(gain_db))
@@ -260,19 +254,10 @@ class PlutoTokenRx(gr.hier_block2):
                  extended_tuning: bool = False):
         gr.hier_block2.__init__(self, "tokencom_pluto_rx", gr.io_signature(0, 0, 0),
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex))
-        from ..phy.ofdm_rx import OfdmBurstRx
-
         self.profile = _grc_profile(uri, center_freq_hz, sample_rate_hz, rf_bandwidth_hz,
                                     buffer_size, extended_tuning, rx_gain_db=rx_gain_db,
                                     rx_gain_mode=gain_mode, sync_threshold=sync_threshold)
-        self.message_port_register_hier_out("pdus")
-        self.message_port_register_hier_out("symbols")
-        self.source = make_pluto_source(self.profile)
-        self.rx = OfdmBurstRx(sync_threshold)
-        self.connect(self.source, self.rx)
-        self.connect(self.source, self)
-        self.msg_connect(self.rx, "pdus", self, "pdus")
-        self.msg_connect(self.rx, "symbols", self, "symbols")
+        wire_token_rx(self, make_pluto_source(self.profile), sync_threshold)
 
     def set_rx_gain_db(self, gain_db: float) -> None:
         self.source.set_gain(0, float(gain_db))

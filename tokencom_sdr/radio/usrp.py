@@ -17,11 +17,12 @@ address. (``uhd.find_devices()`` is broken in 3.10.5 and is not used.)
 
 from typing import Optional
 
-from gnuradio import blocks, gr
+from gnuradio import gr
 
 from .errors import is_no_device_error, radio_unavailable
 from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD
 from .profile import RadioProfile, profile_from_dict
+from .token_chain import wire_token_rx, wire_token_tx
 
 
 def device_args(profile: RadioProfile) -> str:
@@ -97,18 +98,11 @@ class UsrpTokenTx(gr.hier_block2):
                  mcs: str = "qpsk-1/2", gap_len: int = 400):
         gr.hier_block2.__init__(self, "tokencom_usrp_tx", gr.io_signature(0, 0, 0),
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex))
-        from ..gr.ofdm_stream_tx import OfdmStreamTx
-
         self.profile = _grc_profile(args, model, center_freq_hz, sample_rate_hz,
                                     tx_gain_db=tx_gain_db, tx_antenna=antenna,
                                     tx_amplitude=amplitude, mcs=mcs, gap_len=int(gap_len))
-        self.message_port_register_hier_in("pdus")
-        self.tx = OfdmStreamTx(mcs=mcs, gap_len=int(gap_len), idle_fill=False)
-        self.scale = blocks.multiply_const_cc(float(amplitude))
-        self.sink = make_usrp_sink(self.profile)
-        self.msg_connect(self, "pdus", self.tx, "pdus")
-        self.connect(self.tx, self.scale, self.sink)
-        self.connect(self.scale, self)
+        wire_token_tx(self, make_usrp_sink(self.profile), mcs, gap_len, idle_fill=False,
+                      amplitude=amplitude)
 
     def set_tx_gain_db(self, gain_db: float) -> None:
         self.sink.set_gain(float(gain_db), 0)
@@ -124,19 +118,10 @@ class UsrpTokenRx(gr.hier_block2):
                  sync_threshold: float = DEFAULT_SYNC_THRESHOLD):
         gr.hier_block2.__init__(self, "tokencom_usrp_rx", gr.io_signature(0, 0, 0),
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex))
-        from ..phy.ofdm_rx import OfdmBurstRx
-
         self.profile = _grc_profile(args, model, center_freq_hz, sample_rate_hz,
                                     rx_gain_db=rx_gain_db, rx_antenna=antenna,
                                     sync_threshold=sync_threshold)
-        self.message_port_register_hier_out("pdus")
-        self.message_port_register_hier_out("symbols")
-        self.source = make_usrp_source(self.profile)
-        self.rx = OfdmBurstRx(sync_threshold)
-        self.connect(self.source, self.rx)
-        self.connect(self.source, self)
-        self.msg_connect(self.rx, "pdus", self, "pdus")
-        self.msg_connect(self.rx, "symbols", self, "symbols")
+        wire_token_rx(self, make_usrp_source(self.profile), sync_threshold)
 
     def set_rx_gain_db(self, gain_db: float) -> None:
         self.source.set_gain(float(gain_db), 0)
