@@ -10,9 +10,9 @@ from .header_decoder_block import (CARRIER_OFFSET_KEY, CHANNEL_KEY, FINE_CFO_KEY
 from .mcs import MCS_BY_INDEX
 from .ofdm_equalizer import cut_symbols, equalize_burst, to_frequency_domain
 from .payload_code import warm_up_codes
+from .phy_header import HEADER_CODED_BITS
 from .ofdm_params import FRAME_LENGTH_TAG, OfdmParams
 
-_HEADER_KNOWN_SAMPLES = 96 + 8  # header data symbols + its pilots
 
 
 class PayloadDecoderBlock(gr.sync_block):
@@ -47,37 +47,41 @@ class PayloadDecoderBlock(gr.sync_block):
         self.listeners = []
         self._frame = []
         self._frame_fields = None
-        self._frame_len = 0
+        self._need = 0  # samples the current burst still lacks
         self.bursts_decoded = 0
         self.bursts_dropped = 0
 
     def work(self, input_items, output_items):
-        vectors = input_items[0]
+        samples = input_items[0]
         start = self.nitems_read(0)
-        starts = {}
-        for tag in self.get_tags_in_window(0, 0, len(vectors)):
-            starts.setdefault(tag.offset - start, {})[pmt.symbol_to_string(tag.key)] = tag.value
-        boundaries = sorted(o for o, fields in starts.items() if FRAME_LENGTH_TAG in fields)
+        fields_at = {}
+        for tag in self.get_tags_in_window(0, 0, len(samples)):
+            fields_at.setdefault(tag.offset - start, {})[pmt.symbol_to_string(tag.key)] = tag.value
+        burst_starts = sorted(o for o, fields in fields_at.items() if FRAME_LENGTH_TAG in fields)
         position = 0
-        while position < len(vectors):
-            if position in starts and FRAME_LENGTH_TAG in starts[position]:
-                if self._frame:  # a new burst began before the last one filled
-                    self.bursts_dropped += 1
-                self._frame_fields = starts[position]
-                self._frame_len = int(pmt.to_long(self._frame_fields[FRAME_LENGTH_TAG])) * self.params.symbol_len
-                self._frame = []
-            following = [b for b in boundaries if b > position]
-            stop = following[0] if following else len(vectors)
-            if self._frame_fields is None:
-                position = stop  # samples before any header: nothing to do
-                continue
-            need = self._frame_len - sum(len(f) for f in self._frame)
-            take = min(need, stop - position)
-            self._frame.append(np.array(vectors[position:position + take]))
-            position += take
-            if take == need:
-                self._finish()
-        return len(vectors)
+        for boundary in burst_starts + [len(samples)]:
+            self._collect(samples[position:boundary])
+            if boundary < len(samples):
+                self._begin(fields_at[boundary])
+            position = boundary
+        return len(samples)
+
+    def _begin(self, fields):
+        if self._frame:  # a new burst began before the last one filled
+            self.bursts_dropped += 1
+        self._frame_fields = fields
+        self._frame = []
+        self._need = int(pmt.to_long(fields[FRAME_LENGTH_TAG])) * self.params.symbol_len
+
+    def _collect(self, samples):
+        """Add samples to the burst being gathered (none: nothing to do)."""
+        if self._frame_fields is None or len(samples) == 0:
+            return
+        take = min(self._need, len(samples))
+        self._frame.append(np.array(samples[:take]))
+        self._need -= take
+        if self._need == 0:
+            self._finish()
 
     def _finish(self):
         fields, frame = self._frame_fields, np.concatenate(self._frame)
@@ -106,9 +110,10 @@ class PayloadDecoderBlock(gr.sync_block):
                                anchor=anchor)
         # Pool the pilot residuals with the header's data-aided estimate.
         header_noise = pmt.to_double(fields["tokencom_header_noise"])
-        pilot_samples = 4 * n_sym
-        pooled = ((header_noise * _HEADER_KNOWN_SAMPLES + burst.noise_power * pilot_samples)
-                  / (_HEADER_KNOWN_SAMPLES + pilot_samples))
+        pilot_samples = len(self.params.pilot_carriers) * n_sym
+        header_samples = HEADER_CODED_BITS + HEADER_OFDM_SYMBOLS * len(self.params.pilot_carriers)
+        pooled = ((header_noise * header_samples + burst.noise_power * pilot_samples)
+                  / (header_samples + pilot_samples))
         noise_var = burst.noise_var * np.float32(pooled / burst.noise_power)
         decoded = payload_from_symbols(burst.symbols, noise_var, n_bytes, mcs)
         self.message_port_pub(pmt.intern("symbols"), pmt.cons(
