@@ -42,7 +42,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..tokens.image_data import TRAIN_IMAGES, CropSampler, load_images
+from ..tokens.image_data import TRAIN_IMAGES, load_images
 from ..tokens.image_vq import ImageTokenizer
 from ..tokens.train_image_tokenizer import _progress, _user_images
 from .image_maskgit import ContextConfig, ImageContextModel

@@ -6,7 +6,6 @@ constellation, padded with known filler to whole OFDM symbols). The carrier
 allocator adds the preamble and pilots around them.
 """
 
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Optional
 

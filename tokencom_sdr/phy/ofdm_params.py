@@ -6,8 +6,8 @@ Both preamble symbols are generated from a fixed seed so that TX and RX agree
 without exchanging anything.
 """
 
-from dataclasses import dataclass, field
-from typing import List, Sequence, Tuple
+from dataclasses import dataclass
+from typing import List, Tuple
 
 import numpy as np
 

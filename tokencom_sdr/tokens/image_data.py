@@ -15,10 +15,9 @@ over white.
 from __future__ import annotations
 
 import importlib.util
-import os
 import warnings
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 
