@@ -89,6 +89,49 @@ def test_ldpc_corrects_flipped_bits_and_reports_failure_when_it_cannot():
     assert not decode_payload(garbage, len(data), code).fec_ok
 
 
+def _noisy_llr(coded, esn0_db, seed):
+    """BPSK/AWGN channel LLRs of coded bits at Es/N0 ``esn0_db``."""
+    esn0 = 10 ** (esn0_db / 10)
+    x = 1 - 2 * coded.astype(np.float32)
+    y = x + np.random.default_rng(seed).normal(0, np.sqrt(1 / (2 * esn0)), x.size)
+    return (4 * esn0 * y).astype(np.float32)
+
+
+def test_ldpc_prior_on_known_bits_rescues_a_failed_decode():
+    code = get_mcs("qpsk-1/2")
+    data = bytes(np.random.default_rng(7).integers(0, 256, 120, dtype=np.uint8))
+    coded = encode_payload(data, code)
+    bits = np.unpackbits(np.frombuffer(data, np.uint8))
+    # Find a draw the decoder alone cannot decode (-2.5 dB BPSK is far below threshold).
+    failed = None
+    for seed in range(20):
+        llr = _noisy_llr(coded, -2.5, seed)
+        alone = decode_payload(llr, len(data), code)
+        if not alone.fec_ok:
+            failed = llr
+            break
+    assert failed is not None
+    assert np.array_equal(alone.channel_llr, failed)
+    # A zero prior changes nothing.
+    unchanged = decode_payload(failed, len(data), code, prior_llr=np.zeros(bits.size, np.float32))
+    assert unchanged.data == alone.data and not unchanged.fec_ok
+    # Knowing 60 % of the payload bits (spread over every codeword of the
+    # packet) leaves the decoder an easy code for the rest.
+    prior = np.zeros(bits.size, np.float32)
+    known = np.random.default_rng(1).choice(bits.size, int(0.6 * bits.size), replace=False)
+    prior[known] = 20.0 * (1 - 2 * bits[known].astype(np.float32))
+    helped = decode_payload(failed, len(data), code, prior_llr=prior)
+    assert helped.fec_ok and helped.data == data
+
+
+def test_prior_of_the_wrong_shape_is_refused():
+    code = get_mcs("qpsk-1/2")
+    coded = encode_payload(bytes(10), code)
+    with pytest.raises(ValueError, match="prior_llr"):
+        decode_payload(4.0 * (1 - 2 * coded.astype(np.float32)), 10, code,
+                       prior_llr=np.zeros(79, np.float32))
+
+
 def test_convolutional_reference_corrects_two_isolated_errors():
     code = get_mcs("tokcom-16qam-cc")
     data = bytes(range(40))

@@ -14,6 +14,8 @@ from gnuradio import blocks, gr
 import tokencom_sdr.link as link
 from tokencom_sdr.channel.loopback_channel import LoopbackChannel, normalise_taps
 from tokencom_sdr.phy.burst_mapping import burst_length
+from tokencom_sdr.phy.mcs import get_mcs
+from tokencom_sdr.phy.payload_code import coded_length, decode_payload
 from tokencom_sdr.phy.ofdm_params import LENGTH_TAG, OfdmParams
 from tokencom_sdr.phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD, OfdmBurstRx
 from tokencom_sdr.phy.ofdm_tx import OfdmBurstTx
@@ -168,6 +170,23 @@ def test_impaired_loopback_delivers_every_packet(mcs):
                               taps=[1.0, 0.4 - 0.2j, 0.15j], seed=11)
     result = run_phy_loopback(packets, mcs, channel)
     assert delivered_bytes(result.received) == packets
+
+
+@pytest.mark.timeout(40)
+def test_failed_codewords_bring_their_channel_llrs():
+    # At 1.5 dB qpsk-1/2 some codewords fail; those PDUs carry the coded
+    # payload's channel LLRs (for decoding again with a prior), the others not.
+    packets = random_packets(60, seed=8, min_len=100, max_len=100)
+    result = run_phy_loopback(packets, "qpsk-1/2", LoopbackChannel(snr_db=1.5, cfo=0.005, seed=3))
+    failed = [pdu for pdu in result.received if not pdu.meta["fec_ok"]]
+    passed = [pdu for pdu in result.received if pdu.meta["fec_ok"]]
+    assert failed and passed
+    assert all(pdu.code_llr is None for pdu in passed)
+    coded = coded_length(100, get_mcs("qpsk-1/2"))
+    assert all(pdu.code_llr.shape == (coded,) and pdu.code_llr.dtype == np.float32 for pdu in failed)
+    # Decoding again from them with no prior reproduces the receiver's decision.
+    again = decode_payload(failed[0].code_llr, 100, get_mcs("qpsk-1/2"))
+    assert again.data == failed[0].data
 
 
 @pytest.mark.timeout(30)

@@ -17,7 +17,7 @@ modulation).
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -52,11 +52,16 @@ class DecodedPayload:
     fec_ok : bool
         Every codeword converged to a valid codeword (always True for
         uncoded and convolutional MCSs, which cannot tell).
+    channel_llr : np.ndarray or None, shape ``(coded_length(n_bytes, mcs),)``, dtype ``float32``
+        The channel LLRs the decoder started from, as sent (interleaved,
+        scrambled). Kept so that a receiver with prior knowledge of the
+        payload bits can decode again (:func:`decode_payload` ``prior_llr``).
     """
 
     data: bytes
     bit_llr: np.ndarray
     fec_ok: bool
+    channel_llr: Optional[np.ndarray] = None
 
 
 @lru_cache(maxsize=64)
@@ -128,29 +133,47 @@ def encode_payload(data: bytes, mcs: Mcs) -> np.ndarray:
     return coded[_interleaver(coded.size)]
 
 
-def decode_payload(llr: np.ndarray, n_bytes: int, mcs: Mcs) -> DecodedPayload:
+def decode_payload(llr: np.ndarray, n_bytes: int, mcs: Mcs,
+                   prior_llr: Optional[np.ndarray] = None) -> DecodedPayload:
     """Invert :func:`encode_payload` from channel LLRs.
 
     Parameters
     ----------
     llr : np.ndarray, shape ``(coded_length(n_bytes, mcs),)``, float
         Channel LLRs of the coded bits as sent (positive favours 0).
+    prior_llr : np.ndarray, shape ``(8 * n_bytes,)``, float, optional
+        A-priori LLRs of the payload bits, MSB first (positive favours 0;
+        0 = no knowledge), added to the channel evidence of each information
+        bit before decoding: what the receiver already expects the payload
+        to say (known header fields, a context model's token prior).
+
+    Returns
+    -------
+    DecodedPayload
+        ``bit_llr`` is the posterior including the prior.
     """
     llr = np.asarray(llr, dtype=np.float32)
     expected = coded_length(n_bytes, mcs)
     if llr.size != expected:
         raise ValueError(f"{llr.size} LLRs for a {n_bytes}-byte {mcs.name} payload, expected {expected}")
+    if prior_llr is not None:
+        prior_llr = np.asarray(prior_llr, dtype=np.float32)
+        if prior_llr.shape != (8 * n_bytes,):
+            raise ValueError(f"prior_llr has shape {prior_llr.shape}, expected ({8 * n_bytes},)")
     deinterleaved = np.empty_like(llr)
     deinterleaved[_interleaver(llr.size)] = llr
     descrambled = np.where(_pn_sequence(llr.size) == 1, -deinterleaved, deinterleaved)
     if mcs.code == "none":
         bit_llr, ok = descrambled, True
+        if prior_llr is not None:
+            bit_llr = bit_llr + prior_llr
     elif mcs.code == "cc57":
+        # The Viterbi decoder takes no per-bit prior; it decodes the channel alone.
         bit_llr, ok = _cc57_decode(descrambled, 8 * n_bytes), True
     else:
-        bit_llr, ok = _ldpc_decode(descrambled, 8 * n_bytes, mcs.rate)
+        bit_llr, ok = _ldpc_decode(descrambled, 8 * n_bytes, mcs.rate, prior_llr)
     bits = (bit_llr < 0).astype(np.uint8)
-    return DecodedPayload(np.packbits(bits).tobytes(), bit_llr.astype(np.float32), bool(ok))
+    return DecodedPayload(np.packbits(bits).tobytes(), bit_llr.astype(np.float32), bool(ok), llr)
 
 
 def _ldpc_encode(info: np.ndarray, rate: float) -> np.ndarray:
@@ -164,7 +187,8 @@ def _ldpc_encode(info: np.ndarray, rate: float) -> np.ndarray:
     return np.concatenate([codewords[i, positions] for i, positions in enumerate(sent)])
 
 
-def _ldpc_decode(llr: np.ndarray, n_info: int, rate: float) -> Tuple[np.ndarray, bool]:
+def _ldpc_decode(llr: np.ndarray, n_info: int, rate: float,
+                 prior_llr: Optional[np.ndarray] = None) -> Tuple[np.ndarray, bool]:
     code, sizes, sent = _ldpc_layout(n_info, rate)
     # Unsent bits: shortened information bits are known zeros (certain),
     # punctured parity bits are erasures (LLR 0).
@@ -174,6 +198,13 @@ def _ldpc_decode(llr: np.ndarray, n_info: int, rate: float) -> Tuple[np.ndarray,
     for i, positions in enumerate(sent):
         channel[i, positions] = llr[start:start + positions.size]
         start += positions.size
+    if prior_llr is not None:
+        # Information bits sit at code.info_positions in payload order, so a
+        # payload bit's prior adds to its own variable node's channel evidence.
+        start = 0
+        for i, b in enumerate(sizes):
+            channel[i, code.info_positions[:b]] += prior_llr[start:start + b]
+            start += b
     result = code.decode(channel)
     pieces: List[np.ndarray] = []
     for i, b in enumerate(sizes):

@@ -29,7 +29,8 @@ class PayloadDecoderBlock(gr.sync_block):
     ``snr_db``, ``cfo`` (normalised to the sample rate: preamble fine
     estimate + whole-carrier offset + residual on the header), ``packet_number``
     and ``bit_llr`` (f32vector, one posterior LLR per payload bit, positive
-    favours 0).
+    favours 0); when the FEC failed also ``code_llr`` (f32vector, the channel
+    LLRs of the coded payload as sent).
     Output message port ``symbols``: the burst's equalised payload symbols
     (c32vector PDU), for a constellation display.
     """
@@ -127,4 +128,10 @@ class PayloadDecoderBlock(gr.sync_block):
                 ("packet_number", fields["tokencom_packet_number"]),
                 ("bit_llr", pmt.init_f32vector(decoded.bit_llr.size, decoded.bit_llr))):
             meta = pmt.dict_add(meta, pmt.intern(key), value)
+        if not decoded.fec_ok:
+            # A failed codeword can still be decoded again by a receiver that
+            # knows part of the payload (header fields, a token prior).
+            code_llr = decoded.channel_llr
+            meta = pmt.dict_add(meta, pmt.intern("code_llr"),
+                                pmt.init_f32vector(code_llr.size, code_llr))
         return pmt.cons(meta, pmt.init_u8vector(n_bytes, list(decoded.data)))

@@ -27,11 +27,16 @@ class ReceivedPdu:
         ``mcs``, ``fec_ok``, ``snr_db``, ``cfo``, ``packet_number``.
     bit_llr : np.ndarray, shape ``(8 * len(data),)``, dtype ``float32``
         Posterior LLR of every payload bit (positive favours 0).
+    code_llr : np.ndarray or None, shape ``(coded bits,)``, dtype ``float32``
+        Channel LLRs of the coded payload as sent; only for packets whose FEC
+        failed (``meta["fec_ok"]`` False), for decoding again with a prior
+        (:func:`tokencom_sdr.phy.payload_code.decode_payload`).
     """
 
     data: bytes
     meta: Dict[str, object] = field(default_factory=dict)
     bit_llr: Optional[np.ndarray] = None
+    code_llr: Optional[np.ndarray] = None
 
 
 @dataclass
@@ -79,17 +84,17 @@ def tagged_packet_stream(packets: Sequence[bytes]):
 def received_pdu(pdu) -> ReceivedPdu:
     """A ``ReceivedPdu`` from the receiver's PMT PDU."""
     meta = {}
-    bit_llr = None
+    vectors = {"bit_llr": None, "code_llr": None}
     if pmt.is_dict(pmt.car(pdu)):
         items = pmt.dict_items(pmt.car(pdu))
         for i in range(pmt.length(items)):
             item = pmt.nth(i, items)
             key = pmt.symbol_to_string(pmt.car(item))
-            if key == "bit_llr":
-                bit_llr = np.array(pmt.f32vector_elements(pmt.cdr(item)), dtype=np.float32)
+            if key in vectors:
+                vectors[key] = np.array(pmt.f32vector_elements(pmt.cdr(item)), dtype=np.float32)
             else:
                 meta[key] = pmt.to_python(pmt.cdr(item))
-    return ReceivedPdu(bytes(pmt.u8vector_elements(pmt.cdr(pdu))), meta, bit_llr)
+    return ReceivedPdu(bytes(pmt.u8vector_elements(pmt.cdr(pdu))), meta, **vectors)
 
 
 def modulate(packets: Sequence[bytes], mcs: str = "qpsk-1/2",

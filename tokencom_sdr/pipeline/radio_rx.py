@@ -109,7 +109,7 @@ class PduCollector:
             for i in range(pmt.length(items)):
                 item = pmt.nth(i, items)
                 key = pmt.symbol_to_string(pmt.car(item))
-                if key != "bit_llr":
+                if key not in ("bit_llr", "code_llr"):
                     out[key] = pmt.to_python(pmt.cdr(item))
         self.queue.put((data, out, time.monotonic()))
 
