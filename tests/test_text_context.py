@@ -17,7 +17,7 @@ from tokencom_sdr.context.text_model import (ContextModelFileError, TextContextC
                                              TextContextModel, load_text_context_model,
                                              save_text_context_model)
 from tokencom_sdr.context.text_recovery import RECOVERY_MODES, TextRecovery, model_free_recover
-from tokencom_sdr.context.train_text_context import corrupt_batch, train_text_context
+from tokencom_sdr.context.train_text_context import corrupt_batch, grow_depth, train_text_context
 from tokencom_sdr.link import FrameGeometry, make_aggregation, packetize
 from tokencom_sdr.pipeline.soft_reassembly import soft_depacketize
 from tokencom_sdr.tokens.frame import Modality, TokenFrame
@@ -288,6 +288,26 @@ def test_training_lowers_loss_on_tiny_corpus():
     first, last = np.mean(result.losses[:5]), np.mean(result.losses[-5:])
     assert first > math.log(300) - 0.5  # starts near uniform
     assert last < first - 1.0, (first, last)
+
+
+@pytest.mark.timeout(30)
+def test_grown_model_computes_the_same_and_still_trains(tiny_model):
+    torch.manual_seed(0)
+    for block in tiny_model.blocks:  # give the tiny model non-trivial blocks
+        for p in block.parameters():
+            p.data.normal_(0, 0.05)
+    depth = tiny_model.config.n_layers
+    grown = grow_depth(tiny_model, depth + 2).eval()
+    assert grown.config.n_layers == depth + 2 and len(grown.blocks) == depth + 2
+    x = torch.randint(0, VOCAB + 1, (3, 40))
+    torch.testing.assert_close(grown(x), tiny_model(x))
+    # The inserted blocks are not dead: their zeroed output projections get gradients.
+    grown.train()
+    grown(x).logsumexp(-1).sum().backward()
+    fresh = [b for b in grown.blocks if b.fc2.weight.abs().sum() == 0]
+    assert len(fresh) == 2 and all(b.fc2.weight.grad.abs().sum() > 0 for b in fresh)
+    with pytest.raises(ValueError, match="cannot grow"):
+        grow_depth(tiny_model, depth - 1)
 
 
 @pytest.mark.timeout(10)

@@ -20,6 +20,7 @@ Run ``tokencom train text-context --help`` or
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 import time
@@ -35,7 +36,7 @@ from .text_model import (DEFAULT_TEXT_CONTEXT_FILE, TextContextConfig, TextConte
                          save_text_context_model)
 
 __all__ = ["CorruptionConfig", "TrainResult", "corrupt_batch", "build_token_stream",
-           "train_text_context", "evaluate_fill_accuracy", "add_cli_arguments",
+           "train_text_context", "evaluate_fill_accuracy", "grow_depth", "add_cli_arguments",
            "run_from_args", "main"]
 
 
@@ -349,6 +350,47 @@ def _default_out() -> Path:
     return Path(__file__).resolve().parent / "data" / DEFAULT_TEXT_CONTEXT_FILE
 
 
+def grow_depth(model: TextContextModel, n_layers: int) -> TextContextModel:
+    """A deeper copy of ``model`` that computes exactly the same function.
+
+    The trained blocks keep their order and are spread evenly over the new
+    depth; each inserted block starts with zero output projections
+    (``proj`` and ``fc2``), so it adds nothing to the residual stream until
+    training gives it something to add. This lets a longer run start from a
+    trained model instead of from scratch when more compute arrives.
+
+    Parameters
+    ----------
+    model : TextContextModel
+    n_layers : int
+        New depth, at least the current one.
+
+    Returns
+    -------
+    TextContextModel
+        With ``config.n_layers == n_layers`` and the metadata of ``model``.
+    """
+    old = model.config
+    if n_layers < old.n_layers:
+        raise ValueError(f"cannot grow a {old.n_layers}-layer model to {n_layers} layers")
+    config = dataclasses.replace(old, n_layers=n_layers)
+    grown = TextContextModel(config)
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith("blocks.")}
+    grown.load_state_dict(state, strict=False)
+    # Old block j goes to new slot round(j * n_layers / old.n_layers).
+    slots = {round(j * n_layers / old.n_layers): j for j in range(old.n_layers)}
+    with torch.no_grad():
+        for slot, block in enumerate(grown.blocks):
+            if slot in slots:
+                block.load_state_dict(model.blocks[slots[slot]].state_dict())
+            else:
+                for linear in (block.proj, block.fc2):
+                    linear.weight.zero_()
+                    linear.bias.zero_()
+    grown.metadata = dict(getattr(model, "metadata", {}))
+    return grown
+
+
 def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``tokencom train text-context``."""
     parser.add_argument("--out", type=Path, default=None, metavar="PATH",
@@ -377,6 +419,9 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
                         help="store float16 weights (half the file size)")
     parser.add_argument("--init", type=Path, default=None, metavar="PATH",
                         help="continue training from this checkpoint")
+    parser.add_argument("--grow-layers", type=int, default=None, metavar="N",
+                        help="with --init: deepen the model to N layers first (the new "
+                             "layers start as identities, so nothing learned is lost)")
 
 
 def run_from_args(args) -> int:
@@ -403,7 +448,11 @@ def run_from_args(args) -> int:
     init = None
     if args.init is not None:
         init = load_text_context_model(args.init).train()
+        if args.grow_layers is not None:
+            init = grow_depth(init, args.grow_layers).train()
         config = init.config
+    elif args.grow_layers is not None:
+        raise SystemExit("--grow-layers needs --init (a trained model to grow)")
     print(f"tokenizing {len(train_texts)} train blocks ...", file=sys.stderr)
     train_stream = build_token_stream(train_texts, tokenizer)
     heldout_stream = build_token_stream(heldout_texts, tokenizer)
