@@ -11,6 +11,8 @@ DEFAULT_SYNC_THRESHOLD = 0.3
 # first sample (one symbol, less 12). The header decoder's timing correction,
 # centred on this lag, takes care of the wander under noise and multipath.
 _MARK_LEAD = 12
+# Input buffer of the decoder, in samples (about 30 bursts of 100 bytes).
+_DECODER_INPUT_ITEMS = 1 << 16
 
 
 class OfdmBurstRx(gr.hier_block2):
@@ -72,10 +74,18 @@ class OfdmBurstRx(gr.hier_block2):
         # offset is estimated from its preamble, in the decoder.
         self.frequency_sink = blocks.null_sink(gr.sizeof_float)
         self.decoder = BurstDecoderBlock(params, trigger_lag=params.symbol_len - _MARK_LEAD)
-        self.connect(self, (self.decoder, 0))
+        # Each work() call of a Python block costs tens of microseconds of
+        # scheduling and wrapping; large input buffers let the decoder take
+        # many bursts per call. (The buffers in front of it belong to blocks
+        # outside this hier block or inside the detector's, hence copies.)
+        self.sample_buffer = blocks.copy(gr.sizeof_gr_complex)
+        self.trigger_buffer = blocks.copy(gr.sizeof_char)
+        for buffer in (self.sample_buffer, self.trigger_buffer):
+            buffer.set_min_output_buffer(0, _DECODER_INPUT_ITEMS)
+        self.connect(self, self.sample_buffer, (self.decoder, 0))
         self.connect(self, self.sync_detector)
         self.connect((self.sync_detector, 0), self.frequency_sink)
-        self.connect((self.sync_detector, 1), (self.decoder, 1))
+        self.connect((self.sync_detector, 1), self.trigger_buffer, (self.decoder, 1))
         if message_output:
             self.msg_connect(self.decoder, "pdus", self, "pdus")
             self.msg_connect(self.decoder, "symbols", self, "symbols")
