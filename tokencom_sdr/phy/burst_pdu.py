@@ -11,6 +11,12 @@ from .burst_decoding import BurstHeader
 from .payload_code import DecodedPayload
 
 
+def _f32vector(values: np.ndarray):
+    """f32vector PMT of a float array. (pmt's bindings convert a list several
+    times faster than a numpy array: 9 instead of 20-55 us per burst.)"""
+    return pmt.init_f32vector(values.size, np.asarray(values, dtype=np.float32).tolist())
+
+
 def pdu_meta(burst: BurstHeader, decoded: DecodedPayload):
     """Metadata of one burst's PDU.
 
@@ -29,7 +35,7 @@ def pdu_meta(burst: BurstHeader, decoded: DecodedPayload):
         ("snr_db", pmt.from_double(burst.snr_db)),
         ("cfo", pmt.from_double(burst.cfo)),
         ("packet_number", pmt.from_long(burst.header.packet_number)),
-        ("bit_llr", pmt.init_f32vector(decoded.bit_llr.size, decoded.bit_llr)),
+        ("bit_llr", _f32vector(decoded.bit_llr)),
     )
     meta = pmt.make_dict()
     for key, value in fields:
@@ -45,4 +51,5 @@ def burst_pdu(burst: BurstHeader, decoded: DecodedPayload):
 def symbols_pdu(symbols: np.ndarray):
     """``(empty dict, c32vector)`` PDU of a burst's equalised payload symbols,
     for a constellation display (PDU To Stream -> QT GUI Constellation Sink)."""
-    return pmt.cons(pmt.make_dict(), pmt.init_c32vector(symbols.size, symbols))
+    # (from a list, as in _f32vector: 9 instead of 55 us)
+    return pmt.cons(pmt.make_dict(), pmt.init_c32vector(symbols.size, symbols.tolist()))
