@@ -1,6 +1,6 @@
 """Per-burst OFDM synchronisation and equalisation in numpy.
 
-Works on the raw samples of one burst as the header/payload demux cuts them
+Works on the raw samples of one burst as the burst decoder cuts them
 (cyclic prefixes kept), and on their FFTs (fft-shifted: DC at index
 fft_len/2). From the preamble it finds the frequency offset (fine, from the
 first symbol's halves; whole carriers, from the second symbol), the channel
