@@ -39,7 +39,7 @@ def main(argv=None) -> int:
     tb.head = blocks.head(gr.sizeof_gr_complex, n_samples)
     tb.rx = OfdmBurstRx(args.sync_threshold)
     pdus = []
-    tb.rx.payload_decoder.listeners.append(pdus.append)
+    tb.rx.decoder.listeners.append(pdus.append)
     tb.connect(tb.noise, tb.head, tb.rx)
     start = time.perf_counter()
     tb.run()
@@ -53,7 +53,7 @@ def main(argv=None) -> int:
             accepted += 1
         except PacketError:
             pass
-    header = tb.rx.header_decoder
+    header = tb.rx.decoder
     result = {
         "seconds_of_air": args.seconds,
         "sample_rate": args.sample_rate,

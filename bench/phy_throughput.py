@@ -128,7 +128,7 @@ def _pdu_collector(rx):
     # The decoder's listener hook, as the loopback pipeline uses: a message
     # sink at the end of a finite run may stop before its queue is drained.
     received = []
-    rx.payload_decoder.listeners.append(
+    rx.decoder.listeners.append(
         lambda pdu: received.append(bytes(pmt.u8vector_elements(pmt.cdr(pdu)))))
     return lambda: received
 

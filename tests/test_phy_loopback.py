@@ -211,7 +211,7 @@ def test_receiver_ignores_upstream_packet_len_tags():
     received = []
     # The decoder's own listener hook, as demodulate() uses: a message sink
     # at the end of a finite run may stop before its queue is drained.
-    rx_graph.rx.payload_decoder.listeners.append(lambda pdu: received.append(received_pdu(pdu)))
+    rx_graph.rx.decoder.listeners.append(lambda pdu: received.append(received_pdu(pdu)))
     rx_graph.connect(rx_graph.source, rx_graph.rx)
     rx_graph.run()
     assert delivered_bytes(received) == packets

@@ -147,7 +147,13 @@ class LdpcCode:
         self.n = self.H.shape[1]
         self.info_positions, self.G = _gf2_systematic(self.H)
         self.k = self.info_positions.size
-        self._G_float = self.G.astype(np.float32)
+        # G's rows packed into 64-bit words: a codeword is the XOR of the rows
+        # of its information bits that are 1, far cheaper than a matrix
+        # product over the reals (0.03 ms instead of 0.3 ms for n = 1800).
+        words = -(-self.n // 64)
+        padded = np.zeros((self.k, 64 * words), dtype=np.uint8)
+        padded[:, :self.n] = self.G
+        self._G_words = np.packbits(padded, axis=1).view(np.uint64)
         # Import here so that the PHY without LDPC works without the package.
         from ldpc import BpDecoder
         self._decoder = BpDecoder(sp.csr_matrix(self.H), error_rate=0.1, max_iter=max_iterations,
@@ -173,8 +179,11 @@ class LdpcCode:
         -------
         np.ndarray, shape ``(batch, n)``, dtype ``uint8``
         """
-        info_bits = np.asarray(info_bits, dtype=np.float32).reshape(-1, self.k)
-        return (np.rint(info_bits @ self._G_float).astype(np.int64) & 1).astype(np.uint8)
+        info_bits = np.asarray(info_bits).reshape(-1, self.k) != 0
+        words = np.empty((info_bits.shape[0], self._G_words.shape[1]), dtype=np.uint64)
+        for i, row in enumerate(info_bits):
+            words[i] = np.bitwise_xor.reduce(self._G_words[row], axis=0)
+        return np.unpackbits(words.view(np.uint8), axis=1)[:, :self.n]
 
     def decode(self, llr: np.ndarray) -> DecodeResult:
         """Belief-propagation decoding of a batch of codewords.
@@ -190,15 +199,25 @@ class LdpcCode:
         info_llr = np.zeros((batch, self.k), dtype=np.float32)
         converged = np.zeros(batch, dtype=bool)
         iterations = np.zeros(batch, dtype=np.int64)
+        hard = (llr < 0).astype(np.uint8)
+        flip_probability = 1.0 / (1.0 + np.exp(np.abs(llr)))
         for i in range(batch):
-            hard = (llr[i] < 0).astype(np.uint8)
-            self._decoder.update_channel_probs(1.0 / (1.0 + np.exp(np.abs(llr[i]))))
+            if not hard[i].any():
+                # The zero word is a codeword. BpDecoder returns it without
+                # decoding, and would leave the last word's posteriors behind.
+                info_llr[i] = llr[i, self.info_positions]
+                converged[i] = True
+                continue
+            # BpDecoder copies its inputs and outputs element by element with
+            # Python indexing, which is several times faster on a list or an
+            # object array than on numeric numpy arrays (0.1 ms per 1800 bits).
+            self._decoder.update_channel_probs(flip_probability[i].tolist())
             # In received-vector mode BpDecoder returns the decoded codeword;
             # its log_prob_ratios are posteriors of "bit differs from the
             # hard input", so the sign flips where the input was a 1.
-            word = np.asarray(self._decoder.decode(hard), dtype=np.uint8)
+            word = np.asarray(self._decoder.decode(hard[i].astype(object)), dtype=np.uint8)
             posterior = np.asarray(self._decoder.log_prob_ratios, dtype=np.float32)
-            posterior = np.where(hard == 1, -posterior, posterior)
+            posterior = np.where(hard[i] == 1, -posterior, posterior)
             info_bits[i] = word[self.info_positions]
             info_llr[i] = posterior[self.info_positions]
             converged[i] = bool(self._decoder.converge)

@@ -1,6 +1,6 @@
 """Per-burst OFDM synchronisation and equalisation in numpy.
 
-Works on the raw samples of one burst as the header/payload demux cuts them
+Works on the raw samples of one burst as the burst decoder cuts them
 (cyclic prefixes kept), and on their FFTs (fft-shifted: DC at index
 fft_len/2). From the preamble it finds the frequency offset (fine, from the
 first symbol's halves; whole carriers, from the second symbol), the channel
@@ -304,10 +304,21 @@ def to_frequency_domain(time_symbols: np.ndarray, first_symbol: int, cfo: float,
     """
     x = np.asarray(time_symbols, dtype=np.complex64).reshape(-1, params.fft_len)
     n_sym = x.shape[0]
-    t = ((first_symbol + np.arange(n_sym))[:, None] * params.symbol_len + params.cp_len - WINDOW_ADVANCE
-         + np.arange(params.fft_len)[None, :])
-    derotated = x * np.exp(-2j * np.pi * cfo * t).astype(np.complex64)
-    return np.fft.fftshift(np.fft.fft(derotated, axis=1), axes=1).astype(np.complex64)
+    # The ramp over sample time t = symbol start + offset in the window, as
+    # the product of a per-symbol and a per-sample phasor: n_sym + fft_len
+    # complex exponentials instead of n_sym * fft_len.
+    step = -2j * np.pi * cfo
+    symbol_starts = (first_symbol + np.arange(n_sym)) * params.symbol_len + params.cp_len - WINDOW_ADVANCE
+    ramp = np.exp(step * symbol_starts)[:, None] * np.exp(step * np.arange(params.fft_len))[None, :]
+    spectrum = np.fft.fft(x * ramp.astype(np.complex64), axis=1)
+    return spectrum[:, _fftshift_index(params.fft_len)].astype(np.complex64)
+
+
+@lru_cache(maxsize=4)
+def _fftshift_index(fft_len: int) -> np.ndarray:
+    """Column order that fft-shifts a spectrum (DC to the middle), as an
+    index: cheaper than ``np.fft.fftshift``'s roll on small arrays."""
+    return np.fft.fftshift(np.arange(fft_len))
 
 
 def integer_carrier_offset(sync_fft_2: np.ndarray, sync_word_2: np.ndarray, params: OfdmParams,

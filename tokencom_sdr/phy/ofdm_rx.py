@@ -2,44 +2,45 @@
 
 from gnuradio import blocks, digital, gr
 
-from .burst_mapping import MAX_BURST_OFDM_SYMBOLS
-from .header_decoder_block import SYMBOLS_PER_HEADER, TIMING_PADDING, HeaderDecoderBlock
-from .ofdm_params import FRAME_LENGTH_TAG, OfdmParams
-from .payload_decoder_block import PayloadDecoderBlock
+from .burst_decoder_block import BurstDecoderBlock
+from .ofdm_params import OfdmParams
 
 DEFAULT_SYNC_THRESHOLD = 0.3
 
-# Measured: with a delay of one full symbol the detector's mark falls about
-# 12 samples before the start of the first preamble symbol's useful part.
-# Delaying that much less centres the header decoder's timing correction.
+# Measured: the detector's mark falls about this many samples after a burst's
+# first sample (one symbol, less 12). The header decoder's timing correction,
+# centred on this lag, takes care of the wander under noise and multipath.
 _MARK_LEAD = 12
+# Input buffer of the decoder, in samples (about 30 bursts of 100 bytes).
+_DECODER_INPUT_ITEMS = 1 << 16
 
 
 class OfdmBurstRx(gr.hier_block2):
     """OFDM bursts in, decoded packets out as PDUs, with soft information.
 
-    Sample-rate work is gr-digital's C++: Schmidl & Cox timing detection and
-    the header/payload demux, which cuts each burst into CP-free symbols.
-    Everything after that happens once per burst in numpy (see
-    ``HeaderDecoderBlock`` and ``PayloadDecoderBlock``): frequency offset
-    and symbol timing from the preamble, FFT, channel estimation,
-    equalisation with a phase reference from the decoded header and the
-    pilots, soft demapping and LDPC decoding of header and payload.
+    Sample-rate work is gr-digital's C++ Schmidl & Cox timing detector. One
+    Python block (:class:`~.burst_decoder_block.BurstDecoderBlock`) takes
+    the samples and the detector's triggers in large chunks, buffers each
+    burst itself and does everything else once per burst in numpy (see
+    :mod:`~.burst_decoding`): frequency offset and symbol timing from the
+    preamble, FFT, channel estimation, equalisation with a phase reference
+    from the decoded header and the pilots, soft demapping and LDPC decoding
+    of header and payload.
 
     The detection threshold is a parameter. The stock ``ofdm_rx`` fixes it
     at 0.9, but the timing metric's plateau is only about (SNR/(1+SNR))^2,
     so it misses most frames below ~10 dB. At a low threshold false triggers
-    are harmless: their header fails its CRC-16 and the demux resumes
-    searching; and because the frequency offset is estimated per burst from
-    its own preamble, a trigger inside a burst cannot disturb it.
+    are harmless: their header fails its CRC-16 and the next trigger is
+    tried; and because the frequency offset is estimated per burst from its
+    own preamble, a trigger inside a burst cannot disturb it.
 
-    Input: ``complex64`` baseband samples.
+    Input: ``complex64`` baseband samples (stream tags are ignored).
     Output: message port ``pdus``: ``(meta, u8vector)`` per burst whose
-    header decoded (see ``PayloadDecoderBlock`` for ``meta``). Every such
-    burst is delivered, even if its FEC failed, so that the link layer can
-    keep its soft values; the link CRC decides what is good. Message port
-    ``symbols``: each burst's equalised payload symbols (c32vector PDUs),
-    for a constellation display.
+    header decoded (see :func:`~.burst_pdu.pdu_meta` for ``meta``). Every
+    such burst is delivered, even if its FEC failed, so that the link layer
+    can keep its soft values; the link CRC decides what is good. Message
+    port ``symbols``: each burst's equalised payload symbols (c32vector
+    PDUs), for a constellation display.
 
     Parameters
     ----------
@@ -49,11 +50,11 @@ class OfdmBurstRx(gr.hier_block2):
         Numerology; must match the transmitter's. The MCS comes in the header.
     message_output : bool
         Expose the ``pdus`` message port (for GRC and message-connected
-        flowgraphs). Scripts that take PDUs from
-        ``payload_decoder.listeners`` pass False: GNU Radio 3.10 never frees
-        a hier block whose inner block is message-connected to the hier's own
-        port (gnuradio#7706), and a sweep that builds hundreds of receivers
-        in one process would run out of shared memory.
+        flowgraphs). Scripts that take PDUs from ``decoder.listeners`` pass
+        False: GNU Radio 3.10 never frees a hier block whose inner block is
+        message-connected to the hier's own port (gnuradio#7706), and a sweep
+        that builds hundreds of receivers in one process would run out of
+        shared memory.
     """
 
     def __init__(self, sync_threshold: float = DEFAULT_SYNC_THRESHOLD, params: OfdmParams = None,
@@ -68,42 +69,23 @@ class OfdmBurstRx(gr.hier_block2):
             self.message_port_register_hier_out("symbols")
         self.params = params = params or OfdmParams()
 
-        # Tags from upstream (a transmitter's packet_len in a loopback) would
-        # be copied onto our payloads by the demux; a radio has none.
-        self.tag_blocker = blocks.tag_gate(gr.sizeof_gr_complex, False)
         self.sync_detector = digital.ofdm_sync_sc_cfb(params.fft_len, params.cp_len, False, sync_threshold)
-        # The detector marks the start of the second preamble symbol; about
-        # one symbol of delay makes the mark fall on the first.
-        self.sync_delay = blocks.delay(gr.sizeof_gr_complex, params.symbol_len - _MARK_LEAD)
+        # The detector's own frequency estimate is unused: each burst's
+        # offset is estimated from its preamble, in the decoder.
         self.frequency_sink = blocks.null_sink(gr.sizeof_float)
-        # Raw samples out (cyclic prefixes kept, padding around the header):
-        # the decoders cut the symbols where the channel says they are.
-        self.header_payload_demux = digital.header_payload_demux(
-            SYMBOLS_PER_HEADER, params.symbol_len, 0, FRAME_LENGTH_TAG, "", False,
-            gr.sizeof_gr_complex, "", 1.0, [], TIMING_PADDING)
-        # The demux takes and writes a whole payload at once: the buffers
-        # into and out of it must hold the longest burst the PHY allows,
-        # twice over (the scheduler never offers a whole buffer at once).
-        longest = 2 * MAX_BURST_OFDM_SYMBOLS * params.symbol_len
-        self.sync_delay.set_min_output_buffer(0, longest)
-        # (a hier block's own buffers cannot be sized from here, hence a copy)
+        self.decoder = BurstDecoderBlock(params, trigger_lag=params.symbol_len - _MARK_LEAD)
+        # Each work() call of a Python block costs tens of microseconds of
+        # scheduling and wrapping; large input buffers let the decoder take
+        # many bursts per call. (The buffers in front of it belong to blocks
+        # outside this hier block or inside the detector's, hence copies.)
+        self.sample_buffer = blocks.copy(gr.sizeof_gr_complex)
         self.trigger_buffer = blocks.copy(gr.sizeof_char)
-        self.trigger_buffer.set_min_output_buffer(0, longest)
-        # (min_noutput_items, which the demux raises to the payload length,
-        # applies to both of its outputs)
-        for port in (0, 1):
-            self.header_payload_demux.set_min_output_buffer(port, longest)
-        self.connect(self, self.tag_blocker, self.sync_detector)
-        self.connect(self.tag_blocker, self.sync_delay, (self.header_payload_demux, 0))
+        for buffer in (self.sample_buffer, self.trigger_buffer):
+            buffer.set_min_output_buffer(0, _DECODER_INPUT_ITEMS)
+        self.connect(self, self.sample_buffer, (self.decoder, 0))
+        self.connect(self, self.sync_detector)
         self.connect((self.sync_detector, 0), self.frequency_sink)
-        self.connect((self.sync_detector, 1), self.trigger_buffer, (self.header_payload_demux, 1))
-
-        self.header_decoder = HeaderDecoderBlock(params)
-        self.connect((self.header_payload_demux, 0), self.header_decoder)
-        self.msg_connect(self.header_decoder, "header_data", self.header_payload_demux, "header_data")
-
-        self.payload_decoder = PayloadDecoderBlock(params)
-        self.connect((self.header_payload_demux, 1), self.payload_decoder)
+        self.connect((self.sync_detector, 1), self.trigger_buffer, (self.decoder, 1))
         if message_output:
-            self.msg_connect(self.payload_decoder, "pdus", self, "pdus")
-            self.msg_connect(self.payload_decoder, "symbols", self, "symbols")
+            self.msg_connect(self.decoder, "pdus", self, "pdus")
+            self.msg_connect(self.decoder, "symbols", self, "symbols")

@@ -138,6 +138,16 @@ def demap_maxlog(symbols: np.ndarray, noise_var: np.ndarray, name: str) -> np.nd
     levels, ones = _axis_tables(name)
     half = ones.shape[0]
     llr = np.empty((y.size, 2 * half), dtype=np.float32)
+    if half == 1:
+        # QPSK: two levels per axis, where the distance difference is linear:
+        # (y - l1)^2 - (y - l0)^2 = 2 (l0 - l1) y + l1^2 - l0^2.
+        l0, l1 = float(levels[~ones[0]][0]), float(levels[ones[0]][0])
+        llr[:, 0] = y.real
+        llr[:, 1] = y.imag
+        llr *= 2 * (l0 - l1)
+        llr += l1 * l1 - l0 * l0
+        llr *= scale[:, None]
+        return llr.reshape(-1)
     for axis, values in enumerate((y.real, y.imag)):
         distance = (values[:, None] - levels[None, :]) ** 2  # (n, L)
         for bit in range(half):

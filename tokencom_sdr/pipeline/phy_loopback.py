@@ -137,7 +137,7 @@ class _ChannelReceiver(gr.top_block):
         # Collected by direct callback, not through a message sink: at the
         # end of a finite run a message hop can stop before its queue drains.
         self.pdus: List[ReceivedPdu] = []
-        self.rx.payload_decoder.listeners.append(lambda pdu: self.pdus.append(received_pdu(pdu)))
+        self.rx.decoder.listeners.append(lambda pdu: self.pdus.append(received_pdu(pdu)))
         self.connect(self.source, self.channel, self.rx)
 
 

@@ -139,7 +139,7 @@ class RxFlowgraph(gr.top_block):
         self.params = OfdmParams(gap_len=profile.gap_len)
         self.rx = InstrumentedOfdmRx(profile.sync_threshold, self.params)
         self.collector = PduCollector()
-        self.rx.payload_decoder.listeners.append(self.collector)
+        self.rx.decoder.listeners.append(self.collector)
         head = source
         if channel is not None:
             self.connect(source, channel)

@@ -1,0 +1,218 @@
+"""GNU Radio sink: cut bursts out of the sample stream at sync triggers and
+decode them, header then payload, with no round trip through the scheduler."""
+
+from collections import deque
+from typing import Callable, List, Optional
+
+import numpy as np
+import pmt
+from gnuradio import gr
+
+from .burst_decoding import (SYMBOLS_PER_HEADER, TIMING_PADDING, BurstHeader, decode_header_window,
+                             decode_payload_samples, header_window_length)
+from .burst_pdu import burst_pdu, symbols_pdu
+from .ofdm_params import OfdmParams
+from .payload_code import warm_up_codes
+
+
+class _SampleBuffer:
+    """The recent part of a sample stream, addressed by absolute index.
+
+    Holds samples ``start .. stop - 1``; appending copies a chunk in once,
+    and the storage is reused, so keeping a burst over many small chunks
+    costs no more than one copy per sample.
+
+    Parameters
+    ----------
+    start : int
+        Absolute index of the first sample held. A negative start holds
+        ``-start`` zeros before the stream's first sample.
+    """
+
+    def __init__(self, start: int, capacity: int = 1 << 16):
+        self._data = np.zeros(max(capacity, -start), dtype=np.complex64)
+        self._head = 0  # where `start` lives in _data
+        self.start = start
+        self.stop = max(start, 0)
+        self._tail = self.stop - start
+
+    def append(self, chunk: np.ndarray) -> None:
+        n = len(chunk)
+        if self._tail + n > self._data.size:
+            live = self._data[self._head:self._tail]
+            if live.size + n > self._data.size // 2:  # grow: keep moves rare
+                data = np.empty(max(2 * self._data.size, 2 * (live.size + n)), dtype=np.complex64)
+            else:
+                data = self._data
+            data[:live.size] = live  # (numpy copies overlapping ranges safely)
+            self._data, self._head, self._tail = data, 0, live.size
+        self._data[self._tail:self._tail + n] = chunk
+        self._tail += n
+        self.stop += n
+
+    def discard_before(self, index: int) -> None:
+        """Forget the samples before ``index`` (clamped to what is held)."""
+        index = min(max(index, self.start), self.stop)
+        self._head += index - self.start
+        self.start = index
+
+    def get(self, first: int, stop: int) -> np.ndarray:
+        """Samples ``first .. stop - 1`` (a view: valid until the next append)."""
+        if first < self.start or stop > self.stop:
+            raise IndexError(f"samples {first}..{stop} requested, {self.start}..{self.stop} held")
+        return self._data[self._head + first - self.start:self._head + stop - self.start]
+
+
+class BurstDecoderBlock(gr.sync_block):
+    """Samples and sync triggers in, decoded packets out as PDUs.
+
+    Input 0: ``complex64`` received samples. Input 1: ``uint8`` trigger
+    stream aligned with it (``ofdm_sync_sc_cfb`` output 1: nonzero where a
+    burst's preamble was detected, ``trigger_lag`` samples after its first
+    sample).
+
+    The block keeps the samples from the earliest unresolved trigger on in a
+    buffer of its own and works per chunk, never per sample. For each
+    trigger, as soon as the preamble and header are buffered (plus
+    ``TIMING_PADDING`` either side), it decodes the header
+    (:func:`~.burst_decoding.decode_header_window`); if that passes its CRC,
+    it decodes the payload as soon as the whole burst is buffered
+    (:func:`~.burst_decoding.decode_payload_samples`) and ignores the
+    triggers inside the burst. A failed header costs nothing more: the next
+    trigger is tried. Nothing waits on a message, so a burst is decoded in
+    the same ``work()`` call that brings its last sample.
+
+    Output message port ``pdus``: ``(meta, u8vector)`` per burst whose header
+    decoded, decodable or not (the link layer's CRC decides); ``meta`` is
+    :func:`~.burst_pdu.pdu_meta`'s. Output message port ``symbols``: the
+    burst's equalised payload symbols (c32vector PDU).
+
+    Parameters
+    ----------
+    params : OfdmParams
+        Numerology; must match the transmitter's.
+    trigger_lag : int
+        Samples from a burst's first sample to its trigger, as the detector
+        places it on a clean channel; the header's timing estimate corrects
+        the rest (up to ``TIMING_PADDING``).
+
+    Attributes
+    ----------
+    listeners : list of callables
+        Each is given every PDU as it is published (finite runs collect PDUs
+        here, race-free, instead of through a message sink that may stop
+        before its queue is drained).
+    header_listeners : list of callables
+        Each is called as ``listener(start, burst)`` for every trigger tried:
+        ``start`` the index of the burst's first sample in input 0 (timing
+        corrected), ``burst`` the :class:`~.burst_decoding.BurstHeader`, or
+        None when the header failed.
+    headers_ok, headers_failed, bursts_decoded, bursts_dropped : int
+        Counters: headers that passed or failed their CRC; payloads decoded,
+        or lost to an error.
+    """
+
+    def __init__(self, params: OfdmParams = None, trigger_lag: int = 68):
+        gr.sync_block.__init__(self, "tokencom_burst_decoder", in_sig=[np.complex64, np.uint8],
+                               out_sig=None)
+        self.params = params = params or OfdmParams()
+        self.message_port_register_out(pmt.intern("pdus"))
+        self.message_port_register_out(pmt.intern("symbols"))
+        warm_up_codes()  # not inside the first burst's work() call
+        self.listeners: List[Callable] = []
+        self.header_listeners: List[Callable[[int, Optional[BurstHeader]], None]] = []
+        self.headers_ok = self.headers_failed = 0
+        self.bursts_decoded = self.bursts_dropped = 0
+        self._lag = trigger_lag
+        self._window = header_window_length(params)
+        # How far a header window reaches back from its trigger. The buffer
+        # starts with that many zeros, as if the receiver had heard silence
+        # before the stream began, so a burst at sample 0 is decoded too.
+        self._reach = trigger_lag + TIMING_PADDING
+        self._buffer = _SampleBuffer(-self._reach)
+        self._triggers = deque()
+        # Triggers before this index fall inside the last burst decoded.
+        self._resume = 0
+        # (burst, first, stop): the burst whose payload samples are awaited.
+        self._pending = None
+
+    def work(self, input_items, output_items):
+        samples, trigger = input_items
+        n = len(samples)
+        try:
+            first = self._buffer.stop
+            self._buffer.append(samples)
+            self._triggers.extend((first + np.flatnonzero(trigger[:n])).tolist())
+            self._decode_ready()
+        except Exception as error:  # noqa: BLE001 - never stall the flowgraph
+            # Only a bug gets here (decoding errors are caught per burst);
+            # start afresh from the next chunk rather than stop the graph.
+            gr.log.warn(f"tokencom burst decoder lost its state: {error!r}")
+            self._triggers.clear()
+            self._pending = None
+            self._buffer.discard_before(self._buffer.stop)
+        return n
+
+    def _decode_ready(self) -> None:
+        """Decode every header and payload whose samples are all buffered,
+        then drop the samples nothing needs any more."""
+        symbol_len, available = self.params.symbol_len, self._buffer.stop
+        while True:
+            if self._pending is not None:
+                burst, first, stop = self._pending
+                if stop > available:
+                    break
+                self._pending = None
+                self._publish(burst, self._buffer.get(first, stop))
+                continue
+            while self._triggers and self._triggers[0] < self._resume:
+                self._triggers.popleft()
+            if not self._triggers or self._triggers[0] - self._reach + self._window > available:
+                break
+            trigger = self._triggers.popleft()
+            window_start = trigger - self._reach
+            burst = self._header(self._buffer.get(window_start, window_start + self._window))
+            start = trigger - self._lag + (burst.timing_correction if burst is not None else 0)
+            for listener in self.header_listeners:
+                listener(start, burst)
+            if burst is None:
+                continue
+            first = start + SYMBOLS_PER_HEADER * symbol_len
+            stop = first + burst.payload_ofdm_symbols * symbol_len
+            self._pending = (burst, first, stop)
+            # The detector fires again inside a burst (the timing metric has
+            # echoes of the preamble): those triggers are not bursts.
+            self._resume = stop + self._lag
+        if self._pending is not None:
+            keep = self._pending[1]
+        elif self._triggers:
+            keep = self._triggers[0] - self._reach
+        else:  # a trigger in the next chunk reaches back this far
+            keep = available - self._reach
+        self._buffer.discard_before(keep)
+
+    def _header(self, window: np.ndarray) -> Optional[BurstHeader]:
+        try:
+            burst = decode_header_window(window, self.params)
+        except Exception as error:  # noqa: BLE001 - one bad burst must not stop the rest
+            gr.log.warn(f"tokencom burst decoder: header failed with {error!r}")
+            burst = None
+        if burst is None:
+            self.headers_failed += 1
+        else:
+            self.headers_ok += 1
+        return burst
+
+    def _publish(self, burst: BurstHeader, samples: np.ndarray) -> None:
+        try:
+            symbols, decoded = decode_payload_samples(samples, burst, self.params)
+            pdu = burst_pdu(burst, decoded)
+        except Exception as error:  # noqa: BLE001 - one bad burst must not stop the rest
+            gr.log.warn(f"tokencom burst decoder dropped a burst: {error!r}")
+            self.bursts_dropped += 1
+            return
+        self.bursts_decoded += 1
+        self.message_port_pub(pmt.intern("symbols"), symbols_pdu(symbols))
+        for listener in self.listeners:
+            listener(pdu)
+        self.message_port_pub(pmt.intern("pdus"), pdu)

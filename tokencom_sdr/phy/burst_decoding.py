@@ -1,0 +1,204 @@
+"""One received burst, decoded in numpy: first its header, then its payload.
+
+The receiver block (:mod:`.burst_decoder_block`) cuts a burst out of the
+sample stream where the Schmidl & Cox detector triggered and calls these two
+functions, once per burst each. They have no GNU Radio state, so they can be
+tested and timed on plain arrays.
+
+Header (:func:`decode_header_window`): the fine frequency offset from the
+halves of the first preamble symbol (latched per burst, so a later false
+trigger cannot change it mid-burst as it would a free-running mixer); FFT;
+the whole-carrier offset and the channel from the second preamble symbol;
+symbol timing from the channel's impulse response (the detector's mark
+wanders by several samples at low SNR), and a second pass cut at the
+corrected timing; equalisation and LDPC decoding of the header; then, with
+the header known, a refined channel, phase reference and noise estimate for
+the payload.
+
+Payload (:func:`decode_payload_samples`): FFT with the same frequency
+correction (the phase ramp runs on from the header), equalisation anchored on
+the header's phase, noise pooled from pilots and header, max-log LLRs and
+decoding with the header's MCS.
+"""
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Optional, Tuple
+
+import numpy as np
+
+from .burst_mapping import (HEADER_OFDM_SYMBOLS, header_from_symbols, header_symbols,
+                            payload_from_symbols, payload_ofdm_symbols)
+from .mcs import MCS_BY_INDEX, Mcs
+from .ofdm_equalizer import (channel_fit_share, cut_symbols, equalize_burst, fine_frequency_offset,
+                             integer_carrier_offset, preamble_channel, preamble_correlation,
+                             refine_channel, smooth_channel, timing_error, to_frequency_domain)
+from .ofdm_params import OfdmParams
+from .payload_code import DecodedPayload
+from .phy_header import HEADER_CODED_BITS, PhyHeader
+
+PREAMBLE_SYMBOLS = 2
+SYMBOLS_PER_HEADER = PREAMBLE_SYMBOLS + HEADER_OFDM_SYMBOLS
+#: Raw samples taken before and after each header, so that the symbol timing
+#: can be corrected by up to this much in either direction.
+TIMING_PADDING = 24
+#: Timing errors (samples) below this are left to the channel estimate.
+RECUT_THRESHOLD = 3
+
+
+@dataclass(frozen=True)
+class BurstHeader:
+    """A decoded header and what it lets the receiver know about its burst.
+
+    Attributes
+    ----------
+    header : PhyHeader
+        The decoded fields (payload bytes, MCS index, packet number).
+    mcs : Mcs
+        The payload's MCS.
+    timing_correction : int
+        Samples by which the burst starts later than the window assumed
+        (negative: earlier). The payload starts that much later too.
+    payload_ofdm_symbols : int
+        OFDM symbols of payload after the header.
+    fine_cfo : float
+        Frequency offset removed before every FFT, cycles per sample.
+    carrier_offset : int
+        Whole-carrier offset: carrier ``c`` sits in bin ``c + carrier_offset``.
+    channel : np.ndarray, shape ``(fft_len,)``, dtype ``complex64``
+        Channel per carrier (fft-shifted), from preamble and header.
+    anchor : np.ndarray, shape ``(1 + HEADER_OFDM_SYMBOLS,)``, dtype ``complex64``
+        Phase references of the second preamble symbol and the header
+        symbols, for the payload's phase tracking.
+    noise_power : float
+        Noise variance per FFT bin, from the header's residuals.
+    snr_db : float
+        Burst SNR estimate, comparable to the channel's ``snr_db``.
+    cfo : float
+        Total frequency offset, normalised to the sample rate: fine estimate
+        + whole carriers + the residual seen on the header.
+    """
+
+    header: PhyHeader
+    mcs: Mcs
+    timing_correction: int
+    payload_ofdm_symbols: int
+    fine_cfo: float
+    carrier_offset: int
+    channel: np.ndarray
+    anchor: np.ndarray
+    noise_power: float
+    snr_db: float
+    cfo: float
+
+
+def header_window_length(params: OfdmParams) -> int:
+    """Samples :func:`decode_header_window` takes: preamble and header
+    symbols with their cyclic prefixes, plus the padding either side."""
+    return SYMBOLS_PER_HEADER * params.symbol_len + 2 * TIMING_PADDING
+
+
+@lru_cache(maxsize=4)
+def _sync_word_2(params: OfdmParams) -> np.ndarray:
+    return params.sync_words()[1].astype(np.complex64)
+
+
+def _synchronise(samples: np.ndarray, start: int, params: OfdmParams):
+    """Fine CFO, FFTs of the preamble and header symbols, whole-carrier
+    offset and raw preamble channel, with the first symbol cut at ``start``."""
+    time_symbols = cut_symbols(samples, start, SYMBOLS_PER_HEADER, params)
+    fine_cfo = fine_frequency_offset(time_symbols[0])
+    fft_symbols = to_frequency_domain(time_symbols, 0, fine_cfo, params)
+    carrier_offset = integer_carrier_offset(fft_symbols[1], _sync_word_2(params), params)
+    raw_channel = preamble_channel(fft_symbols[1], _sync_word_2(params), carrier_offset, params)
+    return fine_cfo, fft_symbols, carrier_offset, raw_channel
+
+
+def decode_header_window(samples: np.ndarray, params: OfdmParams) -> Optional[BurstHeader]:
+    """Synchronise to a burst and decode its header.
+
+    Parameters
+    ----------
+    samples : np.ndarray, shape ``(header_window_length(params),)``, complex64
+        Raw samples; the first preamble symbol's cyclic prefix is expected at
+        index ``TIMING_PADDING``, give or take the padding.
+    params : OfdmParams
+
+    Returns
+    -------
+    BurstHeader, or None when the header fails its CRC or names an unknown
+    MCS (a false trigger, or a burst too noisy to decode).
+    """
+    sync_word_2 = _sync_word_2(params)
+    fine_cfo, fft_symbols, carrier_offset, raw_channel = _synchronise(samples, TIMING_PADDING, params)
+    correction = int(np.clip(timing_error(raw_channel, params), -TIMING_PADDING, TIMING_PADDING))
+    # A few samples either way stay inside the cyclic prefix's margin and
+    # the channel estimate absorbs them; only a real miss is re-cut.
+    if abs(correction) < RECUT_THRESHOLD:
+        correction = 0
+    else:
+        fine_cfo, fft_symbols, carrier_offset, raw_channel = _synchronise(
+            samples, TIMING_PADDING + correction, params)
+    channel = smooth_channel(raw_channel, params)
+    header_fft = fft_symbols[PREAMBLE_SYMBOLS:]
+    anchor = [preamble_correlation(fft_symbols[1], sync_word_2, channel, carrier_offset, params)]
+    burst = equalize_burst(header_fft, channel, carrier_offset, 0, params, anchor=anchor)
+    header = header_from_symbols(burst.symbols, burst.noise_var)
+    if header is None or header.mcs_index not in MCS_BY_INDEX:
+        return None
+    # The decoded header is a known training sequence: it triples the
+    # observations behind the channel estimate the payload will use,
+    # anchors the payload's phase, and gives a noise estimate far better
+    # than 8 pilots alone.
+    known = header_symbols(header)
+    channel = refine_channel(header_fft, raw_channel, carrier_offset, 0, known, burst.rotation, params)
+    anchor = [preamble_correlation(fft_symbols[1], sync_word_2, channel, carrier_offset, params)]
+    burst = equalize_burst(header_fft, channel, carrier_offset, 0, params, known_data=known, anchor=anchor)
+    # The refined channel was fitted to these same header symbols, so
+    # their residual underestimates the noise by the share of degrees of
+    # freedom the fit used (delays over observations).
+    noise = burst.noise_power / (1.0 - channel_fit_share(params, HEADER_OFDM_SYMBOLS + 1))
+    mcs = MCS_BY_INDEX[header.mcs_index]
+    residual = burst.phase_slope / (2 * np.pi * params.symbol_len)
+    return BurstHeader(
+        header=header, mcs=mcs, timing_correction=correction,
+        payload_ofdm_symbols=payload_ofdm_symbols(header.payload_bytes, mcs, params),
+        fine_cfo=float(fine_cfo), carrier_offset=int(carrier_offset), channel=channel,
+        anchor=np.concatenate([anchor, burst.correlation]).astype(np.complex64),
+        noise_power=float(noise),
+        snr_db=float(burst.snr_db - 10 * np.log10(noise / burst.noise_power)),
+        cfo=float(fine_cfo + carrier_offset / params.fft_len + residual))
+
+
+def decode_payload_samples(samples: np.ndarray, burst: BurstHeader,
+                           params: OfdmParams) -> Tuple[np.ndarray, DecodedPayload]:
+    """Equalise, demap and decode a burst's payload.
+
+    Parameters
+    ----------
+    samples : np.ndarray, shape ``(burst.payload_ofdm_symbols * symbol_len,)``, complex64
+        Raw payload samples (cyclic prefixes kept), from the first payload
+        symbol's prefix as the header's timing places it.
+    burst : BurstHeader
+        The burst's decoded header.
+    params : OfdmParams
+
+    Returns
+    -------
+    symbols : np.ndarray, shape ``(n_sym * n_data,)``, dtype ``complex64``
+        The equalised payload symbols (filler included), for a display.
+    decoded : DecodedPayload
+    """
+    n_sym = burst.payload_ofdm_symbols
+    fft_symbols = to_frequency_domain(cut_symbols(samples, 0, n_sym, params), SYMBOLS_PER_HEADER,
+                                      burst.fine_cfo, params)
+    equalized = equalize_burst(fft_symbols, burst.channel, burst.carrier_offset, HEADER_OFDM_SYMBOLS,
+                               params, anchor=burst.anchor)
+    # Pool the pilot residuals with the header's data-aided estimate.
+    pilot_samples = len(params.pilot_carriers) * n_sym
+    header_samples = HEADER_CODED_BITS + HEADER_OFDM_SYMBOLS * len(params.pilot_carriers)
+    pooled = ((burst.noise_power * header_samples + equalized.noise_power * pilot_samples)
+              / (header_samples + pilot_samples))
+    noise_var = equalized.noise_var * np.float32(pooled / equalized.noise_power)
+    decoded = payload_from_symbols(equalized.symbols, noise_var, burst.header.payload_bytes, burst.mcs)
+    return equalized.symbols, decoded
