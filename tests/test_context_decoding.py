@@ -104,6 +104,9 @@ def test_known_header_and_model_prior_rescue_a_failed_codeword(setup):
     assert not got.erased.any() and np.array_equal(got.ids, frame.ids)
     # The caller's PDU list is not modified.
     assert pdus[1].code_llr is not None
+    with pytest.raises(ValueError, match="header prior, the model prior or both"):
+        context_decode(pdus, MESSAGE_ID, geometry, aggregation, recovery, use_model=False,
+                       use_header=False)
 
 
 @pytest.mark.timeout(60)

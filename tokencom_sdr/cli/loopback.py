@@ -30,10 +30,11 @@ def add_parser(subparsers) -> None:
              "(hard bits of failed packets), fill (context model) or soft (context model x "
              "bit LLRs)")
     text.add_argument(
-        "--context-decoding", choices=("model", "header", "off"), default="model",
+        "--context-decoding", choices=("model", "header", "model-only", "off"), default="model",
         help="with --text-recovery soft: decode CRC-failed codewords again with the known "
              "link header and then the context model's token prior as a-priori bit LLRs "
-             "(model), with the header only (header), or not at all (off); a packet counts "
+             "(model), with the header only (header), with the model's prior only "
+             "(model-only, a measurement aid) or not at all (off); a packet counts "
              "only if it then passes its CRC")
     output = parser.add_argument_group("output")
     output.add_argument("--json", type=Path, metavar="PATH", help="write the metrics as JSON here")

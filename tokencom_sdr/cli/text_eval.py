@@ -36,10 +36,11 @@ def add_parser(subparsers) -> None:
                         help="carrier frequency offset (ofdm channel), normalised")
     parser.add_argument("--packet-tokens", type=int, default=32, metavar="N",
                         help="tokens per packet (interleaved aggregation)")
-    parser.add_argument("--context-decoding", choices=("model", "header", "off"), default="model",
+    parser.add_argument("--context-decoding", choices=("model", "header", "model-only", "off"), default="model",
                         help="soft only: decode CRC-failed codewords again with the known link "
                              "header and then the model's token prior (model), the header only "
-                             "(header), or not at all (off); coded MCSs only")
+                             "(header), the model's prior only (model-only) or not at all "
+                             "(off); coded MCSs only")
     parser.add_argument("--model", type=Path, default=None, metavar="PATH",
                         help="text context checkpoint (default: the committed model)")
     parser.add_argument("--seed", type=int, default=0, metavar="N")

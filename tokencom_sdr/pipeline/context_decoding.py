@@ -29,7 +29,8 @@ posteriors of their original decode for the soft MAP recovery that follows.
 
 Round 0 uses the header alone (no model); the later rounds use header and
 model. ``use_model=False`` stops after round 0, which measures what header
-knowledge alone is worth.
+knowledge alone is worth; ``use_header=False`` skips it and gives the
+known bits no prior, which measures what the model alone is worth.
 
 Data flow stays one way: the PHY's output (``code_llr``) goes through the
 link layer's knowledge (templates, CRC) and the context model's prior back
@@ -55,8 +56,9 @@ __all__ = ["CONTEXT_DECODING", "ContextDecoding", "context_decode", "packet_prio
 
 #: Choices for re-decoding failed codewords in the ``soft`` recovery:
 #: ``model`` (known header, then header + the model's token prior),
-#: ``header`` (known header only), ``off`` (no re-decoding).
-CONTEXT_DECODING = ("model", "header", "off")
+#: ``header`` (known header only), ``model-only`` (the model's token prior
+#: without header knowledge: a measurement aid), ``off`` (no re-decoding).
+CONTEXT_DECODING = ("model", "header", "model-only", "off")
 
 #: A-priori LLR magnitude of the bits the receiver knows in advance (link
 #: header, padding). Not infinite: a wrongly matched packet must still be
@@ -88,7 +90,7 @@ class ContextDecoding:
     decodes : int
         LDPC re-decodes run.
     rounds : int
-        Decoding rounds run (round 0, header only, included).
+        Decoding rounds run (round 0, header only, included when run).
     elapsed_s : float
     """
 
@@ -163,7 +165,7 @@ def _decodable(pdu: SoftPacket) -> bool:
 
 def context_decode(pdus: Sequence, message_id: int, geometry: FrameGeometry,
                    aggregation: Aggregation, recovery=None, *, use_model: bool = True,
-                   rounds: int = 3, header_llr: float = HEADER_PRIOR_LLR,
+                   use_header: bool = True, rounds: int = 3, header_llr: float = HEADER_PRIOR_LLR,
                    prior_clip: float = MODEL_PRIOR_CLIP, groups: int = 4) -> ContextDecoding:
     """Decode CRC-failed codewords again with header and context priors.
 
@@ -179,6 +181,9 @@ def context_decode(pdus: Sequence, message_id: int, geometry: FrameGeometry,
         used with ``use_model``.
     use_model : bool
         Use the model's token prior after the header-only round.
+    use_header : bool
+        Give the known header and padding bits their prior (and run the
+        header-only round). At least one of ``use_model`` and ``use_header``.
     rounds : int
         Most rounds with the model prior (each re-decodes every packet still
         failing); stops early when a round recovers nothing.
@@ -197,7 +202,10 @@ def context_decode(pdus: Sequence, message_id: int, geometry: FrameGeometry,
     from ..phy.payload_code import decode_payload
     from .text_receive import pdus_as_soft_packets
 
+    if not (use_model or use_header):
+        raise ValueError("context decoding needs the header prior, the model prior or both")
     start = time.perf_counter()
+    header_llr = header_llr if use_header else 0.0
     pdus = pdus_as_soft_packets(pdus)
     soft = soft_depacketize(pdus, message_id, geometry, aggregation)
     todo = {index: seq for index, seq in soft.matches if _decodable(pdus[index])}
@@ -228,10 +236,11 @@ def context_decode(pdus: Sequence, message_id: int, geometry: FrameGeometry,
         del todo[index]
         return True
 
-    # Round 0: the header alone.
-    out.rounds = 1
-    for index in list(todo):
-        out.recovered_header += attempt(index, None)
+    if use_header:
+        # Round 0: the header alone.
+        out.rounds = 1
+        for index in list(todo):
+            out.recovered_header += attempt(index, None)
     if use_model and todo:
         from ..context.text_recovery import TextRecovery
         recovery = recovery or TextRecovery()

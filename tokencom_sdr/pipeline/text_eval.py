@@ -113,7 +113,7 @@ class TextEvalConfig:
     context_decoding : str
         How ``soft`` decodes CRC-failed codewords again before its MAP
         recovery (:data:`~tokencom_sdr.pipeline.context_decoding.CONTEXT_DECODING`):
-        ``model``, ``header`` or ``off``. Only coded PHYs hand over the
+        ``model``, ``header``, ``model-only`` or ``off``. Only coded PHYs hand over the
         channel LLRs (``code_llr``) this needs; other modes never re-decode.
     """
 

@@ -51,7 +51,8 @@ class LinkConfig:
     context_decoding : str
         With ``recovery="soft"``: how CRC-failed codewords are decoded again
         with prior knowledge before the MAP recovery: ``model`` (known link
-        header, then the context model's token prior), ``header`` or ``off``
+        header, then the context model's token prior), ``header``,
+        ``model-only`` or ``off``
         (:mod:`tokencom_sdr.pipeline.context_decoding`).
     """
 

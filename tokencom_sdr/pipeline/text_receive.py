@@ -75,7 +75,8 @@ def recover_frame(soft: SoftReassembly, pdus: Sequence[SoftPacket], message_id: 
     received = soft.received
     if mode == "soft" and context_decoding != "off":
         decoding = context_decode(pdus, message_id, geometry, aggregation, recovery,
-                                  use_model=context_decoding == "model")
+                                  use_model=context_decoding in ("model", "model-only"),
+                                  use_header=context_decoding in ("model", "header"))
         received = decoding.soft.received
     return recovery.recover(received, mode=mode), decoding
 
@@ -108,7 +109,8 @@ def receive_text(pdus: Sequence, text: str, sent_frame: TokenFrame, message_id: 
         LLRs are decoded again before the MAP recovery
         (:mod:`~tokencom_sdr.pipeline.context_decoding`): ``model`` (known
         header, then the model's token prior), ``header`` (known header
-        only) or ``off``.
+        only), ``model-only`` (the model's prior without header knowledge)
+        or ``off``.
 
     Returns
     -------
