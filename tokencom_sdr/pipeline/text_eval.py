@@ -7,7 +7,10 @@ Channels
     The real GNU Radio chain: OFDM TX -> software channel (AWGN, optional
     CFO) -> OFDM RX, through :func:`~tokencom_sdr.pipeline.phy_loopback.run_phy_loopback`.
     ``soft`` uses the per-bit LLRs the receiver attaches to each packet
-    (``ReceivedPdu.bit_llr``: decoder posteriors for a coded MCS). If the PHY
+    (``ReceivedPdu.bit_llr``: decoder posteriors for a coded MCS); with a
+    coded MCS it first decodes failed codewords again with the known link
+    header and the model's token prior
+    (:mod:`~tokencom_sdr.pipeline.context_decoding`). If the PHY
     delivers hard decisions only, the LLRs come from the hard bits of
     CRC-failed packets with a bit error rate estimated from their known
     header bits (:mod:`~tokencom_sdr.pipeline.soft_reassembly`); the rows'
