@@ -39,10 +39,19 @@ class SoftPacket:
     llrs : np.ndarray, shape ``(8 * len(data),)``, dtype ``float32``, or None
         Bit LLRs in transmission order (positive = bit 0); None when the
         receiver made hard decisions only.
+    code_llr : np.ndarray or None, shape ``(coded bits,)``, dtype ``float32``
+        Channel LLRs of the coded payload as sent, from a coded PHY whose FEC
+        failed on this packet (None otherwise): enough to decode it again
+        with prior knowledge of its bits
+        (:mod:`tokencom_sdr.pipeline.context_decoding`).
+    mcs : str or None
+        Name of the MCS the packet was sent with (needed with ``code_llr``).
     """
 
     data: bytes
     llrs: Optional[np.ndarray] = None
+    code_llr: Optional[np.ndarray] = None
+    mcs: Optional[str] = None
 
 
 class SoftBitChannel:

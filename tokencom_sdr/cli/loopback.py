@@ -23,11 +23,19 @@ def add_parser(subparsers) -> None:
     add_image_source_options(parser, exclusive)
     add_channel_options(parser)
     add_link_options(parser)
-    parser.add_argument_group("text (with --text)").add_argument(
+    text = parser.add_argument_group("text (with --text)")
+    text.add_argument(
         "--text-recovery", choices=("none", "hard", "fill", "soft"), default="soft",
         help="how the receiver restores tokens of lost or CRC-failed packets: none, hard "
              "(hard bits of failed packets), fill (context model) or soft (context model x "
              "bit LLRs)")
+    text.add_argument(
+        "--context-decoding", choices=("model", "header", "model-only", "off"), default="model",
+        help="with --text-recovery soft: decode CRC-failed codewords again with the known "
+             "link header and then the context model's token prior as a-priori bit LLRs "
+             "(model), with the header only (header), with the model's prior only "
+             "(model-only, a measurement aid) or not at all (off); a packet counts "
+             "only if it then passes its CRC")
     output = parser.add_argument_group("output")
     output.add_argument("--json", type=Path, metavar="PATH", help="write the metrics as JSON here")
     parser.set_defaults(run=run)
@@ -37,7 +45,8 @@ def config_from_args(args) -> LinkConfig:
     return LinkConfig(snr_db=args.snr, cfo=args.cfo, sco_ppm=args.sco, taps=parse_taps(args.taps),
                       mcs=args.mcs, aggregation=args.aggregation,
                       tokens_per_packet=args.packet_tokens, sync_threshold=args.sync_threshold,
-                      seed=args.seed, recovery=getattr(args, "text_recovery", "none"))
+                      seed=args.seed, recovery=getattr(args, "text_recovery", "none"),
+                      context_decoding=getattr(args, "context_decoding", "model"))
 
 
 def summary_line(report: dict) -> str:
@@ -46,8 +55,16 @@ def summary_line(report: dict) -> str:
             f"{report['packets_sent']} (PER {report['packet_error_rate']:.3f}) | tokens "
             f"{report['tokens_sent']} (TER {report['token_error_rate']:.3f}) | "
             f"{report['channel_uses']} channel uses | exact {report['exact']} | "
+            f"{_redecoded(report)}"
             f"encode {lat['encode'] * 1e3:.0f} ms, phy {lat['phy'] * 1e3:.0f} ms, "
             f"decode {lat['decode'] * 1e3:.0f} ms")
+
+
+def _redecoded(report: dict) -> str:
+    decoding = report.get("context_decoding")
+    if not decoding or not decoding["candidates"]:
+        return ""
+    return f"re-decoded {decoding['recovered']}/{decoding['candidates']} failed packets | "
 
 
 def run(args) -> int:

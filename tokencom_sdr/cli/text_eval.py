@@ -15,8 +15,10 @@ def add_parser(subparsers) -> None:
                     "at each SNR and report, per recovery mode, the exact-message rate, token "
                     "error rate and MiniLM semantic similarity. 'fill' is the language-model-"
                     "only baseline (also listed as 'lm-only'). The 'ofdm' channel is the real "
-                    "GNU Radio chain; it is uncoded today, so 'soft' there uses the hard bits "
-                    "of CRC-failed packets with an error rate estimated from their headers. "
+                    "GNU Radio chain; 'soft' there uses the receiver's bit LLRs (decoder "
+                    "posteriors for a coded MCS) and, with a coded MCS, first decodes failed "
+                    "codewords again with the known link header and the model's token prior "
+                    "(--context-decoding). "
                     "The 'soft-bits' channel is the packet-level BPSK/AWGN channel with exact "
                     "LLRs (SNR = Es/N0).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -34,6 +36,11 @@ def add_parser(subparsers) -> None:
                         help="carrier frequency offset (ofdm channel), normalised")
     parser.add_argument("--packet-tokens", type=int, default=32, metavar="N",
                         help="tokens per packet (interleaved aggregation)")
+    parser.add_argument("--context-decoding", choices=("model", "header", "model-only", "off"), default="model",
+                        help="soft only: decode CRC-failed codewords again with the known link "
+                             "header and then the model's token prior (model), the header only "
+                             "(header), the model's prior only (model-only) or not at all "
+                             "(off); coded MCSs only")
     parser.add_argument("--model", type=Path, default=None, metavar="PATH",
                         help="text context checkpoint (default: the committed model)")
     parser.add_argument("--seed", type=int, default=0, metavar="N")
@@ -42,6 +49,13 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the rows as JSON here")
     parser.add_argument("--plot", type=Path, metavar="PATH", help="write a PNG plot here")
     parser.set_defaults(run=run)
+
+
+def _redecoded(row) -> str:
+    counts = row.get("packets_redecoded")
+    if not counts or not counts["candidates"]:
+        return ""
+    return f"  re-decoded {counts['recovered']}/{counts['candidates']} failed packets"
 
 
 def run(args) -> int:
@@ -54,7 +68,8 @@ def run(args) -> int:
     config = TextEvalConfig(snrs=parse_snr_range(args.snr), mcs=args.mcs, messages=args.messages,
                             recoveries=recoveries, channel=args.channel, cfo=args.cfo,
                             tokens_per_packet=args.packet_tokens, seed=args.seed,
-                            semantic=not args.no_semantic)
+                            semantic=not args.no_semantic,
+                            context_decoding=args.context_decoding)
     recovery = None
     if any(r in ("fill", "soft", "lm-only") for r in recoveries):
         recovery = TextRecovery(load_text_context_model(args.model))
@@ -66,7 +81,8 @@ def run(args) -> int:
         sim = row["semantic_similarity"]
         print(f"{row['snr_db']:7.2f} {row['recovery']:>8} {row['exact_rate']:6.3f} "
               f"{row['token_error_rate']:6.3f} {row['token_error_rate_raw']:7.3f} "
-              f"{'n/a' if sim is None else format(sim, '.3f'):>8}")
+              f"{'n/a' if sim is None else format(sim, '.3f'):>8}"
+              + _redecoded(row))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")

@@ -265,6 +265,80 @@ class TextRecovery:
                          np.zeros(n, dtype=bool))
         return _result(out, mode, pinned, confidence, passes, start)
 
+    @torch.inference_mode()
+    def token_prior(self, ids: np.ndarray, visible: np.ndarray, targets: np.ndarray,
+                    groups: int = 4) -> np.ndarray:
+        """The model's predictive distribution of some tokens given the others.
+
+        Extrinsic: a target's own id is never shown to the model. The
+        targets are split into ``groups`` interleaved groups (one batched
+        forward pass, one sequence per group); in a group's sequence its
+        targets are masked, every other ``visible`` position shows its id,
+        the rest are masked. With ``groups = len(targets)`` every target is
+        predicted with all the others visible.
+
+        Parameters
+        ----------
+        ids : np.ndarray, shape ``(n,)``, integer
+            Current ids (true ones where known, estimates elsewhere).
+        visible : np.ndarray, shape ``(n,)``, bool
+            Positions the model may see (targets are masked whatever it says).
+        targets : np.ndarray, shape ``(m,)``, integer
+            Distinct positions to predict.
+        groups : int
+            ``>= 1``.
+
+        Returns
+        -------
+        np.ndarray, shape ``(m, vocab_size)``, dtype ``float32``
+            Each row sums to 1.
+        """
+        ids = np.asarray(ids, dtype=np.int64)
+        visible = np.asarray(visible, dtype=bool)
+        targets = np.asarray(targets, dtype=np.int64)
+        if ids.shape != visible.shape or ids.ndim != 1:
+            raise ValueError(f"ids {ids.shape} and visible {visible.shape} must be the same (n,)")
+        if groups < 1:
+            raise ValueError(f"groups must be >= 1, got {groups}")
+        if targets.size == 0:
+            return np.zeros((0, self.vocab_size), dtype=np.float32)
+        mask_id = self.model.config.mask_id
+        groups = min(groups, targets.size)
+        which = np.arange(targets.size) % groups
+        shown = visible & (ids < self.vocab_size) & (ids >= 0)
+        x = np.repeat(np.where(shown, ids, mask_id)[None], groups, axis=0)
+        x[which, targets] = mask_id
+        h = self._hidden(torch.from_numpy(x).to(self.device))
+        h = h[torch.from_numpy(which), torch.from_numpy(targets)]
+        probs = torch.softmax(self.model.logits_from_hidden(h).float(), dim=-1)
+        return probs.cpu().numpy().astype(np.float32)
+
+    def bit_prior_llrs(self, ids: np.ndarray, visible: np.ndarray, targets: np.ndarray,
+                       bits_per_token: int, groups: int = 4,
+                       clip: Optional[float] = None) -> np.ndarray:
+        """:meth:`token_prior` marginalised to bit LLRs, for a channel decoder.
+
+        ``llr[i, j] = log P(bit j of target i = 0) - log P(bit j = 1)`` under
+        the model alone (MSB first, positive = bit 0, the convention of
+        :mod:`tokencom_sdr.tokens.soft`): the a-priori information the model
+        adds to a decoder's channel evidence. ``clip`` limits the magnitude
+        so that a confident wrong prediction cannot overrule the channel.
+
+        Returns
+        -------
+        np.ndarray, shape ``(m, bits_per_token)``, dtype ``float32``
+        """
+        if (1 << bits_per_token) < self.vocab_size:
+            raise ValueError(f"{bits_per_token}-bit tokens cannot address the model's "
+                             f"{self.vocab_size}-token vocabulary")
+        probs = self.token_prior(ids, visible, targets, groups).astype(np.float64)
+        table = ids_to_bits(np.arange(self.vocab_size), bits_per_token).astype(np.float64)
+        p_one = np.clip(probs @ table, 1e-12, 1.0 - 1e-12)
+        llr = np.log1p(-p_one) - np.log(p_one)
+        if clip is not None:
+            llr = np.clip(llr, -clip, clip)
+        return llr.astype(np.float32)
+
     # -- internals --------------------------------------------------------------
 
     def _log_likelihood(self, llrs: np.ndarray, bits_per_token: int) -> torch.Tensor:

@@ -349,6 +349,7 @@ class MessageAssembler:
             "token_error_rate_raw": ter,
             "semantic_similarity": None,
             "failed_packets_used": 0,
+            "context_decoding": None,
             "sent_text": self.expect_text,
             "received_text": text,
             "received_text_raw": text,

@@ -31,8 +31,8 @@ source of ``SoftPacket.llrs`` changes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional, Sequence, Union
+from dataclasses import dataclass, field
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -42,7 +42,7 @@ from ..link.packet import encode_packet
 from ..tokens.frame import TokenFrame
 from ..tokens.soft import LLR_CLIP, ReceivedFrame, SoftTokenInfo, ids_to_bits
 
-__all__ = ["SoftReassembly", "soft_depacketize"]
+__all__ = ["SoftReassembly", "soft_depacketize", "expected_packets"]
 
 #: A CRC-failed packet whose header differs from the best expected header in
 #: more than this share of bits is taken to be something else and ignored.
@@ -64,12 +64,15 @@ class SoftReassembly:
     header_bit_error_rate : float or None
         Estimated channel bit error rate from the header bits (hard-decision
         input only), None when LLRs were given.
+    matches : list of (int, int)
+        ``(index in pdus, sequence number)`` of every CRC-failed packet used.
     """
 
     received: ReceivedFrame
     reassembly: ReassemblyResult
     failed_packets_used: int
     header_bit_error_rate: Optional[float]
+    matches: List[Tuple[int, int]] = field(default_factory=list)
 
 
 def _as_soft(pdu: Union[bytes, bytearray, SoftPacket]) -> SoftPacket:
@@ -112,7 +115,7 @@ def soft_depacketize(pdus: Sequence[Union[bytes, SoftPacket]], message_id: int,
     if n == 0:
         return SoftReassembly(ReceivedFrame(frame, SoftTokenInfo(llrs)), reassembly, 0, None)
 
-    templates = _expected_packets(geometry, message_id, aggregation)
+    templates = expected_packets(geometry, message_id, aggregation)
     accepted_seqs = set(reassembly.stats.received_seqs)
     rejected_indices = [r.index for r in reassembly.stats.rejected if r.kind == "malformed"]
     open_seqs = [s for s in range(len(templates)) if s not in accepted_seqs]
@@ -169,13 +172,21 @@ def soft_depacketize(pdus: Sequence[Union[bytes, SoftPacket]], message_id: int,
                 * magnitude
         llrs[positions] = token_llrs.reshape(count, bits)
     received = ReceivedFrame(frame, SoftTokenInfo(llrs))
-    return SoftReassembly(received, reassembly, len(matches), ber)
+    return SoftReassembly(received, reassembly, len(matches), ber,
+                          [(index, seq) for index, seq, _, _ in matches])
 
 
-def _expected_packets(geometry: FrameGeometry, message_id: int, aggregation: Aggregation):
-    """For each seq: (encoded bytes of a zero-token packet, header length in
-    bytes, frame positions it carries). Only headers and lengths are used:
-    they do not depend on the token values."""
+def expected_packets(geometry: FrameGeometry, message_id: int, aggregation: Aggregation):
+    """What the receiver knows in advance about every packet of a message.
+
+    Returns
+    -------
+    list of (bytes, int, np.ndarray), one per sequence number
+        The encoded bytes of the packet with every token id 0 (its header
+        and length are the real ones: they do not depend on the token
+        values), its header length in bytes, and the frame positions it
+        carries in payload order.
+    """
     dummy = TokenFrame(np.zeros(geometry.num_tokens, dtype=np.int64), geometry.modality,
                        geometry.shape, geometry.bits_per_token)
     out = []

@@ -7,7 +7,10 @@ Channels
     The real GNU Radio chain: OFDM TX -> software channel (AWGN, optional
     CFO) -> OFDM RX, through :func:`~tokencom_sdr.pipeline.phy_loopback.run_phy_loopback`.
     ``soft`` uses the per-bit LLRs the receiver attaches to each packet
-    (``ReceivedPdu.bit_llr``: decoder posteriors for a coded MCS). If the PHY
+    (``ReceivedPdu.bit_llr``: decoder posteriors for a coded MCS); with a
+    coded MCS it first decodes failed codewords again with the known link
+    header and the model's token prior
+    (:mod:`~tokencom_sdr.pipeline.context_decoding`). If the PHY
     delivers hard decisions only, the LLRs come from the hard bits of
     CRC-failed packets with a bit error rate estimated from their known
     header bits (:mod:`~tokencom_sdr.pipeline.soft_reassembly`); the rows'
@@ -27,7 +30,13 @@ computation, listed under the name the issue uses.
 
 Each JSON row: ``{snr_db, recovery, exact_rate, token_error_rate,
 semantic_similarity}`` plus ``token_error_rate_raw``, ``packet_error_rate``,
-``channel``, ``mcs``, ``messages``, ``llr_source`` and ``recovery_ms_mean``.
+``channel``, ``mcs``, ``messages``, ``llr_source``, ``recovery_ms_mean`` and
+``recovery_ms_median`` (context decoding included). ``soft`` rows also carry
+``context_decoding`` (the setting) and ``packets_redecoded``: over all
+messages, ``candidates`` (CRC-failed packets that brought their channel LLRs)
+and ``recovered`` (those that passed their CRC after decoding again with the
+known header and the model's token prior), split into
+``recovered_header_only`` and ``recovered_with_model``.
 """
 
 from __future__ import annotations
@@ -43,6 +52,7 @@ from ..link import FrameGeometry, make_aggregation, packetize
 from ..tokens.text_bpe import TextTokenizer
 from .heldout_messages import heldout_messages
 from .soft_reassembly import soft_depacketize
+from .text_receive import recover_frame
 
 __all__ = ["CHANNELS", "TextEvalConfig", "parse_mcs", "run_text_eval",
            "plot_text_eval", "LLR_SOURCES"]
@@ -103,6 +113,11 @@ class TextEvalConfig:
         Compute MiniLM semantic similarity (None in the rows if unavailable).
     min_tokens, max_tokens : int
         Message length range.
+    context_decoding : str
+        How ``soft`` decodes CRC-failed codewords again before its MAP
+        recovery (:data:`~tokencom_sdr.pipeline.context_decoding.CONTEXT_DECODING`):
+        ``model``, ``header``, ``model-only`` or ``off``. Only coded PHYs hand over the
+        channel LLRs (``code_llr``) this needs; other modes never re-decode.
     """
 
     snrs: List[float]
@@ -118,9 +133,15 @@ class TextEvalConfig:
     semantic: bool = True
     min_tokens: int = 60
     max_tokens: int = 128
+    context_decoding: str = "model"
 
     def __post_init__(self):
         from ..context.text_recovery import RECOVERY_MODES
+        from .context_decoding import CONTEXT_DECODING
+
+        if self.context_decoding not in CONTEXT_DECODING:
+            raise ValueError(f"unknown context decoding {self.context_decoding!r}; "
+                             f"choose {', '.join(CONTEXT_DECODING)}")
 
         if self.channel not in CHANNELS:
             raise ValueError(f"unknown channel {self.channel!r}; choose {', '.join(CHANNELS)}")
@@ -139,7 +160,8 @@ class TextEvalConfig:
 
 def _phy_worker(jobs):
     """Run OFDM loopbacks in a worker process: ``[(packets, mcs, snr, cfo,
-    seed, threshold)] -> [[(pdu bytes, bit LLRs or None), ...], ...]``."""
+    seed, threshold)] -> [[(pdu bytes, bit LLRs or None, code LLRs or None,
+    mcs name or None), ...], ...]``."""
     from ..channel.loopback_channel import LoopbackChannel
     from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD
     from .phy_loopback import run_phy_loopback
@@ -150,7 +172,10 @@ def _phy_worker(jobs):
         result = run_phy_loopback(packets, mcs, channel,
                                   DEFAULT_SYNC_THRESHOLD if threshold is None else threshold)
         # A PHY with soft output attaches per-bit LLRs (positive = 0).
-        out.append([(pdu.data, getattr(pdu, "bit_llr", None)) for pdu in result.received])
+        # A failed codeword also brings its channel LLRs (code_llr) so that
+        # the receiver can decode it again with a prior.
+        out.append([(pdu.data, pdu.bit_llr, pdu.code_llr, pdu.meta.get("mcs"))
+                    for pdu in result.received])
     return out
 
 
@@ -179,7 +204,7 @@ def run_text_eval(config: TextEvalConfig, recovery=None, tokenizer: Optional[Tex
     list of dict
         One row per (SNR, recovery mode), in SNR order; see the module docstring.
     """
-    from ..context.text_recovery import TextRecovery, model_free_recover
+    from ..context.text_recovery import TextRecovery
     from ..metrics.semantic import SemanticModelUnavailable, default_encoder
 
     tokenizer = tokenizer or TextTokenizer.default()
@@ -229,22 +254,28 @@ def run_text_eval(config: TextEvalConfig, recovery=None, tokenizer: Optional[Tex
                 llr_source = "ofdm-hard"
             stats = {m: {"exact": [], "ter": [], "texts": [], "ms": []} for m in computed}
             ter_raw, per = [], []
+            redecoded = {"candidates": 0, "recovered": 0, "recovered_header_only": 0,
+                         "recovered_with_model": 0}
             for i, (frame, pdus) in enumerate(zip(frames, received_pdus)):
-                soft = soft_depacketize(pdus, i % 65536, FrameGeometry.from_frame(frame, agg), agg)
+                geometry = FrameGeometry.from_frame(frame, agg)
+                soft = soft_depacketize(pdus, i % 65536, geometry, agg)
                 rx = soft.received
                 ter_raw.append(float(np.mean(rx.frame.erased)))
                 per.append(1.0 - soft.reassembly.stats.packets_received / len(packets[i]))
                 for mode in computed:
-                    if mode in ("none", "hard"):
-                        result = model_free_recover(rx, mode=mode)
-                    else:
-                        result = recovery.recover(rx, mode=mode)
+                    result, decoding = recover_frame(soft, pdus, i % 65536, geometry, agg, mode,
+                                                     recovery, config.context_decoding)
+                    elapsed = result.elapsed_s
+                    if decoding is not None:
+                        elapsed += decoding.elapsed_s
+                        for key in redecoded:
+                            redecoded[key] += decoding.summary()[key]
                     text = tokenizer.decode_frame(result.frame)
                     wrong = result.frame.erased | (result.frame.ids != frame.ids)
                     stats[mode]["exact"].append(text == messages[i])
                     stats[mode]["ter"].append(float(np.mean(wrong)))
                     stats[mode]["texts"].append(text)
-                    stats[mode]["ms"].append(1e3 * result.elapsed_s)
+                    stats[mode]["ms"].append(1e3 * elapsed)
                 if bar is not None:
                     bar.update(1)
             for mode in modes:
@@ -266,7 +297,12 @@ def run_text_eval(config: TextEvalConfig, recovery=None, tokenizer: Optional[Tex
                     "messages": len(messages),
                     "llr_source": LLR_SOURCES[llr_source] if mode in ("soft", "hard") else None,
                     "recovery_ms_mean": float(np.mean(s["ms"])),
+                    "recovery_ms_median": float(np.median(s["ms"])),
                 })
+                if mode == "soft":
+                    # Failed codewords decoded again with header/model priors.
+                    rows[-1]["context_decoding"] = config.context_decoding
+                    rows[-1]["packets_redecoded"] = dict(redecoded)
     finally:
         if bar is not None:
             bar.close()
@@ -295,7 +331,7 @@ def _transmit(config: TextEvalConfig, executor, packets, snr: float) -> List[lis
     out = []
     for future in futures:
         for message in future.result():
-            out.append([SoftPacket(data, llr) for data, llr in message])
+            out.append([SoftPacket(*fields) for fields in message])
     return out
 
 

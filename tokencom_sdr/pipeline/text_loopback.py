@@ -48,6 +48,12 @@ class LinkConfig:
         packets), ``fill`` (context model, no channel information) or
         ``soft`` (context model x bit LLRs); see
         :mod:`tokencom_sdr.context.text_recovery`.
+    context_decoding : str
+        With ``recovery="soft"``: how CRC-failed codewords are decoded again
+        with prior knowledge before the MAP recovery: ``model`` (known link
+        header, then the context model's token prior), ``header``,
+        ``model-only`` or ``off``
+        (:mod:`tokencom_sdr.pipeline.context_decoding`).
     """
 
     snr_db: float = 25.0
@@ -61,6 +67,7 @@ class LinkConfig:
     seed: int = 0
     message_id: int = 1
     recovery: str = "none"
+    context_decoding: str = "model"
 
     def make_channel(self) -> LoopbackChannel:
         return LoopbackChannel(self.snr_db, self.cfo, self.sco_ppm, self.taps, self.seed)
@@ -84,7 +91,13 @@ def run_text_loopback(text: str, config: Optional[LinkConfig] = None,
         ``recovery``, ``token_error_rate_raw`` (before recovery; ``token_error_rate``
         and ``exact`` are after it), ``semantic_similarity`` (MiniLM cosine of
         sent and received text; None if unavailable or ``semantic`` is False),
-        ``received_text_raw``, ``failed_packets_used`` and ``recovery_s``.
+        ``received_text_raw``, ``failed_packets_used``, ``recovery_s`` and
+        ``context_decoding`` (``soft``: ``candidates``, CRC-failed packets
+        that could be decoded again, and ``recovered``, those that then
+        passed their CRC, split into ``recovered_header_only`` and
+        ``recovered_with_model``; None for other modes).
+        ``packets_received`` and ``packet_error_rate`` are the radio's,
+        before any re-decoding.
         ``text_recovery`` is an optional preloaded
         :class:`~tokencom_sdr.context.text_recovery.TextRecovery`.
     """
@@ -104,7 +117,8 @@ def run_text_loopback(text: str, config: Optional[LinkConfig] = None,
     # The geometry comes from the sent frame only so that a message with no
     # surviving packet still decodes to the right number of erasures.
     received = receive_text(phy.received, text, frame, config.message_id, aggregation,
-                            tokenizer, config.recovery, text_recovery, semantic)
+                            tokenizer, config.recovery, text_recovery, semantic,
+                            config.context_decoding)
     reassembly = received.pop("reassembly").reassembly
     received_frame = reassembly.frame
     received_text = received["received_text"]
@@ -129,6 +143,7 @@ def run_text_loopback(text: str, config: Optional[LinkConfig] = None,
         "exact": received_text == text,
         "semantic_similarity": received["semantic_similarity"],
         "failed_packets_used": received["failed_packets_used"],
+        "context_decoding": received["context_decoding"],
         "sent_text": text,
         "received_text": received_text,
         "received_text_raw": received["received_text_raw"],
