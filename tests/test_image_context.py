@@ -91,10 +91,15 @@ def test_maskgit_fill_fills_all_and_keeps_received(tiny, steps):
     np.testing.assert_array_equal(result.ids[~erased], ids[~erased])
     assert result.ids.min() >= 0 and result.ids.max() < K
     np.testing.assert_array_equal(result.positions, np.flatnonzero(erased))
-    assert result.top_ids.shape == result.top_p.shape == (erased.sum(), 32)
+    # By default the beliefs cover the whole codebook (a full posterior per position).
+    assert result.top_ids.shape == result.top_p.shape == (erased.sum(), K)
+    np.testing.assert_allclose(result.top_p.sum(axis=1), 1.0, rtol=1e-4)
     assert result.latent.shape == (erased.sum(), 8)
     # Committed ids are the argmax at the time of commitment.
     np.testing.assert_array_equal(result.ids.reshape(-1)[result.positions], result.top_ids[:, 0])
+    cut = maskgit_fill(model, ids, erased, steps=steps, top_k=32)
+    assert cut.top_ids.shape == (erased.sum(), 32)
+    np.testing.assert_array_equal(cut.top_ids, result.top_ids[:, :32])
 
 
 @pytest.mark.timeout(30)

@@ -371,7 +371,7 @@ class FillResult:
 
 @torch.no_grad()
 def maskgit_fill(model: ImageContextModel, ids: np.ndarray, erased: np.ndarray, steps: int = 2,
-                 temperature: float = 0.0, top_k: int = 32, seed: int = 0,
+                 temperature: float = 0.0, top_k: Optional[int] = None, seed: int = 0,
                  stride: Optional[int] = None) -> FillResult:
     """Fill erased grid positions by iterative masked decoding.
 
@@ -385,8 +385,13 @@ def maskgit_fill(model: ImageContextModel, ids: np.ndarray, erased: np.ndarray, 
     temperature : float
         0 commits the most probable code (best PSNR); above 0, codes are
         sampled and confidences get Gumbel noise (MaskGIT sampling).
-    top_k : int
-        How many candidates per position to keep in the result.
+    top_k : int, optional
+        How many candidates per position to keep in the result; default the
+        whole codebook. The soft decoder draws the expected codeword under
+        these candidates, which is the minimum mean-square-error latent only
+        when the expectation runs over the full posterior: cutting it to the
+        top 32 lost 0.29 dB PSNR on the held-out images at 30 % packet loss
+        (and 0.16 dB on training images).
 
     Returns
     -------
@@ -407,7 +412,7 @@ def maskgit_fill(model: ImageContextModel, ids: np.ndarray, erased: np.ndarray, 
     grid = torch.as_tensor(np.where(erased, k, ids), dtype=torch.int64, device=device)
     remaining = torch.as_tensor(erased, device=device).clone()
     total = int(remaining.sum())
-    top_k = min(top_k, k)
+    top_k = k if top_k is None else min(top_k, k)
     positions, top_ids, top_p, latents = [], [], [], []
     gen = torch.Generator(device="cpu").manual_seed(seed)
     for step in range(steps):
