@@ -188,30 +188,40 @@ class LdpcCode:
     def decode(self, llr: np.ndarray) -> DecodeResult:
         """Belief-propagation decoding of a batch of codewords.
 
+        A word whose hard decisions already form a codeword is not handed to
+        BP: the information bits' hard decisions are re-encoded, and if the
+        codeword agrees with every decided bit (LLR not 0; erased bits may
+        take any value), that codeword is the answer (the standard
+        zero-syndrome check, which BP itself would make first). Its
+        posteriors are the input LLRs of the information bits, where BP
+        would start from; ``iterations`` is 0. Only the other words go
+        through BP. At the SNRs a link runs at, most words pass the check,
+        and BP's per-call cost (its package copies every input and output
+        element through Python) is most of a burst's decoding time.
+
         Parameters
         ----------
         llr : np.ndarray, shape ``(batch, n)``, float
-            Channel LLRs (positive favours 0); 0 for bits never sent.
+            Channel LLRs (positive favours 0), any prior included; 0 for
+            bits never sent.
         """
         llr = np.clip(np.asarray(llr, dtype=np.float64).reshape(-1, self.n), -_LLR_CLIP, _LLR_CLIP)
         batch = llr.shape[0]
-        info_bits = np.zeros((batch, self.k), dtype=np.uint8)
-        info_llr = np.zeros((batch, self.k), dtype=np.float32)
-        converged = np.zeros(batch, dtype=bool)
-        iterations = np.zeros(batch, dtype=np.int64)
         hard = (llr < 0).astype(np.uint8)
-        flip_probability = 1.0 / (1.0 + np.exp(np.abs(llr)))
-        for i in range(batch):
-            if not hard[i].any():
-                # The zero word is a codeword. BpDecoder returns it without
-                # decoding, and would leave the last word's posteriors behind.
-                info_llr[i] = llr[i, self.info_positions]
-                converged[i] = True
-                continue
+        info_bits = hard[:, self.info_positions]
+        info_llr = llr[:, self.info_positions].astype(np.float32)
+        iterations = np.zeros(batch, dtype=np.int64)
+        # A systematic code: the information bits fix the codeword.
+        mismatch = (self.encode(info_bits) != hard) & (llr != 0)
+        # (The all-zero word always passes, which matters: BpDecoder returns
+        # it without decoding and would leave the last word's posteriors behind.)
+        converged = ~mismatch.any(axis=1)
+        for i in np.flatnonzero(~converged):
+            flip_probability = 1.0 / (1.0 + np.exp(np.abs(llr[i])))
             # BpDecoder copies its inputs and outputs element by element with
             # Python indexing, which is several times faster on a list or an
             # object array than on numeric numpy arrays (0.1 ms per 1800 bits).
-            self._decoder.update_channel_probs(flip_probability[i].tolist())
+            self._decoder.update_channel_probs(flip_probability.tolist())
             # In received-vector mode BpDecoder returns the decoded codeword;
             # its log_prob_ratios are posteriors of "bit differs from the
             # hard input", so the sign flips where the input was a 1.
