@@ -14,6 +14,9 @@ from .burst_pdu import burst_pdu, symbols_pdu
 from .ofdm_params import OfdmParams
 from .payload_code import warm_up_codes
 
+_PDUS = pmt.intern("pdus")
+_SYMBOLS = pmt.intern("symbols")
+
 
 class _SampleBuffer:
     """The recent part of a sample stream, addressed by absolute index.
@@ -85,7 +88,8 @@ class BurstDecoderBlock(gr.sync_block):
     Output message port ``pdus``: ``(meta, u8vector)`` per burst whose header
     decoded, decodable or not (the link layer's CRC decides); ``meta`` is
     :func:`~.burst_pdu.pdu_meta`'s. Output message port ``symbols``: the
-    burst's equalised payload symbols (c32vector PDU).
+    burst's equalised payload symbols (c32vector PDU), built only while
+    something is connected to the port.
 
     Parameters
     ----------
@@ -116,8 +120,8 @@ class BurstDecoderBlock(gr.sync_block):
         gr.sync_block.__init__(self, "tokencom_burst_decoder", in_sig=[np.complex64, np.uint8],
                                out_sig=None)
         self.params = params = params or OfdmParams()
-        self.message_port_register_out(pmt.intern("pdus"))
-        self.message_port_register_out(pmt.intern("symbols"))
+        self.message_port_register_out(_PDUS)
+        self.message_port_register_out(_SYMBOLS)
         warm_up_codes()  # not inside the first burst's work() call
         self.listeners: List[Callable] = []
         self.header_listeners: List[Callable[[int, Optional[BurstHeader]], None]] = []
@@ -135,11 +139,16 @@ class BurstDecoderBlock(gr.sync_block):
         self._resume = 0
         # (burst, first, stop): the burst whose payload samples are awaited.
         self._pending = None
+        self._symbols_wanted = True
 
     def work(self, input_items, output_items):
         samples, trigger = input_items
         n = len(samples)
         try:
+            # A symbols PDU costs as much to build as the packet's own PDU;
+            # skip it when nobody listens (looked up per call, as message
+            # connections may change while the graph runs).
+            self._symbols_wanted = not pmt.is_null(self.message_subscribers(_SYMBOLS))
             first = self._buffer.stop
             self._buffer.append(samples)
             self._triggers.extend((first + np.flatnonzero(trigger[:n])).tolist())
@@ -212,7 +221,8 @@ class BurstDecoderBlock(gr.sync_block):
             self.bursts_dropped += 1
             return
         self.bursts_decoded += 1
-        self.message_port_pub(pmt.intern("symbols"), symbols_pdu(symbols))
+        if self._symbols_wanted:
+            self.message_port_pub(_SYMBOLS, symbols_pdu(symbols))
         for listener in self.listeners:
             listener(pdu)
-        self.message_port_pub(pmt.intern("pdus"), pdu)
+        self.message_port_pub(_PDUS, pdu)

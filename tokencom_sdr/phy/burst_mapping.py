@@ -64,9 +64,19 @@ def header_from_symbols(symbols: np.ndarray, noise_var: np.ndarray) -> Optional[
     return decode_header(llr)
 
 
+# A link repeats the same few headers (one payload size and MCS, 256 packet
+# numbers), and re-encoding one (CRC bit by bit, LDPC) costs ~25 us a burst.
+@lru_cache(maxsize=4096)
 def header_symbols(header: PhyHeader) -> np.ndarray:
-    """What a decoded header looked like on the air (for data-aided estimates)."""
-    return map_bits(encode_header(header), "bpsk")
+    """What a decoded header looked like on the air (for data-aided estimates).
+
+    Returns
+    -------
+    np.ndarray, shape ``(96,)``, dtype ``complex64``, read-only (cached)
+    """
+    symbols = map_bits(encode_header(header), "bpsk")
+    symbols.setflags(write=False)
+    return symbols
 
 
 def payload_from_symbols(symbols: np.ndarray, noise_var: np.ndarray, n_bytes: int,

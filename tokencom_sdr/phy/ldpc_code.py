@@ -147,13 +147,15 @@ class LdpcCode:
         self.n = self.H.shape[1]
         self.info_positions, self.G = _gf2_systematic(self.H)
         self.k = self.info_positions.size
-        # G's rows packed into 64-bit words: a codeword is the XOR of the rows
-        # of its information bits that are 1, far cheaper than a matrix
-        # product over the reals (0.03 ms instead of 0.3 ms for n = 1800).
-        words = -(-self.n // 64)
+        self.parity_positions = np.setdiff1d(np.arange(self.n), self.info_positions)
+        # The parity columns of G's rows packed into 64-bit words: the parity
+        # bits are the XOR of the rows of the information bits that are 1,
+        # far cheaper than a matrix product over the reals (0.02 ms instead
+        # of 0.3 ms for n = 1800). (The information columns are the identity.)
+        words = -(-self.parity_positions.size // 64)
         padded = np.zeros((self.k, 64 * words), dtype=np.uint8)
-        padded[:, :self.n] = self.G
-        self._G_words = np.packbits(padded, axis=1).view(np.uint64)
+        padded[:, :self.parity_positions.size] = self.G[:, self.parity_positions]
+        self._parity_words = np.packbits(padded, axis=1).view(np.uint64)
         # Import here so that the PHY without LDPC works without the package.
         from ldpc import BpDecoder
         self._decoder = BpDecoder(sp.csr_matrix(self.H), error_rate=0.1, max_iter=max_iterations,
@@ -180,10 +182,17 @@ class LdpcCode:
         np.ndarray, shape ``(batch, n)``, dtype ``uint8``
         """
         info_bits = np.asarray(info_bits).reshape(-1, self.k) != 0
-        words = np.empty((info_bits.shape[0], self._G_words.shape[1]), dtype=np.uint64)
+        codewords = np.empty((info_bits.shape[0], self.n), dtype=np.uint8)
+        codewords[:, self.info_positions] = info_bits
+        codewords[:, self.parity_positions] = self._parity_bits(info_bits)
+        return codewords
+
+    def _parity_bits(self, info_bits: np.ndarray) -> np.ndarray:
+        """Parity bits (at ``parity_positions``) of boolean information words, shape ``(batch, k)``."""
+        words = np.empty((info_bits.shape[0], self._parity_words.shape[1]), dtype=np.uint64)
         for i, row in enumerate(info_bits):
-            words[i] = np.bitwise_xor.reduce(self._G_words[row], axis=0)
-        return np.unpackbits(words.view(np.uint8), axis=1)[:, :self.n]
+            words[i] = np.bitwise_xor.reduce(self._parity_words[row], axis=0)
+        return np.unpackbits(words.view(np.uint8), axis=1)[:, :self.parity_positions.size]
 
     def decode(self, llr: np.ndarray) -> DecodeResult:
         """Belief-propagation decoding of a batch of codewords.
@@ -211,8 +220,9 @@ class LdpcCode:
         info_bits = hard[:, self.info_positions]
         info_llr = llr[:, self.info_positions].astype(np.float32)
         iterations = np.zeros(batch, dtype=np.int64)
-        # A systematic code: the information bits fix the codeword.
-        mismatch = (self.encode(info_bits) != hard) & (llr != 0)
+        # A systematic code: the information bits fix the parity bits.
+        parity = self.parity_positions
+        mismatch = (self._parity_bits(info_bits != 0) != hard[:, parity]) & (llr[:, parity] != 0)
         # (The all-zero word always passes, which matters: BpDecoder returns
         # it without decoding and would leave the last word's posteriors behind.)
         converged = ~mismatch.any(axis=1)

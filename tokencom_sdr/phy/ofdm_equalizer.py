@@ -17,6 +17,8 @@ and the symbol timing. Then per group of symbols it
    soft demapping needs (noise over |H|^2: weak carriers give weak LLRs).
 """
 
+import cmath
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -159,6 +161,23 @@ def _pilot_table() -> np.ndarray:
     return np.array(make_pilot_symbols(), dtype=np.complex64)
 
 
+@lru_cache(maxsize=1024)
+def _pilot_rows(first_pilot_index: int, n_sym: int) -> np.ndarray:
+    """Pilot symbols of ``n_sym`` OFDM symbols from ``first_pilot_index`` on,
+    shape ``(n_sym, n_pilots)`` (cached: bursts repeat a few lengths)."""
+    table = _pilot_table()
+    rows = table[(first_pilot_index + np.arange(n_sym)) % len(table)]
+    rows.setflags(write=False)
+    return rows
+
+
+@lru_cache(maxsize=1024)
+def _phase_index(n_anchor: int, n_sym: int) -> np.ndarray:
+    index = np.arange(-n_anchor, n_sym, dtype=np.float64)
+    index.setflags(write=False)
+    return index
+
+
 def _linear_phase(correlation: np.ndarray, anchor) -> (np.ndarray, float):
     """Common phase of each symbol, modelled as ``a + b * index``.
 
@@ -174,23 +193,25 @@ def _linear_phase(correlation: np.ndarray, anchor) -> (np.ndarray, float):
     -------
     (np.ndarray, shape ``(n_sym,)``: phase per symbol; float: slope per symbol)
     """
+    # (Scalars go through cmath and math: numpy's per-call overhead on
+    # single values is most of this function's cost.)
     n_anchor = 0 if anchor is None else len(anchor)
     z = correlation if n_anchor == 0 else np.concatenate([np.asarray(anchor, dtype=np.complex64), correlation])
-    index = np.arange(-n_anchor, len(correlation), dtype=np.float64)
+    index = _phase_index(n_anchor, len(correlation))
     if z.size == 1:
-        return np.array([np.angle(z[0])]), 0.0
-    coarse_slope = float(np.angle(np.sum(z[1:] * np.conj(z[:-1]))))
+        return np.array([cmath.phase(complex(z[0]))]), 0.0
+    coarse_slope = cmath.phase(complex(np.vdot(z[:-1], z[1:])))
     derotated = z * np.exp(-1j * coarse_slope * index)
-    coarse_offset = float(np.angle(np.sum(derotated)))
-    residual = np.angle(derotated * np.exp(-1j * coarse_offset))
-    weight = np.abs(z)
+    coarse_offset = cmath.phase(complex(derotated.sum()))
+    residual = np.angle(derotated * cmath.exp(-1j * coarse_offset))
+    weight = np.abs(z).astype(np.float64)
     total = max(float(weight.sum()), 1e-12)
     centre = float(weight @ index) / total
     spread = float(weight @ (index - centre) ** 2)
     slope_fix = float(weight @ ((index - centre) * residual)) / spread if spread > 0 else 0.0
     offset_fix = float(weight @ residual) / total - slope_fix * centre
     slope = coarse_slope + slope_fix
-    phase = coarse_offset + offset_fix + slope * index
+    phase = (coarse_offset + offset_fix) + slope * index
     return phase[n_anchor:], slope
 
 
@@ -219,6 +240,8 @@ def equalize_burst(fft_symbols: np.ndarray, channel: np.ndarray, carrier_offset:
         Phase references of the symbols just before these (see
         :func:`_linear_phase`), from :attr:`EqualizedBurst.correlation`.
     """
+    # Written for few numpy calls: a burst's arrays are small, so each call's
+    # fixed overhead, not the arithmetic, is what this costs.
     Y = np.asarray(fft_symbols, dtype=np.complex64).reshape(-1, params.fft_len)
     n_sym = Y.shape[0]
     data_idx, pilot_idx = _indices(params)
@@ -227,29 +250,31 @@ def equalize_burst(fft_symbols: np.ndarray, channel: np.ndarray, carrier_offset:
     # An integer carrier offset moves every carrier by the same number of bins.
     Y_data = Y[:, data_idx + carrier_offset]
     Y_pilot = Y[:, pilot_idx + carrier_offset]
-    table = _pilot_table()
-    reference = H_pilot[None, :] * table[(first_pilot_index + np.arange(n_sym)) % len(table)]
-    correlation = np.sum(Y_pilot * np.conj(reference), axis=1)
+    reference = H_pilot * _pilot_rows(first_pilot_index, n_sym)
+    correlation = (Y_pilot * np.conj(reference)).sum(axis=1)
     if known_data is not None:
-        known_reference = H_data[None, :] * np.asarray(known_data, dtype=np.complex64).reshape(n_sym, -1)
-        correlation = correlation + np.sum(Y_data * np.conj(known_reference), axis=1)
+        known_reference = H_data * np.asarray(known_data, dtype=np.complex64).reshape(n_sym, -1)
+        correlation += (Y_data * np.conj(known_reference)).sum(axis=1)
     phase, slope = _linear_phase(correlation, anchor)
     rotation = np.exp(1j * phase).astype(np.complex64)[:, None]
 
-    squared_error = np.sum(np.abs(Y_pilot - reference * rotation) ** 2)
+    error = (Y_pilot - reference * rotation).ravel()
+    squared_error = np.vdot(error, error).real
     count = Y_pilot.size
     if known_data is not None:
-        squared_error += np.sum(np.abs(Y_data - known_reference * rotation) ** 2)
+        error = (Y_data - known_reference * rotation).ravel()
+        squared_error += np.vdot(error, error).real
         count += Y_data.size
     noise_power = max(float(squared_error) / count, 1e-12)
 
-    gain = np.maximum(np.abs(H_data) ** 2, 1e-12)
-    symbols = (Y_data * np.conj(H_data * rotation) / gain).astype(np.complex64)
-    noise_var = np.broadcast_to((noise_power / gain)[None, :].astype(np.float32), symbols.shape)
-    signal = float(np.mean(np.concatenate([np.abs(H_data) ** 2, np.abs(H_pilot) ** 2])))
+    data_power = (H_data.real ** 2 + H_data.imag ** 2)
+    gain = np.maximum(data_power, 1e-12)
+    symbols = Y_data * (np.conj(H_data) / gain) * np.conj(rotation)
+    noise_var = np.tile((noise_power / gain).astype(np.float32), n_sym)
+    signal = (float(data_power.sum()) + float(np.vdot(H_pilot, H_pilot).real)) / (len(data_idx) + len(pilot_idx))
     snr = signal / noise_power * (len(data_idx) + len(pilot_idx)) / params.fft_len
-    return EqualizedBurst(symbols.reshape(-1), noise_var.reshape(-1), noise_power,
-                          float(10 * np.log10(max(snr, 1e-12))), slope, rotation.reshape(-1),
+    return EqualizedBurst(symbols.reshape(-1), noise_var, noise_power,
+                          10 * math.log10(max(snr, 1e-12)), slope, rotation.reshape(-1),
                           correlation.astype(np.complex64))
 
 
