@@ -50,12 +50,12 @@ def burst_symbols(data: bytes, mcs, packet_number: int, params: OfdmParams) -> n
     np.ndarray, shape ``((2 + n_payload_sym) * n_data,)``, dtype ``complex64``
     """
     mcs = get_mcs(mcs)
-    header = encode_header(PhyHeader(len(data), mcs.index, packet_number % 256))
+    header = header_symbols(PhyHeader(len(data), mcs.index, packet_number % 256))
     coded = encode_payload(data, mcs)
     n_sym = payload_ofdm_symbols(len(data), mcs, params)
     padding = n_sym * len(params.data_carriers) * mcs.bits_per_symbol - coded.size
     coded = np.concatenate([coded, _filler_bits(padding)])
-    return np.concatenate([map_bits(header, "bpsk"), map_bits(coded, mcs.constellation)])
+    return np.concatenate([header, map_bits(coded, mcs.constellation)])
 
 
 def header_from_symbols(symbols: np.ndarray, noise_var: np.ndarray) -> Optional[PhyHeader]:
@@ -65,7 +65,8 @@ def header_from_symbols(symbols: np.ndarray, noise_var: np.ndarray) -> Optional[
 
 
 # A link repeats the same few headers (one payload size and MCS, 256 packet
-# numbers), and re-encoding one (CRC bit by bit, LDPC) costs ~25 us a burst.
+# numbers), and encoding one (CRC bit by bit, LDPC) costs ~20 us a burst, in
+# the transmitter and again in the receiver (for data-aided estimates).
 @lru_cache(maxsize=4096)
 def header_symbols(header: PhyHeader) -> np.ndarray:
     """What a decoded header looked like on the air (for data-aided estimates).
