@@ -146,8 +146,7 @@ def refine_channel(fft_symbols: np.ndarray, channel: np.ndarray, carrier_offset:
     Y = np.asarray(fft_symbols, dtype=np.complex64).reshape(-1, params.fft_len)
     n_sym = Y.shape[0]
     data_idx, pilot_idx = _indices(params)
-    table = _pilot_table()
-    pilots = table[(first_pilot_index + np.arange(n_sym)) % len(table)]
+    pilots = _pilot_rows(first_pilot_index, n_sym)
     derotate = np.conj(np.asarray(rotation, dtype=np.complex64))[:, None]
     total = np.asarray(channel, dtype=np.complex64).copy()
     known = np.asarray(known_data, dtype=np.complex64).reshape(n_sym, -1)
@@ -346,6 +345,22 @@ def _fftshift_index(fft_len: int) -> np.ndarray:
     return np.fft.fftshift(np.arange(fft_len))
 
 
+@lru_cache(maxsize=4)
+def _ifftshift_index(fft_len: int) -> np.ndarray:
+    return np.fft.ifftshift(np.arange(fft_len))
+
+
+@lru_cache(maxsize=4)
+def _neighbour_pairs(params: OfdmParams, max_offset: int):
+    """Active carriers whose upper neighbour is active too (fft-shifted), and
+    the even offsets to try that keep every pair inside the FFT."""
+    active = _active_indices(params)
+    pairs = active[:-1][np.diff(active) == 1]
+    offsets = np.arange(-max_offset, max_offset + 1, 2)
+    offsets = offsets[(pairs.min() + offsets >= 0) & (pairs.max() + 1 + offsets < params.fft_len)]
+    return pairs, offsets, pairs[None, :] + offsets[:, None]
+
+
 def integer_carrier_offset(sync_fft_2: np.ndarray, sync_word_2: np.ndarray, params: OfdmParams,
                            max_offset: int = 4) -> int:
     """Whole-carrier offset left after fine correction (even, see above).
@@ -354,12 +369,8 @@ def integer_carrier_offset(sync_fft_2: np.ndarray, sync_word_2: np.ndarray, para
     preamble symbol: insensitive to the channel's phase, which changes little
     from one carrier to the next.
     """
-    active = _active_indices(params)
-    pairs = active[:-1][np.diff(active) == 1]
+    pairs, offsets, lo = _neighbour_pairs(params, max_offset)
     reference = np.conj(sync_word_2[pairs] * np.conj(sync_word_2[pairs + 1]))
-    offsets = np.arange(-max_offset, max_offset + 1, 2)
-    offsets = offsets[(pairs.min() + offsets >= 0) & (pairs.max() + 1 + offsets < params.fft_len)]
-    lo = pairs[None, :] + offsets[:, None]
     metric = np.abs(np.sum(sync_fft_2[lo] * np.conj(sync_fft_2[lo + 1]) * reference[None, :], axis=1))
     return int(offsets[int(np.argmax(metric))])
 
@@ -418,7 +429,8 @@ def timing_error(raw_channel: np.ndarray, params: OfdmParams) -> int:
     ----------
     raw_channel : np.ndarray, shape ``(fft_len,)``, complex, fft-shifted
     """
-    response = np.abs(np.fft.ifft(np.fft.ifftshift(raw_channel)))
+    # (ifftshift as a cached index: np.roll costs more than the FFT here)
+    response = np.abs(np.fft.ifft(raw_channel[_ifftshift_index(params.fft_len)]))
     peak = int(np.argmax(response))
     if peak >= params.fft_len // 2:
         peak -= params.fft_len
