@@ -7,13 +7,13 @@ allocator adds the preamble and pilots around them.
 """
 
 from functools import lru_cache
-from typing import Optional
+from typing import List, Optional
 
 import numpy as np
 
 from .mcs import Mcs, get_mcs
 from .ofdm_params import OfdmParams
-from .payload_code import DecodedPayload, coded_length, decode_payload, encode_payload
+from .payload_code import DecodedPayload, coded_length, decode_payloads, encode_payload
 from .phy_header import HEADER_CODED_BITS, PhyHeader, decode_header, encode_header
 from .qam import demap_maxlog, map_bits
 
@@ -80,8 +80,11 @@ def header_symbols(header: PhyHeader) -> np.ndarray:
     return symbols
 
 
-def payload_from_symbols(symbols: np.ndarray, noise_var: np.ndarray, n_bytes: int,
-                         mcs: Mcs) -> DecodedPayload:
-    """Soft-demap and decode a payload from its equalised symbols (filler included)."""
-    llr = demap_maxlog(symbols, noise_var, mcs.constellation)
-    return decode_payload(llr[:coded_length(n_bytes, mcs)], n_bytes, mcs)
+def payloads_from_symbols(symbols: np.ndarray, noise_var: np.ndarray, n_bytes: int,
+                          mcs: Mcs) -> List[DecodedPayload]:
+    """Soft-demap and decode payloads of the same size and MCS from their
+    equalised symbols (filler included): rows of ``symbols`` and
+    ``noise_var``, shape ``(n_packets, n_symbols)``."""
+    n_packets = symbols.shape[0]
+    llr = demap_maxlog(symbols.reshape(-1), noise_var.reshape(-1), mcs.constellation).reshape(n_packets, -1)
+    return decode_payloads(llr[:, :coded_length(n_bytes, mcs)], n_bytes, mcs)

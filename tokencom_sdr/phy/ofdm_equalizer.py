@@ -277,6 +277,135 @@ def equalize_burst(fft_symbols: np.ndarray, channel: np.ndarray, carrier_offset:
                           correlation.astype(np.complex64))
 
 
+def _linear_phases(correlation: np.ndarray, anchor) -> (np.ndarray, np.ndarray):
+    """:func:`_linear_phase` of several bursts at once: the same estimate,
+    written along a leading burst axis.
+
+    Parameters
+    ----------
+    correlation : np.ndarray, shape ``(n_bursts, n_sym)``, complex
+    anchor : np.ndarray, shape ``(n_bursts, n_anchor)``, complex, or None
+
+    Returns
+    -------
+    (np.ndarray, shape ``(n_bursts, n_sym)``: phase per symbol;
+    np.ndarray, shape ``(n_bursts,)``: slope per symbol)
+    """
+    n_anchor = 0 if anchor is None else anchor.shape[1]
+    z = correlation if n_anchor == 0 else np.concatenate([anchor.astype(np.complex64), correlation], axis=1)
+    index = _phase_index(n_anchor, correlation.shape[1])
+    if z.shape[1] == 1:
+        return np.angle(z), np.zeros(z.shape[0])
+    coarse_slope = np.angle((z[:, 1:] * np.conj(z[:, :-1])).sum(axis=1))
+    derotated = z * np.exp(-1j * coarse_slope[:, None] * index)
+    coarse_offset = np.angle(derotated.sum(axis=1))
+    residual = np.angle(derotated * np.exp(-1j * coarse_offset)[:, None])
+    weight = np.abs(z).astype(np.float64)
+    total = np.maximum(weight.sum(axis=1), 1e-12)
+    centre = (weight @ index) / total
+    offset = index - centre[:, None]
+    spread = (weight * offset ** 2).sum(axis=1)
+    # (spread is 0 only where every weight * offset is, and then so is the
+    # numerator: no fix, without a division by zero)
+    slope_fix = (weight * offset * residual).sum(axis=1) / np.maximum(spread, 1e-300)
+    offset_fix = (weight * residual).sum(axis=1) / total - slope_fix * centre
+    slope = coarse_slope + slope_fix
+    phase = (coarse_offset + offset_fix)[:, None] + slope[:, None] * index
+    return phase[:, n_anchor:], slope
+
+
+@dataclass(frozen=True)
+class EqualizedBursts:
+    """:class:`EqualizedBurst`'s fields for several bursts of one length, each
+    with a leading axis of ``n_bursts`` (``symbols`` and ``noise_var``:
+    ``(n_bursts, n_sym * n_data)``; the scalars: ``(n_bursts,)``)."""
+
+    symbols: np.ndarray
+    noise_var: np.ndarray
+    noise_power: np.ndarray
+    snr_db: np.ndarray
+    phase_slope: np.ndarray
+    rotation: np.ndarray
+    correlation: np.ndarray
+
+    def burst(self, j: int) -> EqualizedBurst:
+        return EqualizedBurst(self.symbols[j], self.noise_var[j], float(self.noise_power[j]),
+                              float(self.snr_db[j]), float(self.phase_slope[j]), self.rotation[j],
+                              self.correlation[j])
+
+
+def _power(x: np.ndarray) -> np.ndarray:
+    """Sum of ``|x|^2`` over all but the first axis (complex64 in, float64 out)."""
+    # (fancy indexing may hand over a column-major array, which a view can't reinterpret)
+    real = np.ascontiguousarray(x).view(np.float32).reshape(x.shape[0], -1)
+    return np.einsum("ij,ij->i", real, real, dtype=np.float64)
+
+
+def equalize_bursts(fft_symbols: np.ndarray, channel: np.ndarray, carrier_offset: np.ndarray,
+                    first_pilot_index: int, params: OfdmParams,
+                    known_data: np.ndarray = None, anchor: np.ndarray = None) -> EqualizedBursts:
+    """Equalise several bursts of the same length at once, each with its own
+    channel, carrier offset and anchor, as :func:`equalize_burst` does one
+    by one (the arrays gain a leading axis of ``n_bursts``).
+
+    The same estimator written twice, on purpose: numpy's fixed cost per
+    call dominates on one burst's small arrays, so the single-burst version
+    is written for the fewest calls on scalars (the header, decoded before
+    the next burst can be located), and this one pays each call once for a
+    whole batch (the payloads of a chunk). ``tests/test_phy_equalizer``
+    checks that the two agree.
+
+    Parameters
+    ----------
+    fft_symbols : np.ndarray, shape ``(n_bursts, n_sym, fft_len)``, complex
+    channel : np.ndarray, shape ``(n_bursts, fft_len)``, complex
+    carrier_offset : np.ndarray, shape ``(n_bursts,)``, int
+    known_data : np.ndarray, shape ``(n_bursts, n_sym * n_data)``, optional
+    anchor : np.ndarray, shape ``(n_bursts, n_anchor)``, complex, optional
+    """
+    # Written for few numpy calls: a burst's arrays are small, so each call's
+    # fixed overhead, not the arithmetic, is what this costs; a batch of
+    # bursts pays it once.
+    Y = np.asarray(fft_symbols, dtype=np.complex64)
+    n_bursts, n_sym = Y.shape[:2]
+    data_idx, pilot_idx = _indices(params)
+    H = np.asarray(channel, dtype=np.complex64)
+    H_data, H_pilot = H[:, data_idx], H[:, pilot_idx]
+    # An integer carrier offset moves every carrier by the same number of bins.
+    shift = np.asarray(carrier_offset).reshape(-1, 1, 1)
+    if n_bursts == 1 or (shift == shift[0]).all():
+        Y_data, Y_pilot = Y[:, :, data_idx + shift[0, 0]], Y[:, :, pilot_idx + shift[0, 0]]
+    else:
+        rows = np.arange(n_bursts)[:, None, None], np.arange(n_sym)[None, :, None]
+        Y_data, Y_pilot = Y[rows + (data_idx + shift,)], Y[rows + (pilot_idx + shift,)]
+    reference = H_pilot[:, None, :] * _pilot_rows(first_pilot_index, n_sym)
+    correlation = (Y_pilot * np.conj(reference)).sum(axis=2)
+    if known_data is not None:
+        known_reference = H_data[:, None, :] * np.asarray(known_data, dtype=np.complex64).reshape(
+            n_bursts, n_sym, -1)
+        correlation += (Y_data * np.conj(known_reference)).sum(axis=2)
+    phase, slope = _linear_phases(correlation, anchor)
+    rotation = np.exp(1j * phase).astype(np.complex64)[:, :, None]
+
+    squared_error = _power(Y_pilot - reference * rotation)
+    count = Y_pilot[0].size
+    if known_data is not None:
+        squared_error += _power(Y_data - known_reference * rotation)
+        count += Y_data[0].size
+    noise_power = np.maximum(squared_error / count, 1e-12)
+
+    data_power = np.abs(H_data) ** 2
+    gain = np.maximum(data_power, 1e-12)
+    symbols = Y_data * (np.conj(H_data) / gain)[:, None, :] * np.conj(rotation)
+    noise_var = np.broadcast_to((noise_power[:, None] / gain).astype(np.float32)[:, None, :], symbols.shape)
+    n_active = len(data_idx) + len(pilot_idx)
+    signal = (data_power.sum(axis=1, dtype=np.float64) + _power(H_pilot)) / n_active
+    snr = signal / noise_power * n_active / params.fft_len
+    return EqualizedBursts(symbols.reshape(n_bursts, -1), noise_var.reshape(n_bursts, -1), noise_power,
+                           10 * np.log10(np.maximum(snr, 1e-12)), slope, rotation.reshape(n_bursts, -1),
+                           correlation.astype(np.complex64))
+
+
 def preamble_correlation(sync_fft_2: np.ndarray, sync_word_2: np.ndarray, channel: np.ndarray,
                          carrier_offset: int, params: OfdmParams) -> np.complex64:
     """Phase reference of the second preamble symbol against ``channel``
@@ -310,32 +439,35 @@ def fine_frequency_offset(sync_symbol_1: np.ndarray) -> float:
 
 def to_frequency_domain(time_symbols: np.ndarray, first_symbol: int, cfo: float,
                         params: OfdmParams) -> np.ndarray:
-    """Remove a frequency offset and FFT the symbols of one burst.
+    """Remove a frequency offset and FFT the symbols of one burst (or of
+    several bursts, each with its own offset).
 
     Parameters
     ----------
     time_symbols : np.ndarray, shape ``(n_sym, fft_len)``, complex
-        FFT windows as :func:`cut_symbols` returns them.
+        FFT windows as :func:`cut_symbols` returns them; with an array of
+        offsets, shape ``(n_bursts, n_sym, fft_len)``.
     first_symbol : int
         Index of the first of them within the burst (0 = first preamble
         symbol), so the phase ramp stays continuous from header to payload.
-    cfo : float
+    cfo : float, or np.ndarray of shape ``(n_bursts,)``
         Offset to remove, in cycles per sample.
 
     Returns
     -------
-    np.ndarray, shape ``(n_sym, fft_len)``, dtype ``complex64``, fft-shifted
+    np.ndarray, shape like ``time_symbols``, dtype ``complex64``, fft-shifted
     """
-    x = np.asarray(time_symbols, dtype=np.complex64).reshape(-1, params.fft_len)
-    n_sym = x.shape[0]
+    cfo = np.asarray(cfo, dtype=np.float64)
+    x = np.asarray(time_symbols, dtype=np.complex64).reshape(cfo.shape + (-1, params.fft_len))
+    n_sym = x.shape[-2]
     # The ramp over sample time t = symbol start + offset in the window, as
     # the product of a per-symbol and a per-sample phasor: n_sym + fft_len
     # complex exponentials instead of n_sym * fft_len.
-    step = -2j * np.pi * cfo
+    step = (-2j * np.pi * cfo)[..., None, None]
     symbol_starts = (first_symbol + np.arange(n_sym)) * params.symbol_len + params.cp_len - WINDOW_ADVANCE
-    ramp = np.exp(step * symbol_starts)[:, None] * np.exp(step * np.arange(params.fft_len))[None, :]
-    spectrum = np.fft.fft(x * ramp.astype(np.complex64), axis=1)
-    return spectrum[:, _fftshift_index(params.fft_len)].astype(np.complex64)
+    ramp = np.exp(step * symbol_starts[:, None]) * np.exp(step * np.arange(params.fft_len))
+    spectrum = np.fft.fft(x * ramp.astype(np.complex64), axis=-1)
+    return spectrum[..., _fftshift_index(params.fft_len)].astype(np.complex64)
 
 
 @lru_cache(maxsize=4)
@@ -403,19 +535,21 @@ def cut_symbols(samples: np.ndarray, start: int, n_sym: int, params: OfdmParams)
 
     Parameters
     ----------
-    samples : np.ndarray, shape ``(m,)``, complex
-        Raw samples with cyclic prefixes.
+    samples : np.ndarray, shape ``(m,)`` or ``(n_bursts, m)``, complex
+        Raw samples with cyclic prefixes (of several bursts: rows, each
+        cut the same way).
     start : int
         Index of the first symbol's cyclic prefix in ``samples``.
 
     Returns
     -------
-    np.ndarray, shape ``(n_sym, fft_len)``, dtype ``complex64``: each window
-    starts ``WINDOW_ADVANCE`` samples before the end of its prefix.
+    np.ndarray, shape ``(n_sym, fft_len)`` (``(n_bursts, n_sym, fft_len)``),
+    dtype ``complex64``: each window starts ``WINDOW_ADVANCE`` samples before
+    the end of its prefix.
     """
     first = start + params.cp_len - WINDOW_ADVANCE
     index = first + np.arange(n_sym)[:, None] * params.symbol_len + np.arange(params.fft_len)[None, :]
-    return np.asarray(samples, dtype=np.complex64)[index]
+    return np.asarray(samples, dtype=np.complex64)[..., index]
 
 
 def timing_error(raw_channel: np.ndarray, params: OfdmParams) -> int:
