@@ -3,7 +3,8 @@
 Encoding is ours (a systematic generator matrix derived from the parity-check
 matrix once, by GF(2) elimination); decoding is ``ldpc.BpDecoder`` (C++
 belief propagation, scaled min-sum). ``BpDecoder`` takes soft input as a hard
-word plus per-bit flip probabilities ``1 / (1 + exp(|LLR|))``.
+word plus per-bit flip probabilities ``1 / (1 + exp(|LLR|))``. A word whose
+hard decisions are already a codeword skips BP (see :meth:`LdpcCode.decode`).
 
 Rate matching (see :class:`RateMatcher`) turns one mother code into any
 shorter and/or higher-rate code: *shortening* fixes trailing information bits
