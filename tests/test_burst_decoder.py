@@ -85,21 +85,52 @@ def test_header_listeners_get_each_burst_start(air):
     assert np.all(np.abs(np.array([s for s, _ in located]) - starts) <= 2)
 
 
-def test_a_failing_payload_decode_drops_that_burst_only(air, monkeypatch):
-    iq, starts = air
-    real = burst_decoder_block.decode_payload_samples
-    calls = []
+@pytest.fixture(scope="module")
+def same_size_air():
+    """Six bursts of one size (one payload batch per chunk), and their starts."""
+    packets = [bytes([i]) * 40 for i in range(6)]
+    iq = modulate(packets, "qpsk-1/2")
+    starts = np.arange(len(packets)) * burst_length(40, "qpsk-1/2", PARAMS)
+    return packets, iq, starts
 
-    def failing_once(samples, burst, params):
-        calls.append(burst.header.packet_number)
-        if len(calls) == 2:
+
+def test_a_failing_payload_decode_drops_that_burst_only(same_size_air, monkeypatch):
+    # Payloads of one size are decoded in batches; a batch that fails is
+    # retried burst by burst, so only the burst that fails alone is lost.
+    packets, iq, starts = same_size_air
+    real = burst_decoder_block.decode_payloads
+    batch_sizes = []
+
+    def failing_on_packet_1(samples, bursts, params):
+        batch_sizes.append(len(bursts))
+        if any(burst.header.packet_number == 1 for burst in bursts):
             raise ValueError("injected failure")
-        return real(samples, burst, params)
+        return real(samples, bursts, params)
 
-    monkeypatch.setattr(burst_decoder_block, "decode_payload_samples", failing_once)
-    block, received = run_block(iq, starts + LAG, [4096] * len(iq))
-    assert received == PACKETS[:1] + PACKETS[2:]
-    assert (block.bursts_decoded, block.bursts_dropped) == (len(PACKETS) - 1, 1)
+    monkeypatch.setattr(burst_decoder_block, "decode_payloads", failing_on_packet_1)
+    block, received = run_block(iq, starts + LAG, [len(iq)])
+    assert batch_sizes == [len(packets)] + [1] * len(packets)
+    assert received == packets[:1] + packets[2:]
+    assert (block.bursts_decoded, block.bursts_dropped) == (len(packets) - 1, 1)
+
+
+def test_a_batch_decodes_as_its_bursts_would_one_by_one(same_size_air):
+    packets, iq, starts = same_size_air
+    metas = []
+    for chunks in ([len(iq)], [s1 - s0 for s0, s1 in zip(starts, list(starts[1:]) + [len(iq)])]):
+        block = BurstDecoderBlock(PARAMS, trigger_lag=LAG)
+        block.listeners.append(lambda pdu: metas.append(pmt.car(pdu)))
+        _, received = run_block(iq, starts + LAG, chunks, block)
+        assert received == packets
+    batched, single = metas[:len(packets)], metas[len(packets):]
+    for a, b in zip(batched, single):
+        for key in ("bit_llr",):
+            np.testing.assert_allclose(pmt.f32vector_elements(pmt.dict_ref(a, pmt.intern(key), pmt.PMT_NIL)),
+                                       pmt.f32vector_elements(pmt.dict_ref(b, pmt.intern(key), pmt.PMT_NIL)),
+                                       rtol=1e-5, atol=1e-5)
+        for key in ("snr_db", "cfo"):
+            assert pmt.to_double(pmt.dict_ref(a, pmt.intern(key), pmt.PMT_NIL)) == pytest.approx(
+                pmt.to_double(pmt.dict_ref(b, pmt.intern(key), pmt.PMT_NIL)))
 
 
 def test_a_failing_header_decode_counts_as_a_failed_header(air, monkeypatch):

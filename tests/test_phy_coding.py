@@ -124,6 +124,42 @@ def test_ldpc_prior_on_known_bits_rescues_a_failed_decode():
     assert helped.fec_ok and helped.data == data
 
 
+def test_ldpc_skips_bp_only_for_words_whose_hard_decisions_are_a_codeword():
+    from tokencom_sdr.phy.ldpc_code import gnuradio_code
+    code = gnuradio_code("n_1800_k_0902_gap_28.alist")
+    rng = np.random.default_rng(8)
+    info = rng.integers(0, 2, (3, code.k)).astype(np.uint8)
+    llr = (rng.uniform(1.0, 5.0, (3, code.n)) * (1.0 - 2.0 * code.encode(info))).astype(np.float32)
+    parity = np.setdiff1d(np.arange(code.n), code.info_positions)
+    llr[:, parity[:100]] = 0.0  # punctured: erasures may take any value
+    llr[1, parity[200]] *= -1   # one wrong hard decision: BP must run and fix it
+    result = code.decode(llr)
+    assert np.array_equal(result.info_bits, info) and result.converged.all()
+    assert list(result.iterations == 0) == [True, False, True]
+    # A word that passed the check keeps its channel LLRs as posteriors.
+    assert np.allclose(result.info_llr[0], llr[0, code.info_positions])
+
+
+def test_ldpc_check_before_bp_includes_the_prior():
+    # A wrong hard decision on an information bit that the prior overrules:
+    # channel + prior is a codeword, so no BP, and the LLRs include the prior.
+    from tokencom_sdr.phy.payload_code import _interleaver
+    code = get_mcs("qpsk-1/2")
+    data = bytes(np.random.default_rng(9).integers(0, 256, 100, dtype=np.uint8))
+    bits = np.unpackbits(np.frombuffer(data, np.uint8))
+    llr = 4.0 * (1 - 2 * encode_payload(data, code).astype(np.float32))
+    # One codeword: payload bit 5 is the 6th bit sent, before interleaving.
+    position = int(np.flatnonzero(_interleaver(llr.size) == 5)[0])
+    llr[position] *= -1
+    prior = np.zeros(bits.size, np.float32)
+    prior[5] = 10.0 * (1 - 2 * float(bits[5]))
+    result = decode_payload(llr, len(data), code, prior_llr=prior)
+    assert result.fec_ok and result.data == data
+    # The channel LLR (4, wrong way) plus the prior (10, right way), as
+    # given: BP would have changed it.
+    assert result.bit_llr[5] == pytest.approx(6.0 * (1 - 2 * float(bits[5])))
+
+
 def test_prior_of_the_wrong_shape_is_refused():
     code = get_mcs("qpsk-1/2")
     coded = encode_payload(bytes(10), code)

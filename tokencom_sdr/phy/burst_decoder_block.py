@@ -2,17 +2,20 @@
 decode them, header then payload, with no round trip through the scheduler."""
 
 from collections import deque
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 import pmt
 from gnuradio import gr
 
 from .burst_decoding import (SYMBOLS_PER_HEADER, TIMING_PADDING, BurstHeader, decode_header_window,
-                             decode_payload_samples, header_window_length)
+                             decode_payloads, header_window_length)
 from .burst_pdu import burst_pdu, symbols_pdu
 from .ofdm_params import OfdmParams
 from .payload_code import warm_up_codes
+
+_PDUS = pmt.intern("pdus")
+_SYMBOLS = pmt.intern("symbols")
 
 
 class _SampleBuffer:
@@ -76,16 +79,19 @@ class BurstDecoderBlock(gr.sync_block):
     trigger, as soon as the preamble and header are buffered (plus
     ``TIMING_PADDING`` either side), it decodes the header
     (:func:`~.burst_decoding.decode_header_window`); if that passes its CRC,
-    it decodes the payload as soon as the whole burst is buffered
-    (:func:`~.burst_decoding.decode_payload_samples`) and ignores the
+    it decodes the payload once the whole burst is buffered and ignores the
     triggers inside the burst. A failed header costs nothing more: the next
     trigger is tried. Nothing waits on a message, so a burst is decoded in
-    the same ``work()`` call that brings its last sample.
+    the same ``work()`` call that brings its last sample: the payloads
+    completed in one call are decoded at its end, those of one MCS and size
+    as one batch (:func:`~.burst_decoding.decode_payloads`), and published
+    in burst order.
 
     Output message port ``pdus``: ``(meta, u8vector)`` per burst whose header
     decoded, decodable or not (the link layer's CRC decides); ``meta`` is
     :func:`~.burst_pdu.pdu_meta`'s. Output message port ``symbols``: the
-    burst's equalised payload symbols (c32vector PDU).
+    burst's equalised payload symbols (c32vector PDU), built only while
+    something is connected to the port.
 
     Parameters
     ----------
@@ -116,8 +122,8 @@ class BurstDecoderBlock(gr.sync_block):
         gr.sync_block.__init__(self, "tokencom_burst_decoder", in_sig=[np.complex64, np.uint8],
                                out_sig=None)
         self.params = params = params or OfdmParams()
-        self.message_port_register_out(pmt.intern("pdus"))
-        self.message_port_register_out(pmt.intern("symbols"))
+        self.message_port_register_out(_PDUS)
+        self.message_port_register_out(_SYMBOLS)
         warm_up_codes()  # not inside the first burst's work() call
         self.listeners: List[Callable] = []
         self.header_listeners: List[Callable[[int, Optional[BurstHeader]], None]] = []
@@ -135,11 +141,16 @@ class BurstDecoderBlock(gr.sync_block):
         self._resume = 0
         # (burst, first, stop): the burst whose payload samples are awaited.
         self._pending = None
+        self._symbols_wanted = True
 
     def work(self, input_items, output_items):
         samples, trigger = input_items
         n = len(samples)
         try:
+            # A symbols PDU costs as much to build as the packet's own PDU;
+            # skip it when nobody listens (looked up per call, as message
+            # connections may change while the graph runs).
+            self._symbols_wanted = not pmt.is_null(self.message_subscribers(_SYMBOLS))
             first = self._buffer.stop
             self._buffer.append(samples)
             self._triggers.extend((first + np.flatnonzero(trigger[:n])).tolist())
@@ -157,13 +168,14 @@ class BurstDecoderBlock(gr.sync_block):
         """Decode every header and payload whose samples are all buffered,
         then drop the samples nothing needs any more."""
         symbol_len, available = self.params.symbol_len, self._buffer.stop
+        ready = []  # (burst, payload samples): decoded together below
         while True:
             if self._pending is not None:
                 burst, first, stop = self._pending
                 if stop > available:
                     break
                 self._pending = None
-                self._publish(burst, self._buffer.get(first, stop))
+                ready.append((burst, self._buffer.get(first, stop)))
                 continue
             while self._triggers and self._triggers[0] < self._resume:
                 self._triggers.popleft()
@@ -183,6 +195,8 @@ class BurstDecoderBlock(gr.sync_block):
             # The detector fires again inside a burst (the timing metric has
             # echoes of the preamble): those triggers are not bursts.
             self._resume = stop + self._lag
+        # (The payload views stay valid: nothing is appended before this.)
+        self._publish(ready)
         if self._pending is not None:
             keep = self._pending[1]
         elif self._triggers:
@@ -203,16 +217,49 @@ class BurstDecoderBlock(gr.sync_block):
             self.headers_ok += 1
         return burst
 
-    def _publish(self, burst: BurstHeader, samples: np.ndarray) -> None:
+    def _publish(self, ready: List[Tuple[BurstHeader, np.ndarray]]) -> None:
+        """Decode the payloads of a chunk's bursts and publish their PDUs, in
+        order. Bursts that share MCS and size are decoded as one batch: a
+        burst's numpy work is mostly fixed cost per call, which a batch pays
+        once."""
+        groups = {}
+        for index, (burst, _) in enumerate(ready):
+            groups.setdefault((burst.mcs.name, burst.header.payload_bytes), []).append(index)
+        results = {}
+        for members in groups.values():
+            results.update(self._decode_batch(ready, members))
+        for index, (burst, _) in enumerate(ready):
+            if index not in results:
+                self.bursts_dropped += 1
+                continue
+            symbols, decoded = results[index]
+            try:
+                pdu = burst_pdu(burst, decoded)
+            except Exception as error:  # noqa: BLE001 - one bad burst must not stop the rest
+                gr.log.warn(f"tokencom burst decoder dropped a burst: {error!r}")
+                self.bursts_dropped += 1
+                continue
+            self.bursts_decoded += 1
+            if self._symbols_wanted:
+                self.message_port_pub(_SYMBOLS, symbols_pdu(symbols))
+            for listener in self.listeners:
+                listener(pdu)
+            self.message_port_pub(_PDUS, pdu)
+
+    def _decode_batch(self, ready, members: List[int]) -> dict:
+        """``{index: (symbols, decoded)}`` for the bursts ``ready[members]``.
+        If the batch fails, its bursts are retried one by one, so that an
+        error loses only the burst that causes it."""
         try:
-            symbols, decoded = decode_payload_samples(samples, burst, self.params)
-            pdu = burst_pdu(burst, decoded)
+            return dict(zip(members, decode_payloads([ready[i][1] for i in members],
+                                                     [ready[i][0] for i in members], self.params)))
         except Exception as error:  # noqa: BLE001 - one bad burst must not stop the rest
-            gr.log.warn(f"tokencom burst decoder dropped a burst: {error!r}")
-            self.bursts_dropped += 1
-            return
-        self.bursts_decoded += 1
-        self.message_port_pub(pmt.intern("symbols"), symbols_pdu(symbols))
-        for listener in self.listeners:
-            listener(pdu)
-        self.message_port_pub(pmt.intern("pdus"), pdu)
+            if len(members) == 1:
+                gr.log.warn(f"tokencom burst decoder dropped a burst: {error!r}")
+                return {}
+            gr.log.warn(f"tokencom burst decoder: a batch of {len(members)} payloads failed with "
+                        f"{error!r}; decoding them one by one")
+        results = {}
+        for index in members:
+            results.update(self._decode_batch(ready, [index]))
+        return results

@@ -15,7 +15,8 @@ corrected timing; equalisation and LDPC decoding of the header; then, with
 the header known, a refined channel, phase reference and noise estimate for
 the payload.
 
-Payload (:func:`decode_payload_samples`): FFT with the same frequency
+Payload (:func:`decode_payload_samples`, or :func:`decode_payloads` for
+several bursts of one MCS and size at once): FFT with the same frequency
 correction (the phase ramp runs on from the header), equalisation anchored on
 the header's phase, noise pooled from pilots and header, max-log LLRs and
 decoding with the header's MCS.
@@ -23,14 +24,15 @@ decoding with the header's MCS.
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .burst_mapping import (HEADER_OFDM_SYMBOLS, header_from_symbols, header_symbols,
-                            payload_from_symbols, payload_ofdm_symbols)
+                            payload_ofdm_symbols, payloads_from_symbols)
 from .mcs import MCS_BY_INDEX, Mcs
-from .ofdm_equalizer import (channel_fit_share, cut_symbols, equalize_burst, fine_frequency_offset,
+from .ofdm_equalizer import (channel_fit_share, cut_symbols, equalize_burst, equalize_bursts,
+                             fine_frequency_offset,
                              integer_carrier_offset, preamble_channel, preamble_correlation,
                              refine_channel, smooth_channel, timing_error, to_frequency_domain)
 from .ofdm_params import OfdmParams
@@ -189,16 +191,35 @@ def decode_payload_samples(samples: np.ndarray, burst: BurstHeader,
         The equalised payload symbols (filler included), for a display.
     decoded : DecodedPayload
     """
-    n_sym = burst.payload_ofdm_symbols
-    fft_symbols = to_frequency_domain(cut_symbols(samples, 0, n_sym, params), SYMBOLS_PER_HEADER,
-                                      burst.fine_cfo, params)
-    equalized = equalize_burst(fft_symbols, burst.channel, burst.carrier_offset, HEADER_OFDM_SYMBOLS,
-                               params, anchor=burst.anchor)
+    return decode_payloads([samples], [burst], params)[0]
+
+
+def decode_payloads(samples: Sequence[np.ndarray], bursts: Sequence[BurstHeader],
+                    params: OfdmParams) -> List[Tuple[np.ndarray, DecodedPayload]]:
+    """:func:`decode_payload_samples` for bursts of the same MCS and payload
+    size, in one pass of numpy calls: each step's fixed cost is paid once
+    for the batch instead of once per burst.
+
+    Returns
+    -------
+    list of ``(symbols, decoded)``, one per burst, in order
+    """
+    first = bursts[0]
+    if any(b.mcs != first.mcs or b.header.payload_bytes != first.header.payload_bytes for b in bursts):
+        raise ValueError("a payload batch must share its MCS and payload size")
+    n_sym = first.payload_ofdm_symbols
+    fine_cfo = np.array([b.fine_cfo for b in bursts])
+    fft_symbols = to_frequency_domain(cut_symbols(np.stack(samples), 0, n_sym, params), SYMBOLS_PER_HEADER,
+                                      fine_cfo, params)
+    equalized = equalize_bursts(fft_symbols, np.stack([b.channel for b in bursts]),
+                                np.array([b.carrier_offset for b in bursts]), HEADER_OFDM_SYMBOLS, params,
+                                anchor=np.stack([b.anchor for b in bursts]))
     # Pool the pilot residuals with the header's data-aided estimate.
     pilot_samples = len(params.pilot_carriers) * n_sym
     header_samples = HEADER_CODED_BITS + HEADER_OFDM_SYMBOLS * len(params.pilot_carriers)
-    pooled = ((burst.noise_power * header_samples + equalized.noise_power * pilot_samples)
+    header_noise = np.array([b.noise_power for b in bursts])
+    pooled = ((header_noise * header_samples + equalized.noise_power * pilot_samples)
               / (header_samples + pilot_samples))
-    noise_var = equalized.noise_var * np.float32(pooled / equalized.noise_power)
-    decoded = payload_from_symbols(equalized.symbols, noise_var, burst.header.payload_bytes, burst.mcs)
-    return equalized.symbols, decoded
+    noise_var = equalized.noise_var * (pooled / equalized.noise_power).astype(np.float32)[:, None]
+    decoded = payloads_from_symbols(equalized.symbols, noise_var, first.header.payload_bytes, first.mcs)
+    return list(zip(equalized.symbols, decoded))

@@ -7,13 +7,13 @@ allocator adds the preamble and pilots around them.
 """
 
 from functools import lru_cache
-from typing import Optional
+from typing import List, Optional
 
 import numpy as np
 
 from .mcs import Mcs, get_mcs
 from .ofdm_params import OfdmParams
-from .payload_code import DecodedPayload, coded_length, decode_payload, encode_payload
+from .payload_code import DecodedPayload, coded_length, decode_payloads, encode_payload
 from .phy_header import HEADER_CODED_BITS, PhyHeader, decode_header, encode_header
 from .qam import demap_maxlog, map_bits
 
@@ -50,12 +50,12 @@ def burst_symbols(data: bytes, mcs, packet_number: int, params: OfdmParams) -> n
     np.ndarray, shape ``((2 + n_payload_sym) * n_data,)``, dtype ``complex64``
     """
     mcs = get_mcs(mcs)
-    header = encode_header(PhyHeader(len(data), mcs.index, packet_number % 256))
+    header = header_symbols(PhyHeader(len(data), mcs.index, packet_number % 256))
     coded = encode_payload(data, mcs)
     n_sym = payload_ofdm_symbols(len(data), mcs, params)
     padding = n_sym * len(params.data_carriers) * mcs.bits_per_symbol - coded.size
     coded = np.concatenate([coded, _filler_bits(padding)])
-    return np.concatenate([map_bits(header, "bpsk"), map_bits(coded, mcs.constellation)])
+    return np.concatenate([header, map_bits(coded, mcs.constellation)])
 
 
 def header_from_symbols(symbols: np.ndarray, noise_var: np.ndarray) -> Optional[PhyHeader]:
@@ -64,13 +64,27 @@ def header_from_symbols(symbols: np.ndarray, noise_var: np.ndarray) -> Optional[
     return decode_header(llr)
 
 
+# A link repeats the same few headers (one payload size and MCS, 256 packet
+# numbers), and encoding one (CRC bit by bit, LDPC) costs ~20 us a burst, in
+# the transmitter and again in the receiver (for data-aided estimates).
+@lru_cache(maxsize=4096)
 def header_symbols(header: PhyHeader) -> np.ndarray:
-    """What a decoded header looked like on the air (for data-aided estimates)."""
-    return map_bits(encode_header(header), "bpsk")
+    """What a decoded header looked like on the air (for data-aided estimates).
+
+    Returns
+    -------
+    np.ndarray, shape ``(96,)``, dtype ``complex64``, read-only (cached)
+    """
+    symbols = map_bits(encode_header(header), "bpsk")
+    symbols.setflags(write=False)
+    return symbols
 
 
-def payload_from_symbols(symbols: np.ndarray, noise_var: np.ndarray, n_bytes: int,
-                         mcs: Mcs) -> DecodedPayload:
-    """Soft-demap and decode a payload from its equalised symbols (filler included)."""
-    llr = demap_maxlog(symbols, noise_var, mcs.constellation)
-    return decode_payload(llr[:coded_length(n_bytes, mcs)], n_bytes, mcs)
+def payloads_from_symbols(symbols: np.ndarray, noise_var: np.ndarray, n_bytes: int,
+                          mcs: Mcs) -> List[DecodedPayload]:
+    """Soft-demap and decode payloads of the same size and MCS from their
+    equalised symbols (filler included): rows of ``symbols`` and
+    ``noise_var``, shape ``(n_packets, n_symbols)``."""
+    n_packets = symbols.shape[0]
+    llr = demap_maxlog(symbols.reshape(-1), noise_var.reshape(-1), mcs.constellation).reshape(n_packets, -1)
+    return decode_payloads(llr[:, :coded_length(n_bytes, mcs)], n_bytes, mcs)

@@ -3,7 +3,8 @@
 Encoding is ours (a systematic generator matrix derived from the parity-check
 matrix once, by GF(2) elimination); decoding is ``ldpc.BpDecoder`` (C++
 belief propagation, scaled min-sum). ``BpDecoder`` takes soft input as a hard
-word plus per-bit flip probabilities ``1 / (1 + exp(|LLR|))``.
+word plus per-bit flip probabilities ``1 / (1 + exp(|LLR|))``. A word whose
+hard decisions are already a codeword skips BP (see :meth:`LdpcCode.decode`).
 
 Rate matching (see :class:`RateMatcher`) turns one mother code into any
 shorter and/or higher-rate code: *shortening* fixes trailing information bits
@@ -147,13 +148,15 @@ class LdpcCode:
         self.n = self.H.shape[1]
         self.info_positions, self.G = _gf2_systematic(self.H)
         self.k = self.info_positions.size
-        # G's rows packed into 64-bit words: a codeword is the XOR of the rows
-        # of its information bits that are 1, far cheaper than a matrix
-        # product over the reals (0.03 ms instead of 0.3 ms for n = 1800).
-        words = -(-self.n // 64)
+        self.parity_positions = np.setdiff1d(np.arange(self.n), self.info_positions)
+        # The parity columns of G's rows packed into 64-bit words: the parity
+        # bits are the XOR of the rows of the information bits that are 1,
+        # far cheaper than a matrix product over the reals (0.02 ms instead
+        # of 0.3 ms for n = 1800). (The information columns are the identity.)
+        words = -(-self.parity_positions.size // 64)
         padded = np.zeros((self.k, 64 * words), dtype=np.uint8)
-        padded[:, :self.n] = self.G
-        self._G_words = np.packbits(padded, axis=1).view(np.uint64)
+        padded[:, :self.parity_positions.size] = self.G[:, self.parity_positions]
+        self._parity_words = np.packbits(padded, axis=1).view(np.uint64)
         # Import here so that the PHY without LDPC works without the package.
         from ldpc import BpDecoder
         self._decoder = BpDecoder(sp.csr_matrix(self.H), error_rate=0.1, max_iter=max_iterations,
@@ -180,38 +183,57 @@ class LdpcCode:
         np.ndarray, shape ``(batch, n)``, dtype ``uint8``
         """
         info_bits = np.asarray(info_bits).reshape(-1, self.k) != 0
-        words = np.empty((info_bits.shape[0], self._G_words.shape[1]), dtype=np.uint64)
+        codewords = np.empty((info_bits.shape[0], self.n), dtype=np.uint8)
+        codewords[:, self.info_positions] = info_bits
+        codewords[:, self.parity_positions] = self._parity_bits(info_bits)
+        return codewords
+
+    def _parity_bits(self, info_bits: np.ndarray) -> np.ndarray:
+        """Parity bits (at ``parity_positions``) of boolean information words, shape ``(batch, k)``."""
+        words = np.empty((info_bits.shape[0], self._parity_words.shape[1]), dtype=np.uint64)
         for i, row in enumerate(info_bits):
-            words[i] = np.bitwise_xor.reduce(self._G_words[row], axis=0)
-        return np.unpackbits(words.view(np.uint8), axis=1)[:, :self.n]
+            # (take with indices: a third faster than a boolean mask here)
+            words[i] = np.bitwise_xor.reduce(self._parity_words.take(np.flatnonzero(row), axis=0), axis=0)
+        return np.unpackbits(words.view(np.uint8), axis=1)[:, :self.parity_positions.size]
 
     def decode(self, llr: np.ndarray) -> DecodeResult:
         """Belief-propagation decoding of a batch of codewords.
 
+        A word whose hard decisions already form a codeword is not handed to
+        BP: the information bits' hard decisions are re-encoded, and if the
+        codeword agrees with every decided bit (LLR not 0; erased bits may
+        take any value), that codeword is the answer (the standard
+        zero-syndrome check, which BP itself would make first). Its
+        posteriors are the input LLRs of the information bits, where BP
+        would start from; ``iterations`` is 0. Only the other words go
+        through BP. At the SNRs a link runs at, most words pass the check,
+        and BP's per-call cost (its package copies every input and output
+        element through Python) is most of a burst's decoding time.
+
         Parameters
         ----------
         llr : np.ndarray, shape ``(batch, n)``, float
-            Channel LLRs (positive favours 0); 0 for bits never sent.
+            Channel LLRs (positive favours 0), any prior included; 0 for
+            bits never sent.
         """
         llr = np.clip(np.asarray(llr, dtype=np.float64).reshape(-1, self.n), -_LLR_CLIP, _LLR_CLIP)
         batch = llr.shape[0]
-        info_bits = np.zeros((batch, self.k), dtype=np.uint8)
-        info_llr = np.zeros((batch, self.k), dtype=np.float32)
-        converged = np.zeros(batch, dtype=bool)
-        iterations = np.zeros(batch, dtype=np.int64)
         hard = (llr < 0).astype(np.uint8)
-        flip_probability = 1.0 / (1.0 + np.exp(np.abs(llr)))
-        for i in range(batch):
-            if not hard[i].any():
-                # The zero word is a codeword. BpDecoder returns it without
-                # decoding, and would leave the last word's posteriors behind.
-                info_llr[i] = llr[i, self.info_positions]
-                converged[i] = True
-                continue
+        info_bits = hard[:, self.info_positions]
+        info_llr = llr[:, self.info_positions].astype(np.float32)
+        iterations = np.zeros(batch, dtype=np.int64)
+        # A systematic code: the information bits fix the parity bits.
+        parity = self.parity_positions
+        mismatch = (self._parity_bits(info_bits != 0) != hard[:, parity]) & (llr[:, parity] != 0)
+        # (The all-zero word always passes, which matters: BpDecoder returns
+        # it without decoding and would leave the last word's posteriors behind.)
+        converged = ~mismatch.any(axis=1)
+        for i in np.flatnonzero(~converged):
+            flip_probability = 1.0 / (1.0 + np.exp(np.abs(llr[i])))
             # BpDecoder copies its inputs and outputs element by element with
             # Python indexing, which is several times faster on a list or an
             # object array than on numeric numpy arrays (0.1 ms per 1800 bits).
-            self._decoder.update_channel_probs(flip_probability[i].tolist())
+            self._decoder.update_channel_probs(flip_probability.tolist())
             # In received-vector mode BpDecoder returns the decoded codeword;
             # its log_prob_ratios are posteriors of "bit differs from the
             # hard input", so the sign flips where the input was a 1.

@@ -17,6 +17,8 @@ and the symbol timing. Then per group of symbols it
    soft demapping needs (noise over |H|^2: weak carriers give weak LLRs).
 """
 
+import cmath
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -144,8 +146,7 @@ def refine_channel(fft_symbols: np.ndarray, channel: np.ndarray, carrier_offset:
     Y = np.asarray(fft_symbols, dtype=np.complex64).reshape(-1, params.fft_len)
     n_sym = Y.shape[0]
     data_idx, pilot_idx = _indices(params)
-    table = _pilot_table()
-    pilots = table[(first_pilot_index + np.arange(n_sym)) % len(table)]
+    pilots = _pilot_rows(first_pilot_index, n_sym)
     derotate = np.conj(np.asarray(rotation, dtype=np.complex64))[:, None]
     total = np.asarray(channel, dtype=np.complex64).copy()
     known = np.asarray(known_data, dtype=np.complex64).reshape(n_sym, -1)
@@ -157,6 +158,23 @@ def refine_channel(fft_symbols: np.ndarray, channel: np.ndarray, carrier_offset:
 @lru_cache(maxsize=1)
 def _pilot_table() -> np.ndarray:
     return np.array(make_pilot_symbols(), dtype=np.complex64)
+
+
+@lru_cache(maxsize=1024)
+def _pilot_rows(first_pilot_index: int, n_sym: int) -> np.ndarray:
+    """Pilot symbols of ``n_sym`` OFDM symbols from ``first_pilot_index`` on,
+    shape ``(n_sym, n_pilots)`` (cached: bursts repeat a few lengths)."""
+    table = _pilot_table()
+    rows = table[(first_pilot_index + np.arange(n_sym)) % len(table)]
+    rows.setflags(write=False)
+    return rows
+
+
+@lru_cache(maxsize=1024)
+def _phase_index(n_anchor: int, n_sym: int) -> np.ndarray:
+    index = np.arange(-n_anchor, n_sym, dtype=np.float64)
+    index.setflags(write=False)
+    return index
 
 
 def _linear_phase(correlation: np.ndarray, anchor) -> (np.ndarray, float):
@@ -174,23 +192,25 @@ def _linear_phase(correlation: np.ndarray, anchor) -> (np.ndarray, float):
     -------
     (np.ndarray, shape ``(n_sym,)``: phase per symbol; float: slope per symbol)
     """
+    # (Scalars go through cmath and math: numpy's per-call overhead on
+    # single values is most of this function's cost.)
     n_anchor = 0 if anchor is None else len(anchor)
     z = correlation if n_anchor == 0 else np.concatenate([np.asarray(anchor, dtype=np.complex64), correlation])
-    index = np.arange(-n_anchor, len(correlation), dtype=np.float64)
+    index = _phase_index(n_anchor, len(correlation))
     if z.size == 1:
-        return np.array([np.angle(z[0])]), 0.0
-    coarse_slope = float(np.angle(np.sum(z[1:] * np.conj(z[:-1]))))
+        return np.array([cmath.phase(complex(z[0]))]), 0.0
+    coarse_slope = cmath.phase(complex(np.vdot(z[:-1], z[1:])))
     derotated = z * np.exp(-1j * coarse_slope * index)
-    coarse_offset = float(np.angle(np.sum(derotated)))
-    residual = np.angle(derotated * np.exp(-1j * coarse_offset))
-    weight = np.abs(z)
+    coarse_offset = cmath.phase(complex(derotated.sum()))
+    residual = np.angle(derotated * cmath.exp(-1j * coarse_offset))
+    weight = np.abs(z).astype(np.float64)
     total = max(float(weight.sum()), 1e-12)
     centre = float(weight @ index) / total
     spread = float(weight @ (index - centre) ** 2)
     slope_fix = float(weight @ ((index - centre) * residual)) / spread if spread > 0 else 0.0
     offset_fix = float(weight @ residual) / total - slope_fix * centre
     slope = coarse_slope + slope_fix
-    phase = coarse_offset + offset_fix + slope * index
+    phase = (coarse_offset + offset_fix) + slope * index
     return phase[n_anchor:], slope
 
 
@@ -219,6 +239,8 @@ def equalize_burst(fft_symbols: np.ndarray, channel: np.ndarray, carrier_offset:
         Phase references of the symbols just before these (see
         :func:`_linear_phase`), from :attr:`EqualizedBurst.correlation`.
     """
+    # Written for few numpy calls: a burst's arrays are small, so each call's
+    # fixed overhead, not the arithmetic, is what this costs.
     Y = np.asarray(fft_symbols, dtype=np.complex64).reshape(-1, params.fft_len)
     n_sym = Y.shape[0]
     data_idx, pilot_idx = _indices(params)
@@ -227,30 +249,161 @@ def equalize_burst(fft_symbols: np.ndarray, channel: np.ndarray, carrier_offset:
     # An integer carrier offset moves every carrier by the same number of bins.
     Y_data = Y[:, data_idx + carrier_offset]
     Y_pilot = Y[:, pilot_idx + carrier_offset]
-    table = _pilot_table()
-    reference = H_pilot[None, :] * table[(first_pilot_index + np.arange(n_sym)) % len(table)]
-    correlation = np.sum(Y_pilot * np.conj(reference), axis=1)
+    reference = H_pilot * _pilot_rows(first_pilot_index, n_sym)
+    correlation = (Y_pilot * np.conj(reference)).sum(axis=1)
     if known_data is not None:
-        known_reference = H_data[None, :] * np.asarray(known_data, dtype=np.complex64).reshape(n_sym, -1)
-        correlation = correlation + np.sum(Y_data * np.conj(known_reference), axis=1)
+        known_reference = H_data * np.asarray(known_data, dtype=np.complex64).reshape(n_sym, -1)
+        correlation += (Y_data * np.conj(known_reference)).sum(axis=1)
     phase, slope = _linear_phase(correlation, anchor)
     rotation = np.exp(1j * phase).astype(np.complex64)[:, None]
 
-    squared_error = np.sum(np.abs(Y_pilot - reference * rotation) ** 2)
+    error = (Y_pilot - reference * rotation).ravel()
+    squared_error = np.vdot(error, error).real
     count = Y_pilot.size
     if known_data is not None:
-        squared_error += np.sum(np.abs(Y_data - known_reference * rotation) ** 2)
+        error = (Y_data - known_reference * rotation).ravel()
+        squared_error += np.vdot(error, error).real
         count += Y_data.size
     noise_power = max(float(squared_error) / count, 1e-12)
 
-    gain = np.maximum(np.abs(H_data) ** 2, 1e-12)
-    symbols = (Y_data * np.conj(H_data * rotation) / gain).astype(np.complex64)
-    noise_var = np.broadcast_to((noise_power / gain)[None, :].astype(np.float32), symbols.shape)
-    signal = float(np.mean(np.concatenate([np.abs(H_data) ** 2, np.abs(H_pilot) ** 2])))
+    data_power = (H_data.real ** 2 + H_data.imag ** 2)
+    gain = np.maximum(data_power, 1e-12)
+    symbols = Y_data * (np.conj(H_data) / gain) * np.conj(rotation)
+    noise_var = np.tile((noise_power / gain).astype(np.float32), n_sym)
+    signal = (float(data_power.sum()) + float(np.vdot(H_pilot, H_pilot).real)) / (len(data_idx) + len(pilot_idx))
     snr = signal / noise_power * (len(data_idx) + len(pilot_idx)) / params.fft_len
-    return EqualizedBurst(symbols.reshape(-1), noise_var.reshape(-1), noise_power,
-                          float(10 * np.log10(max(snr, 1e-12))), slope, rotation.reshape(-1),
+    return EqualizedBurst(symbols.reshape(-1), noise_var, noise_power,
+                          10 * math.log10(max(snr, 1e-12)), slope, rotation.reshape(-1),
                           correlation.astype(np.complex64))
+
+
+def _linear_phases(correlation: np.ndarray, anchor) -> (np.ndarray, np.ndarray):
+    """:func:`_linear_phase` of several bursts at once: the same estimate,
+    written along a leading burst axis.
+
+    Parameters
+    ----------
+    correlation : np.ndarray, shape ``(n_bursts, n_sym)``, complex
+    anchor : np.ndarray, shape ``(n_bursts, n_anchor)``, complex, or None
+
+    Returns
+    -------
+    (np.ndarray, shape ``(n_bursts, n_sym)``: phase per symbol;
+    np.ndarray, shape ``(n_bursts,)``: slope per symbol)
+    """
+    n_anchor = 0 if anchor is None else anchor.shape[1]
+    z = correlation if n_anchor == 0 else np.concatenate([anchor.astype(np.complex64), correlation], axis=1)
+    index = _phase_index(n_anchor, correlation.shape[1])
+    if z.shape[1] == 1:
+        return np.angle(z), np.zeros(z.shape[0])
+    coarse_slope = np.angle((z[:, 1:] * np.conj(z[:, :-1])).sum(axis=1))
+    derotated = z * np.exp(-1j * coarse_slope[:, None] * index)
+    coarse_offset = np.angle(derotated.sum(axis=1))
+    residual = np.angle(derotated * np.exp(-1j * coarse_offset)[:, None])
+    weight = np.abs(z).astype(np.float64)
+    total = np.maximum(weight.sum(axis=1), 1e-12)
+    centre = (weight @ index) / total
+    offset = index - centre[:, None]
+    spread = (weight * offset ** 2).sum(axis=1)
+    # (spread is 0 only where every weight * offset is, and then so is the
+    # numerator: no fix, without a division by zero)
+    slope_fix = (weight * offset * residual).sum(axis=1) / np.maximum(spread, 1e-300)
+    offset_fix = (weight * residual).sum(axis=1) / total - slope_fix * centre
+    slope = coarse_slope + slope_fix
+    phase = (coarse_offset + offset_fix)[:, None] + slope[:, None] * index
+    return phase[:, n_anchor:], slope
+
+
+@dataclass(frozen=True)
+class EqualizedBursts:
+    """:class:`EqualizedBurst`'s fields for several bursts of one length, each
+    with a leading axis of ``n_bursts`` (``symbols`` and ``noise_var``:
+    ``(n_bursts, n_sym * n_data)``; the scalars: ``(n_bursts,)``)."""
+
+    symbols: np.ndarray
+    noise_var: np.ndarray
+    noise_power: np.ndarray
+    snr_db: np.ndarray
+    phase_slope: np.ndarray
+    rotation: np.ndarray
+    correlation: np.ndarray
+
+    def burst(self, j: int) -> EqualizedBurst:
+        return EqualizedBurst(self.symbols[j], self.noise_var[j], float(self.noise_power[j]),
+                              float(self.snr_db[j]), float(self.phase_slope[j]), self.rotation[j],
+                              self.correlation[j])
+
+
+def _power(x: np.ndarray) -> np.ndarray:
+    """Sum of ``|x|^2`` over all but the first axis (complex64 in, float64 out)."""
+    # (fancy indexing may hand over a column-major array, which a view can't reinterpret)
+    real = np.ascontiguousarray(x).view(np.float32).reshape(x.shape[0], -1)
+    return np.einsum("ij,ij->i", real, real, dtype=np.float64)
+
+
+def equalize_bursts(fft_symbols: np.ndarray, channel: np.ndarray, carrier_offset: np.ndarray,
+                    first_pilot_index: int, params: OfdmParams,
+                    known_data: np.ndarray = None, anchor: np.ndarray = None) -> EqualizedBursts:
+    """Equalise several bursts of the same length at once, each with its own
+    channel, carrier offset and anchor, as :func:`equalize_burst` does one
+    by one (the arrays gain a leading axis of ``n_bursts``).
+
+    The same estimator written twice, on purpose: numpy's fixed cost per
+    call dominates on one burst's small arrays, so the single-burst version
+    is written for the fewest calls on scalars (the header, decoded before
+    the next burst can be located), and this one pays each call once for a
+    whole batch (the payloads of a chunk). ``tests/test_phy_equalizer``
+    checks that the two agree.
+
+    Parameters
+    ----------
+    fft_symbols : np.ndarray, shape ``(n_bursts, n_sym, fft_len)``, complex
+    channel : np.ndarray, shape ``(n_bursts, fft_len)``, complex
+    carrier_offset : np.ndarray, shape ``(n_bursts,)``, int
+    known_data : np.ndarray, shape ``(n_bursts, n_sym * n_data)``, optional
+    anchor : np.ndarray, shape ``(n_bursts, n_anchor)``, complex, optional
+    """
+    # Written for few numpy calls: a burst's arrays are small, so each call's
+    # fixed overhead, not the arithmetic, is what this costs; a batch of
+    # bursts pays it once.
+    Y = np.asarray(fft_symbols, dtype=np.complex64)
+    n_bursts, n_sym = Y.shape[:2]
+    data_idx, pilot_idx = _indices(params)
+    H = np.asarray(channel, dtype=np.complex64)
+    H_data, H_pilot = H[:, data_idx], H[:, pilot_idx]
+    # An integer carrier offset moves every carrier by the same number of bins.
+    shift = np.asarray(carrier_offset).reshape(-1, 1, 1)
+    if n_bursts == 1 or (shift == shift[0]).all():
+        Y_data, Y_pilot = Y[:, :, data_idx + shift[0, 0]], Y[:, :, pilot_idx + shift[0, 0]]
+    else:
+        rows = np.arange(n_bursts)[:, None, None], np.arange(n_sym)[None, :, None]
+        Y_data, Y_pilot = Y[rows + (data_idx + shift,)], Y[rows + (pilot_idx + shift,)]
+    reference = H_pilot[:, None, :] * _pilot_rows(first_pilot_index, n_sym)
+    correlation = (Y_pilot * np.conj(reference)).sum(axis=2)
+    if known_data is not None:
+        known_reference = H_data[:, None, :] * np.asarray(known_data, dtype=np.complex64).reshape(
+            n_bursts, n_sym, -1)
+        correlation += (Y_data * np.conj(known_reference)).sum(axis=2)
+    phase, slope = _linear_phases(correlation, anchor)
+    rotation = np.exp(1j * phase).astype(np.complex64)[:, :, None]
+
+    squared_error = _power(Y_pilot - reference * rotation)
+    count = Y_pilot[0].size
+    if known_data is not None:
+        squared_error += _power(Y_data - known_reference * rotation)
+        count += Y_data[0].size
+    noise_power = np.maximum(squared_error / count, 1e-12)
+
+    data_power = np.abs(H_data) ** 2
+    gain = np.maximum(data_power, 1e-12)
+    symbols = Y_data * (np.conj(H_data) / gain)[:, None, :] * np.conj(rotation)
+    noise_var = np.broadcast_to((noise_power[:, None] / gain).astype(np.float32)[:, None, :], symbols.shape)
+    n_active = len(data_idx) + len(pilot_idx)
+    signal = (data_power.sum(axis=1, dtype=np.float64) + _power(H_pilot)) / n_active
+    snr = signal / noise_power * n_active / params.fft_len
+    return EqualizedBursts(symbols.reshape(n_bursts, -1), noise_var.reshape(n_bursts, -1), noise_power,
+                           10 * np.log10(np.maximum(snr, 1e-12)), slope, rotation.reshape(n_bursts, -1),
+                           correlation.astype(np.complex64))
 
 
 def preamble_correlation(sync_fft_2: np.ndarray, sync_word_2: np.ndarray, channel: np.ndarray,
@@ -286,32 +439,35 @@ def fine_frequency_offset(sync_symbol_1: np.ndarray) -> float:
 
 def to_frequency_domain(time_symbols: np.ndarray, first_symbol: int, cfo: float,
                         params: OfdmParams) -> np.ndarray:
-    """Remove a frequency offset and FFT the symbols of one burst.
+    """Remove a frequency offset and FFT the symbols of one burst (or of
+    several bursts, each with its own offset).
 
     Parameters
     ----------
     time_symbols : np.ndarray, shape ``(n_sym, fft_len)``, complex
-        FFT windows as :func:`cut_symbols` returns them.
+        FFT windows as :func:`cut_symbols` returns them; with an array of
+        offsets, shape ``(n_bursts, n_sym, fft_len)``.
     first_symbol : int
         Index of the first of them within the burst (0 = first preamble
         symbol), so the phase ramp stays continuous from header to payload.
-    cfo : float
+    cfo : float, or np.ndarray of shape ``(n_bursts,)``
         Offset to remove, in cycles per sample.
 
     Returns
     -------
-    np.ndarray, shape ``(n_sym, fft_len)``, dtype ``complex64``, fft-shifted
+    np.ndarray, shape like ``time_symbols``, dtype ``complex64``, fft-shifted
     """
-    x = np.asarray(time_symbols, dtype=np.complex64).reshape(-1, params.fft_len)
-    n_sym = x.shape[0]
+    cfo = np.asarray(cfo, dtype=np.float64)
+    x = np.asarray(time_symbols, dtype=np.complex64).reshape(cfo.shape + (-1, params.fft_len))
+    n_sym = x.shape[-2]
     # The ramp over sample time t = symbol start + offset in the window, as
     # the product of a per-symbol and a per-sample phasor: n_sym + fft_len
     # complex exponentials instead of n_sym * fft_len.
-    step = -2j * np.pi * cfo
+    step = (-2j * np.pi * cfo)[..., None, None]
     symbol_starts = (first_symbol + np.arange(n_sym)) * params.symbol_len + params.cp_len - WINDOW_ADVANCE
-    ramp = np.exp(step * symbol_starts)[:, None] * np.exp(step * np.arange(params.fft_len))[None, :]
-    spectrum = np.fft.fft(x * ramp.astype(np.complex64), axis=1)
-    return spectrum[:, _fftshift_index(params.fft_len)].astype(np.complex64)
+    ramp = np.exp(step * symbol_starts[:, None]) * np.exp(step * np.arange(params.fft_len))
+    spectrum = np.fft.fft(x * ramp.astype(np.complex64), axis=-1)
+    return spectrum[..., _fftshift_index(params.fft_len)].astype(np.complex64)
 
 
 @lru_cache(maxsize=4)
@@ -319,6 +475,22 @@ def _fftshift_index(fft_len: int) -> np.ndarray:
     """Column order that fft-shifts a spectrum (DC to the middle), as an
     index: cheaper than ``np.fft.fftshift``'s roll on small arrays."""
     return np.fft.fftshift(np.arange(fft_len))
+
+
+@lru_cache(maxsize=4)
+def _ifftshift_index(fft_len: int) -> np.ndarray:
+    return np.fft.ifftshift(np.arange(fft_len))
+
+
+@lru_cache(maxsize=4)
+def _neighbour_pairs(params: OfdmParams, max_offset: int):
+    """Active carriers whose upper neighbour is active too (fft-shifted), and
+    the even offsets to try that keep every pair inside the FFT."""
+    active = _active_indices(params)
+    pairs = active[:-1][np.diff(active) == 1]
+    offsets = np.arange(-max_offset, max_offset + 1, 2)
+    offsets = offsets[(pairs.min() + offsets >= 0) & (pairs.max() + 1 + offsets < params.fft_len)]
+    return pairs, offsets, pairs[None, :] + offsets[:, None]
 
 
 def integer_carrier_offset(sync_fft_2: np.ndarray, sync_word_2: np.ndarray, params: OfdmParams,
@@ -329,12 +501,8 @@ def integer_carrier_offset(sync_fft_2: np.ndarray, sync_word_2: np.ndarray, para
     preamble symbol: insensitive to the channel's phase, which changes little
     from one carrier to the next.
     """
-    active = _active_indices(params)
-    pairs = active[:-1][np.diff(active) == 1]
+    pairs, offsets, lo = _neighbour_pairs(params, max_offset)
     reference = np.conj(sync_word_2[pairs] * np.conj(sync_word_2[pairs + 1]))
-    offsets = np.arange(-max_offset, max_offset + 1, 2)
-    offsets = offsets[(pairs.min() + offsets >= 0) & (pairs.max() + 1 + offsets < params.fft_len)]
-    lo = pairs[None, :] + offsets[:, None]
     metric = np.abs(np.sum(sync_fft_2[lo] * np.conj(sync_fft_2[lo + 1]) * reference[None, :], axis=1))
     return int(offsets[int(np.argmax(metric))])
 
@@ -367,19 +535,21 @@ def cut_symbols(samples: np.ndarray, start: int, n_sym: int, params: OfdmParams)
 
     Parameters
     ----------
-    samples : np.ndarray, shape ``(m,)``, complex
-        Raw samples with cyclic prefixes.
+    samples : np.ndarray, shape ``(m,)`` or ``(n_bursts, m)``, complex
+        Raw samples with cyclic prefixes (of several bursts: rows, each
+        cut the same way).
     start : int
         Index of the first symbol's cyclic prefix in ``samples``.
 
     Returns
     -------
-    np.ndarray, shape ``(n_sym, fft_len)``, dtype ``complex64``: each window
-    starts ``WINDOW_ADVANCE`` samples before the end of its prefix.
+    np.ndarray, shape ``(n_sym, fft_len)`` (``(n_bursts, n_sym, fft_len)``),
+    dtype ``complex64``: each window starts ``WINDOW_ADVANCE`` samples before
+    the end of its prefix.
     """
     first = start + params.cp_len - WINDOW_ADVANCE
     index = first + np.arange(n_sym)[:, None] * params.symbol_len + np.arange(params.fft_len)[None, :]
-    return np.asarray(samples, dtype=np.complex64)[index]
+    return np.asarray(samples, dtype=np.complex64)[..., index]
 
 
 def timing_error(raw_channel: np.ndarray, params: OfdmParams) -> int:
@@ -393,7 +563,8 @@ def timing_error(raw_channel: np.ndarray, params: OfdmParams) -> int:
     ----------
     raw_channel : np.ndarray, shape ``(fft_len,)``, complex, fft-shifted
     """
-    response = np.abs(np.fft.ifft(np.fft.ifftshift(raw_channel)))
+    # (ifftshift as a cached index: np.roll costs more than the FFT here)
+    response = np.abs(np.fft.ifft(raw_channel[_ifftshift_index(params.fft_len)]))
     peak = int(np.argmax(response))
     if peak >= params.fft_len // 2:
         peak -= params.fft_len

@@ -108,6 +108,16 @@ class OfdmParams:
     pilot_carriers: Tuple[int, ...] = PILOT_CARRIERS
     gap_len: int = 400
 
+    def __post_init__(self):
+        # The receiver looks its cached tables up by these parameters several
+        # times a burst; hashing the carrier tuples anew each time would cost
+        # about 0.5 us a lookup. (Frozen: the hash cannot go stale.)
+        object.__setattr__(self, "_hash", hash((self.fft_len, self.cp_len, tuple(self.data_carriers),
+                                                tuple(self.pilot_carriers), self.gap_len)))
+
+    def __hash__(self):
+        return self._hash
+
     @property
     def occupied_carriers(self) -> Tuple[Tuple[int, ...], ...]:
         return (tuple(self.data_carriers),)

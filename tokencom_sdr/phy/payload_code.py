@@ -74,6 +74,15 @@ def _interleaver(n_bits: int) -> np.ndarray:
     return np.random.RandomState(_INTERLEAVER_SEED + n_bits).permutation(n_bits)
 
 
+@lru_cache(maxsize=256)
+def _descrambler(n_bits: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Deinterleaving as one gather, and descrambling as LLR signs: coded
+    bit ``i`` as encoded is ``sign[i] * llr[inverse[i]]`` of the bits as sent."""
+    inverse = np.argsort(_interleaver(n_bits))
+    sign = (1 - 2 * _pn_sequence(n_bits).astype(np.float32)).astype(np.float32)
+    return inverse, sign
+
+
 @lru_cache(maxsize=1024)
 def _ldpc_layout(n_info_bits: int, rate: float) -> Tuple[LdpcCode, Tuple[int, ...], Tuple[np.ndarray, ...]]:
     """The code, the real information bits per codeword, and the code
@@ -160,20 +169,51 @@ def decode_payload(llr: np.ndarray, n_bytes: int, mcs: Mcs,
         prior_llr = np.asarray(prior_llr, dtype=np.float32)
         if prior_llr.shape != (8 * n_bytes,):
             raise ValueError(f"prior_llr has shape {prior_llr.shape}, expected ({8 * n_bytes},)")
-    deinterleaved = np.empty_like(llr)
-    deinterleaved[_interleaver(llr.size)] = llr
-    descrambled = np.where(_pn_sequence(llr.size) == 1, -deinterleaved, deinterleaved)
+        prior_llr = prior_llr[None, :]
+    return decode_payloads(llr.reshape(1, -1), n_bytes, mcs, prior_llr)[0]
+
+
+def decode_payloads(llr: np.ndarray, n_bytes: int, mcs: Mcs,
+                    prior_llr: Optional[np.ndarray] = None) -> List[DecodedPayload]:
+    """:func:`decode_payload` for several packets of the same size and MCS.
+
+    One pass of numpy calls (and one LDPC batch) for them all: a receiver
+    that has several bursts' payloads at hand decodes them together.
+
+    Parameters
+    ----------
+    llr : np.ndarray, shape ``(n_packets, coded_length(n_bytes, mcs))``, float
+    prior_llr : np.ndarray, shape ``(n_packets, 8 * n_bytes)``, float, optional
+
+    Returns
+    -------
+    list of DecodedPayload, one per row of ``llr``
+    """
+    llr = np.asarray(llr, dtype=np.float32)
+    expected = coded_length(n_bytes, mcs)
+    if llr.ndim != 2 or llr.shape[1] != expected:
+        raise ValueError(f"LLRs of shape {llr.shape} for {n_bytes}-byte {mcs.name} payloads, "
+                         f"expected (n_packets, {expected})")
+    n_packets = llr.shape[0]
+    if prior_llr is not None:
+        prior_llr = np.asarray(prior_llr, dtype=np.float32)
+        if prior_llr.shape != (n_packets, 8 * n_bytes):
+            raise ValueError(f"prior_llr has shape {prior_llr.shape}, expected ({n_packets}, {8 * n_bytes})")
+    inverse, sign = _descrambler(expected)
+    descrambled = llr[:, inverse] * sign
     if mcs.code == "none":
-        bit_llr, ok = descrambled, True
+        bit_llr, ok = descrambled, np.ones(n_packets, dtype=bool)
         if prior_llr is not None:
             bit_llr = bit_llr + prior_llr
     elif mcs.code == "cc57":
         # The Viterbi decoder takes no per-bit prior; it decodes the channel alone.
-        bit_llr, ok = _cc57_decode(descrambled, 8 * n_bytes), True
+        bit_llr = np.stack([_cc57_decode(row, 8 * n_bytes) for row in descrambled])
+        ok = np.ones(n_packets, dtype=bool)
     else:
         bit_llr, ok = _ldpc_decode(descrambled, 8 * n_bytes, mcs.rate, prior_llr)
-    bits = (bit_llr < 0).astype(np.uint8)
-    return DecodedPayload(np.packbits(bits).tobytes(), bit_llr.astype(np.float32), bool(ok), llr)
+    bit_llr = bit_llr.astype(np.float32)
+    data = np.packbits(bit_llr < 0, axis=1)
+    return [DecodedPayload(data[j].tobytes(), bit_llr[j], bool(ok[j]), llr[j]) for j in range(n_packets)]
 
 
 def _ldpc_encode(info: np.ndarray, rate: float) -> np.ndarray:
@@ -187,33 +227,55 @@ def _ldpc_encode(info: np.ndarray, rate: float) -> np.ndarray:
     return np.concatenate([codewords[i, positions] for i, positions in enumerate(sent)])
 
 
+@dataclass(frozen=True)
+class _LdpcPlan:
+    """Where a packet's bits go in its batch of codewords, as flat indices,
+    so that decoding moves them with one gather or scatter each."""
+
+    code: LdpcCode
+    # (n_codewords, n) decoder input before the channel: shortened
+    # information bits are known zeros (certain), everything else 0.
+    template: np.ndarray
+    sent: np.ndarray       # coded bit (as encoded) -> flat (codeword, position)
+    info: np.ndarray       # payload bit -> flat (codeword, position)
+    info_rank: np.ndarray  # payload bit -> flat (codeword, information bit index)
+
+
+@lru_cache(maxsize=1024)
+def _ldpc_plan(n_info_bits: int, rate: float) -> _LdpcPlan:
+    code, sizes, sent = _ldpc_layout(n_info_bits, rate)
+    template = np.zeros((len(sizes), code.n), dtype=np.float32)
+    template[:, code.info_positions] = 1e3
+    return _LdpcPlan(
+        code, template,
+        np.concatenate([i * code.n + positions for i, positions in enumerate(sent)]),
+        np.concatenate([i * code.n + code.info_positions[:b] for i, b in enumerate(sizes)]),
+        np.concatenate([i * code.k + np.arange(b) for i, b in enumerate(sizes)]))
+
+
+_BIT_SIGN = np.array([1.0, -1.0], dtype=np.float32)
+
+
 def _ldpc_decode(llr: np.ndarray, n_info: int, rate: float,
-                 prior_llr: Optional[np.ndarray] = None) -> Tuple[np.ndarray, bool]:
-    code, sizes, sent = _ldpc_layout(n_info, rate)
+                 prior_llr: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
+    """Posterior LLRs ``(n_packets, n_info)`` and per-packet success ``(n_packets,)``
+    from descrambled, deinterleaved LLRs ``(n_packets, n_coded)``."""
+    plan = _ldpc_plan(n_info, rate)
+    n_packets = llr.shape[0]
     # Unsent bits: shortened information bits are known zeros (certain),
     # punctured parity bits are erasures (LLR 0).
-    channel = np.zeros((len(sizes), code.n), dtype=np.float32)
-    channel[:, code.info_positions] = 1e3
-    start = 0
-    for i, positions in enumerate(sent):
-        channel[i, positions] = llr[start:start + positions.size]
-        start += positions.size
+    channel = np.tile(plan.template.reshape(1, -1), (n_packets, 1))
+    channel[:, plan.sent] = llr
     if prior_llr is not None:
         # Information bits sit at code.info_positions in payload order, so a
         # payload bit's prior adds to its own variable node's channel evidence.
-        start = 0
-        for i, b in enumerate(sizes):
-            channel[i, code.info_positions[:b]] += prior_llr[start:start + b]
-            start += b
-    result = code.decode(channel)
-    pieces: List[np.ndarray] = []
-    for i, b in enumerate(sizes):
-        word_llr = result.info_llr[i, :b].copy()
-        # BP's posteriors are only trustworthy as a sign when it converged;
-        # the hard decision is what we deliver either way.
-        word_llr = np.where(result.info_bits[i, :b] == 1, -np.abs(word_llr), np.abs(word_llr))
-        pieces.append(word_llr)
-    return np.concatenate(pieces), bool(result.converged.all())
+        channel[:, plan.info] += prior_llr
+    result = plan.code.decode(channel.reshape(-1, plan.code.n))
+    bits = result.info_bits.reshape(n_packets, -1)[:, plan.info_rank]
+    # BP's posteriors are only trustworthy as a sign when it converged;
+    # the hard decision is what we deliver either way.
+    bit_llr = np.abs(result.info_llr.reshape(n_packets, -1)[:, plan.info_rank]) * _BIT_SIGN[bits]
+    return bit_llr, result.converged.reshape(n_packets, -1).all(axis=1)
 
 
 def _cc57_encode(info: np.ndarray) -> np.ndarray:

@@ -90,6 +90,12 @@ def _pn() -> np.ndarray:
     return np.random.RandomState(_HEADER_PN_SEED).randint(0, 2, HEADER_CODED_BITS).astype(np.uint8)
 
 
+@lru_cache(maxsize=1)
+def _pn_sign() -> np.ndarray:
+    """The scrambler as LLR signs: +1 where the PN bit is 0, -1 where it is 1."""
+    return (1 - 2 * _pn().astype(np.float32)).astype(np.float32)
+
+
 def encode_header(header: PhyHeader) -> np.ndarray:
     """Coded header bits.
 
@@ -116,14 +122,17 @@ def decode_header(llr: np.ndarray) -> Optional[PhyHeader]:
         raise ValueError(f"header needs {HEADER_CODED_BITS} LLRs, got {llr.size}")
     code = header_code()
     channel = np.zeros(code.n, dtype=np.float32)
-    channel[_sent_positions()] = np.where(_pn() == 1, -llr, llr)
+    channel[_sent_positions()] = llr * _pn_sign()
     result = code.decode(channel[None, :])
-    info = result.info_bits[0]
-    if not result.converged[0] or crc16_ccitt(info[:26]) != _from_bits(info[26:42]):
+    if not result.converged[0]:
         return None
-    if info[24] or info[25]:
+    # The 42 bits as one integer (fields, then CRC): Python's integer
+    # operations cost a fraction of numpy's per-call overhead on 42 bits.
+    value = int.from_bytes(np.packbits(result.info_bits[0]).tobytes(), "big") >> 6
+    fields, crc = value >> 16, value & 0xFFFF
+    if fields & 0b11 or crc16_ccitt(result.info_bits[0, :26]) != crc:
         return None
     try:
-        return PhyHeader(_from_bits(info[0:12]), _from_bits(info[12:16]), _from_bits(info[16:24]))
+        return PhyHeader(fields >> 14, (fields >> 10) & 0xF, (fields >> 2) & 0xFF)
     except ValueError:
         return None
