@@ -655,7 +655,11 @@ class ImageTokenizer:
                 top = torch.as_tensor(np.asarray(probs["ids"]), dtype=torch.int64)
                 p = torch.as_tensor(np.asarray(probs["p"]), dtype=torch.float32)
                 p = p / p.sum(1, keepdim=True).clamp_min(1e-12)
-                mean = (p[..., None] * self.model.quantizer.codebook[top]).sum(1)  # (m, D)
+                codebook = self.model.quantizer.codebook.detach().cpu()
+                # Scatter into a dense (m, K) belief and multiply: gathering
+                # (m, k, D) codewords would take k times the memory.
+                dense = torch.zeros(p.shape[0], codebook.shape[0]).scatter_(1, top, p)
+                mean = dense @ codebook  # (m, D)
             mean = mean.to(z.device)
             flat = z[0].reshape(d, -1).clone()
             flat[:, pos] = mean.t()
