@@ -106,15 +106,20 @@ def _skimage(name: str) -> Callable[[], np.ndarray]:
     return load
 
 
+def _package_dir(module: str, distribution: str) -> Path:
+    """Install folder of a package, found without importing it."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise ImageUnavailableError(
+            f"{distribution} is not installed (pip install -c constraints.txt {distribution})")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
 def _sklearn(filename: str) -> Callable[[], np.ndarray]:
     def load() -> np.ndarray:
-        spec = importlib.util.find_spec("sklearn")
-        if spec is None or not spec.submodule_search_locations:
-            raise ImageUnavailableError(
-                "scikit-learn is not installed (pip install -c constraints.txt scikit-learn)")
         # Read the bundled JPEG directly: importing sklearn.datasets is slow.
-        root = Path(list(spec.submodule_search_locations)[0])
-        return read_image_file(root / "datasets" / "images" / filename)
+        return read_image_file(_package_dir("sklearn", "scikit-learn")
+                               / "datasets" / "images" / filename)
     return load
 
 
@@ -132,12 +137,7 @@ def _pygame(filename: str) -> Callable[[], np.ndarray]:
     def load() -> np.ndarray:
         # Located without importing pygame, which would print a banner and
         # initialise SDL for nothing.
-        spec = importlib.util.find_spec("pygame")
-        if spec is None or not spec.submodule_search_locations:
-            raise ImageUnavailableError(
-                "pygame-ce is not installed (pip install -c constraints.txt pygame-ce)")
-        root = Path(list(spec.submodule_search_locations)[0])
-        return read_image_file(root / "examples" / "data" / filename)
+        return read_image_file(_package_dir("pygame", "pygame-ce") / "examples" / "data" / filename)
     return load
 
 
