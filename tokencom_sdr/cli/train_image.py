@@ -12,15 +12,8 @@ TOKENIZER_PRESETS = ("standard", "low-rate", "tiny")
 CONTEXT_PRESETS = ("default", "tiny")
 
 
-def add_tokenizer_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add this trainer's options to ``parser`` (a parser or a subparser)."""
-    parser.add_argument("--out", required=True, type=Path, help="weight file to write (.safetensors)")
-    parser.add_argument("--preset", choices=TOKENIZER_PRESETS, default="standard",
-                        help="operating point: standard (f=4, K=512, 0.56 bpp), "
-                             "low-rate (f=8, K=1024, 0.16 bpp), tiny (tests)")
-    parser.add_argument("--steps", type=int, default=6000, help="optimiser steps")
-    parser.add_argument("--batch", type=int, default=16, help="crops per step")
-    parser.add_argument("--crop", type=int, default=None, help="crop side in pixels (default 64)")
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options both image trainers take: learning rate, data, device and run control."""
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
     parser.add_argument("--images", nargs="+", type=Path, default=None, metavar="PATH",
                         help="train on these image files or folders instead of the bundled set")
@@ -30,6 +23,18 @@ def add_tokenizer_arguments(parser: argparse.ArgumentParser) -> argparse.Argumen
                         help="stop after this much wall-clock time")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_tokenizer_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add this trainer's options to ``parser`` (a parser or a subparser)."""
+    parser.add_argument("--out", required=True, type=Path, help="weight file to write (.safetensors)")
+    parser.add_argument("--preset", choices=TOKENIZER_PRESETS, default="standard",
+                        help="operating point: standard (f=4, K=512, 0.56 bpp), "
+                             "low-rate (f=8, K=1024, 0.16 bpp), tiny (tests)")
+    parser.add_argument("--steps", type=int, default=6000, help="optimiser steps")
+    parser.add_argument("--batch", type=int, default=16, help="crops per step")
+    parser.add_argument("--crop", type=int, default=None, help="crop side in pixels (default 64)")
+    _add_run_arguments(parser)
     return parser
 
 
@@ -42,17 +47,9 @@ def add_context_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
                         help="model size: default (4 layers, d=128) or tiny (tests)")
     parser.add_argument("--steps", type=int, default=3000, help="optimiser steps")
     parser.add_argument("--batch", type=int, default=32, help="windows per step")
-    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
-    parser.add_argument("--images", nargs="+", type=Path, default=None, metavar="PATH",
-                        help="train on these image files or folders instead of the bundled set")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--max-minutes", type=float, default=None,
-                        help="stop after this much wall-clock time")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--init", type=Path, default=None, metavar="FILE",
                         help="start from these context weights (fine-tuning) instead of scratch")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_run_arguments(parser)
     return parser
 
 
