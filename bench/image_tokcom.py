@@ -24,13 +24,13 @@ Nothing is hard-coded: every number is measured in this run.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from json_report import emit_json  # bench/, first on sys.path when a bench runs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -197,11 +197,7 @@ def main(argv=None) -> int:
     report["summary"] = {"measured": checks, "passed": passed,
                          "all_passed": all(passed.values()),
                          "bench_seconds": round(time.time() - start, 1)}
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n", encoding="utf-8")
+    emit_json(report, args.json)
     return 0
 
 

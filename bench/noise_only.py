@@ -12,12 +12,12 @@ CRC-16, PDUs delivered by the PHY, and PDUs the link layer accepts (must be
 """
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 from gnuradio import analog, blocks, gr
+from json_report import emit_json  # bench/, first on sys.path when a bench runs
 
 from tokencom_sdr.link import PacketError, parse_packet
 from tokencom_sdr.phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD, OfdmBurstRx
@@ -64,10 +64,7 @@ def main(argv=None) -> int:
         "packets_accepted_by_link": accepted,
         "processing_speed_sps": n_samples / elapsed,
     }
-    print(json.dumps(result, indent=1))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
+    emit_json(result, args.json, indent=1)
     return 0 if accepted == 0 else 1
 
 

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from json_report import emit_json  # bench/, first on sys.path when a bench runs
 
 
 def _closest_to(rows, target):
@@ -204,11 +205,7 @@ def _only_coded(args, recovery, out, progress, started):
 
 def _finish(args, out, started):
     out["elapsed_s"] = time.perf_counter() - started
-    text = json.dumps(out, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n", encoding="utf-8")
+    emit_json(out, args.json)
     return 0
 
 
