@@ -166,7 +166,8 @@ def _decodable(pdu: SoftPacket) -> bool:
 def context_decode(pdus: Sequence, message_id: int, geometry: FrameGeometry,
                    aggregation: Aggregation, recovery=None, *, use_model: bool = True,
                    use_header: bool = True, rounds: int = 3, header_llr: float = HEADER_PRIOR_LLR,
-                   prior_clip: float = MODEL_PRIOR_CLIP, groups: int = 4) -> ContextDecoding:
+                   prior_clip: float = MODEL_PRIOR_CLIP, groups: int = 4,
+                   soft: Optional[SoftReassembly] = None) -> ContextDecoding:
     """Decode CRC-failed codewords again with header and context priors.
 
     Parameters
@@ -190,6 +191,9 @@ def context_decode(pdus: Sequence, message_id: int, geometry: FrameGeometry,
     header_llr, prior_clip, groups
         Prior magnitude of known bits, clip of model bit priors, and the
         interleaved groups of :meth:`TextRecovery.token_prior`.
+    soft : SoftReassembly, optional
+        :func:`soft_depacketize` of ``pdus``, when the caller already has it
+        (it is the starting point; matching packets to headers is not free).
 
     Returns
     -------
@@ -206,8 +210,9 @@ def context_decode(pdus: Sequence, message_id: int, geometry: FrameGeometry,
         raise ValueError("context decoding needs the header prior, the model prior or both")
     start = time.perf_counter()
     header_llr = header_llr if use_header else 0.0
-    pdus = pdus_as_soft_packets(pdus)
-    soft = soft_depacketize(pdus, message_id, geometry, aggregation)
+    pdus = pdus_as_soft_packets(pdus)  # a list of our own: recovered packets are replaced
+    if soft is None:
+        soft = soft_depacketize(pdus, message_id, geometry, aggregation)
     todo = {index: seq for index, seq in soft.matches if _decodable(pdus[index])}
     out = ContextDecoding(soft, pdus, candidates=len(todo))
     if not todo:

@@ -76,7 +76,8 @@ def recover_frame(soft: SoftReassembly, pdus: Sequence[SoftPacket], message_id: 
     if mode == "soft" and context_decoding != "off":
         decoding = context_decode(pdus, message_id, geometry, aggregation, recovery,
                                   use_model=context_decoding in ("model", "model-only"),
-                                  use_header=context_decoding in ("model", "header"))
+                                  use_header=context_decoding in ("model", "header"),
+                                  soft=soft)
         received = decoding.soft.received
     return recovery.recover(received, mode=mode), decoding
 
