@@ -19,11 +19,12 @@ import math
 import os
 from dataclasses import asdict, dataclass, fields
 from importlib import resources
-from pathlib import Path
 from typing import Dict, Optional, Union
 
 import torch
 from torch import nn
+
+from .checkpoint_file import ContextModelFileError, read_checkpoint, write_checkpoint
 
 __all__ = [
     "TextContextConfig",
@@ -40,10 +41,6 @@ DEFAULT_TEXT_CONTEXT_FILE = "text_context.safetensors"
 
 _FORMAT_TAG = "tokencom-text-context"
 _FORMAT_VERSION = "2"
-
-
-class ContextModelFileError(ValueError):
-    """A context-model checkpoint is missing, corrupt or does not match the code."""
 
 
 @dataclass(frozen=True)
@@ -271,20 +268,13 @@ def save_text_context_model(model: TextContextModel, path: Union[str, os.PathLik
         Store the weights as float16 (half the size; loading converts back
         to float32). Used for the committed default.
     """
-    from safetensors.torch import save_file
-
     metadata = {"format": _FORMAT_TAG, "format_version": _FORMAT_VERSION,
                 "config": model.config.to_json()}
     for key, value in (extra_metadata or {}).items():
         metadata[str(key)] = str(value)
     dtype = torch.float16 if half else torch.float32
-    tensors = {name: t.detach().to("cpu", dtype).contiguous()
-               for name, t in model.state_dict().items()}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
+    tensors = {name: t.detach().to("cpu", dtype) for name, t in model.state_dict().items()}
+    write_checkpoint(tensors, path, metadata)
 
 
 def load_text_context_model(path: Union[str, os.PathLike, None] = None,
@@ -308,42 +298,9 @@ def load_text_context_model(path: Union[str, os.PathLike, None] = None,
         The file is missing, is not a safetensors file (truncated, corrupt),
         lacks the TokenCom metadata, or its tensors do not fit its config.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load
-
-    if path is None:
-        resource = default_text_context_path()
-        source = f"default text context model (package data {DEFAULT_TEXT_CONTEXT_FILE})"
-        try:
-            blob = resource.read_bytes()
-        except (FileNotFoundError, OSError) as error:
-            raise ContextModelFileError(
-                f"{source} is missing; reinstall the package or retrain it with "
-                "`tokencom train text-context`") from error
-    else:
-        source = str(path)
-        try:
-            blob = Path(path).read_bytes()
-        except FileNotFoundError as error:
-            raise ContextModelFileError(f"text context model file not found: {path}") from error
-        except OSError as error:
-            raise ContextModelFileError(f"cannot read text context model {path}: {error}") from error
-
-    try:
-        metadata = _read_metadata(blob)
-        tensors = load(blob)
-    except (SafetensorError, ValueError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ContextModelFileError(
-            f"{source} is not a valid safetensors checkpoint (corrupt or truncated?): "
-            f"{error}") from error
-    if metadata.get("format") != _FORMAT_TAG:
-        raise ContextModelFileError(
-            f"{source} is a safetensors file but not a TokenCom text context model "
-            f"(format {metadata.get('format')!r}, expected {_FORMAT_TAG!r})")
-    if metadata.get("format_version") != _FORMAT_VERSION:
-        raise ContextModelFileError(
-            f"{source} has format version {metadata.get('format_version')!r}; this code "
-            f"reads version {_FORMAT_VERSION}")
+    source, metadata, tensors = read_checkpoint(
+        path, default_text_context_path(), what="text context model", format_tag=_FORMAT_TAG,
+        format_version=_FORMAT_VERSION, retrain="tokencom train text-context")
     try:
         config = TextContextConfig.from_json(metadata.get("config", ""))
     except (ValueError, TypeError) as error:
@@ -367,23 +324,3 @@ def load_text_context_model(path: Union[str, os.PathLike, None] = None,
     model.load_state_dict({k: v.float() for k, v in tensors.items()})
     model.metadata = metadata
     return model.to(device).eval()
-
-
-def _read_metadata(blob: bytes) -> Dict[str, str]:
-    """The ``__metadata__`` of a safetensors byte string (empty if none).
-
-    Layout: an 8-byte little-endian header length, then that many bytes of
-    JSON. Read here so a wrong file fails with a reason, not a panic.
-    """
-    if len(blob) < 8:
-        raise ValueError(f"only {len(blob)} bytes, too short for a safetensors header")
-    size = int.from_bytes(blob[:8], "little")
-    if size <= 0 or 8 + size > len(blob):
-        raise ValueError(f"header length {size} does not fit a {len(blob)}-byte file")
-    header = json.loads(blob[8:8 + size].decode("utf-8"))
-    if not isinstance(header, dict):
-        raise ValueError("header is not a JSON object")
-    meta = header.get("__metadata__") or {}
-    if not isinstance(meta, dict):
-        raise ValueError("metadata is not a JSON object")
-    return meta
