@@ -129,7 +129,7 @@ def test_all_confident_llrs_give_the_hard_decision(tiny_model):
     rng = np.random.default_rng(1)
     # A prior that strongly prefers one token must not overrule certain bits.
     for model in (tiny_model, _FixedPrior(preferred=7)):
-        recovery = TextRecovery(model)
+        recovery = TextRecovery(model, memory=None)
         sent = rng.integers(0, VOCAB, 90)
         llrs = _bpsk_llrs(sent, 12.0, rng)  # |LLR| ~ 63: every token near-certain
         frame = _frame(np.zeros(90), np.ones(90, dtype=bool))
@@ -143,7 +143,7 @@ def test_all_confident_llrs_give_the_hard_decision(tiny_model):
 @pytest.mark.timeout(30)
 def test_soft_map_fuses_prior_and_likelihood():
     preferred = 0b000000000101
-    recovery = TextRecovery(_FixedPrior(preferred))
+    recovery = TextRecovery(_FixedPrior(preferred), memory=None)
     neighbour = preferred ^ 0b1  # one bit away
     far = preferred ^ 0b111111000000  # six bits away
     erased = np.ones(3, dtype=bool)

@@ -58,6 +58,7 @@ import torch
 
 from ..tokens.frame import TokenFrame
 from ..tokens.soft import ReceivedFrame, SoftTokenInfo, ids_to_bits
+from .text_memory import CorpusMemory, default_corpus_memory
 from .text_model import TextContextModel, load_text_context_model
 
 __all__ = ["RECOVERY_MODES", "RecoveryResult", "TextRecovery", "default_text_model",
@@ -171,11 +172,17 @@ class TextRecovery:
     certain : float
         A token whose posterior reaches this is near-certain: pinned when the
         channel alone gives it, frozen when the posterior does.
+    memory : CorpusMemory, "default" or None
+        Corpus memory that refines the model's prior with what the training
+        text put between the same neighbours
+        (:mod:`tokencom_sdr.context.text_memory`); ``"default"`` is the
+        committed one, None uses the model alone.
     device : str or torch.device
     """
 
     def __init__(self, model: Optional[TextContextModel] = None, *, fill_iterations: int = 2,
                  rescore_rounds: int = 1, rescore_groups: int = 2, certain: float = 0.999,
+                 memory: Union[CorpusMemory, str, None] = "default",
                  device: Union[str, torch.device] = "cpu"):
         if fill_iterations < 1:
             raise ValueError(f"fill_iterations must be >= 1, got {fill_iterations}")
@@ -189,6 +196,14 @@ class TextRecovery:
         self.rescore_rounds = rescore_rounds
         self.rescore_groups = rescore_groups
         self.certain = certain
+        if isinstance(memory, str):
+            if memory != "default":
+                raise ValueError(f"memory must be a CorpusMemory, 'default' or None, not {memory!r}")
+            memory = default_corpus_memory()
+        if memory is not None and memory.vocab_size != self.vocab_size:
+            raise ValueError(f"corpus memory of a {memory.vocab_size}-token vocabulary cannot "
+                             f"serve a model of {self.vocab_size} tokens")
+        self.memory = memory
         self._bit_table = {}
 
     @property
@@ -308,9 +323,7 @@ class TextRecovery:
         shown = visible & (ids < self.vocab_size) & (ids >= 0)
         x = np.repeat(np.where(shown, ids, mask_id)[None], groups, axis=0)
         x[which, targets] = mask_id
-        h = self._hidden(torch.from_numpy(x).to(self.device))
-        h = h[torch.from_numpy(which), torch.from_numpy(targets)]
-        probs = torch.softmax(self.model.logits_from_hidden(h).float(), dim=-1)
+        probs = self._prior(x, which, targets)
         return probs.cpu().numpy().astype(np.float32)
 
     def bit_prior_llrs(self, ids: np.ndarray, visible: np.ndarray, targets: np.ndarray,
@@ -384,6 +397,20 @@ class TextRecovery:
                 out[:, cols] = h[:, cols - s]
         return out
 
+    def _prior(self, inputs: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> torch.Tensor:
+        """Prior of the targets ``inputs[rows, cols]`` given what ``inputs`` shows.
+
+        ``inputs`` is ``(B, n)`` int64 with ``[MASK]`` where nothing is shown;
+        returns ``(m, vocab_size)`` float32 probabilities: the model's,
+        refined by the corpus memory when there is one.
+        """
+        x = torch.from_numpy(inputs).to(self.device)
+        h = self._hidden(x)[torch.from_numpy(rows), torch.from_numpy(cols)]
+        probs = torch.softmax(self.model.logits_from_hidden(h).float(), dim=-1)
+        if self.memory is not None:
+            probs = self.memory.refine(probs.cpu(), inputs, rows, cols).to(probs.device)
+        return probs
+
     def _posterior(self, inputs: np.ndarray, rows: np.ndarray, cols: np.ndarray,
                    loglik: torch.Tensor):
         """Posterior argmax and its probability at ``(rows, cols)`` of a batch.
@@ -398,10 +425,8 @@ class TextRecovery:
         -------
         (np.ndarray ``(m,)`` int64 ids, np.ndarray ``(m,)`` float32 probabilities)
         """
-        x = torch.from_numpy(inputs).to(self.device)
-        h = self._hidden(x)[torch.from_numpy(rows), torch.from_numpy(cols)]
-        logits = self.model.logits_from_hidden(h).float()
-        log_post = torch.log_softmax(torch.log_softmax(logits, dim=-1) + loglik, dim=-1)
+        log_prior = torch.log(self._prior(inputs, rows, cols).clamp_min(1e-30))
+        log_post = torch.log_softmax(log_prior + loglik, dim=-1)
         best, arg = log_post.max(dim=-1)
         return arg.cpu().numpy().astype(np.int64), best.exp().cpu().numpy().astype(np.float32)
 

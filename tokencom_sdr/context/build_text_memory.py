@@ -1,0 +1,59 @@
+"""Build the corpus memory (:mod:`tokencom_sdr.context.text_memory`) from the train split.
+
+``tokencom train text-memory`` tokenizes the corpus train split with the
+default tokenizer and writes the token stream with the look-up settings.
+Held-out text never enters it, so evaluations on held-out messages stay fair.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+
+from .text_memory import CorpusMemory, default_text_memory_path, save_corpus_memory
+
+__all__ = ["add_cli_arguments", "run_from_args"]
+
+
+def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``tokencom train text-memory``."""
+    parser.add_argument("--out", type=Path, default=None, metavar="PATH",
+                        help="file to write (safetensors); default: the committed memory's "
+                             "path in the package")
+    parser.add_argument("--max-side", type=int, default=5, metavar="N",
+                        help="longest context used on either side of a token")
+    parser.add_argument("--min-context", type=int, default=4, metavar="N",
+                        help="contexts with fewer known tokens are skipped (the model "
+                             "alone is better there)")
+    parser.add_argument("--kappa", type=float, default=2.0,
+                        help="weight of the model's distribution against the counts")
+    parser.add_argument("--tiny", action="store_true",
+                        help="only the first 20 train blocks, for CI (seconds)")
+
+
+def run_from_args(args) -> int:
+    from ..tokens.corpus import load_corpus_split
+    from ..tokens.text_bpe import TextTokenizer
+    from .train_text_context import build_token_stream
+
+    out = args.out
+    if out is None:
+        out = Path("out/text_memory_tiny.safetensors") if args.tiny else \
+            Path(str(default_text_memory_path()))
+    tokenizer = TextTokenizer.default()
+    texts = load_corpus_split().train_text
+    if args.tiny:
+        texts = texts[:20]
+    print(f"tokenizing {len(texts)} train blocks ...", file=sys.stderr)
+    stream = build_token_stream(texts, tokenizer)
+    memory = CorpusMemory(stream, tokenizer.vocab_size, max_side=args.max_side,
+                          min_context=args.min_context, kappa=args.kappa)
+    digest = hashlib.sha256(stream.astype("<i2").tobytes()).hexdigest()[:16]
+    save_corpus_memory(memory, out, {"source": "corpus train split",
+                                     "tokenizer_vocab": tokenizer.vocab_size,
+                                     "stream_sha256_16": digest})
+    print(f"{len(memory)} tokens, contexts of {memory.min_context}..{2 * memory.max_side} "
+          f"tokens, kappa {memory.kappa} -> {out}")
+    return 0

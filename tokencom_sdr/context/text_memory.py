@@ -1,0 +1,256 @@
+"""Corpus memory: what the training text put between the same neighbours.
+
+The transformer is small and compute-bound: it fills training-split text no
+better than held-out text, so it has not memorised the corpus. Yet public-
+domain text repeats itself verbatim (the Bible's parallel passages and
+formulae, refrains, stage directions). The memory keeps the training token
+stream and, for a token to predict, finds the places where the same known
+neighbours surround one token, and counts which token that was.
+
+Those counts refine the model's distribution as a Dirichlet posterior with
+the model as its base measure, from the shortest context to the longest::
+
+    p_0 = p_model
+    p_k(v) = (c_k(v) + kappa * p_{k-1}(v)) / (N_k + kappa)
+
+where ``c_k(v)`` counts token ``v`` between the context of level ``k``
+(``min(L, k)`` known tokens on the left, ``min(R, k)`` on the right, ``L``
+and ``R`` being how many consecutive neighbours are visible) and ``N_k`` is
+their sum. A context seen often dominates; one never seen leaves the model
+alone. Contexts of fewer than ``min_context`` tokens are skipped: there the
+model predicts better than raw counts (measured on held-out text).
+
+Look-up: the stream's positions are sorted by their next ``prefix`` tokens
+(packed into one int64), so the occurrences of a short token string are one
+``searchsorted`` range. A context's two sides are looked up separately, the
+smaller range is taken as candidates and the other side is checked on them.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from importlib import resources
+from typing import Dict, List, Optional, Tuple, Union
+
+import numpy as np
+import torch
+
+from .checkpoint_file import ContextModelFileError, read_checkpoint, write_checkpoint
+
+__all__ = ["CorpusMemory", "DEFAULT_TEXT_MEMORY_FILE", "default_corpus_memory",
+           "load_corpus_memory", "save_corpus_memory"]
+
+#: Committed default memory inside ``tokencom_sdr/context/data``.
+DEFAULT_TEXT_MEMORY_FILE = "text_memory.safetensors"
+
+_FORMAT_TAG = "tokencom-text-memory"
+_FORMAT_VERSION = "1"
+
+
+class CorpusMemory:
+    """Bidirectional context counts over a training token stream.
+
+    Parameters
+    ----------
+    stream : np.ndarray, shape ``(n,)``, integer
+        Training token ids, in text order, each in ``[0, vocab_size)``.
+    vocab_size : int
+    max_side : int
+        Longest context used on either side (<= the packed prefix length).
+    min_context : int
+        Contexts with fewer known tokens (both sides together) are skipped.
+    kappa : float
+        Weight of the model's distribution against the counts (> 0).
+    """
+
+    def __init__(self, stream: np.ndarray, vocab_size: int, *, max_side: int = 5,
+                 min_context: int = 4, kappa: float = 2.0):
+        stream = np.asarray(stream)
+        if stream.ndim != 1 or not np.issubdtype(stream.dtype, np.integer):
+            raise ValueError(f"stream must be a 1-D integer array, got {stream.dtype} "
+                             f"{stream.shape}")
+        if stream.size and (stream.min() < 0 or stream.max() >= vocab_size):
+            raise ValueError(f"stream holds ids outside [0, {vocab_size})")
+        if kappa <= 0:
+            raise ValueError(f"kappa must be positive, got {kappa}")
+        self.bits = max(1, int(vocab_size - 1).bit_length())
+        self.prefix = min(max_side, 62 // self.bits)
+        if self.prefix < 1 or max_side < 1:
+            raise ValueError(f"vocabulary of {vocab_size} leaves no room for a context")
+        self.vocab_size = int(vocab_size)
+        self.max_side = self.prefix
+        self.min_context = int(min_context)
+        self.kappa = float(kappa)
+        self.stream = stream.astype(np.int64)
+        # Every position, sorted by its next `prefix` tokens; near the end
+        # the missing ones pack as 0 and :meth:`_starts` drops the false hits.
+        padded = np.concatenate([self.stream, np.zeros(self.prefix, np.int64)])
+        n = self.stream.size
+        keys = self._pack(np.stack([padded[j:j + n] for j in range(self.prefix)], 1))
+        self._order = np.argsort(keys, kind="stable")
+        self._keys = keys[self._order]
+
+    def __len__(self) -> int:
+        return int(self.stream.size)
+
+    # -- look-up --------------------------------------------------------------
+
+    def _pack(self, tokens: np.ndarray) -> np.ndarray:
+        """Big-endian packing of ``(m, a)`` token strings into ``(m,)`` int64."""
+        key = np.zeros(tokens.shape[0], dtype=np.int64)
+        for j in range(tokens.shape[1]):
+            key = (key << self.bits) | tokens[:, j]
+        return key
+
+    def _starts(self, tokens: np.ndarray) -> np.ndarray:
+        """Positions at which the string ``tokens`` starts, ``(k,)`` int64."""
+        shift = self.bits * (self.prefix - tokens.size)
+        low = int(self._pack(tokens[None])[0]) << shift
+        lo = int(np.searchsorted(self._keys, low, "left"))
+        hi = int(np.searchsorted(self._keys, low + (1 << shift), "left"))
+        starts = self._order[lo:hi]
+        return starts[starts + tokens.size <= self.stream.size]
+
+    def counts(self, left: np.ndarray, right: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Tokens found between ``left`` and ``right`` in the stream.
+
+        Parameters
+        ----------
+        left, right : np.ndarray, shape ``(a,)`` and ``(b,)``, int64
+            The context, in text order (``left[-1]`` is the token just before).
+
+        Returns
+        -------
+        (ids, counts) : two ``(k,)`` int64 arrays, ids ascending.
+        """
+        a, b = left.size, right.size
+        if a > self.prefix or b > self.prefix or a + b == 0:
+            raise ValueError(f"a context has 0..{self.prefix} tokens on each side, at least "
+                             f"one in all; got {a} and {b}")
+        candidates: Optional[np.ndarray] = None
+        if a:
+            candidates, check, offset = self._starts(left) + a, right, 1
+        if b:
+            after = self._starts(right) - 1
+            if candidates is None or after.size < candidates.size:
+                candidates, check, offset = after, left, -a
+        candidates = candidates[(candidates >= 0) & (candidates < self.stream.size)]
+        if check.size and candidates.size:
+            where = candidates[:, None] + offset + np.arange(check.size)[None, :]
+            inside = np.all((where >= 0) & (where < self.stream.size), axis=1)
+            candidates, where = candidates[inside], where[inside]
+            candidates = candidates[np.all(self.stream[where] == check[None, :], axis=1)]
+        ids, counts = np.unique(self.stream[candidates], return_counts=True)
+        return ids.astype(np.int64), counts.astype(np.int64)
+
+    def contexts(self, ids: np.ndarray, visible: np.ndarray,
+                 position: int) -> List[Tuple[np.ndarray, np.ndarray]]:
+        """The context levels of ``position``, shortest first (see the module)."""
+        n = ids.size
+        left = 0
+        while left < self.max_side and position - left - 1 >= 0 and visible[position - left - 1]:
+            left += 1
+        right = 0
+        while right < self.max_side and position + right + 1 < n and visible[position + right + 1]:
+            right += 1
+        levels, seen = [], set()
+        for k in range(1, self.max_side + 1):
+            a, b = min(left, k), min(right, k)
+            if a + b < self.min_context or (a, b) in seen:
+                continue
+            seen.add((a, b))
+            levels.append((ids[position - a:position], ids[position + 1:position + 1 + b]))
+        return levels
+
+    # -- refinement -----------------------------------------------------------
+
+    def refine(self, probs: torch.Tensor, inputs: np.ndarray, rows: np.ndarray,
+               cols: np.ndarray) -> torch.Tensor:
+        """Refine a model's predictive distributions with the counts.
+
+        Parameters
+        ----------
+        probs : torch.Tensor, shape ``(m, vocab_size)``, float
+            The model's distribution of each target given its context.
+        inputs : np.ndarray, shape ``(B, n)``, int64
+            The sequences the model saw; ids outside ``[0, vocab_size)``
+            (``[MASK]``) are not visible.
+        rows, cols : np.ndarray, shape ``(m,)``, int64
+            Target ``j`` is ``inputs[rows[j], cols[j]]``.
+
+        Returns
+        -------
+        torch.Tensor, same shape and dtype; rows without a known context
+        are returned unchanged.
+        """
+        if probs.shape != (len(rows), self.vocab_size):
+            raise ValueError(f"probs {tuple(probs.shape)} must be ({len(rows)}, {self.vocab_size})")
+        out = probs.clone()
+        visible = (inputs < self.vocab_size) & (inputs >= 0)
+        for j, (row, col) in enumerate(zip(rows, cols)):
+            p = None
+            for left, right in self.contexts(inputs[row], visible[row], int(col)):
+                ids, counts = self.counts(left, right)
+                if ids.size == 0:
+                    continue
+                if p is None:
+                    p = out[j].double()
+                total = float(counts.sum())
+                p = p * (self.kappa / (total + self.kappa))
+                p[torch.from_numpy(ids)] += torch.from_numpy(counts / (total + self.kappa))
+            if p is not None:
+                out[j] = p.to(out.dtype)
+        return out
+
+
+# ---------------------------------------------------------------------------
+# Files
+# ---------------------------------------------------------------------------
+
+def default_text_memory_path():
+    """The committed default memory (an ``importlib.resources`` traversable)."""
+    return resources.files("tokencom_sdr.context") / "data" / DEFAULT_TEXT_MEMORY_FILE
+
+
+def save_corpus_memory(memory: CorpusMemory, path: Union[str, os.PathLike],
+                       extra_metadata: Optional[Dict[str, str]] = None) -> None:
+    """Write the memory's stream and settings as a safetensors file (int16 ids)."""
+    if memory.vocab_size > 1 << 15:
+        raise ValueError("ids above 32767 do not fit the int16 file format")
+    metadata = {"format": _FORMAT_TAG, "format_version": _FORMAT_VERSION,
+                "vocab_size": memory.vocab_size, "max_side": memory.max_side,
+                "min_context": memory.min_context, "kappa": memory.kappa}
+    metadata.update(extra_metadata or {})
+    write_checkpoint({"stream": torch.from_numpy(memory.stream.astype(np.int16))}, path, metadata)
+
+
+def load_corpus_memory(path: Union[str, os.PathLike, None] = None) -> CorpusMemory:
+    """Load a file written by :func:`save_corpus_memory` (None: the committed default).
+
+    Raises
+    ------
+    ContextModelFileError
+        Missing, corrupt or foreign file, or one whose contents do not fit
+        its metadata.
+    """
+    source, metadata, tensors = read_checkpoint(
+        path, default_text_memory_path(), what="text corpus memory", format_tag=_FORMAT_TAG,
+        format_version=_FORMAT_VERSION, retrain="tokencom train text-memory")
+    stream = tensors.get("stream")
+    if stream is None or set(tensors) != {"stream"} or stream.ndim != 1 \
+            or stream.dtype != torch.int16:
+        raise ContextModelFileError(f"{source} must hold exactly one 1-D int16 tensor 'stream'")
+    try:
+        return CorpusMemory(stream.numpy().astype(np.int64), int(metadata["vocab_size"]),
+                            max_side=int(metadata["max_side"]),
+                            min_context=int(metadata["min_context"]),
+                            kappa=float(metadata["kappa"]))
+    except (KeyError, ValueError) as error:
+        raise ContextModelFileError(f"{source} is unusable: {error}") from error
+
+
+@functools.lru_cache(maxsize=1)
+def default_corpus_memory() -> CorpusMemory:
+    """The committed default memory, loaded once per process."""
+    return load_corpus_memory(None)
