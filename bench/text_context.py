@@ -106,6 +106,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", type=Path, help="also write the result here")
     parser.add_argument("--model", type=Path, default=None, help="checkpoint (default: committed)")
+    parser.add_argument("--memory", default="default", metavar="PATH|default|none",
+                        help="corpus memory that refines the model's prior (default: committed)")
     parser.add_argument("--erasure-messages", type=int, default=300)
     parser.add_argument("--soft-messages", type=int, default=200)
     parser.add_argument("--ofdm-messages", type=int, default=150)
@@ -122,6 +124,7 @@ def main(argv=None) -> int:
 
     import torch
 
+    from tokencom_sdr.context.text_memory import memory_from_option
     from tokencom_sdr.context.text_model import load_text_context_model
     from tokencom_sdr.context.text_recovery import TextRecovery
     from tokencom_sdr.pipeline.erasure_text_eval import run_erasure_eval, time_recovery
@@ -132,20 +135,30 @@ def main(argv=None) -> int:
     progress = not args.no_progress
     started = time.perf_counter()
     model = load_text_context_model(args.model)
-    recovery = TextRecovery(model)
+    recovery = TextRecovery(model, memory=memory_from_option(args.memory))
     out = {"model": {"path": str(args.model or "committed default"),
                      "parameters": model.num_parameters,
                      "config": json.loads(model.config.to_json()),
                      "training": {k: v for k, v in model.metadata.items()
-                                  if k not in ("config", "format", "format_version")}}}
+                                  if k not in ("config", "format", "format_version")}},
+           "memory": None if recovery.memory is None else {
+               "path": "committed default" if args.memory == "default" else args.memory,
+               "tokens": len(recovery.memory), "min_context": recovery.memory.min_context,
+               "max_side": recovery.memory.max_side, "kappa": recovery.memory.kappa}}
 
     if args.only_coded:
         return _only_coded(args, recovery, out, progress, started)
 
-    erasure = run_erasure_eval(heldout_messages(args.erasure_messages, seed=args.seed), recovery,
-                               loss_probability=0.3, seed=args.seed, progress=progress)
+    erasure_messages = heldout_messages(args.erasure_messages, seed=args.seed)
+    erasure = run_erasure_eval(erasure_messages, recovery, loss_probability=0.3, seed=args.seed,
+                               progress=progress)
     erasure["target"] = ">= 0.40 of erased tokens restored exactly"
     erasure["pass"] = erasure["fill_restored_rate"] >= 0.40
+    if recovery.memory is not None:
+        # What the memory adds: the same draws with the model alone.
+        alone = run_erasure_eval(erasure_messages, TextRecovery(model, memory=None),
+                                 loss_probability=0.3, seed=args.seed, progress=progress)
+        erasure["fill_restored_rate_model_alone"] = alone["fill_restored_rate"]
     out["erasure_fill"] = erasure
 
     long_text = "".join(heldout_messages(10, seed=args.seed + 7))
@@ -174,6 +187,8 @@ def main(argv=None) -> int:
         "fill_restored_at_30pct_erasure": [round(erasure["fill_restored_rate"], 3), ">= 0.40",
                                            erasure["pass"]],
         "unigram_restored_at_30pct_erasure": round(erasure["unigram_restored_rate"], 3),
+        "fill_restored_model_alone": (round(erasure["fill_restored_rate_model_alone"], 3)
+                                      if "fill_restored_rate_model_alone" in erasure else None),
         "recovery_ms_100_tokens_fill_soft": [round(latency["fill_ms_median"], 1),
                                              round(latency["soft_ms_median"], 1), "<= 100",
                                              latency["pass"]],

@@ -135,3 +135,28 @@ def test_memory_must_share_the_model_vocabulary():
         TextRecovery(model, memory=CorpusMemory(np.arange(100), 100))
     with pytest.raises(ValueError, match="CorpusMemory"):
         TextRecovery(model, memory="mine")
+
+
+@pytest.mark.timeout(90)
+def test_cli_builds_a_tiny_memory_and_text_eval_uses_it(tmp_path):
+    from tokencom_sdr.cli.main import main
+    from tokencom_sdr.tokens.corpus import CorpusUnavailableError
+
+    path = tmp_path / "memory.safetensors"
+    try:
+        code = main(["train", "text-memory", "--tiny", "--min-context", "3", "--out", str(path)])
+    except CorpusUnavailableError as error:
+        pytest.skip(f"corpus not available offline: {error}")
+    assert code == 0
+    memory = load_corpus_memory(path)
+    assert memory.min_context == 3 and memory.vocab_size == TextTokenizer.default().vocab_size
+    assert 10_000 < len(memory) < len(default_corpus_memory())
+    for option in (str(path), "none"):
+        assert main(["text-eval", "--snr", "6", "--mcs", "bpsk", "--channel", "soft-bits",
+                     "--messages", "1", "--recovery", "fill", "--memory", option,
+                     "--no-semantic"]) == 0
+    # A corrupt memory file is a clear one-line CLI error, not a traceback.
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00" * 64)
+    assert main(["text-eval", "--snr", "6", "--mcs", "bpsk", "--channel", "soft-bits",
+                 "--messages", "1", "--recovery", "fill", "--memory", str(bad)]) == 1

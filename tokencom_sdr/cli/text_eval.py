@@ -43,6 +43,9 @@ def add_parser(subparsers) -> None:
                              "(off); coded MCSs only")
     parser.add_argument("--model", type=Path, default=None, metavar="PATH",
                         help="text context checkpoint (default: the committed model)")
+    parser.add_argument("--memory", default="default", metavar="PATH|default|none",
+                        help="corpus memory that refines the model's prior in fill and soft "
+                             "(default: the committed one; none: the model alone)")
     parser.add_argument("--seed", type=int, default=0, metavar="N")
     parser.add_argument("--no-semantic", action="store_true",
                         help="skip the MiniLM similarity (reported as null)")
@@ -59,6 +62,7 @@ def _redecoded(row) -> str:
 
 
 def run(args) -> int:
+    from ..context.text_memory import memory_from_option
     from ..context.text_model import load_text_context_model
     from ..context.text_recovery import TextRecovery
     from ..pipeline.text_eval import (TextEvalConfig, plot_text_eval,
@@ -72,7 +76,8 @@ def run(args) -> int:
                             context_decoding=args.context_decoding)
     recovery = None
     if any(r in ("fill", "soft", "lm-only") for r in recoveries):
-        recovery = TextRecovery(load_text_context_model(args.model))
+        recovery = TextRecovery(load_text_context_model(args.model),
+                                memory=memory_from_option(args.memory))
     rows = run_text_eval(config, recovery)
     header = f"{'SNR dB':>7} {'recovery':>8} {'exact':>6} {'TER':>6} {'TER raw':>7} {'semantic':>8}"
     print(header)

@@ -39,7 +39,7 @@ import torch
 from .checkpoint_file import ContextModelFileError, read_checkpoint, write_checkpoint
 
 __all__ = ["CorpusMemory", "DEFAULT_TEXT_MEMORY_FILE", "default_corpus_memory",
-           "load_corpus_memory", "save_corpus_memory"]
+           "load_corpus_memory", "memory_from_option", "save_corpus_memory"]
 
 #: Committed default memory inside ``tokencom_sdr/context/data``.
 DEFAULT_TEXT_MEMORY_FILE = "text_memory.safetensors"
@@ -254,3 +254,12 @@ def load_corpus_memory(path: Union[str, os.PathLike, None] = None) -> CorpusMemo
 def default_corpus_memory() -> CorpusMemory:
     """The committed default memory, loaded once per process."""
     return load_corpus_memory(None)
+
+
+def memory_from_option(value: str) -> Union[CorpusMemory, str, None]:
+    """A ``--memory PATH|default|none`` option as :class:`TextRecovery` takes it."""
+    if value == "default":
+        return "default"
+    if value == "none":
+        return None
+    return load_corpus_memory(value)
