@@ -24,7 +24,7 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
                              "path in the package")
     parser.add_argument("--max-side", type=int, default=5, metavar="N",
                         help="longest context used on either side of a token")
-    parser.add_argument("--min-context", type=int, default=4, metavar="N",
+    parser.add_argument("--min-context", type=int, default=3, metavar="N",
                         help="contexts with fewer known tokens are skipped (the model "
                              "alone is better there)")
     parser.add_argument("--kappa", type=float, default=2.0,
