@@ -39,6 +39,10 @@ Algorithm (``fill`` and ``soft``):
    are not rescored: their first guesses are too often wrong to serve as
    context, and rescoring them lowered the exact fill rate on held-out text.
 
+``P_model`` is the transformer's distribution, refined by the corpus memory
+(:mod:`tokencom_sdr.context.text_memory`: counts of what the training text
+put between the same known neighbours) unless ``memory=None``.
+
 The posterior is exact for each token given its context; it is not a joint
 MAP over all tokens (that would need a search), which is why the rescoring
 rounds exist: a token first decided with poor context is re-decided once its
