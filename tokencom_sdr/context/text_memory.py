@@ -82,14 +82,16 @@ class CorpusMemory:
         self.max_side = self.prefix
         self.min_context = int(min_context)
         self.kappa = float(kappa)
-        self.stream = stream.astype(np.int64)
+        # int32 ids and positions: half the memory of int64 (3.25 M tokens: 52 MB in all).
+        self.stream = stream.astype(np.int32)
         # Every position, sorted by its next `prefix` tokens; near the end
         # the missing ones pack as 0 and :meth:`_starts` drops the false hits.
-        padded = np.concatenate([self.stream, np.zeros(self.prefix, np.int64)])
+        padded = np.concatenate([self.stream, np.zeros(self.prefix, np.int32)]).astype(np.int64)
         n = self.stream.size
         keys = self._pack(np.stack([padded[j:j + n] for j in range(self.prefix)], 1))
-        self._order = np.argsort(keys, kind="stable")
-        self._keys = keys[self._order]
+        order = np.argsort(keys, kind="stable")
+        self._keys = keys[order]
+        self._order = order.astype(np.int32)
 
     def __len__(self) -> int:
         return int(self.stream.size)
@@ -109,7 +111,7 @@ class CorpusMemory:
         low = int(self._pack(tokens[None])[0]) << shift
         lo = int(np.searchsorted(self._keys, low, "left"))
         hi = int(np.searchsorted(self._keys, low + (1 << shift), "left"))
-        starts = self._order[lo:hi]
+        starts = self._order[lo:hi].astype(np.int64)
         return starts[starts + tokens.size <= self.stream.size]
 
     def counts(self, left: np.ndarray, right: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -242,7 +244,7 @@ def load_corpus_memory(path: Union[str, os.PathLike, None] = None) -> CorpusMemo
             or stream.dtype != torch.int16:
         raise ContextModelFileError(f"{source} must hold exactly one 1-D int16 tensor 'stream'")
     try:
-        return CorpusMemory(stream.numpy().astype(np.int64), int(metadata["vocab_size"]),
+        return CorpusMemory(stream.numpy(), int(metadata["vocab_size"]),
                             max_side=int(metadata["max_side"]),
                             min_context=int(metadata["min_context"]),
                             kappa=float(metadata["kappa"]))
