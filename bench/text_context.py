@@ -5,7 +5,8 @@ Prints one JSON object (and writes it with --json):
 
 * ``erasure_fill``: at 30% token erasure on a packet-erasure channel, the
   share of erased tokens the fill restores exactly (target >= 0.40; a
-  unigram guess is reported alongside);
+  unigram guess and the model without the corpus memory are reported
+  alongside);
 * ``latency``: recovery time of a 100-token message (target <= 100 ms);
 * ``soft_vs_none``: per channel, the SNR where the radio alone (``none``)
   delivers closest to 20% of messages exactly, found by a sweep, and the
@@ -20,6 +21,7 @@ known link header and the model's token prior
 with header-only, model-only and no re-decoding, on the same channel draws.
 
 Usage: .venv/bin/python bench/text_context.py [--json out/text_context.json] [--only-coded]
+       [--model PATH] [--memory PATH|default|none]
 """
 
 import argparse
