@@ -16,3 +16,15 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def train_cli_or_skip(argv) -> int:
+    """Run ``tokencom train ...`` (argv without ``tokencom``); skip the test
+    when the corpus cannot be fetched on this machine."""
+    from tokencom_sdr.cli.main import main
+    from tokencom_sdr.tokens.corpus import CorpusUnavailableError
+
+    try:
+        return main(argv)
+    except CorpusUnavailableError as error:
+        pytest.skip(f"corpus not available offline: {error}")

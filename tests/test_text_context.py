@@ -23,6 +23,8 @@ from tokencom_sdr.pipeline.soft_reassembly import soft_depacketize
 from tokencom_sdr.tokens.frame import Modality, TokenFrame
 from tokencom_sdr.tokens.soft import ReceivedFrame, SoftTokenInfo, bits_to_ids, ids_to_bits
 
+from conftest import train_cli_or_skip
+
 BITS = 12
 VOCAB = 4096
 
@@ -431,13 +433,9 @@ def test_receive_text_metrics_before_and_after_recovery(tiny_model):
 @pytest.mark.timeout(90)
 def test_cli_train_tiny_and_text_eval(tmp_path):
     from tokencom_sdr.cli.main import main
-    from tokencom_sdr.tokens.corpus import CorpusUnavailableError
 
     model = tmp_path / "tiny.safetensors"
-    try:
-        code = main(["train", "text-context", "--tiny", "--steps", "8", "--out", str(model)])
-    except CorpusUnavailableError as error:
-        pytest.skip(f"corpus not available offline: {error}")
+    code = train_cli_or_skip(["train", "text-context", "--tiny", "--steps", "8", "--out", str(model)])
     assert code == 0 and load_text_context_model(model).config == TextContextConfig.tiny()
     out = tmp_path / "rows.json"
     code = main(["text-eval", "--snr", "5:6:1", "--mcs", "bpsk", "--channel", "soft-bits",

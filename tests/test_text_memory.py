@@ -4,12 +4,14 @@ import numpy as np
 import pytest
 import torch
 
+from tokencom_sdr.context.checkpoint_file import ContextModelFileError, write_checkpoint
 from tokencom_sdr.context.text_memory import (CorpusMemory, default_corpus_memory,
                                               load_corpus_memory, save_corpus_memory)
-from tokencom_sdr.context.checkpoint_file import ContextModelFileError, write_checkpoint
 from tokencom_sdr.context.text_recovery import TextRecovery
 from tokencom_sdr.tokens.frame import Modality, TokenFrame
 from tokencom_sdr.tokens.text_bpe import TextTokenizer
+
+from conftest import train_cli_or_skip
 
 torch.set_num_threads(1)
 
@@ -140,13 +142,10 @@ def test_memory_must_share_the_model_vocabulary():
 @pytest.mark.timeout(90)
 def test_cli_builds_a_tiny_memory_and_text_eval_uses_it(tmp_path):
     from tokencom_sdr.cli.main import main
-    from tokencom_sdr.tokens.corpus import CorpusUnavailableError
 
     path = tmp_path / "memory.safetensors"
-    try:
-        code = main(["train", "text-memory", "--tiny", "--min-context", "3", "--out", str(path)])
-    except CorpusUnavailableError as error:
-        pytest.skip(f"corpus not available offline: {error}")
+    code = train_cli_or_skip(["train", "text-memory", "--tiny", "--min-context", "3",
+                              "--out", str(path)])
     assert code == 0
     memory = load_corpus_memory(path)
     assert memory.min_context == 3 and memory.vocab_size == TextTokenizer.default().vocab_size
