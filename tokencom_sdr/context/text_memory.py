@@ -20,7 +20,7 @@ their sum. A context seen often dominates; one never seen leaves the model
 alone. Contexts of fewer than ``min_context`` tokens are skipped: there the
 model predicts better than raw counts (measured on held-out text).
 
-Look-up: the stream's positions are sorted by their next ``prefix`` tokens
+Look-up: the stream's positions are sorted by their next ``max_side`` tokens
 (packed into one int64), so the occurrences of a short token string are one
 ``searchsorted`` range. A context's two sides are looked up separately, the
 smaller range is taken as candidates and the other side is checked on them.
@@ -57,7 +57,8 @@ class CorpusMemory:
         Training token ids, in text order, each in ``[0, vocab_size)``.
     vocab_size : int
     max_side : int
-        Longest context used on either side (<= the packed prefix length).
+        Longest context used on either side (at most ``62 // bits`` tokens,
+        so that one side packs into an int64 key).
     min_context : int
         Contexts with fewer known tokens (both sides together) are skipped.
     kappa : float
@@ -75,20 +76,20 @@ class CorpusMemory:
         if kappa <= 0:
             raise ValueError(f"kappa must be positive, got {kappa}")
         self.bits = max(1, int(vocab_size - 1).bit_length())
-        self.prefix = min(max_side, 62 // self.bits)
-        if self.prefix < 1 or max_side < 1:
+        # One side's tokens are packed into an int64 key, which caps max_side.
+        self.max_side = min(max_side, 62 // self.bits)
+        if self.max_side < 1:
             raise ValueError(f"vocabulary of {vocab_size} leaves no room for a context")
         self.vocab_size = int(vocab_size)
-        self.max_side = self.prefix
         self.min_context = int(min_context)
         self.kappa = float(kappa)
         # int32 ids and positions: half the memory of int64 (3.25 M tokens: 52 MB in all).
         self.stream = stream.astype(np.int32)
-        # Every position, sorted by its next `prefix` tokens; near the end
+        # Every position, sorted by its next `max_side` tokens; near the end
         # the missing ones pack as 0 and :meth:`_starts` drops the false hits.
-        padded = np.concatenate([self.stream, np.zeros(self.prefix, np.int32)]).astype(np.int64)
+        padded = np.concatenate([self.stream, np.zeros(self.max_side, np.int32)]).astype(np.int64)
         n = self.stream.size
-        keys = self._pack(np.stack([padded[j:j + n] for j in range(self.prefix)], 1))
+        keys = self._pack(np.stack([padded[j:j + n] for j in range(self.max_side)], 1))
         order = np.argsort(keys, kind="stable")
         self._keys = keys[order]
         self._order = order.astype(np.int32)
@@ -107,7 +108,7 @@ class CorpusMemory:
 
     def _starts(self, tokens: np.ndarray) -> np.ndarray:
         """Positions at which the string ``tokens`` starts, ``(k,)`` int64."""
-        shift = self.bits * (self.prefix - tokens.size)
+        shift = self.bits * (self.max_side - tokens.size)
         low = int(self._pack(tokens[None])[0]) << shift
         lo = int(np.searchsorted(self._keys, low, "left"))
         hi = int(np.searchsorted(self._keys, low + (1 << shift), "left"))
@@ -127,8 +128,8 @@ class CorpusMemory:
         (ids, counts) : two ``(k,)`` int64 arrays, ids ascending.
         """
         a, b = left.size, right.size
-        if a > self.prefix or b > self.prefix or a + b == 0:
-            raise ValueError(f"a context has 0..{self.prefix} tokens on each side, at least "
+        if a > self.max_side or b > self.max_side or a + b == 0:
+            raise ValueError(f"a context has 0..{self.max_side} tokens on each side, at least "
                              f"one in all; got {a} and {b}")
         candidates: Optional[np.ndarray] = None
         if a:
