@@ -83,19 +83,18 @@ def test_file_round_trip_and_bad_files(tmp_path):
         load_corpus_memory(tmp_path / "absent.safetensors")
     foreign = tmp_path / "foreign.safetensors"
     write_checkpoint({"stream": torch.zeros(4, dtype=torch.int16)}, foreign,
-                     {"format": "something-else", "format_version": "1"})
+                     format_tag="something-else", format_version="1")
     with pytest.raises(ContextModelFileError, match="not a TokenCom text corpus memory"):
         load_corpus_memory(foreign)
+    memory_tags = {"format_tag": "tokencom-text-memory", "format_version": "1"}
+    settings = {"vocab_size": 4096, "max_side": 4, "min_context": 3, "kappa": 2}
     wrong_dtype = tmp_path / "float.safetensors"
-    write_checkpoint({"stream": torch.zeros(4)}, wrong_dtype,
-                     {"format": "tokencom-text-memory", "format_version": "1", "vocab_size": "4096",
-                      "max_side": "4", "min_context": "3", "kappa": "2"})
+    write_checkpoint({"stream": torch.zeros(4)}, wrong_dtype, **memory_tags, metadata=settings)
     with pytest.raises(ContextModelFileError, match="int16"):
         load_corpus_memory(wrong_dtype)
     out_of_range = tmp_path / "range.safetensors"
     write_checkpoint({"stream": torch.full((4,), 5000, dtype=torch.int16)}, out_of_range,
-                     {"format": "tokencom-text-memory", "format_version": "1", "vocab_size": "4096",
-                      "max_side": "4", "min_context": "3", "kappa": "2"})
+                     **memory_tags, metadata=settings)
     with pytest.raises(ContextModelFileError, match="outside"):
         load_corpus_memory(out_of_range)
 

@@ -22,19 +22,23 @@ class ContextModelFileError(ValueError):
     """A context-model checkpoint is missing, corrupt or does not match the code."""
 
 
-def write_checkpoint(tensors: Dict[str, torch.Tensor], path: Union[str, os.PathLike],
-                     metadata: Dict[str, str]) -> None:
-    """Write ``tensors`` with ``metadata`` atomically (temporary file, then rename).
+def write_checkpoint(tensors: Dict[str, torch.Tensor], path: Union[str, os.PathLike], *,
+                     format_tag: str, format_version: str,
+                     metadata: Optional[Dict[str, object]] = None) -> None:
+    """Write ``tensors`` atomically (temporary file, then rename), tagged with
+    the ``format`` and ``format_version`` that :func:`read_checkpoint` checks.
 
-    An interrupted save never leaves a truncated file behind.
+    ``metadata`` adds more entries (stored as strings). An interrupted save
+    never leaves a truncated file behind.
     """
     from safetensors.torch import save_file
 
+    tags = {"format": format_tag, "format_version": format_version}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     save_file({name: t.contiguous() for name, t in tensors.items()}, str(tmp),
-              metadata={str(k): str(v) for k, v in metadata.items()})
+              metadata={str(k): str(v) for k, v in {**(metadata or {}), **tags}.items()})
     os.replace(tmp, path)
 
 

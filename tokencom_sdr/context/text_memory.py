@@ -221,11 +221,11 @@ def save_corpus_memory(memory: CorpusMemory, path: Union[str, os.PathLike],
     """Write the memory's stream and settings as a safetensors file (int16 ids)."""
     if memory.vocab_size > 1 << 15:
         raise ValueError("ids above 32767 do not fit the int16 file format")
-    metadata = {"format": _FORMAT_TAG, "format_version": _FORMAT_VERSION,
-                "vocab_size": memory.vocab_size, "max_side": memory.max_side,
+    settings = {"vocab_size": memory.vocab_size, "max_side": memory.max_side,
                 "min_context": memory.min_context, "kappa": memory.kappa}
-    metadata.update(extra_metadata or {})
-    write_checkpoint({"stream": torch.from_numpy(memory.stream.astype(np.int16))}, path, metadata)
+    write_checkpoint({"stream": torch.from_numpy(memory.stream.astype(np.int16))}, path,
+                     format_tag=_FORMAT_TAG, format_version=_FORMAT_VERSION,
+                     metadata={**(extra_metadata or {}), **settings})
 
 
 def load_corpus_memory(path: Union[str, os.PathLike, None] = None) -> CorpusMemory:

@@ -268,13 +268,10 @@ def save_text_context_model(model: TextContextModel, path: Union[str, os.PathLik
         Store the weights as float16 (half the size; loading converts back
         to float32). Used for the committed default.
     """
-    metadata = {"format": _FORMAT_TAG, "format_version": _FORMAT_VERSION,
-                "config": model.config.to_json()}
-    for key, value in (extra_metadata or {}).items():
-        metadata[str(key)] = str(value)
     dtype = torch.float16 if half else torch.float32
     tensors = {name: t.detach().to("cpu", dtype) for name, t in model.state_dict().items()}
-    write_checkpoint(tensors, path, metadata)
+    write_checkpoint(tensors, path, format_tag=_FORMAT_TAG, format_version=_FORMAT_VERSION,
+                     metadata={**(extra_metadata or {}), "config": model.config.to_json()})
 
 
 def load_text_context_model(path: Union[str, os.PathLike, None] = None,
