@@ -37,9 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tokencom_sdr.context.image_maskgit import ImageContextModel  # noqa: E402
 from tokencom_sdr.context.image_recovery import ImageRecovery  # noqa: E402
 from tokencom_sdr.metrics.image_quality import ms_ssim, psnr  # noqa: E402
-from tokencom_sdr.pipeline.erasure_eval import (evaluate_erasures,  # noqa: E402
+from tokencom_sdr.experiments.image_erasure_eval import (evaluate_erasures,  # noqa: E402
                                                 packet_erasure_channel)
-from tokencom_sdr.tokens.image_data import HELDOUT_IMAGES, load_images  # noqa: E402
+from tokencom_sdr.data.image_data import HELDOUT_IMAGES, load_images  # noqa: E402
 from tokencom_sdr.tokens.image_vq import ImageTokenizer  # noqa: E402
 
 TARGETS = {

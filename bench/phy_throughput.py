@@ -70,7 +70,7 @@ from tokencom_sdr.phy.mcs import MCS_NAMES, get_mcs
 from tokencom_sdr.phy.ofdm_params import LENGTH_TAG, OfdmParams
 from tokencom_sdr.phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD, OfdmBurstRx
 from tokencom_sdr.phy.ofdm_tx import OfdmBurstTx
-from tokencom_sdr.pipeline.phy_loopback import tagged_packet_stream
+from tokencom_sdr.phy.modem import tagged_packet_stream
 
 # Payload modulations the stock chain offers without crashing (its 16-QAM
 # calls exit(1)); ours runs the uncoded MCS of the same name.

@@ -17,7 +17,7 @@ Prints one JSON object (and writes it with --json):
 
 With the coded MCS, ``soft`` decodes CRC-failed codewords again with the
 known link header and the model's token prior
-(:mod:`tokencom_sdr.pipeline.context_decoding`); the JSON also gives ``soft``
+(:mod:`tokencom_sdr.link.receiver.redecoding`); the JSON also gives ``soft``
 with header-only, model-only and no re-decoding, on the same channel draws.
 
 Usage: .venv/bin/python bench/text_context.py [--json out/text_context.json] [--only-coded]
@@ -46,7 +46,7 @@ def soft_vs_none(channel, grid, messages, recovery, mcs, seed, progress, split=F
     failed codewords using the known header only, the model's prior only,
     and none at all, on the same channel draws: what header knowledge and
     the model's prior each add."""
-    from tokencom_sdr.pipeline.text_eval import TextEvalConfig, run_text_eval
+    from tokencom_sdr.experiments.text_eval import TextEvalConfig, run_text_eval
 
     def none_at(snrs):
         return run_text_eval(TextEvalConfig(snrs=snrs, mcs=mcs, messages=messages,
@@ -129,8 +129,8 @@ def main(argv=None) -> int:
     from tokencom_sdr.context.text_memory import memory_from_option
     from tokencom_sdr.context.text_model import load_text_context_model
     from tokencom_sdr.context.text_recovery import TextRecovery
-    from tokencom_sdr.pipeline.erasure_text_eval import run_erasure_eval, time_recovery
-    from tokencom_sdr.pipeline.heldout_messages import heldout_messages
+    from tokencom_sdr.experiments.text_erasure_eval import run_erasure_eval, time_recovery
+    from tokencom_sdr.data.heldout_messages import heldout_messages
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -22,7 +22,7 @@ def train_cli_or_skip(argv) -> int:
     """Run ``tokencom train ...`` (argv without ``tokencom``); skip the test
     when the corpus cannot be fetched on this machine."""
     from tokencom_sdr.cli.main import main
-    from tokencom_sdr.tokens.corpus import CorpusUnavailableError
+    from tokencom_sdr.data.corpus import CorpusUnavailableError
 
     try:
         return main(argv)

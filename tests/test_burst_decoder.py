@@ -13,7 +13,7 @@ import tokencom_sdr.phy.burst_decoder_block as burst_decoder_block
 from tokencom_sdr.phy.burst_decoder_block import BurstDecoderBlock, _SampleBuffer
 from tokencom_sdr.phy.burst_mapping import burst_length
 from tokencom_sdr.phy.ofdm_params import OfdmParams
-from tokencom_sdr.pipeline.phy_loopback import modulate
+from tokencom_sdr.phy.modem import modulate
 
 PARAMS = OfdmParams()
 LAG = PARAMS.symbol_len - 12  # as OfdmBurstRx sets it

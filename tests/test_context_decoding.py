@@ -12,9 +12,9 @@ from tokencom_sdr.link import FrameGeometry, make_aggregation, packetize
 from tokencom_sdr.link.packet import parse_packet
 from tokencom_sdr.phy.mcs import get_mcs
 from tokencom_sdr.phy.payload_code import decode_payload, encode_payload
-from tokencom_sdr.pipeline.context_decoding import context_decode, packet_prior_llr
-from tokencom_sdr.pipeline.soft_reassembly import expected_packets, soft_depacketize
-from tokencom_sdr.pipeline.text_receive import recover_frame
+from tokencom_sdr.link.receiver.redecoding import context_decode, packet_prior_llr
+from tokencom_sdr.link.receiver.soft_reassembly import expected_packets, soft_depacketize
+from tokencom_sdr.link.receiver.text_receive import recover_frame
 from tokencom_sdr.tokens.soft import ids_to_bits
 from tokencom_sdr.tokens.text_bpe import TextTokenizer
 
@@ -172,7 +172,7 @@ def test_loopback_redecodes_failed_codewords_through_the_ofdm_chain(setup):
     """Real GNU Radio chain, LDPC qpsk-1/2 at 1.5 dB: both packets fail
     their LDPC decode; re-decoded with the known header they pass their CRC
     and the message is exact. Without re-decoding it is not."""
-    from tokencom_sdr.pipeline.text_loopback import LinkConfig, run_text_loopback
+    from tokencom_sdr.app.text_loopback import LinkConfig, run_text_loopback
 
     tokenizer, _, _, _, _, recovery = setup
     text = ("The quick brown fox jumps over the lazy dog while the old man watched from the "

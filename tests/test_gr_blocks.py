@@ -25,12 +25,12 @@ from tokencom_sdr.gr import (
     TokenTextDecoder,
     TokenTextEncoder,
 )
-from tokencom_sdr.gr._pmt_util import make_byte_pdu, pmt_dict_to_python
-from tokencom_sdr.gr.token_text_decoder import COMPLETE, SUPERSEDED, TIMEOUT
+from tokencom_sdr.gr.pdu import make_byte_pdu, pmt_dict_to_python
+from tokencom_sdr.gr.text_decoder import COMPLETE, SUPERSEDED, TIMEOUT
 from tokencom_sdr.link import make_aggregation, packetize, parse_packet
 from tokencom_sdr.phy.burst_mapping import burst_length
 from tokencom_sdr.phy.ofdm_params import OfdmParams
-from tokencom_sdr.pipeline.phy_loopback import modulate
+from tokencom_sdr.phy.modem import modulate
 from tokencom_sdr.tokens.text_bpe import ERASED_MARKER, TextTokenizer
 
 REPO = Path(__file__).resolve().parents[1]

@@ -69,8 +69,8 @@ def _capture(source, n: int) -> np.ndarray:
 
 def _over_the_air(profile, tx_sink):
     """Receive on the radio while the TX sends MESSAGE three times."""
-    from tokencom_sdr.pipeline.radio_rx import RxFlowgraph, RxOptions, make_source, run_receiver
-    from tokencom_sdr.pipeline.radio_tx import make_messages, message_iq, text_frame
+    from tokencom_sdr.app.rx import RxFlowgraph, RxOptions, make_source, run_receiver
+    from tokencom_sdr.app.tx import make_messages, message_iq, text_frame
 
     flowgraph = RxFlowgraph(make_source(profile), profile)
     result = {}
@@ -106,7 +106,7 @@ def test_pluto_receives_samples():
 
 @pytest.mark.timeout(90)
 def test_pluto_over_the_air_to_itself():
-    from tokencom_sdr.pipeline.radio_tx import PlutoTxSink
+    from tokencom_sdr.app.tx import PlutoTxSink
 
     profile = apply_overrides(load_profile("pluto"), args=_pluto_uri())
     _over_the_air(profile, PlutoTxSink(profile, log=print))
@@ -123,7 +123,7 @@ def test_usrp_receives_samples():
 
 @pytest.mark.timeout(90)
 def test_usrp_over_the_air_to_itself():
-    from tokencom_sdr.pipeline.radio_tx import UsrpTxSink
+    from tokencom_sdr.app.tx import UsrpTxSink
 
     profile = _usrp_profile()
     _over_the_air(profile, UsrpTxSink(profile, log=print))

@@ -9,7 +9,7 @@ import torch
 from tokencom_sdr.context.image_maskgit import (ContextConfig, ImageContextModel, grid_logits,
                                                 maskgit_fill, default_context_path)
 from tokencom_sdr.context.image_recovery import IMAGE_RECOVERY_METHODS, ImageRecovery, nearest_copy
-from tokencom_sdr.context.train_image_context import corrupt, train_image_context
+from tokencom_sdr.training.image_context import corrupt, train_image_context
 from tokencom_sdr.tokens.frame import Modality, TokenFrame
 from tokencom_sdr.tokens.image_vq import ImageTokenizer, VQConfig, VQVAE, WeightFileError
 
@@ -193,7 +193,7 @@ def test_corruption_masks_and_substitutes():
 def test_tiny_context_training(tiny, tmp_path):
     tok, _ = tiny
     out = tmp_path / "ctx.safetensors"
-    from tokencom_sdr.tokens.image_data import load_image
+    from tokencom_sdr.data.image_data import load_image
     images = [load_image("chelsea")[:160, :160], load_image("coffee")[:128, :192]]
     model = train_image_context(out, tok, preset="tiny", steps=15, batch=4, progress=False,
                                 images=images)
@@ -210,8 +210,8 @@ def test_embedded_context_beats_baselines_on_held_out_crops():
     code, on held-out images (the full benchmark is bench/image_tokcom.py,
     whose targets are stricter: +1 dB over copy on full images)."""
     from tokencom_sdr.metrics.image_quality import psnr
-    from tokencom_sdr.pipeline.erasure_eval import packet_erasure_channel
-    from tokencom_sdr.tokens.image_data import HELDOUT_IMAGES, load_image
+    from tokencom_sdr.experiments.image_erasure_eval import packet_erasure_channel
+    from tokencom_sdr.data.image_data import HELDOUT_IMAGES, load_image
     from tokencom_sdr.tokens.image_vq import default_weight_path
 
     if not (default_weight_path("standard").is_file() and default_context_path("standard").is_file()):

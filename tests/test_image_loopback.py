@@ -9,8 +9,8 @@ import torch
 
 from tokencom_sdr.context.image_maskgit import ContextConfig, ImageContextModel
 from tokencom_sdr.link import make_aggregation
-from tokencom_sdr.pipeline.erasure_eval import evaluate_erasures, packet_erasure_channel
-from tokencom_sdr.tokens.image_data import load_image
+from tokencom_sdr.experiments.image_erasure_eval import evaluate_erasures, packet_erasure_channel
+from tokencom_sdr.data.image_data import load_image
 from tokencom_sdr.tokens.image_vq import ImageTokenizer, VQConfig, VQVAE
 
 K = 64
@@ -103,8 +103,8 @@ def test_erasure_eval_cli(tiny, small_image, tmp_path):
 @pytest.mark.timeout(90)
 def test_small_image_crosses_ofdm_loopback_without_token_errors(tiny, small_image, tmp_path):
     pytest.importorskip("gnuradio")
-    from tokencom_sdr.pipeline.image_loopback import run_image_loopback
-    from tokencom_sdr.pipeline.text_loopback import LinkConfig
+    from tokencom_sdr.app.image_loopback import run_image_loopback
+    from tokencom_sdr.app.text_loopback import LinkConfig
 
     tok, ctx, _, _ = tiny
     config = LinkConfig(snr_db=30.0, cfo=0.002, tokens_per_packet=32, seed=1)
@@ -151,8 +151,8 @@ def test_cli_method_list_matches_library():
     from tokencom_sdr.cli.image_options import IMAGE_RECOVERY_METHODS as cli_methods
     from tokencom_sdr.context.image_recovery import IMAGE_RECOVERY_METHODS
     from tokencom_sdr.cli.train_image import CONTEXT_PRESETS, TOKENIZER_PRESETS
-    from tokencom_sdr.context.train_image_context import PRESETS as CTX
-    from tokencom_sdr.tokens.train_image_tokenizer import PRESETS as TOK
+    from tokencom_sdr.training.image_context import PRESETS as CTX
+    from tokencom_sdr.training.image_tokenizer import PRESETS as TOK
 
     assert cli_methods == IMAGE_RECOVERY_METHODS
     assert TOKENIZER_PRESETS == tuple(TOK) and CONTEXT_PRESETS == tuple(CTX)

@@ -9,10 +9,10 @@ import torch
 
 from tokencom_sdr.metrics.image_quality import ms_ssim, psnr, ssim
 from tokencom_sdr.tokens.frame import Modality, TokenFrame
-from tokencom_sdr.tokens.image_data import HELDOUT_IMAGES, TRAIN_IMAGES, load_image, to_rgb_uint8
+from tokencom_sdr.data.image_data import HELDOUT_IMAGES, TRAIN_IMAGES, load_image, to_rgb_uint8
 from tokencom_sdr.tokens.image_vq import (ImageTokenizer, VQConfig, VQVAE, WeightFileError,
                                           default_weight_path)
-from tokencom_sdr.tokens.train_image_tokenizer import train_image_tokenizer
+from tokencom_sdr.training.image_tokenizer import train_image_tokenizer
 
 TINY = VQConfig(downsample=4, codebook_size=64, latent_dim=8, channels=(8, 16), res_blocks=1)
 

@@ -6,7 +6,7 @@ import pytest
 
 from tokencom_sdr.cli.main import main
 from tokencom_sdr.cli.options import parse_snr_range
-from tokencom_sdr.pipeline.per_sweep import STOCK_CURVE
+from tokencom_sdr.experiments.per_sweep import STOCK_CURVE
 
 ROW_KEYS = {"mcs", "snr_db", "packets", "per", "ber", "goodput_bps"}
 

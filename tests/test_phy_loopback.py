@@ -19,7 +19,7 @@ from tokencom_sdr.phy.payload_code import coded_length, decode_payload
 from tokencom_sdr.phy.ofdm_params import LENGTH_TAG, OfdmParams
 from tokencom_sdr.phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD, OfdmBurstRx
 from tokencom_sdr.phy.ofdm_tx import OfdmBurstTx
-from tokencom_sdr.pipeline.phy_loopback import (demodulate, modulate, received_pdu,
+from tokencom_sdr.phy.modem import (demodulate, modulate, received_pdu,
                                                 run_phy_loopback, tagged_packet_stream)
 
 PARAMS = OfdmParams()

@@ -7,7 +7,7 @@ from tokencom_sdr.phy.ofdm_equalizer import (WINDOW_ADVANCE, cut_symbols, fine_f
                                              integer_carrier_offset, preamble_channel, timing_error,
                                              to_frequency_domain)
 from tokencom_sdr.phy.ofdm_params import OfdmParams
-from tokencom_sdr.pipeline.phy_loopback import modulate
+from tokencom_sdr.phy.modem import modulate
 
 pytestmark = pytest.mark.timeout(60)
 PARAMS = OfdmParams()

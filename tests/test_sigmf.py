@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from tokencom_sdr.channel.loopback_channel import LoopbackChannel
-from tokencom_sdr.pipeline.messages import SONNET_18
-from tokencom_sdr.pipeline.radio_rx import ArraySource, RxFlowgraph, RxOptions, run_receiver
-from tokencom_sdr.pipeline.radio_tx import make_messages, message_iq, run_transmitter, text_frame
+from tokencom_sdr.data.messages import SONNET_18
+from tokencom_sdr.app.rx import ArraySource, RxFlowgraph, RxOptions, run_receiver
+from tokencom_sdr.app.tx import make_messages, message_iq, run_transmitter, text_frame
 from tokencom_sdr.radio.profile import load_profile
 from tokencom_sdr.radio.sigmf_file import (RecordingError, read_recording, recording_paths,
                                            validate_recording)

@@ -17,9 +17,9 @@ from tokencom_sdr.context.text_model import (ContextModelFileError, TextContextC
                                              TextContextModel, load_text_context_model,
                                              save_text_context_model)
 from tokencom_sdr.context.text_recovery import RECOVERY_MODES, TextRecovery, model_free_recover
-from tokencom_sdr.context.train_text_context import corrupt_batch, grow_depth, train_text_context
+from tokencom_sdr.training.text_context import corrupt_batch, grow_depth, train_text_context
 from tokencom_sdr.link import FrameGeometry, make_aggregation, packetize
-from tokencom_sdr.pipeline.soft_reassembly import soft_depacketize
+from tokencom_sdr.link.receiver.soft_reassembly import soft_depacketize
 from tokencom_sdr.tokens.frame import Modality, TokenFrame
 from tokencom_sdr.tokens.soft import ReceivedFrame, SoftTokenInfo, bits_to_ids, ids_to_bits
 
@@ -346,7 +346,7 @@ def test_default_model_loads_and_fills_quickly():
     assert result.elapsed_s < 1.0
     # The committed model is trained: it restores far more of a familiar
     # passage than a unigram guess (~6% of tokens) would.
-    from tokencom_sdr.pipeline.messages import PARADISE_LOST_OPENING
+    from tokencom_sdr.data.messages import PARADISE_LOST_OPENING
     from tokencom_sdr.tokens.text_bpe import TextTokenizer
 
     sent = TextTokenizer.default().encode(PARADISE_LOST_OPENING)
@@ -375,7 +375,7 @@ def test_semantic_similarity_orders_texts():
 @pytest.mark.timeout(120)
 def test_text_eval_soft_channel_rows(tiny_model):
     from tokencom_sdr.cli.options import parse_snr_range
-    from tokencom_sdr.pipeline.text_eval import TextEvalConfig, run_text_eval
+    from tokencom_sdr.experiments.text_eval import TextEvalConfig, run_text_eval
 
     assert parse_snr_range("4:6:1") == [4.0, 5.0, 6.0]
     assert parse_snr_range("7,9") == [7.0, 9.0]
@@ -405,7 +405,7 @@ def test_text_eval_soft_channel_rows(tiny_model):
 
 @pytest.mark.timeout(30)
 def test_receive_text_metrics_before_and_after_recovery(tiny_model):
-    from tokencom_sdr.pipeline.text_receive import receive_text
+    from tokencom_sdr.link.receiver.text_receive import receive_text
     from tokencom_sdr.tokens.text_bpe import TextTokenizer
 
     tokenizer = TextTokenizer.default()
@@ -456,7 +456,7 @@ def test_cli_train_tiny_and_text_eval(tmp_path):
 def test_text_eval_through_the_ofdm_chain(tiny_model):
     """The real GNU Radio chain (in a worker process): at a high SNR every
     message arrives exactly, whatever the recovery."""
-    from tokencom_sdr.pipeline.text_eval import TextEvalConfig, run_text_eval
+    from tokencom_sdr.experiments.text_eval import TextEvalConfig, run_text_eval
 
     messages = ["Now the serpent was more subtil than any beast of the field which the LORD "
                 "God had made. And he said unto the woman, Yea, hath God said, Ye shall not "

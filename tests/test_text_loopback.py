@@ -8,9 +8,9 @@ import pytest
 from tokencom_sdr.channel.loopback_channel import LoopbackChannel
 from tokencom_sdr.cli.main import main
 from tokencom_sdr.link import PacketError, depacketize, parse_packet
-from tokencom_sdr.pipeline.messages import PARADISE_LOST_OPENING
-from tokencom_sdr.pipeline.phy_loopback import demodulate
-from tokencom_sdr.pipeline.text_loopback import LinkConfig, run_text_loopback
+from tokencom_sdr.data.messages import PARADISE_LOST_OPENING
+from tokencom_sdr.phy.modem import demodulate
+from tokencom_sdr.app.text_loopback import LinkConfig, run_text_loopback
 from tokencom_sdr.tokens.text_bpe import TextTokenizer
 
 REPORT_KEYS = {"modality", "snr_db", "tokens_sent", "token_error_rate", "packets_sent",

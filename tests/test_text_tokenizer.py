@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tokencom_sdr.tokens import corpus
+from tokencom_sdr.data import corpus
 from tokencom_sdr.tokens.frame import Modality, TokenFrame
 from tokencom_sdr.tokens.text_bpe import ERASED_MARKER, TextTokenizer, TokenizerFileError
-from tokencom_sdr.tokens.train_text_tokenizer import (mean_bytes_per_token, main,
+from tokencom_sdr.training.text_tokenizer import (mean_bytes_per_token, main,
                                                       train_text_tokenizer)
 
 # Every str that has a UTF-8 form: all code points except the surrogates.
@@ -433,7 +433,7 @@ def _real_corpus_cached() -> bool:
 
 needs_corpus = pytest.mark.skipif(
     not _real_corpus_cached(),
-    reason="corpus archives not cached; run tokencom_sdr.tokens.corpus.fetch_corpus() once")
+    reason="corpus archives not cached; run tokencom_sdr.data.corpus.fetch_corpus() once")
 
 
 @needs_corpus

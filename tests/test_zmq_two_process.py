@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tokencom_sdr.pipeline.messages import SONNET_18
+from tokencom_sdr.data.messages import SONNET_18
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-u", "-m", "tokencom_sdr.cli"]
@@ -111,7 +111,7 @@ def test_tx_and_rx_processes_exact_message_through_impaired_channel(tmp_path):
     assert abs(report["snr_db"] - 18.0) < 2.5
     assert abs(report["cfo"] - 0.004) < 3e-4
     # Same keys as `tokencom loopback --json` (plus a few of its own).
-    from tokencom_sdr.pipeline.text_loopback import run_text_loopback
+    from tokencom_sdr.app.text_loopback import run_text_loopback
 
     loopback_keys = set(run_text_loopback("key check"))
     assert loopback_keys <= set(report), loopback_keys - set(report)

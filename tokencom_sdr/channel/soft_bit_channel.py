@@ -43,7 +43,7 @@ class SoftPacket:
         Channel LLRs of the coded payload as sent, from a coded PHY whose FEC
         failed on this packet (None otherwise): enough to decode it again
         with prior knowledge of its bits
-        (:mod:`tokencom_sdr.pipeline.context_decoding`).
+        (:mod:`tokencom_sdr.link.receiver.redecoding`).
     mcs : str or None
         Name of the MCS the packet was sent with (needed with ``code_llr``).
     """

@@ -2,8 +2,8 @@
 
 import argparse
 
-from ..pipeline.messages import DEMO_MESSAGE
-from ..pipeline.text_loopback import LinkConfig, run_text_loopback
+from ..data.messages import DEMO_MESSAGE
+from ..app.text_loopback import LinkConfig, run_text_loopback
 from ..tokens.text_bpe import TextTokenizer
 from .image_demo import run_image_demo
 

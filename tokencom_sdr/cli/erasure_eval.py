@@ -56,7 +56,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..pipeline.erasure_eval import evaluate_erasures
+    from ..experiments.image_erasure_eval import evaluate_erasures
 
     image = load_image_arg(args.image)
     tokenizer, context = load_models(args)

@@ -22,9 +22,9 @@ def run_image_demo(snrs: Sequence[float] = IMAGE_DEMO_SNRS_DB,
     import numpy as np
     from PIL import Image
 
-    from ..pipeline.image_loopback import run_image_loopback
-    from ..pipeline.text_loopback import LinkConfig
-    from ..tokens.image_data import load_image
+    from ..app.image_loopback import run_image_loopback
+    from ..app.text_loopback import LinkConfig
+    from ..data.image_data import load_image
     from ..tokens.image_vq import ImageTokenizer
 
     image = np.asarray(Image.fromarray(load_image(DEMO_IMAGE)).resize(

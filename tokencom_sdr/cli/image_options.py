@@ -22,7 +22,7 @@ def load_image_arg(value: str) -> np.ndarray:
     -------
     np.ndarray, shape ``(H, W, 3)``, dtype ``uint8``
     """
-    from ..tokens.image_data import ImageUnavailableError, load_image, read_image_file
+    from ..data.image_data import ImageUnavailableError, load_image, read_image_file
 
     path = Path(value)
     if path.exists():
@@ -95,7 +95,7 @@ def image_summary_line(report: dict) -> str:
 
 def run_image_loopback_from_args(args, config) -> int:
     """Run ``tokencom loopback --image`` with a ready :class:`LinkConfig`."""
-    from ..pipeline.image_loopback import run_image_loopback
+    from ..app.image_loopback import run_image_loopback
 
     image = load_image_arg(args.image)
     tokenizer, context = load_models(args)

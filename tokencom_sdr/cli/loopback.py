@@ -4,7 +4,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..pipeline.text_loopback import LinkConfig, run_text_loopback
+from ..app.text_loopback import LinkConfig, run_text_loopback
 from .options import add_channel_options, add_link_options, parse_taps
 from .image_options import add_image_source_options, run_image_loopback_from_args
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..phy.mcs import CODED_MCS_NAMES, MCS_NAMES
-from ..pipeline.per_sweep import per_sweep, plot_per
+from ..experiments.per_sweep import per_sweep, plot_per
 from .options import parse_snr_range, parse_taps
 
 

@@ -36,7 +36,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..pipeline.radio_rx import (ArraySource, RxFlowgraph, RxOptions, make_source,
+    from ..app.rx import (ArraySource, RxFlowgraph, RxOptions, make_source,
                                      run_receiver)
     from ..radio.profile import profile_from_dict
     from ..radio.sigmf_file import read_recording

@@ -65,7 +65,7 @@ def run(args) -> int:
     from ..context.text_memory import memory_from_option
     from ..context.text_model import load_text_context_model
     from ..context.text_recovery import TextRecovery
-    from ..pipeline.text_eval import (TextEvalConfig, plot_text_eval,
+    from ..experiments.text_eval import (TextEvalConfig, plot_text_eval,
                                       run_text_eval)
 
     recoveries = tuple(r.strip() for r in args.recovery.split(",") if r.strip())

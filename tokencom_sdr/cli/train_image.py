@@ -54,13 +54,13 @@ def add_context_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
 
 
 def _run_tokenizer(args) -> int:
-    from ..tokens import train_image_tokenizer
-    return train_image_tokenizer.run_from_args(args)
+    from ..training import image_tokenizer
+    return image_tokenizer.run_from_args(args)
 
 
 def _run_context(args) -> int:
-    from ..context import train_image_context
-    return train_image_context.run_from_args(args)
+    from ..training import image_context
+    return image_context.run_from_args(args)
 
 
 def add_parsers(models) -> None:

@@ -41,7 +41,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..pipeline.radio_tx import (LoopbackTxSink, image_frame, make_messages, run_transmitter,
+    from ..app.tx import (LoopbackTxSink, image_frame, make_messages, run_transmitter,
                                      text_frame)
 
     profile = load_radio(args, "tx")

@@ -34,7 +34,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..tokens.image_vq import WeightFileError, _load_state, load_module_file, save_module
+from ..tokens.image_vq import WeightFileError, load_state_checked, load_module_file, save_module
 
 __all__ = ["ContextConfig", "ImageContextModel", "grid_logits", "maskgit_fill", "FillResult",
            "CONTEXT_NAMES", "default_context_path"]
@@ -257,7 +257,7 @@ class ImageContextModel(nn.Module):
         except (TypeError, ValueError) as error:
             raise WeightFileError(f"{path}: invalid context config: {error}") from None
         model = cls(cfg)
-        _load_state(model, state, path)
+        load_state_checked(model, state, path)
         model.extra = extra
         return model.to(device).eval()
 

@@ -10,8 +10,8 @@
 from ..channel.loopback_channel import LoopbackChannel
 from ..phy.ofdm_rx import OfdmBurstRx
 from .ofdm_stream_tx import BurstPadder, BurstStreamSource, OfdmStreamTx
-from .token_text_decoder import TokenTextDecoder
-from .token_text_encoder import TokenTextEncoder
+from .text_decoder import TokenTextDecoder
+from .text_encoder import TokenTextEncoder
 
 __all__ = ["TokenTextEncoder", "TokenTextDecoder", "OfdmStreamTx", "BurstStreamSource",
            "BurstPadder", "OfdmBurstRx", "LoopbackChannel"]

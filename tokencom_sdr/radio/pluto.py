@@ -34,7 +34,7 @@ from gnuradio import gr
 from .errors import RadioUnavailableError, is_no_device_error, radio_unavailable
 from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD
 from .profile import RadioProfile, profile_from_dict
-from .token_chain import wire_token_rx, wire_token_tx
+from ..gr.radio_chain import wire_token_rx, wire_token_tx
 
 _LIBIIO_NAMES = ("libiio.so.0", "libiio.so.1", "libiio.so")
 

@@ -39,7 +39,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .frame import Modality, TokenFrame
-from .image_data import to_rgb_uint8
+from ..data.image_data import to_rgb_uint8
 
 __all__ = ["VQConfig", "VQVAE", "VectorQuantizer", "ImageTokenizer", "WeightFileError",
            "TOKENIZER_NAMES", "default_weight_path", "save_module", "load_module_file"]
@@ -142,7 +142,7 @@ def load_module_file(path: Union[str, Path], kind: str) -> Tuple[Dict[str, torch
     return state, config, extra
 
 
-def _load_state(module: nn.Module, state: Dict[str, torch.Tensor], path) -> None:
+def load_state_checked(module: nn.Module, state: Dict[str, torch.Tensor], path) -> None:
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as error:
@@ -504,7 +504,7 @@ class ImageTokenizer:
         except (TypeError, ValueError) as error:
             raise WeightFileError(f"{path}: invalid tokenizer config: {error}") from None
         model = VQVAE(cfg)
-        _load_state(model, state, path)
+        load_state_checked(model, state, path)
         return cls(model, name or Path(path).stem, device)
 
     @classmethod

@@ -56,7 +56,7 @@ class TextTokenizer:
 
     Build one with :meth:`default`, :meth:`from_file` or :meth:`from_str`;
     train a new one with
-    :func:`tokencom_sdr.tokens.train_text_tokenizer.train_text_tokenizer`.
+    :func:`tokencom_sdr.training.text_tokenizer.train_text_tokenizer`.
 
     Parameters
     ----------
@@ -83,7 +83,7 @@ class TextTokenizer:
     @classmethod
     def default(cls) -> "TextTokenizer":
         """The committed 4096-entry tokenizer, trained on the train split of
-        :mod:`tokencom_sdr.tokens.corpus`."""
+        :mod:`tokencom_sdr.data.corpus`."""
         resource = resources.files("tokencom_sdr.tokens") / "data" / DEFAULT_TOKENIZER_FILE
         try:
             text = resource.read_text(encoding="utf-8")
@@ -91,7 +91,7 @@ class TextTokenizer:
             raise TokenizerFileError(
                 f"default text tokenizer {DEFAULT_TOKENIZER_FILE} is missing from the "
                 "installed package; reinstall it, or regenerate it with "
-                "`python -m tokencom_sdr.tokens.train_text_tokenizer --out "
+                "`python -m tokencom_sdr.training.text_tokenizer --out "
                 f"tokencom_sdr/tokens/data/{DEFAULT_TOKENIZER_FILE}`") from error
         return cls.from_str(text, source=f"package data {DEFAULT_TOKENIZER_FILE}")
 

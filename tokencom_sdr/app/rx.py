@@ -13,7 +13,7 @@ carrier-frequency-offset estimates of its packets.
 
 The SNR and CFO are the PHY's per-packet estimates (``snr_db``, ``cfo`` in
 each PDU's metadata); the burst's position in the stream comes from
-:class:`~tokencom_sdr.radio.burst_probe.BurstLocator`.
+:class:`~tokencom_sdr.phy.burst_locator.BurstLocator`.
 
 A message is delivered when all its packets have arrived, when packets of
 another message start arriving, when ``message_timeout_s`` passes without a
@@ -49,7 +49,7 @@ from ..link import depacketize, parse_packet
 from ..link.errors import PacketError, ReassemblyError
 from ..phy.burst_mapping import burst_length
 from ..phy.ofdm_params import OfdmParams
-from ..radio.burst_probe import InstrumentedOfdmRx, pdu_key
+from ..phy.burst_locator import InstrumentedOfdmRx, pdu_key
 from ..radio.profile import RadioProfile
 from ..radio.sigmf_file import PacketAnnotation, recording_paths, write_metadata
 from ..tokens.frame import Modality

@@ -11,7 +11,7 @@ def wire_token_tx(block: gr.hier_block2, sink, mcs: str, gap_len: int, idle_fill
                   amplitude: float) -> None:
     """Message port ``pdus`` -> OFDM stream TX -> ``amplitude`` -> ``sink``;
     the scaled stream is also ``block``'s output (for GUI sinks)."""
-    from ..gr.ofdm_stream_tx import OfdmStreamTx
+    from .ofdm_stream_tx import OfdmStreamTx
 
     block.message_port_register_hier_in("pdus")
     block.tx = OfdmStreamTx(mcs=mcs, gap_len=int(gap_len), idle_fill=idle_fill)

@@ -9,7 +9,7 @@ import numpy as np
 from ..channel.loopback_channel import LoopbackChannel
 from ..phy.mcs import get_mcs
 from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD
-from .phy_loopback import run_phy_loopback
+from ..phy.modem import run_phy_loopback
 from .stock_ofdm import run_stock_loopback
 
 STOCK_CURVE = "stock-qpsk-uncoded"

@@ -12,7 +12,7 @@ import hashlib
 import sys
 from pathlib import Path
 
-from .text_memory import CorpusMemory, default_text_memory_path, save_corpus_memory
+from ..context.text_memory import CorpusMemory, default_text_memory_path, save_corpus_memory
 
 __all__ = ["add_cli_arguments", "run_from_args"]
 
@@ -34,9 +34,9 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_from_args(args) -> int:
-    from ..tokens.corpus import load_corpus_split
+    from ..data.corpus import load_corpus_split
     from ..tokens.text_bpe import TextTokenizer
-    from .train_text_context import build_token_stream
+    from .text_context import build_token_stream
 
     out = args.out
     if out is None:

@@ -14,7 +14,7 @@ Objective (one sequence at a time, so every batch mixes easy and hard cases):
   untouched ones (so it also learns to keep correct tokens).
 
 Run ``tokencom train text-context --help`` or
-``python -m tokencom_sdr.context.train_text_context --help``.
+``python -m tokencom_sdr.training.text_context --help``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .text_model import (DEFAULT_TEXT_CONTEXT_FILE, TextContextConfig, TextContextModel,
+from ..context.text_model import (DEFAULT_TEXT_CONTEXT_FILE, TextContextConfig, TextContextModel,
                          save_text_context_model)
 
 __all__ = ["CorruptionConfig", "TrainResult", "corrupt_batch", "build_token_stream",
@@ -425,9 +425,9 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_from_args(args) -> int:
-    from ..tokens.corpus import load_corpus_split
+    from ..data.corpus import load_corpus_split
     from ..tokens.text_bpe import TextTokenizer
-    from .text_model import load_text_context_model
+    from ..context.text_model import load_text_context_model
 
     torch.set_num_threads(max(1, args.threads))
     if args.out is None:
@@ -472,7 +472,7 @@ def run_from_args(args) -> int:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tokencom_sdr.context.train_text_context",
+        prog="python -m tokencom_sdr.training.text_context",
         description="Train the masked-token text context model on the public-domain corpus.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_cli_arguments(parser)

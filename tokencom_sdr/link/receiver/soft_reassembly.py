@@ -36,11 +36,11 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..channel.soft_bit_channel import SoftPacket
-from ..link import Aggregation, FrameGeometry, ReassemblyResult, build_packets, depacketize
-from ..link.packet import encode_packet
-from ..tokens.frame import TokenFrame
-from ..tokens.soft import LLR_CLIP, ReceivedFrame, SoftTokenInfo, ids_to_bits
+from ...channel.soft_bit_channel import SoftPacket
+from .. import Aggregation, FrameGeometry, ReassemblyResult, build_packets, depacketize
+from ..packet import encode_packet
+from ...tokens.frame import TokenFrame
+from ...tokens.soft import LLR_CLIP, ReceivedFrame, SoftTokenInfo, ids_to_bits
 
 __all__ = ["SoftReassembly", "soft_depacketize", "expected_packets"]
 

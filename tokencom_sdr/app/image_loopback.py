@@ -20,9 +20,9 @@ from ..context.image_maskgit import ImageContextModel
 from ..context.image_recovery import ImageRecovery
 from ..link import FrameGeometry, depacketize, make_aggregation, packetize
 from ..metrics.image_quality import ms_ssim, psnr
-from ..tokens.image_data import to_rgb_uint8
+from ..data.image_data import to_rgb_uint8
 from ..tokens.image_vq import ImageTokenizer
-from .phy_loopback import run_phy_loopback
+from ..phy.modem import run_phy_loopback
 from ..metrics.token_errors import token_error_rate
 from .text_loopback import LinkConfig
 

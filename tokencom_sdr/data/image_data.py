@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib.util
 import warnings
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -306,3 +306,23 @@ class CropSampler:
         contrast = torch.from_numpy(rng.uniform(0.7, 1.3, (b, 1, 1, 1))).float()
         bright = torch.from_numpy(rng.uniform(-0.1, 0.1, (b, 1, 1, 1))).float()
         return ((x - mean) * contrast + mean + bright).clamp(0, 1)
+
+
+#: File types :func:`load_image_files` picks up in a folder.
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif"}
+
+
+def load_image_files(paths: Sequence[Union[str, Path, np.ndarray]]) -> List[np.ndarray]:
+    """Image files, folders of them, or arrays -> list of ``(H, W, 3)`` uint8."""
+    images = []
+    for path in paths:
+        if isinstance(path, np.ndarray):
+            images.append(to_rgb_uint8(path))
+            continue
+        path = Path(path)
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES) \
+            if path.is_dir() else [path]
+        images += [read_image_file(p) for p in files]
+    if not images:
+        raise ValueError(f"no images found in {[str(p) for p in paths]}")
+    return images

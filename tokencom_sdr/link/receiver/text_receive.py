@@ -11,11 +11,11 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-from ..channel.soft_bit_channel import SoftPacket
-from ..link import Aggregation, FrameGeometry
-from ..metrics.token_errors import token_error_rate
-from ..tokens.frame import TokenFrame
-from ..tokens.text_bpe import TextTokenizer
+from ...channel.soft_bit_channel import SoftPacket
+from .. import Aggregation, FrameGeometry
+from ...metrics.token_errors import token_error_rate
+from ...tokens.frame import TokenFrame
+from ...tokens.text_bpe import TextTokenizer
 from .soft_reassembly import SoftReassembly, soft_depacketize
 
 __all__ = ["receive_text", "recover_frame", "pdus_as_soft_packets"]
@@ -46,7 +46,7 @@ def recover_frame(soft: SoftReassembly, pdus: Sequence[SoftPacket], message_id: 
     ``none`` and ``hard`` use the radio's reassembly ``soft`` as it is;
     ``fill`` runs the model on it; ``soft`` first decodes CRC-failed
     codewords again with prior knowledge (``context_decoding``, see
-    :func:`~tokencom_sdr.pipeline.context_decoding.context_decode`; nothing
+    :func:`~tokencom_sdr.link.receiver.redecoding.context_decode`; nothing
     changes for packets without ``code_llr``), then runs the MAP recovery.
 
     Parameters
@@ -64,8 +64,8 @@ def recover_frame(soft: SoftReassembly, pdus: Sequence[SoftPacket], message_id: 
         The decoding is None unless ``soft`` re-decoding ran; its
         ``elapsed_s`` is not included in the result's.
     """
-    from ..context.text_recovery import model_free_recover
-    from .context_decoding import context_decode
+    from ...context.text_recovery import model_free_recover
+    from .redecoding import context_decode
 
     if mode in ("none", "hard"):
         return model_free_recover(soft.received, mode=mode, vocab_size=vocab_size), None
@@ -108,7 +108,7 @@ def receive_text(pdus: Sequence, text: str, sent_frame: TokenFrame, message_id: 
     context_decoding : str
         ``soft`` only: how CRC-failed codewords that brought their channel
         LLRs are decoded again before the MAP recovery
-        (:mod:`~tokencom_sdr.pipeline.context_decoding`): ``model`` (known
+        (:mod:`~tokencom_sdr.link.receiver.redecoding`): ``model`` (known
         header, then the model's token prior), ``header`` (known header
         only), ``model-only`` (the model's prior without header knowledge)
         or ``off``.
@@ -128,8 +128,8 @@ def receive_text(pdus: Sequence, text: str, sent_frame: TokenFrame, message_id: 
         ``reassembly`` (the radio's :class:`SoftReassembly` before any
         re-decoding, not JSON; pop it).
     """
-    from ..context.text_recovery import RECOVERY_MODES, TextRecovery
-    from .context_decoding import CONTEXT_DECODING
+    from ...context.text_recovery import RECOVERY_MODES, TextRecovery
+    from .redecoding import CONTEXT_DECODING
 
     if recovery_mode not in RECOVERY_MODES:
         raise ValueError(f"unknown recovery {recovery_mode!r}; choose {', '.join(RECOVERY_MODES)}")
@@ -150,7 +150,7 @@ def receive_text(pdus: Sequence, text: str, sent_frame: TokenFrame, message_id: 
     recovered_text = tokenizer.decode_frame(result.frame)
     similarity = None
     if semantic:
-        from ..metrics.semantic import semantic_similarity_or_none
+        from ...metrics.semantic import semantic_similarity_or_none
         similarity = semantic_similarity_or_none(text, recovered_text)
     return {
         "recovery": recovery_mode,

@@ -13,7 +13,7 @@ import pmt
 from gnuradio import blocks, digital, gr
 
 from ..channel.loopback_channel import LoopbackChannel
-from .phy_loopback import tagged_packet_stream
+from ..phy.modem import tagged_packet_stream
 
 STOCK_LENGTH_TAG = "packet_len"
 _STOCK_GAP = 400

@@ -2,14 +2,14 @@
 
 Python::
 
-    from tokencom_sdr.tokens.train_text_tokenizer import train_text_tokenizer
+    from tokencom_sdr.training.text_tokenizer import train_text_tokenizer
     tokenizer = train_text_tokenizer("out/text_bpe_4096.json")          # default corpus
     tokenizer = train_text_tokenizer("tiny.json", vocab_size=300,
                                      corpus_files=["notes.txt"])        # own text
 
 Command line (what ``tokencom train text-tokenizer`` wraps)::
 
-    python -m tokencom_sdr.tokens.train_text_tokenizer --out PATH [--vocab 4096]
+    python -m tokencom_sdr.training.text_tokenizer --out PATH [--vocab 4096]
         [--corpus FILE ...] [--max-bytes N] [--cache-dir DIR]
         [--heldout-fraction 0.02] [--quiet]
 
@@ -18,7 +18,7 @@ subparser and :func:`run_from_args` with the parsed namespace (it returns the
 exit status).
 
 Without ``corpus_files`` the tokenizer learns from the *train* side of
-:func:`tokencom_sdr.tokens.corpus.load_corpus_split`, so the held-out blocks
+:func:`tokencom_sdr.data.corpus.load_corpus_split`, so the held-out blocks
 stay unseen and measure compression honestly. Training is deterministic: the
 same corpus, vocabulary size and byte budget give a byte-identical file.
 The committed default, ``tokencom_sdr/tokens/data/text_bpe_4096.json``, is
@@ -36,8 +36,8 @@ from typing import Iterable, List, Optional, Sequence, Union
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from .corpus import CorpusUnavailableError, TextBlock, load_corpus_split, split_into_blocks
-from .text_bpe import TextTokenizer
+from ..data.corpus import CorpusUnavailableError, TextBlock, load_corpus_split, split_into_blocks
+from ..tokens.text_bpe import TextTokenizer
 
 __all__ = ["train_text_tokenizer", "mean_bytes_per_token", "add_cli_arguments",
            "run_from_args", "main"]
@@ -116,7 +116,7 @@ def train_text_tokenizer(out_path: Union[str, os.PathLike],
         Show the trainer's progress bars (on stderr).
     cache_dir : str or path-like or None
         Corpus cache folder (default corpus only); see
-        :func:`tokencom_sdr.tokens.corpus.resolve_cache_dir`.
+        :func:`tokencom_sdr.data.corpus.resolve_cache_dir`.
     heldout_fraction : float
         Held-out share kept away from training (default corpus only).
 
@@ -130,7 +130,7 @@ def train_text_tokenizer(out_path: Union[str, os.PathLike],
     ValueError
         ``vocab_size`` below 256, unreadable corpus files, or a corpus too
         small to learn ``vocab_size - 256`` merges that each occur twice.
-    tokencom_sdr.tokens.corpus.CorpusUnavailableError
+    tokencom_sdr.data.corpus.CorpusUnavailableError
         The default corpus could not be fetched.
     """
     if vocab_size < 256:
@@ -226,7 +226,7 @@ def run_from_args(args: argparse.Namespace) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tokencom_sdr.tokens.train_text_tokenizer",
+        prog="python -m tokencom_sdr.training.text_tokenizer",
         description="Train the byte-level BPE text tokenizer.")
     add_cli_arguments(parser)
     return run_from_args(parser.parse_args(argv))

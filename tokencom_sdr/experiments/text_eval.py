@@ -5,15 +5,15 @@ Channels
 --------
 ``ofdm`` (default)
     The real GNU Radio chain: OFDM TX -> software channel (AWGN, optional
-    CFO) -> OFDM RX, through :func:`~tokencom_sdr.pipeline.phy_loopback.run_phy_loopback`.
+    CFO) -> OFDM RX, through :func:`~tokencom_sdr.phy.modem.run_phy_loopback`.
     ``soft`` uses the per-bit LLRs the receiver attaches to each packet
     (``ReceivedPdu.bit_llr``: decoder posteriors for a coded MCS); with a
     coded MCS it first decodes failed codewords again with the known link
     header and the model's token prior
-    (:mod:`~tokencom_sdr.pipeline.context_decoding`). If the PHY
+    (:mod:`~tokencom_sdr.link.receiver.redecoding`). If the PHY
     delivers hard decisions only, the LLRs come from the hard bits of
     CRC-failed packets with a bit error rate estimated from their known
-    header bits (:mod:`~tokencom_sdr.pipeline.soft_reassembly`); the rows'
+    header bits (:mod:`~tokencom_sdr.link.receiver.soft_reassembly`); the rows'
     ``llr_source`` says which.
 ``soft-bits``
     The packet-level soft channel
@@ -50,9 +50,9 @@ import numpy as np
 
 from ..link import FrameGeometry, make_aggregation, packetize
 from ..tokens.text_bpe import TextTokenizer
-from .heldout_messages import heldout_messages
-from .soft_reassembly import soft_depacketize
-from .text_receive import recover_frame
+from ..data.heldout_messages import heldout_messages
+from ..link.receiver.soft_reassembly import soft_depacketize
+from ..link.receiver.text_receive import recover_frame
 
 __all__ = ["CHANNELS", "TextEvalConfig", "parse_mcs", "run_text_eval",
            "plot_text_eval", "LLR_SOURCES"]
@@ -115,7 +115,7 @@ class TextEvalConfig:
         Message length range.
     context_decoding : str
         How ``soft`` decodes CRC-failed codewords again before its MAP
-        recovery (:data:`~tokencom_sdr.pipeline.context_decoding.CONTEXT_DECODING`):
+        recovery (:data:`~tokencom_sdr.link.receiver.redecoding.CONTEXT_DECODING`):
         ``model``, ``header``, ``model-only`` or ``off``. Only coded PHYs hand over the
         channel LLRs (``code_llr``) this needs; other modes never re-decode.
     """
@@ -137,7 +137,7 @@ class TextEvalConfig:
 
     def __post_init__(self):
         from ..context.text_recovery import RECOVERY_MODES
-        from .context_decoding import CONTEXT_DECODING
+        from ..link.receiver.redecoding import CONTEXT_DECODING
 
         if self.context_decoding not in CONTEXT_DECODING:
             raise ValueError(f"unknown context decoding {self.context_decoding!r}; "
@@ -164,7 +164,7 @@ def _phy_worker(jobs):
     mcs name or None), ...], ...]``."""
     from ..channel.loopback_channel import LoopbackChannel
     from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD
-    from .phy_loopback import run_phy_loopback
+    from ..phy.modem import run_phy_loopback
 
     out = []
     for packets, mcs, snr, cfo, seed, threshold in jobs:

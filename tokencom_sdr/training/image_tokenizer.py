@@ -2,12 +2,12 @@
 
 Python::
 
-    from tokencom_sdr.tokens.train_image_tokenizer import train_image_tokenizer
+    from tokencom_sdr.training.image_tokenizer import train_image_tokenizer
     tok = train_image_tokenizer("out/vq.safetensors", preset="standard", steps=6000)
 
 Command line (what ``tokencom train image-tokenizer`` wraps)::
 
-    python -m tokencom_sdr.tokens.train_image_tokenizer --out PATH
+    python -m tokencom_sdr.training.image_tokenizer --out PATH
         [--preset standard|low-rate|tiny] [--steps N] [--batch B] [--crop PX]
         [--lr LR] [--images DIR_OR_FILE ...] [--device cpu|cuda] [--threads N]
         [--max-minutes M] [--seed S] [--quiet]
@@ -19,16 +19,14 @@ with quantisation, an EMA codebook and restarts of dead codewords (codewords
 nobody uses are moved onto encoder outputs). Without the seeding and the
 restarts a VQ-VAE on this little data collapses onto a few codes.
 
-Data: the training side of :mod:`tokencom_sdr.tokens.image_data` (the held-out
+Data: the training side of :mod:`tokencom_sdr.data.image_data` (the held-out
 astronaut, flower and peppers are never seen), or the user's own images with
 ``--images``.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
-import sys
 import time
 from pathlib import Path
 from typing import List, Optional, Sequence, Union
@@ -37,12 +35,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .image_data import (HELDOUT_IMAGES, TRAIN_IMAGES, CropSampler, load_images,
-                         read_image_file, to_rgb_uint8)
-from .image_vq import LOWRATE_CONFIG, STANDARD_CONFIG, ImageTokenizer, VQConfig, VQVAE
+from ..data.image_data import (HELDOUT_IMAGES, TRAIN_IMAGES, CropSampler, load_image_files,
+                               load_images)
+from .progress import progress_bar
+from ..tokens.image_vq import LOWRATE_CONFIG, STANDARD_CONFIG, ImageTokenizer, VQConfig, VQVAE
 
-__all__ = ["PRESETS", "train_image_tokenizer", "evaluate_tokenizer", "add_cli_arguments",
-           "run_from_args", "main"]
+__all__ = ["PRESETS", "train_image_tokenizer", "evaluate_tokenizer", "run_from_args"]
 
 #: name -> (config, default crop in pixels)
 PRESETS = {
@@ -52,25 +50,6 @@ PRESETS = {
     "tiny": (VQConfig(downsample=4, codebook_size=64, latent_dim=8, channels=(8, 16),
                       res_blocks=1), 32),
 }
-
-_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif"}
-
-
-def _user_images(paths: Sequence[Union[str, Path, np.ndarray]]) -> List[np.ndarray]:
-    """Image files, folders of them, or arrays -> list of ``(H, W, 3)`` uint8."""
-    images = []
-    for path in paths:
-        if isinstance(path, np.ndarray):
-            images.append(to_rgb_uint8(path))
-            continue
-        path = Path(path)
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in _IMAGE_SUFFIXES) \
-            if path.is_dir() else [path]
-        images += [read_image_file(p) for p in files]
-    if not images:
-        raise ValueError(f"no images found in {[str(p) for p in paths]}")
-    return images
-
 
 def psnr_uint8(a: np.ndarray, b: np.ndarray) -> float:
     """PSNR in dB of two uint8 images (peak 255)."""
@@ -136,7 +115,7 @@ def train_image_tokenizer(out_path: Union[str, Path, None], preset: str = "stand
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError("--device cuda asked for, but torch sees no CUDA device")
     torch.manual_seed(seed)
-    data = _user_images(images) if images else list(load_images(TRAIN_IMAGES, skip_missing=True).values())
+    data = load_image_files(images) if images else list(load_images(TRAIN_IMAGES, skip_missing=True).values())
     sampler = CropSampler(data, crop, seed=seed)
 
     model = VQVAE(cfg).to(device)
@@ -145,7 +124,7 @@ def train_image_tokenizer(out_path: Union[str, Path, None], preset: str = "stand
     seeded = False
     budget = None if max_minutes is None else max_minutes * 60.0
     start = time.time()
-    bar = _progress(steps, progress, "tokenizer")
+    bar = progress_bar(steps, progress, "tokenizer")
     ema_psnr = None
     step = 0
     for step in range(steps):
@@ -206,25 +185,9 @@ def _seed_codebook(model: VQVAE, sampler: CropSampler, batch: int, device: str, 
     model.quantizer.init_from(torch.cat(samples)[:16 * k], seed=seed)
 
 
-def _progress(total: int, enabled: bool, desc: str):
-    if not enabled:
-        return None
-    from tqdm import tqdm
-    return tqdm(total=total, desc=desc, file=sys.stderr, mininterval=2.0)
-
-
 # ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------
-
-def add_cli_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add this trainer's options to ``parser`` (a parser or a subparser).
-
-    They live in :mod:`tokencom_sdr.cli.train_image` so that the ``tokencom``
-    command can list them without importing torch.
-    """
-    from ..cli.train_image import add_tokenizer_arguments
-    return add_tokenizer_arguments(parser)
 
 
 def run_from_args(args) -> int:
@@ -240,13 +203,3 @@ def run_from_args(args) -> int:
             print(f"  held-out {name}: {row['psnr_db']:.2f} dB at {row['bits_per_pixel']:.4f} bpp")
     return 0
 
-
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tokencom_sdr.tokens.train_image_tokenizer",
-                                     description="Train the VQ-VAE image tokenizer.")
-    add_cli_arguments(parser)
-    return run_from_args(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,12 +2,12 @@
 
 Python::
 
-    from tokencom_sdr.context.train_image_context import train_image_context
+    from tokencom_sdr.training.image_context import train_image_context
     model = train_image_context("out/ctx.safetensors", tokenizer="standard", steps=3000)
 
 Command line (what ``tokencom train image-context`` wraps)::
 
-    python -m tokencom_sdr.context.train_image_context --out PATH
+    python -m tokencom_sdr.training.image_context --out PATH
         [--tokenizer standard|low-rate|FILE.safetensors] [--preset default|tiny]
         [--steps N] [--batch B] [--lr LR] [--images PATH ...] [--device cpu|cuda]
         [--threads N] [--max-minutes M] [--seed S] [--quiet]
@@ -31,9 +31,7 @@ The loss is cross-entropy at masked and substituted positions.
 
 from __future__ import annotations
 
-import argparse
 import math
-import sys
 import time
 from pathlib import Path
 from typing import List, Optional, Sequence, Union
@@ -42,13 +40,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..tokens.image_data import TRAIN_IMAGES, load_images
+from ..data.image_data import TRAIN_IMAGES, load_images
 from ..tokens.image_vq import ImageTokenizer
-from ..tokens.train_image_tokenizer import _progress, _user_images
-from .image_maskgit import ContextConfig, ImageContextModel
+from ..data.image_data import load_image_files
+from .progress import progress_bar
+from ..context.image_maskgit import ContextConfig, ImageContextModel
 
 __all__ = ["PRESETS", "build_token_grids", "corrupt", "train_image_context",
-           "add_cli_arguments", "run_from_args", "main"]
+           "run_from_args"]
 
 #: Architecture presets (the codebook size comes from the tokenizer).
 PRESETS = {
@@ -211,7 +210,7 @@ def train_image_context(out_path: Union[str, Path, None],
                                   code_dim=tok.cfg.latent_dim, **PRESETS[preset])
     if cfg.codebook_size != tok.codebook_size:
         raise ValueError(f"context codebook {cfg.codebook_size} != tokenizer's {tok.codebook_size}")
-    data = _user_images(images) if images else list(load_images(TRAIN_IMAGES, skip_missing=True).values())
+    data = load_image_files(images) if images else list(load_images(TRAIN_IMAGES, skip_missing=True).values())
     grids = build_token_grids(tok, data, cfg.window, seed=seed)
     sampler = _WindowSampler(grids, cfg.window, seed)
     gen = torch.Generator().manual_seed(seed)
@@ -226,7 +225,7 @@ def train_image_context(out_path: Union[str, Path, None],
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
     budget = None if max_minutes is None else max_minutes * 60.0
     start = time.time()
-    bar = _progress(steps, progress, "context")
+    bar = progress_bar(steps, progress, "context")
     ema = None
     step = 0
     model.train()
@@ -276,15 +275,6 @@ def train_image_context(out_path: Union[str, Path, None],
 # Command line
 # ---------------------------------------------------------------------------
 
-def add_cli_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add this trainer's options to ``parser`` (a parser or a subparser).
-
-    They live in :mod:`tokencom_sdr.cli.train_image` so that the ``tokencom``
-    command can list them without importing torch.
-    """
-    from ..cli.train_image import add_context_arguments
-    return add_context_arguments(parser)
-
 
 def run_from_args(args) -> int:
     if args.threads:
@@ -297,13 +287,3 @@ def run_from_args(args) -> int:
           f"{model.cfg.layers} layers, K={model.cfg.codebook_size}")
     return 0
 
-
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tokencom_sdr.context.train_image_context",
-                                     description="Train the image context model.")
-    add_cli_arguments(parser)
-    return run_from_args(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

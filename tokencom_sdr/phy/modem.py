@@ -9,11 +9,11 @@ import pmt
 from gnuradio import blocks, gr
 
 from ..channel.loopback_channel import LoopbackChannel
-from ..phy.burst_mapping import burst_length
-from ..phy.phy_header import MAX_PAYLOAD_BYTES
-from ..phy.ofdm_params import LENGTH_TAG, OfdmParams
-from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD, OfdmBurstRx
-from ..phy.ofdm_tx import OfdmBurstTx
+from .burst_mapping import burst_length
+from .phy_header import MAX_PAYLOAD_BYTES
+from .ofdm_params import LENGTH_TAG, OfdmParams
+from .ofdm_rx import DEFAULT_SYNC_THRESHOLD, OfdmBurstRx
+from .ofdm_tx import OfdmBurstTx
 
 
 @dataclass

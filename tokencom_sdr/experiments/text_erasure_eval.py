@@ -26,8 +26,8 @@ __all__ = ["unigram_counts", "run_erasure_eval", "time_recovery"]
 
 @functools.lru_cache(maxsize=2)
 def _unigram_counts_cached(vocab_size: int) -> np.ndarray:
-    from ..context.train_text_context import build_token_stream
-    from ..tokens.corpus import load_corpus_split
+    from ..training.text_context import build_token_stream
+    from ..data.corpus import load_corpus_split
 
     stream = build_token_stream(load_corpus_split().train_text, TextTokenizer.default())
     return np.bincount(stream, minlength=vocab_size)

@@ -11,8 +11,8 @@ from ..channel.loopback_channel import LoopbackChannel
 from ..link import make_aggregation, packetize
 from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD
 from ..tokens.text_bpe import TextTokenizer
-from .phy_loopback import run_phy_loopback
-from .text_receive import receive_text
+from ..phy.modem import run_phy_loopback
+from ..link.receiver.text_receive import receive_text
 
 
 @dataclass
@@ -53,7 +53,7 @@ class LinkConfig:
         with prior knowledge before the MAP recovery: ``model`` (known link
         header, then the context model's token prior), ``header``,
         ``model-only`` or ``off``
-        (:mod:`tokencom_sdr.pipeline.context_decoding`).
+        (:mod:`tokencom_sdr.link.receiver.redecoding`).
     """
 
     snr_db: float = 25.0
@@ -87,7 +87,7 @@ def run_text_loopback(text: str, config: Optional[LinkConfig] = None,
         ``packet_error_rate``, ``channel_uses``, ``exact``, ``sent_text``,
         ``received_text``, ``latency_s`` (``encode``/``phy``/``decode``),
         ``pdus_rejected`` (PHY outputs that failed the link checks) and
-        ``config``; and from :func:`~tokencom_sdr.pipeline.text_receive.receive_text`:
+        ``config``; and from :func:`~tokencom_sdr.link.receiver.text_receive.receive_text`:
         ``recovery``, ``token_error_rate_raw`` (before recovery; ``token_error_rate``
         and ``exact`` are after it), ``semantic_similarity`` (MiniLM cosine of
         sent and received text; None if unavailable or ``semantic`` is False),

@@ -13,7 +13,7 @@ from gnuradio import gr
 from ..link import PacketError, ReassemblyError, depacketize, parse_packet
 from ..tokens.frame import Modality
 from ..tokens.text_bpe import ERASED_MARKER, TextTokenizer
-from ._pmt_util import make_byte_pdu, pdu_bytes
+from .pdu import make_byte_pdu, pdu_bytes
 
 #: Why a message was delivered (``reason`` in its metrics).
 COMPLETE = "complete"      # every packet of the message arrived

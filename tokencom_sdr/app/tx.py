@@ -1,7 +1,7 @@
 """Transmitter: text or image -> tokens -> packets -> OFDM IQ -> a radio.
 
 Each message is modulated on its own (:func:`message_iq`: the PHY's
-:func:`~tokencom_sdr.pipeline.phy_loopback.modulate`, which completes the
+:func:`~tokencom_sdr.phy.modem.modulate`, which completes the
 last burst's gap, times ``tx_amplitude``) and handed to a sink for the
 profile's backend:
 
@@ -35,7 +35,7 @@ from ..phy.burst_mapping import burst_length
 from ..phy.ofdm_params import OfdmParams
 from ..radio.profile import RadioProfile
 from ..radio.sigmf_file import PacketAnnotation, write_recording
-from .phy_loopback import modulate
+from ..phy.modem import modulate
 
 Log = Callable[[str], None]
 
@@ -60,7 +60,7 @@ def text_frame(text: str):
 
 def image_frame(path: Path):
     """Tokenize an image file with the default VQ image tokenizer."""
-    from ..tokens.image_data import read_image_file
+    from ..data.image_data import read_image_file
     from ..tokens.image_vq import ImageTokenizer
 
     return ImageTokenizer.default().encode_frame(read_image_file(path))
@@ -243,7 +243,7 @@ class LoopbackTxSink:
         if interrupted or not self.chunks:
             return
         from ..channel.loopback_channel import LoopbackChannel
-        from .radio_rx import ArraySource, RxFlowgraph, RxOptions, run_receiver
+        from .rx import ArraySource, RxFlowgraph, RxOptions, run_receiver
 
         p = self.profile
         iq = np.concatenate(self.chunks)

@@ -18,9 +18,9 @@ import collections
 import threading
 from typing import Dict, Optional, Tuple
 
-from ..phy.burst_decoding import BurstHeader
-from ..phy.ofdm_params import OfdmParams
-from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD, OfdmBurstRx
+from .burst_decoding import BurstHeader
+from .ofdm_params import OfdmParams
+from .ofdm_rx import DEFAULT_SYNC_THRESHOLD, OfdmBurstRx
 
 _MAX_KEPT = 100_000
 

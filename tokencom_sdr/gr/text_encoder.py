@@ -11,7 +11,7 @@ from gnuradio import gr
 
 from ..link import make_aggregation, packetize
 from ..tokens.text_bpe import TextTokenizer
-from ._pmt_util import make_byte_pdu, pdu_bytes
+from .pdu import make_byte_pdu, pdu_bytes
 
 MESSAGE_ID_MODULUS = 1 << 16
 _STOP = object()

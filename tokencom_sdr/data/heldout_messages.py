@@ -1,7 +1,7 @@
 """Evaluation messages cut from the held-out part of the public-domain corpus.
 
 Neither the tokenizer nor the context model saw these blocks in training
-(:func:`tokencom_sdr.tokens.corpus.load_corpus_split`).
+(:func:`tokencom_sdr.data.corpus.load_corpus_split`).
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def heldout_messages(count: Optional[int], tokenizer: Optional[TextTokenizer] = 
     ValueError
         Fewer held-out messages exist than ``count``.
     """
-    from ..tokens.corpus import load_corpus_split
+    from .corpus import load_corpus_split
 
     tokenizer = tokenizer or TextTokenizer.default()
     messages: List[str] = []

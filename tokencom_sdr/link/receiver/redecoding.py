@@ -1,13 +1,13 @@
 """Context-aware iterative decoding of failed codewords (turbo-style).
 
 When the LDPC decoder fails on a packet, the PHY hands over the packet's
-channel LLRs (``code_llr``, see :class:`~tokencom_sdr.pipeline.phy_loopback.ReceivedPdu`).
+channel LLRs (``code_llr``, see :class:`~tokencom_sdr.phy.modem.ReceivedPdu`).
 The receiver knows a good share of that packet's bits before decoding:
 
 * **the link header.** Every packet's 27 header bytes (message id, sequence
   number, frame geometry, token positions) and its padding bits follow from
   the frame geometry, the message id and the aggregation
-  (:func:`~tokencom_sdr.pipeline.soft_reassembly.expected_packets`). The
+  (:func:`~tokencom_sdr.link.receiver.soft_reassembly.expected_packets`). The
   CRC-32 is unknown (it depends on the tokens) and gets no prior.
 * **the tokens, from context.** The masked-token model predicts each token of
   the packet from the other tokens of the message
@@ -45,10 +45,10 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from ..channel.soft_bit_channel import SoftPacket
-from ..link import Aggregation, FrameGeometry
-from ..link.errors import PacketError
-from ..link.packet import parse_packet
+from ...channel.soft_bit_channel import SoftPacket
+from .. import Aggregation, FrameGeometry
+from ..errors import PacketError
+from ..packet import parse_packet
 from .soft_reassembly import SoftReassembly, expected_packets, soft_depacketize
 
 __all__ = ["CONTEXT_DECODING", "ContextDecoding", "context_decode", "packet_prior_llr",
@@ -124,7 +124,7 @@ def packet_prior_llr(template: bytes, header_bytes: int, n_token_bits: int,
     Parameters
     ----------
     template : bytes
-        The packet as :func:`~tokencom_sdr.pipeline.soft_reassembly.expected_packets`
+        The packet as :func:`~tokencom_sdr.link.receiver.soft_reassembly.expected_packets`
         gives it (right header, length and zero padding; token ids 0).
     header_bytes : int
         Header length; its bits get ``+-header_llr``.
@@ -153,8 +153,8 @@ def packet_prior_llr(template: bytes, header_bytes: int, n_token_bits: int,
 def _decodable(pdu: SoftPacket) -> bool:
     if pdu.code_llr is None or pdu.mcs is None:
         return False
-    from ..phy.mcs import get_mcs
-    from ..phy.payload_code import coded_length
+    from ...phy.mcs import get_mcs
+    from ...phy.payload_code import coded_length
     try:
         mcs = get_mcs(pdu.mcs)
     except ValueError:
@@ -176,7 +176,7 @@ def context_decode(pdus: Sequence, message_id: int, geometry: FrameGeometry,
         What the PHY delivered for one message; packets whose FEC failed
         carry ``code_llr`` and ``mcs``.
     message_id, geometry, aggregation
-        As for :func:`~tokencom_sdr.pipeline.soft_reassembly.soft_depacketize`.
+        As for :func:`~tokencom_sdr.link.receiver.soft_reassembly.soft_depacketize`.
     recovery : TextRecovery, optional
         The context model (one with the committed model by default); only
         used with ``use_model``.
@@ -202,8 +202,8 @@ def context_decode(pdus: Sequence, message_id: int, geometry: FrameGeometry,
         channel, hard-decision PHY) ``soft`` is exactly
         :func:`soft_depacketize`'s result.
     """
-    from ..phy.mcs import get_mcs
-    from ..phy.payload_code import decode_payload
+    from ...phy.mcs import get_mcs
+    from ...phy.payload_code import decode_payload
     from .text_receive import pdus_as_soft_packets
 
     if not (use_model or use_header):
@@ -247,7 +247,7 @@ def context_decode(pdus: Sequence, message_id: int, geometry: FrameGeometry,
         for index in list(todo):
             out.recovered_header += attempt(index, None)
     if use_model and todo:
-        from ..context.text_recovery import TextRecovery
+        from ...context.text_recovery import TextRecovery
         recovery = recovery or TextRecovery()
         for _ in range(rounds):
             if not todo:

@@ -1,1 +1,0 @@
-"""End-to-end runs that wire the stages together (loopback, demo)."""
