@@ -12,7 +12,7 @@ setup(
     python_requires=">=3.9",
     packages=find_packages(include=["tokencom_sdr", "tokencom_sdr.*"]),
     package_data={"tokencom_sdr": ["tokens/data/*.json", "context/data/*.safetensors",
-                                   "tokens/data/*.safetensors"]},
+                                   "tokens/data/*.safetensors", "radio/profiles/*.yaml"]},
     include_package_data=True,
     install_requires=[
         # GNU Radio itself comes from Debian (apt gnuradio), seen through the

@@ -45,11 +45,10 @@ def main(argv=None) -> int:
     tb.run()
     elapsed = time.perf_counter() - start
 
-    import pmt
     accepted = 0
     for pdu in pdus:
         try:
-            parse_packet(bytes(pmt.u8vector_elements(pmt.cdr(pdu))))
+            parse_packet(pdu.data)
             accepted += 1
         except PacketError:
             pass

@@ -126,11 +126,10 @@ def _stock_tx_graph(data, tags, modulation):
 
 
 def _pdu_collector(rx):
-    # The decoder's listener hook, as the loopback pipeline uses: a message
+    # The decoder's listener hook, as the loopback uses: a message
     # sink at the end of a finite run may stop before its queue is drained.
     received = []
-    rx.decoder.listeners.append(
-        lambda pdu: received.append(bytes(pmt.u8vector_elements(pmt.cdr(pdu)))))
+    rx.decoder.listeners.append(lambda burst: received.append(burst.data))
     return lambda: received
 
 

@@ -35,3 +35,36 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 .venv/bin/python -c "from gnuradio import gr; import numpy, torch, tokencom_sdr" \
     || { echo "[setup] environment check failed" >&2; exit 1; }
+
+# GNU Radio Companion, installed like an out-of-tree module: the block YAML
+# goes where GRC always looks (/usr/local/share/gnuradio/grc/blocks, on the
+# default global_blocks_path), as links so that edits in blocks/ show at once.
+# GRC runs a flowgraph with its own interpreter, so gnuradio-companion and
+# grcc in /usr/local/bin (ahead of /usr/bin) start Debian's GRC with this
+# venv's Python, which imports tokencom_sdr; the grcc one first names any
+# block GRC cannot find (plain grcc only says "Port is not connected").
+if [ -w /usr/local/share ] || [ "$(id -u)" = 0 ]; then
+    grc_blocks=/usr/local/share/gnuradio/grc/blocks
+    mkdir -p "$grc_blocks"
+    find "$grc_blocks" -maxdepth 1 -name 'tokencom_*.block.yml' -type l -delete
+    for block in "$PWD"/blocks/*.block.yml; do
+        ln -sf "$block" "$grc_blocks/$(basename "$block")"
+    done
+    venv_python="$PWD/.venv/bin/python"
+    cat > /usr/local/bin/gnuradio-companion <<WRAPPER
+#!/bin/sh
+# Installed by TokenCom-SDR (scripts/setup_env.sh in $PWD): Debian's GRC with
+# the venv's Python, so flowgraphs import tokencom_sdr. Delete to undo.
+exec "$venv_python" /usr/bin/gnuradio-companion "\$@"
+WRAPPER
+    cat > /usr/local/bin/grcc <<WRAPPER
+#!/bin/sh
+# Installed by TokenCom-SDR (scripts/setup_env.sh in $PWD): names blocks GRC
+# cannot find, then runs Debian's grcc with the venv's Python. Delete to undo.
+"$venv_python" -m tokencom_sdr.cli grc-check --quiet -- "\$@" || exit \$?
+exec "$venv_python" /usr/bin/grcc "\$@"
+WRAPPER
+    chmod 755 /usr/local/bin/gnuradio-companion /usr/local/bin/grcc
+else
+    echo "[setup] not root: GRC blocks not installed; see docs/grc.md (GRC_BLOCKS_PATH)" >&2
+fi

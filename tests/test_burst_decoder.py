@@ -6,7 +6,6 @@ trigger patterns are chosen by the test, not by the scheduler.
 """
 
 import numpy as np
-import pmt
 import pytest
 
 import tokencom_sdr.phy.burst_decoder_block as burst_decoder_block
@@ -33,7 +32,7 @@ def run_block(iq, triggers, chunk_sizes, block=None):
     ``block.work`` in chunks; return the block and the bytes it delivered."""
     block = block or BurstDecoderBlock(PARAMS, trigger_lag=LAG)
     received = []
-    block.listeners.append(lambda pdu: received.append(bytes(pmt.u8vector_elements(pmt.cdr(pdu)))))
+    block.listeners.append(lambda burst: received.append(burst.data))
     trigger = np.zeros(len(iq), dtype=np.uint8)
     trigger[np.asarray(triggers, dtype=int)] = 1
     position, sizes = 0, iter(chunk_sizes)
@@ -85,6 +84,19 @@ def test_header_listeners_get_each_burst_start(air):
     assert np.all(np.abs(np.array([s for s, _ in located]) - starts) <= 2)
 
 
+def test_each_delivered_burst_says_where_it_starts(air):
+    """ReceivedBurst.start_sample is the stream index of the burst's first
+    sample (what SigMF annotations and channel-use counts need)."""
+    iq, starts = air
+    bursts = []
+    block = BurstDecoderBlock(PARAMS, trigger_lag=LAG)
+    block.listeners.append(bursts.append)
+    run_block(iq, starts + LAG + 5, [4096] * len(iq), block)
+    assert [b.data for b in bursts] == PACKETS
+    assert np.all(np.abs(np.array([b.start_sample for b in bursts]) - starts) <= 2)
+    assert [b.packet_number for b in bursts] == list(range(len(PACKETS)))
+
+
 @pytest.fixture(scope="module")
 def same_size_air():
     """Six bursts of one size (one payload batch per chunk), and their starts."""
@@ -116,21 +128,17 @@ def test_a_failing_payload_decode_drops_that_burst_only(same_size_air, monkeypat
 
 def test_a_batch_decodes_as_its_bursts_would_one_by_one(same_size_air):
     packets, iq, starts = same_size_air
-    metas = []
+    bursts = []
     for chunks in ([len(iq)], [s1 - s0 for s0, s1 in zip(starts, list(starts[1:]) + [len(iq)])]):
         block = BurstDecoderBlock(PARAMS, trigger_lag=LAG)
-        block.listeners.append(lambda pdu: metas.append(pmt.car(pdu)))
+        block.listeners.append(bursts.append)
         _, received = run_block(iq, starts + LAG, chunks, block)
         assert received == packets
-    batched, single = metas[:len(packets)], metas[len(packets):]
+    batched, single = bursts[:len(packets)], bursts[len(packets):]
     for a, b in zip(batched, single):
-        for key in ("bit_llr",):
-            np.testing.assert_allclose(pmt.f32vector_elements(pmt.dict_ref(a, pmt.intern(key), pmt.PMT_NIL)),
-                                       pmt.f32vector_elements(pmt.dict_ref(b, pmt.intern(key), pmt.PMT_NIL)),
-                                       rtol=1e-5, atol=1e-5)
-        for key in ("snr_db", "cfo"):
-            assert pmt.to_double(pmt.dict_ref(a, pmt.intern(key), pmt.PMT_NIL)) == pytest.approx(
-                pmt.to_double(pmt.dict_ref(b, pmt.intern(key), pmt.PMT_NIL)))
+        np.testing.assert_allclose(a.bit_llr, b.bit_llr, rtol=1e-5, atol=1e-5)
+        assert a.snr_db == pytest.approx(b.snr_db) and a.cfo == pytest.approx(b.cfo)
+        assert a.start_sample == b.start_sample
 
 
 def test_a_failing_header_decode_counts_as_a_failed_header(air, monkeypatch):

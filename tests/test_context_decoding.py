@@ -1,4 +1,4 @@
-"""Context-aware re-decoding of failed LDPC codewords (pipeline/context_decoding.py).
+"""Context-aware re-decoding of failed LDPC codewords (link/receiver/redecoding.py).
 
 These tests use the committed text model and the real LDPC payload code; the
 last one runs the real GNU Radio OFDM chain."""
@@ -6,15 +6,17 @@ last one runs the real GNU Radio OFDM chain."""
 import numpy as np
 import pytest
 
-from tokencom_sdr.channel.soft_bit_channel import SoftBitChannel, SoftPacket
+from tokencom_sdr.channel.soft_bit_channel import SoftBitChannel
 from tokencom_sdr.context.text_recovery import TextRecovery
 from tokencom_sdr.link import FrameGeometry, make_aggregation, packetize
+from tokencom_sdr.link.layout import MessageLayout, expected_packets
 from tokencom_sdr.link.packet import parse_packet
+from tokencom_sdr.link.receiver import TokenReceiver
+from tokencom_sdr.link.receiver.redecoding import context_decode, packet_prior_llr
+from tokencom_sdr.link.receiver.soft_reassembly import soft_depacketize
 from tokencom_sdr.phy.mcs import get_mcs
 from tokencom_sdr.phy.payload_code import decode_payload, encode_payload
-from tokencom_sdr.link.receiver.redecoding import context_decode, packet_prior_llr
-from tokencom_sdr.link.receiver.soft_reassembly import expected_packets, soft_depacketize
-from tokencom_sdr.link.receiver.text_receive import recover_frame
+from tokencom_sdr.phy.received_burst import ReceivedBurst
 from tokencom_sdr.tokens.soft import ids_to_bits
 from tokencom_sdr.tokens.text_bpe import TextTokenizer
 
@@ -32,9 +34,9 @@ def setup(one_torch_thread):
     frame = tokenizer.encode_frame(TEXT)
     aggregation = make_aggregation("interleaved", 32)
     packets = packetize(frame, MESSAGE_ID, aggregation)
-    geometry = FrameGeometry.from_frame(frame, aggregation)
+    layout = MessageLayout(FrameGeometry.from_frame(frame, aggregation), aggregation)
     assert len(packets) == 3
-    return tokenizer, frame, aggregation, geometry, packets, TextRecovery()
+    return tokenizer, frame, aggregation, layout, packets, TextRecovery()
 
 
 def _channel_llrs(packet: bytes, esn0_db: float, seed: int) -> np.ndarray:
@@ -46,11 +48,12 @@ def _channel_llrs(packet: bytes, esn0_db: float, seed: int) -> np.ndarray:
     return (4 * esn0 * y).astype(np.float32)
 
 
-def _failed_pdu(code_llr: np.ndarray, n_bytes: int) -> SoftPacket:
+def _failed_pdu(code_llr: np.ndarray, n_bytes: int) -> ReceivedBurst:
     """What the PHY hands over for a codeword whose LDPC decode failed."""
     decoded = decode_payload(code_llr, n_bytes, get_mcs(MCS))
     assert not decoded.fec_ok
-    return SoftPacket(decoded.data, decoded.bit_llr, decoded.channel_llr, MCS)
+    return ReceivedBurst(decoded.data, MCS, False, bit_llr=decoded.bit_llr,
+                         code_llr=decoded.channel_llr)
 
 
 @pytest.mark.timeout(60)
@@ -85,17 +88,16 @@ def test_known_header_and_model_prior_rescue_a_failed_codeword(setup):
     """A codeword too noisy for the LDPC decoder, and still too noisy with
     its known link header as prior, decodes with the header plus the
     model's token prior: it comes back CRC-good and the message is exact."""
-    _, frame, aggregation, geometry, packets, recovery = setup
+    _, frame, aggregation, layout, packets, recovery = setup
     llr = _channel_llrs(packets[1], esn0_db=-3.0, seed=0)
     pdus = [packets[0], _failed_pdu(llr, len(packets[1])), packets[2]]
-    before = soft_depacketize(pdus, MESSAGE_ID, geometry, aggregation)
+    before = soft_depacketize(pdus, MESSAGE_ID, layout)
     assert before.reassembly.stats.packets_received == 2
 
-    header_only = context_decode(pdus, MESSAGE_ID, geometry, aggregation, recovery,
-                                 use_model=False)
+    header_only = context_decode(pdus, MESSAGE_ID, layout, recovery, use_model=False)
     assert (header_only.candidates, header_only.recovered) == (1, 0)
 
-    decoding = context_decode(pdus, MESSAGE_ID, geometry, aggregation, recovery)
+    decoding = context_decode(pdus, MESSAGE_ID, layout, recovery)
     assert decoding.candidates == 1
     assert (decoding.recovered_header, decoding.recovered_model) == (0, 1)
     assert decoding.soft.reassembly.stats.packets_received == 3
@@ -105,8 +107,9 @@ def test_known_header_and_model_prior_rescue_a_failed_codeword(setup):
     # The caller's PDU list is not modified.
     assert pdus[1].code_llr is not None
     with pytest.raises(ValueError, match="header prior, the model prior or both"):
-        context_decode(pdus, MESSAGE_ID, geometry, aggregation, recovery, use_model=False,
-                       use_header=False)
+        context_decode(pdus, MESSAGE_ID, layout, recovery, use_model=False, use_header=False)
+    with pytest.raises(ValueError, match="needs a TextRecovery"):
+        context_decode(pdus, MESSAGE_ID, layout, None)
 
 
 @pytest.mark.timeout(60)
@@ -114,8 +117,8 @@ def test_a_wrong_strong_prior_never_delivers_a_corrupted_packet(setup):
     """Channel and prior both point at a corrupted packet (wrong tokens,
     the CRC of the right ones): the decoder converges to it, and the link
     CRC keeps it from being accepted."""
-    _, frame, aggregation, geometry, packets, recovery = setup
-    template, header_bytes, positions = expected_packets(geometry, MESSAGE_ID, aggregation)[1]
+    _, frame, aggregation, layout, packets, recovery = setup
+    template, header_bytes, positions = expected_packets(layout, MESSAGE_ID)[1]
     start, n_bits = 8 * header_bytes, positions.size * 12
     bits = np.unpackbits(np.frombuffer(packets[1], dtype=np.uint8))
     bits[start:start + 36] ^= 1                       # three tokens wrong
@@ -135,8 +138,8 @@ def test_a_wrong_strong_prior_never_delivers_a_corrupted_packet(setup):
             return np.stack([table[order[int(t)]] for t in targets]).astype(np.float32)
 
     wrong = WrongPrior(recovery.model)
-    pdus = [packets[0], SoftPacket(corrupted, None, code_llr, MCS), packets[2]]
-    decoding = context_decode(pdus, MESSAGE_ID, geometry, aggregation, wrong, prior_clip=50.0)
+    pdus = [packets[0], ReceivedBurst(corrupted, MCS, False, code_llr=code_llr), packets[2]]
+    decoding = context_decode(pdus, MESSAGE_ID, layout, wrong, prior_clip=50.0)
     assert decoding.candidates == 1 and decoding.recovered == 0
     assert decoding.decodes >= 2  # header-only round and a model round both ran
     received = decoding.soft.received.frame
@@ -152,27 +155,32 @@ def test_a_wrong_strong_prior_never_delivers_a_corrupted_packet(setup):
 def test_without_code_llrs_soft_recovery_is_unchanged(setup):
     """Uncoded PHYs and the soft-bit channel bring no code_llr: nothing is
     re-decoded and the soft result is exactly what it was."""
-    _, frame, aggregation, geometry, packets, recovery = setup
+    tokenizer, frame, aggregation, layout, packets, recovery = setup
     pdus = SoftBitChannel(3.0, seed=4).transmit_all(packets)
-    soft = soft_depacketize(pdus, MESSAGE_ID, geometry, aggregation)
+    soft = soft_depacketize(pdus, MESSAGE_ID, layout)
     assert soft.failed_packets_used >= 1
-    decoding = context_decode(pdus, MESSAGE_ID, geometry, aggregation, recovery)
+    decoding = context_decode(pdus, MESSAGE_ID, layout, recovery)
     assert (decoding.candidates, decoding.recovered, decoding.decodes) == (0, 0, 0)
-    plain, none = recover_frame(soft, pdus, MESSAGE_ID, geometry, aggregation, "soft",
-                                recovery, context_decoding="off")
-    with_decoding, info = recover_frame(soft, pdus, MESSAGE_ID, geometry, aggregation, "soft",
-                                        recovery, context_decoding="model")
-    assert none is None and info.candidates == 0
+    plain = TokenReceiver("soft", context_decoding="off", text_tokenizer=tokenizer,
+                          text_context=recovery).receive(pdus)
+    with_decoding = TokenReceiver("soft", context_decoding="model", text_tokenizer=tokenizer,
+                                  text_context=recovery).receive(pdus)
+    assert plain.redecoding is None and with_decoding.redecoding["candidates"] == 0
     assert np.array_equal(plain.frame.ids, with_decoding.frame.ids)
     assert np.array_equal(plain.confidence, with_decoding.confidence)
+    # The same as the context model on the soft reassembly directly.
+    direct = recovery.recover(soft.received, mode="soft")
+    assert np.array_equal(plain.frame.ids, direct.frame.ids)
 
 
 @pytest.mark.timeout(120)
 def test_loopback_redecodes_failed_codewords_through_the_ofdm_chain(setup):
     """Real GNU Radio chain, LDPC qpsk-1/2 at 1.5 dB: both packets fail
-    their LDPC decode; re-decoded with the known header they pass their CRC
-    and the message is exact. Without re-decoding it is not."""
-    from tokencom_sdr.app.text_loopback import LinkConfig, run_text_loopback
+    their LDPC decode, so no CRC-good packet says what the message is. The
+    receiver estimates the layout from the failed headers combined,
+    re-decodes both with that header as prior, they pass their CRC and the
+    message is exact. Without re-decoding it is not."""
+    from tokencom_sdr.app.loopback import LinkConfig, run_text_loopback
 
     tokenizer, _, _, _, _, recovery = setup
     text = ("The quick brown fox jumps over the lazy dog while the old man watched from the "

@@ -69,15 +69,17 @@ def _capture(source, n: int) -> np.ndarray:
 
 def _over_the_air(profile, tx_sink):
     """Receive on the radio while the TX sends MESSAGE three times."""
-    from tokencom_sdr.app.rx import RxFlowgraph, RxOptions, make_source, run_receiver
+    from tokencom_sdr.app.rx import RxFlowgraph, RxOptions, run_receiver
+    from tokencom_sdr.app.rx_report import Expected
     from tokencom_sdr.app.tx import make_messages, message_iq, text_frame
+    from tokencom_sdr.radio.backends import get_backend
 
-    flowgraph = RxFlowgraph(make_source(profile), profile)
+    flowgraph = RxFlowgraph(get_backend(profile.backend).make_source(profile), profile)
     result = {}
 
     def receive():
         result["reports"] = run_receiver(
-            flowgraph, profile, RxOptions(count=1, duration_s=15, expect_text=MESSAGE))
+            flowgraph, profile, RxOptions(count=1, duration_s=15, expected=Expected(text=MESSAGE)))
 
     thread = threading.Thread(target=receive)
     thread.start()
@@ -106,7 +108,7 @@ def test_pluto_receives_samples():
 
 @pytest.mark.timeout(90)
 def test_pluto_over_the_air_to_itself():
-    from tokencom_sdr.app.tx import PlutoTxSink
+    from tokencom_sdr.radio.pluto import PlutoTxSink
 
     profile = apply_overrides(load_profile("pluto"), args=_pluto_uri())
     _over_the_air(profile, PlutoTxSink(profile, log=print))
@@ -123,7 +125,7 @@ def test_usrp_receives_samples():
 
 @pytest.mark.timeout(90)
 def test_usrp_over_the_air_to_itself():
-    from tokencom_sdr.app.tx import UsrpTxSink
+    from tokencom_sdr.radio.usrp import UsrpTxSink
 
     profile = _usrp_profile()
     _over_the_air(profile, UsrpTxSink(profile, log=print))

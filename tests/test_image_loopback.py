@@ -103,8 +103,8 @@ def test_erasure_eval_cli(tiny, small_image, tmp_path):
 @pytest.mark.timeout(90)
 def test_small_image_crosses_ofdm_loopback_without_token_errors(tiny, small_image, tmp_path):
     pytest.importorskip("gnuradio")
-    from tokencom_sdr.app.image_loopback import run_image_loopback
-    from tokencom_sdr.app.text_loopback import LinkConfig
+    from tokencom_sdr.app.loopback import run_image_loopback
+    from tokencom_sdr.app.loopback import LinkConfig
 
     tok, ctx, _, _ = tiny
     config = LinkConfig(snr_db=30.0, cfo=0.002, tokens_per_packet=32, seed=1)

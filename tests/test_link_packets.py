@@ -68,13 +68,13 @@ def explicit_block(positions):
         struct.pack(">I", p) for p in positions)
 
 
-def raw_body(*, magic=b"TK", version=1, modality=0, message_id=1, seq=0, count=1, bits=8,
-             dims=(8,), ndim=None, block=None, payload=None):
+def raw_body(*, magic=b"TK", version=2, modality=0, tokenizer=0, message_id=1, seq=0, count=1,
+             bits=8, dims=(8,), ndim=None, block=None, payload=None):
     """Header and payload of a packet, field by field. Defaults: a text frame
     of 8 tokens of 8 bits, all carried by one packet."""
     ndim = len(dims) if ndim is None else ndim
-    body = struct.pack(">2sBBHHHBB", magic, version, modality, message_id, seq, count,
-                       bits, ndim)
+    body = struct.pack(">2sBBBHHHBB", magic, version, modality, tokenizer, message_id, seq,
+                       count, bits, ndim)
     body += b"".join(struct.pack(">I", d) for d in dims)
     body += ap_block(0, 1, 8) if block is None else block
     body += bytes(range(10, 18)) if payload is None else payload
@@ -134,7 +134,7 @@ def token_packets(draw, bits=st.integers(1, 32)):
     return TokenPacket(message_id=draw(st.integers(0, 0xFFFF)),
                        seq=draw(st.integers(0, num_packets - 1)), num_packets=num_packets,
                        modality=modality, frame_shape=shape, bits_per_token=bits_per_token,
-                       positions=positions, token_ids=ids)
+                       positions=positions, token_ids=ids, tokenizer=draw(st.integers(0, 255)))
 
 
 def text_frame(n=40, bits=10, seed=0):
@@ -163,21 +163,21 @@ def test_explicit_positions_match_the_documented_wire_format():
     ids = np.array([3, 0, 2])
     pkt = TokenPacket(message_id=9, seq=0, num_packets=1, modality=Modality.IMAGE,
                       frame_shape=(4, 6), bits_per_token=2,
-                      positions=ExplicitPositions([17, 3, 9]), token_ids=ids)
-    expected = seal(raw_body(modality=1, message_id=9, bits=2, dims=(4, 6),
+                      positions=ExplicitPositions([17, 3, 9]), token_ids=ids, tokenizer=1)
+    expected = seal(raw_body(modality=1, tokenizer=1, message_id=9, bits=2, dims=(4, 6),
                              block=explicit_block([17, 3, 9]), payload=bits_to_bytes(ids, 2)))
     assert encode_packet(pkt) == expected
 
 
 @pytest.mark.timeout(30)
 def test_header_sizes():
-    # Text, 8 tokens, arithmetic positions: 12 fixed + 4 dim + 1 mode + 10 block.
-    assert header_size(1, ArithmeticPositions(0, 1, 8)) == 27
-    assert header_size(2, ArithmeticPositions(0, 1, 8)) == 31
-    assert header_size(1, ExplicitPositions(np.arange(8))) == 12 + 4 + 1 + 2 + 4 * 8
+    # Text, 8 tokens, arithmetic positions: 13 fixed + 4 dim + 1 mode + 10 block.
+    assert header_size(1, ArithmeticPositions(0, 1, 8)) == 28
+    assert header_size(2, ArithmeticPositions(0, 1, 8)) == 32
+    assert header_size(1, ExplicitPositions(np.arange(8))) == 13 + 4 + 1 + 2 + 4 * 8
     pkt = build_packets(text_frame(8, bits=16), 0, SequentialAggregation(8))[0]
-    assert pkt.header_nbytes == 27
-    assert len(encode_packet(pkt)) == pkt.nbytes == 27 + 16 + 4
+    assert pkt.header_nbytes == 28
+    assert len(encode_packet(pkt)) == pkt.nbytes == 28 + 16 + 4
 
 
 @pytest.mark.timeout(30)
@@ -295,10 +295,36 @@ def test_bad_magic(magic):
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.parametrize("version", [0, 2, 255])
+@pytest.mark.parametrize("version", [0, 1, 3, 255])
 def test_unsupported_version(version):
     with pytest.raises(UnsupportedVersionError, match="version"):
         parse_packet(seal(raw_body(version=version)))
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("tokenizer", [-1, 256, True, 1.0])
+def test_tokenizer_id_must_be_a_byte(tokenizer):
+    with pytest.raises(HeaderFieldError, match="tokenizer"):
+        TokenPacket(message_id=1, seq=0, num_packets=1, modality=Modality.TEXT, frame_shape=(8,),
+                    bits_per_token=8, positions=ArithmeticPositions(0, 1, 8),
+                    token_ids=np.arange(8), tokenizer=tokenizer)
+
+
+@pytest.mark.timeout(30)
+def test_tokenizer_id_travels_from_frame_to_frame():
+    """The header's tokenizer byte is what lets a receiver detokenize unaided:
+    it must survive packetize -> depacketize, and packets that disagree on it
+    cannot be one message."""
+    frame = TokenFrame(ids=np.arange(12), modality=Modality.IMAGE, shape=(3, 4),
+                       bits_per_token=10, tokenizer=1)
+    packets = packetize(frame, 5, InterleavedAggregation(4))
+    assert all(parse_packet(p).tokenizer == 1 for p in packets)
+    assert depacketize(packets).frame.tokenizer == 1
+    other = packetize(TokenFrame(ids=np.arange(12), modality=Modality.IMAGE, shape=(3, 4),
+                                 bits_per_token=10, tokenizer=0), 5, InterleavedAggregation(4))
+    result = depacketize(packets[:2] + other[2:])
+    assert result.stats.num_conflicts == 1
+    assert "tokenizer" in [r for r in result.stats.rejected if r.kind == "conflict"][0].reason
 
 
 HUGE = 2 ** 32 - 1

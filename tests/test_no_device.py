@@ -157,7 +157,8 @@ def test_pad_to_buffer():
 @pytest.mark.timeout(60)
 def test_pluto_tx_sink_sends_whole_buffers_and_zero_fills():
     """The Pluto TX path with the gr-iio sink swapped for a vector sink."""
-    from tokencom_sdr.app.tx import PlutoTxSink, make_messages, message_iq, text_frame
+    from tokencom_sdr.app.tx import make_messages, message_iq, text_frame
+    from tokencom_sdr.radio.pluto import PlutoTxSink
 
     profile = apply_overrides(load_profile("pluto"), rate="2.5M")
     profile.buffer_size, profile.burst_padding = 4096, 4096
@@ -183,7 +184,8 @@ def test_pluto_tx_sink_sends_whole_buffers_and_zero_fills():
 
 @pytest.mark.timeout(60)
 def test_usrp_tx_sink_frames_each_message_with_sob_eob():
-    from tokencom_sdr.app.tx import UsrpTxSink, make_messages, message_iq, text_frame
+    from tokencom_sdr.app.tx import make_messages, message_iq, text_frame
+    from tokencom_sdr.radio.usrp import UsrpTxSink
 
     profile = load_profile("usrp_b210")
     vector = blocks.vector_sink_c()
@@ -214,9 +216,9 @@ def test_grc_radio_blocks_wire_the_token_chain_around_their_device(monkeypatch, 
 
     from tokencom_sdr.gr.pdu import make_byte_pdu
     from tokencom_sdr.phy.modem import modulate
-    from tokencom_sdr.radio import pluto, usrp
+    from tokencom_sdr.gr import radio_blocks
 
-    module = pluto if radio == "pluto" else usrp
+    module = radio_blocks
     packet = b"radio block wiring"
     iq = modulate([packet], "qpsk-1/2")
     monkeypatch.setattr(module, f"make_{radio}_source",

@@ -19,8 +19,7 @@ from tokencom_sdr.phy.payload_code import coded_length, decode_payload
 from tokencom_sdr.phy.ofdm_params import LENGTH_TAG, OfdmParams
 from tokencom_sdr.phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD, OfdmBurstRx
 from tokencom_sdr.phy.ofdm_tx import OfdmBurstTx
-from tokencom_sdr.phy.modem import (demodulate, modulate, received_pdu,
-                                                run_phy_loopback, tagged_packet_stream)
+from tokencom_sdr.phy.modem import demodulate, modulate, run_phy_loopback, tagged_packet_stream
 
 PARAMS = OfdmParams()
 # Both uncoded schemes, plus the default coded one.
@@ -152,8 +151,8 @@ def test_clean_loopback_delivers_every_packet_in_order(mcs):
     result = run_phy_loopback(packets, mcs)
     assert delivered_bytes(result.received) == packets
     assert result.channel_uses == sum(burst_length(len(p), mcs, PARAMS) for p in packets)
-    assert [pdu.meta["packet_number"] for pdu in result.received] == list(range(len(packets)))
-    assert all(pdu.meta["mcs"] == mcs for pdu in result.received)
+    assert [pdu.packet_number for pdu in result.received] == list(range(len(packets)))
+    assert all(pdu.mcs == mcs for pdu in result.received)
 
 
 @pytest.mark.timeout(30)
@@ -178,8 +177,8 @@ def test_failed_codewords_bring_their_channel_llrs():
     # payload's channel LLRs (for decoding again with a prior), the others not.
     packets = random_packets(60, seed=8, min_len=100, max_len=100)
     result = run_phy_loopback(packets, "qpsk-1/2", LoopbackChannel(snr_db=1.5, cfo=0.005, seed=3))
-    failed = [pdu for pdu in result.received if not pdu.meta["fec_ok"]]
-    passed = [pdu for pdu in result.received if pdu.meta["fec_ok"]]
+    failed = [pdu for pdu in result.received if not pdu.fec_ok]
+    passed = [pdu for pdu in result.received if pdu.fec_ok]
     assert failed and passed
     assert all(pdu.code_llr is None for pdu in passed)
     coded = coded_length(100, get_mcs("qpsk-1/2"))
@@ -211,7 +210,7 @@ def test_receiver_ignores_upstream_packet_len_tags():
     received = []
     # The decoder's own listener hook, as demodulate() uses: a message sink
     # at the end of a finite run may stop before its queue is drained.
-    rx_graph.rx.decoder.listeners.append(lambda pdu: received.append(received_pdu(pdu)))
+    rx_graph.rx.decoder.listeners.append(received.append)
     rx_graph.connect(rx_graph.source, rx_graph.rx)
     rx_graph.run()
     assert delivered_bytes(received) == packets

@@ -14,7 +14,9 @@ import pytest
 
 from tokencom_sdr.channel.loopback_channel import LoopbackChannel
 from tokencom_sdr.data.messages import SONNET_18
-from tokencom_sdr.app.rx import ArraySource, RxFlowgraph, RxOptions, run_receiver
+from tokencom_sdr.app.rx import RxFlowgraph, RxOptions, run_receiver
+from tokencom_sdr.app.rx_report import Expected
+from tokencom_sdr.radio.array_source import ArraySource
 from tokencom_sdr.app.tx import make_messages, message_iq, run_transmitter, text_frame
 from tokencom_sdr.radio.profile import load_profile
 from tokencom_sdr.radio.sigmf_file import (RecordingError, read_recording, recording_paths,
@@ -54,10 +56,11 @@ def live(tmp_path_factory):
     record = tmp / "live.sigmf-data"
     flowgraph = RxFlowgraph(ArraySource(iq), profile, channel, record)
     reports = run_receiver(flowgraph, profile,
-                           RxOptions(record_path=record, expect_text=SONNET_18, stream=_Quiet()),
+                           RxOptions(record_path=record, expected=Expected(text=SONNET_18),
+                                     stream=_Quiet()),
                            finite=True)
     return {"tmp": tmp, "record": record, "reports": reports, "starts": starts,
-            "lengths": lengths, "profile": profile, "annotations": flowgraph.assembler.annotations}
+            "lengths": lengths, "profile": profile, "annotations": flowgraph.annotations}
 
 
 @pytest.mark.timeout(60)
@@ -95,18 +98,30 @@ def test_recording_validates_and_annotates_every_packet(live):
         [41] * (len(notes) // 2)
 
 
+#: Report keys a replay must reproduce exactly, and those it must match to
+#: float precision (the time of day and the latency naturally differ).
+REPLAY_EXACT = ("message_id", "modality", "recovery", "received_text", "received_text_raw",
+                "packets_received", "packets_sent", "packets_redecoded", "failed_packets_used",
+                "tokens_sent", "exact", "exact_raw", "pdus_rejected", "first_sample",
+                "channel_uses", "mcs", "token_error_rates_from")
+REPLAY_CLOSE = ("snr_db", "cfo", "cfo_hz", "token_error_rate", "token_error_rate_raw",
+                "token_erasure_rate", "expected_token_error_rate")
+
+
 @pytest.mark.timeout(60)
-def test_replay_reproduces_the_messages(live):
+def test_replay_reproduces_the_messages_and_metrics(live):
     out = live["tmp"] / "replay.json"
     result = subprocess.run(
         [sys.executable, "-m", "tokencom_sdr.cli", "rx", "--replay",
-         str(recording_paths(live["record"])[1]), "--json", str(out)],
+         str(recording_paths(live["record"])[1]), "--expect", SONNET_18, "--json", str(out)],
         cwd=REPO, capture_output=True, text=True, timeout=50)
     assert result.returncode == 0, result.stderr
     replayed = json.loads(out.read_text())
-    keys = ("message_id", "received_text", "packets_received", "packets_sent", "tokens_sent")
-    assert [{k: r[k] for k in keys} for r in replayed] == \
-        [{k: r[k] for k in keys} for r in live["reports"]]
+    assert len(replayed) == len(live["reports"]) == 2
+    for got, want in zip(replayed, live["reports"]):
+        assert {k: got[k] for k in REPLAY_EXACT} == {k: want[k] for k in REPLAY_EXACT}
+        for key in REPLAY_CLOSE:
+            assert got[key] == pytest.approx(want[key], rel=1e-9, abs=1e-12), key
     assert SONNET_18.splitlines()[0] in result.stdout
 
 
@@ -160,5 +175,5 @@ def test_tx_recording_has_exact_packet_annotations_and_replays(tmp_path):
     meta = json.loads(recording_paths(record)[1].read_text())
     assert meta["global"]["tokencom:direction"] == "tx"
     reports = run_receiver(RxFlowgraph(ArraySource(samples), profile), profile,
-                           RxOptions(expect_text=text, stream=_Quiet()), finite=True)
+                           RxOptions(expected=Expected(text=text), stream=_Quiet()), finite=True)
     assert [(r["message_id"], r["exact"]) for r in reports] == [(7, True), (8, True)]

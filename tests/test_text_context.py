@@ -18,8 +18,10 @@ from tokencom_sdr.context.text_model import (ContextModelFileError, TextContextC
                                              save_text_context_model)
 from tokencom_sdr.context.text_recovery import RECOVERY_MODES, TextRecovery, model_free_recover
 from tokencom_sdr.training.text_context import corrupt_batch, grow_depth, train_text_context
-from tokencom_sdr.link import FrameGeometry, make_aggregation, packetize
+from tokencom_sdr.link import FrameGeometry, make_aggregation, packetize, parse_packet
+from tokencom_sdr.link.layout import infer_layout
 from tokencom_sdr.link.receiver.soft_reassembly import soft_depacketize
+from tokencom_sdr.phy.received_burst import ReceivedBurst
 from tokencom_sdr.tokens.frame import Modality, TokenFrame
 from tokencom_sdr.tokens.soft import ReceivedFrame, SoftTokenInfo, bits_to_ids, ids_to_bits
 
@@ -94,13 +96,13 @@ def test_soft_bit_channel_llrs_agree_with_hard_bits_and_grow_with_snr():
     low = SoftBitChannel(2.0, seed=1).transmit(packet)
     high = SoftBitChannel(8.0, seed=1).transmit(packet)
     for out in (low, high):
-        assert out.llrs.shape == (1600,) and out.llrs.dtype == np.float32
+        assert out.bit_llr.shape == (1600,) and out.bit_llr.dtype == np.float32
         np.testing.assert_array_equal(np.unpackbits(np.frombuffer(out.data, np.uint8)),
-                                      (out.llrs < 0).astype(np.uint8))
-    assert np.mean(np.abs(high.llrs)) > 3 * np.mean(np.abs(low.llrs))
+                                      (out.bit_llr < 0).astype(np.uint8))
+    assert np.mean(np.abs(high.bit_llr)) > 3 * np.mean(np.abs(low.bit_llr))
     sent = np.unpackbits(np.frombuffer(packet, np.uint8))
     channel = SoftBitChannel(3.0, seed=2)
-    errors = np.mean([np.mean((channel.transmit(packet).llrs < 0) != sent) for _ in range(50)])
+    errors = np.mean([np.mean((channel.transmit(packet).bit_llr < 0) != sent) for _ in range(50)])
     assert abs(errors - bpsk_bit_error_rate(3.0)) < 0.01
 
 
@@ -191,18 +193,20 @@ def test_soft_depacketize_keeps_failed_packets(with_llrs):
     frame = _frame(sent)
     agg = make_aggregation("interleaved", 32)
     packets = packetize(frame, 9, agg)
-    geometry = FrameGeometry.from_frame(frame, agg)
+    layout = infer_layout([parse_packet(packets[0])])  # what the receiver learns
+    assert layout.geometry == FrameGeometry.from_frame(frame, agg)
+    assert [list(g) for g in layout.aggregation.assign(100)] == [list(g) for g in agg.assign(100)]
     received = SoftBitChannel(30.0, seed=0).transmit_all(packets)  # clean
     # Packet 1: flip one payload bit (position 30 bytes in); packet 3 is lost.
     broken = bytearray(received[1].data)
     broken[30] ^= 0x10
-    llrs = received[1].llrs.copy()
+    llrs = received[1].bit_llr.copy()
     llrs[30 * 8 + 3] = -llrs[30 * 8 + 3] * 0.05
-    received[1] = type(received[1])(bytes(broken), llrs)
+    received[1] = ReceivedBurst(bytes(broken), bit_llr=llrs)
     pdus = [received[0], received[1], received[2]]
     if not with_llrs:
         pdus = [p.data for p in pdus]
-    out = soft_depacketize(pdus, 9, geometry, agg)
+    out = soft_depacketize(pdus, 9, layout)
     rx = out.received
     positions = [np.arange(k, 100, 4) for k in range(4)]
     assert out.failed_packets_used == 1
@@ -405,7 +409,7 @@ def test_text_eval_soft_channel_rows(tiny_model):
 
 @pytest.mark.timeout(30)
 def test_receive_text_metrics_before_and_after_recovery(tiny_model):
-    from tokencom_sdr.link.receiver.text_receive import receive_text
+    from tokencom_sdr.link.receiver import TokenReceiver, score_text
     from tokencom_sdr.tokens.text_bpe import TextTokenizer
 
     tokenizer = TextTokenizer.default()
@@ -418,16 +422,19 @@ def test_receive_text_metrics_before_and_after_recovery(tiny_model):
     channel = SoftBitChannel(4.0, seed=4)
     received = channel.transmit_all(packets)
     recovery = TextRecovery(tiny_model)
-    none = receive_text(received, text, frame, 5, agg, tokenizer, "none", semantic=False)
+    none_message = TokenReceiver("none", text_tokenizer=tokenizer).receive(received)
+    none = score_text(none_message, text, tokenizer)
     assert none["token_error_rate_raw"] == none["token_error_rate"]
-    assert not none["exact"] and "\u2047" in none["received_text"]
-    soft = receive_text(received, text, frame, 5, agg, tokenizer, "soft", recovery, semantic=False)
+    assert not none["exact"] and "\u2047" in none_message.text
+    soft_message = TokenReceiver("soft", text_tokenizer=tokenizer,
+                                 text_context=recovery).receive(received)
+    soft = score_text(soft_message, text, tokenizer)
     assert soft["token_error_rate_raw"] == none["token_error_rate_raw"]
     assert soft["token_error_rate"] < none["token_error_rate"]
-    assert soft["failed_packets_used"] >= 1
-    assert soft["semantic_similarity"] is None
-    with pytest.raises(ValueError, match="unknown recovery"):
-        receive_text(received, text, frame, 5, agg, tokenizer, "magic", semantic=False)
+    assert soft_message.failed_packets_used >= 1 and soft_message.packets_received == 0
+    assert "semantic_similarity" not in soft
+    with pytest.raises(ValueError, match="unknown text recovery"):
+        TokenReceiver("magic")
 
 
 @pytest.mark.timeout(90)

@@ -10,7 +10,7 @@ from tokencom_sdr.cli.main import main
 from tokencom_sdr.link import PacketError, depacketize, parse_packet
 from tokencom_sdr.data.messages import PARADISE_LOST_OPENING
 from tokencom_sdr.phy.modem import demodulate
-from tokencom_sdr.app.text_loopback import LinkConfig, run_text_loopback
+from tokencom_sdr.app.loopback import LinkConfig, run_text_loopback
 from tokencom_sdr.tokens.text_bpe import TextTokenizer
 
 REPORT_KEYS = {"modality", "snr_db", "tokens_sent", "token_error_rate", "packets_sent",
@@ -39,12 +39,14 @@ def test_multi_paragraph_message_crosses_an_impaired_channel_exactly(tokenizer, 
 def test_corrupted_packets_are_never_delivered_as_good(tokenizer):
     # Uncoded QPSK at 9 dB: many packets arrive with bit errors. Whatever
     # the link accepts must be exactly what was sent; the rest are erasures.
-    config = LinkConfig(snr_db=9, cfo=0.005, mcs="qpsk", tokens_per_packet=8, seed=2)
-    report = run_text_loopback(PARADISE_LOST_OPENING, config, tokenizer)
+    config = LinkConfig(snr_db=9, cfo=0.005, mcs="qpsk", tokens_per_packet=8, seed=2,
+                        recovery="none")
+    report = run_text_loopback(PARADISE_LOST_OPENING, config, tokenizer, semantic=False)
     assert 0 < report["packets_received"] < report["packets_sent"]
     assert report["pdus_rejected"] > 0  # corrupted bursts did come out of the PHY
     frame = tokenizer.encode_frame(PARADISE_LOST_OPENING)
     assert report["token_error_rate"] == pytest.approx(report["token_erasure_rate"])
+    assert report["received_text"] == report["received_text_raw"]
     received = report["received_text"].split("\u2047")
     for piece in received:  # every non-erased run is verbatim from the source
         assert piece in PARADISE_LOST_OPENING

@@ -111,7 +111,7 @@ def test_tx_and_rx_processes_exact_message_through_impaired_channel(tmp_path):
     assert abs(report["snr_db"] - 18.0) < 2.5
     assert abs(report["cfo"] - 0.004) < 3e-4
     # Same keys as `tokencom loopback --json` (plus a few of its own).
-    from tokencom_sdr.app.text_loopback import run_text_loopback
+    from tokencom_sdr.app.loopback import run_text_loopback
 
     loopback_keys = set(run_text_loopback("key check"))
     assert loopback_keys <= set(report), loopback_keys - set(report)
@@ -155,3 +155,52 @@ def test_rx_stops_cleanly_on_sigint_and_its_recording_replays(tmp_path):
     [again] = json.loads(replay_json.read_text())
     assert again["received_text"] == text
     assert again["first_sample"] == report["first_sample"]
+
+
+@pytest.mark.timeout(90)
+def test_image_over_zmq_is_drawn_with_the_tokenizer_its_headers_name(tmp_path):
+    """``tx --image`` with the low-rate tokenizer; ``rx`` is not told which:
+    it reads it from the packet headers, saves the received and the
+    recovered image, and scores them against the original."""
+    from PIL import Image
+
+    from tokencom_sdr.data.image_data import load_image_source
+
+    original = load_image_source("astronaut", 96)
+    source = tmp_path / "astronaut96.png"
+    Image.fromarray(original).save(source)
+    out, pictures = tmp_path / "rx.json", tmp_path / "pictures"
+    tx = _start(["tx", "--radio", "zmq", "-a", "tcp://127.0.0.1:0", "--image", str(source),
+                 "--tokenizer", "low-rate", "--interval", "0.2"])
+    tx_err = Reader(tx.stderr)
+    line = tx_err.wait_for(lambda l: "bound to tcp://127.0.0.1:" in l, timeout=30)
+    assert line, tx_err.rest()
+    rx = None
+    try:
+        rx = _start(["rx", "--radio", "zmq", "-a", line.strip().rsplit(" ", 1)[-1],
+                     "--count", "1", "--snr", "25", "--seed", "2", "--expect-image", str(source),
+                     "--expect-tokenizer", "low-rate", "--out", str(pictures), "--json", str(out)])
+        rx_stdout, rx_stderr = rx.communicate(timeout=70)
+        assert rx.returncode == 0, rx_stderr
+        assert tx.wait(timeout=20) == 0, tx_err.rest()
+    finally:
+        _kill(tx)
+        if rx is not None:
+            _kill(rx)
+    [report] = json.loads(out.read_text())
+    assert report["modality"] == "image" and report["tokenizer"] == "low-rate"
+    assert report["recovery"] == "context" and report["grid"] == [12, 12]
+    assert report["packets_received"] == report["packets_sent"]
+    assert report["token_error_rate"] == 0.0 and report["token_error_rates_from"] == "original"
+    # Every packet arrived: both images are the error-free tokens' drawing.
+    from tokencom_sdr.metrics.image_quality import psnr
+    from tokencom_sdr.tokens.image_vq import ImageTokenizer
+
+    tok = ImageTokenizer.default("low-rate")
+    error_free = psnr(original, tok.decode_frame(tok.encode_frame(original), original.shape[:2]))
+    assert report["psnr_db"] == report["psnr_no_recovery_db"] == pytest.approx(error_free,
+                                                                               abs=1e-3)
+    saved = sorted(p.name for p in pictures.iterdir())
+    assert len(saved) == 2 and saved[0].endswith("_received.png") and \
+        saved[1].endswith("_recovered.png")
+    assert "PSNR" in rx_stdout

@@ -2,42 +2,32 @@
 
 Each message is modulated on its own (:func:`message_iq`: the PHY's
 :func:`~tokencom_sdr.phy.modem.modulate`, which completes the
-last burst's gap, times ``tx_amplitude``) and handed to a sink for the
-profile's backend:
-
-* ``zmq``: :class:`~tokencom_sdr.radio.zmq_radio.ZmqIqSender` (PUSH); on
-  close it waits until the receiver has taken every sample.
-* ``pluto``: a flowgraph ``BurstStreamSource -> gr-iio sink``. Each message
-  is padded with ``burst_padding`` zeros up to a whole number of IIO buffers
-  and the stream is zero-filled while idle, so the sink's buffer always
-  flushes; on close it waits for the samples queued in the flowgraph and the
-  kernel's buffers to go out.
-* ``usrp``: a flowgraph ``pdu_to_stream_c -> uhd.usrp_sink``; each message is
-  one UHD burst, ``tx_sob`` on its first sample and ``tx_eob`` on its last.
-* ``loopback``: nothing leaves the process: on close the IQ goes through the
-  profile's software channel into the streaming receiver, which prints what
-  it decoded. This is the functional check to run first.
+last burst's gap, times ``tx_amplitude``) and handed to the sink of the
+profile's radio backend (:meth:`~tokencom_sdr.radio.backend.RadioBackend.make_sink`):
+a ZMQ PUSH socket, a Pluto or USRP flowgraph, a SigMF file, or, for a
+backend that loops back (the software channel), a collector whose IQ
+:func:`receive_looped_back` then runs through the backend's channel into the
+streaming receiver, which prints what it decoded. The loopback is the
+functional check to run first.
 """
 
 import dataclasses
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, TextIO, Tuple
+from typing import Iterator, List, Optional, TextIO, Tuple
 
 import numpy as np
-import pmt
-from gnuradio import gr
 
 from ..link import make_aggregation, packetize
 from ..link.packet import MAX_MESSAGE_ID
 from ..phy.burst_mapping import burst_length
+from ..phy.modem import modulate
 from ..phy.ofdm_params import OfdmParams
+from ..radio.backend import Log, TxSink
+from ..radio.backends import get_backend
 from ..radio.profile import RadioProfile
 from ..radio.sigmf_file import PacketAnnotation, write_recording
-from ..phy.modem import modulate
-
-Log = Callable[[str], None]
 
 
 @dataclasses.dataclass
@@ -51,6 +41,13 @@ class TxMessage:
 
 
 def text_frame(text: str):
+    """Tokenize ``text`` with the default BPE text tokenizer.
+
+    Raises
+    ------
+    ValueError
+        The text is empty.
+    """
     from ..tokens.text_bpe import TextTokenizer
 
     if not text:
@@ -58,12 +55,19 @@ def text_frame(text: str):
     return TextTokenizer.default().encode_frame(text)
 
 
-def image_frame(path: Path):
-    """Tokenize an image file with the default VQ image tokenizer."""
-    from ..data.image_data import read_image_file
+def image_frame(image: np.ndarray, tokenizer: str = "standard"):
+    """Tokenize an image with an embedded VQ image tokenizer.
+
+    Parameters
+    ----------
+    image : np.ndarray, shape ``(H, W, 3)``, dtype ``uint8``
+    tokenizer : str
+        ``"standard"`` or ``"low-rate"`` (:meth:`ImageTokenizer.default`);
+        the frame carries its wire id, which every packet header repeats.
+    """
     from ..tokens.image_vq import ImageTokenizer
 
-    return ImageTokenizer.default().encode_frame(read_image_file(path))
+    return ImageTokenizer.default(tokenizer).encode_frame(image)
 
 
 def make_messages(frame, repeat: int = 1, first_message_id: int = 1,
@@ -105,189 +109,22 @@ def message_iq(packets: List[bytes], profile: RadioProfile
     return iq.astype(np.complex64), bursts
 
 
-# ----------------------------------------------------------------------------- sinks
-
-
-class ZmqTxSink:
-    """IQ to a ZMQ PULL receiver (see :class:`~tokencom_sdr.radio.zmq_radio.ZmqIqSender`)."""
-
-    def __init__(self, profile: RadioProfile, log: Log):
-        from ..radio.zmq_radio import ZmqIqSender
-
-        self.sender = ZmqIqSender(profile.address, profile.hwm, profile.wait_timeout_s,
-                                  profile.drain_timeout_s, log)
-        self.log = log
-        log(f"zmq: bound to {self.sender.endpoint}")
-
-    def send(self, iq: np.ndarray) -> None:
-        self.sender.send(iq)
-
-    def close(self, interrupted: bool = False) -> None:
-        if interrupted:
-            self.sender.drain_timeout_s = 0.5
-        if not self.sender.close() and not interrupted:
-            self.log("zmq: warning: the receiver did not take all samples before drain_timeout_s")
-
-
-class _FlowgraphSink:
-    """A started top block with a message-fed source and a radio sink."""
-
-    def __init__(self, source, sink, name: str):
-        self.tb = gr.top_block(name, catch_exceptions=False)
-        self.source, self.sink = source, sink
-        self.tb.connect(source, sink)
-        self.tb.start()
-
-    def _post(self, port: str, iq: np.ndarray) -> None:
-        vector = pmt.init_c32vector(len(iq), iq.tolist())
-        self.source._post(pmt.intern(port), pmt.cons(pmt.make_dict(), vector))
-
-    def close(self, interrupted: bool = False) -> None:
-        self.tb.stop()
-        self.tb.wait()
-
-
-class PlutoTxSink(_FlowgraphSink):
-    """Zero-filled continuous stream into gr-iio's sink.
-
-    Parameters
-    ----------
-    sink : gr block, optional
-        Replaces the Pluto sink (tests use a vector sink behind a throttle).
-    """
-
-    def __init__(self, profile: RadioProfile, log: Log, sink=None):
-        from ..gr.ofdm_stream_tx import BurstStreamSource
-        from ..radio.pluto import make_pluto_sink
-
-        self.profile = profile
-        self.log = log
-        sink = sink if sink is not None else make_pluto_sink(profile)
-        super().__init__(BurstStreamSource(gap_len=0), sink, "tokencom_pluto_tx")
-        self.posted = 0
-
-    def send(self, iq: np.ndarray) -> None:
-        from ..radio.pluto import pad_to_buffer
-
-        padded = pad_to_buffer(iq, self.profile.burst_padding, self.profile.buffer_size)
-        self._post("bursts", padded)
-        self.posted += 1
-        self.wait_sent()
-
-    def wait_sent(self, timeout_s: float = 60.0) -> bool:
-        """Block until the source has played out everything posted."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.source.bursts_in >= self.posted and self.source.queued_samples == 0:
-                return True
-            time.sleep(0.01)
-        return False
-
-    def close(self, interrupted: bool = False) -> None:
-        if not interrupted:
-            self.wait_sent()
-            # The last samples are in the flowgraph's buffers and in the
-            # kernel's IIO buffers (4 by default): let them reach the air.
-            time.sleep(5 * self.profile.buffer_size / self.profile.sample_rate_hz + 0.1)
-        super().close()
-
-
-class UsrpTxSink(_FlowgraphSink):
-    """One UHD burst per message, framed by ``tx_sob``/``tx_eob``.
-
-    Parameters
-    ----------
-    sink : gr block, optional
-        Replaces the USRP sink (tests use a vector sink).
-    """
-
-    def __init__(self, profile: RadioProfile, log: Log, sink=None):
-        from gnuradio import pdu
-
-        from ..radio.usrp import make_usrp_sink
-
-        self.profile = profile
-        sink = sink if sink is not None else make_usrp_sink(profile)
-        super().__init__(pdu.pdu_to_stream_c(pdu.EARLY_BURST_APPEND, 64), sink, "tokencom_usrp_tx")
-        self._busy_until = time.monotonic()
-
-    def send(self, iq: np.ndarray) -> None:
-        padded = np.concatenate([iq, np.zeros(self.profile.burst_padding, dtype=np.complex64)])
-        self._post("pdus", padded)
-        # The USRP consumes at the sample rate: pace ourselves to the airtime.
-        airtime = len(padded) / self.profile.sample_rate_hz
-        self._busy_until = max(self._busy_until, time.monotonic()) + airtime
-        time.sleep(max(0.0, self._busy_until - time.monotonic()))
-
-    def close(self, interrupted: bool = False) -> None:
-        if not interrupted:
-            time.sleep(max(0.0, self._busy_until - time.monotonic()) + 0.2)
-        super().close()
-
-
-class LoopbackTxSink:
-    """Keeps the IQ; on close runs it through the profile's software channel
-    and the streaming receiver in this process, printing what it decodes."""
-
-    def __init__(self, profile: RadioProfile, log: Log, stream: TextIO, expect_text=None,
-                 json_path: Optional[Path] = None):
-        self.profile, self.log, self.stream = profile, log, stream
-        self.expect_text, self.json_path = expect_text, json_path
-        self.chunks: List[np.ndarray] = []
-        self.reports: List[dict] = []
-
-    def send(self, iq: np.ndarray) -> None:
-        self.chunks.append(iq)
-
-    def close(self, interrupted: bool = False) -> None:
-        if interrupted or not self.chunks:
-            return
-        from ..channel.loopback_channel import LoopbackChannel
-        from .rx import ArraySource, RxFlowgraph, RxOptions, run_receiver
-
-        p = self.profile
-        iq = np.concatenate(self.chunks)
-        channel = LoopbackChannel(p.snr_db, p.cfo, p.sco_ppm, p.taps, p.seed)
-        self.log(f"loopback: {len(iq)} samples through the software channel (SNR {p.snr_db:g} dB, "
-                 f"CFO {p.cfo:g} fs, {p.sco_ppm:g} ppm, {len(p.taps)} taps) into the receiver")
-        flowgraph = RxFlowgraph(ArraySource(iq), p, channel)
-        options = RxOptions(expect_text=self.expect_text, json_path=self.json_path,
-                            stream=self.stream)
-        self.reports = run_receiver(flowgraph, p, options, finite=True,
-                                    config={"radio": p.to_dict()})
-
-
-def make_tx_sink(profile: RadioProfile, log: Log, stream: TextIO = sys.stdout,
-                 expect_text: Optional[str] = None, json_path: Optional[Path] = None):
-    """The sink of a profile's backend (opens the device).
-
-    Raises
-    ------
-    RadioUnavailableError
-        The device is missing or the ZMQ address cannot be bound.
-    """
-    if profile.backend == "zmq":
-        return ZmqTxSink(profile, log)
-    if profile.backend == "pluto":
-        return PlutoTxSink(profile, log)
-    if profile.backend == "usrp":
-        return UsrpTxSink(profile, log)
-    return LoopbackTxSink(profile, log, stream, expect_text, json_path)
-
-
 # ----------------------------------------------------------------------------- runner
 
 
 def run_transmitter(profile: RadioProfile, messages: Iterator[TxMessage], interval_s: float = 0.0,
                     record_path: Optional[Path] = None, log: Optional[Log] = None,
-                    sink=None, stream: TextIO = sys.stdout) -> dict:
-    """Send every message, ``interval_s`` apart, then drain the sink.
+                    sink: Optional[TxSink] = None) -> dict:
+    """Send every message, ``interval_s`` apart, then close the sink (which
+    lets the queued samples go out).
 
     Parameters
     ----------
-    sink : optional
-        An object with ``send(iq)`` and ``close(interrupted)``; by default
-        :func:`make_tx_sink` for the profile.
+    sink : TxSink, optional
+        Where the IQ goes; by default the profile's backend makes it
+        (:meth:`~tokencom_sdr.radio.backend.RadioBackend.make_sink`, which
+        opens the device). Pass one to keep it, e.g. to receive what a
+        loopback collected (:func:`receive_looped_back`).
     record_path : Path, optional
         Also write the transmitted IQ as a SigMF recording, one annotation
         per packet.
@@ -296,12 +133,18 @@ def run_transmitter(profile: RadioProfile, messages: Iterator[TxMessage], interv
     -------
     dict
         ``messages``, ``packets``, ``samples``, ``airtime_s``, ``endpoint``
-        (ZMQ) and ``reports`` (loopback: what the receiver decoded).
+        (ZMQ: the bound address) and ``reports`` (empty here; the CLI puts
+        the loopback receiver's reports there).
+
+    Raises
+    ------
+    RadioUnavailableError
+        The device is missing or the ZMQ address cannot be bound.
     """
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
     if interval_s < 0:
         raise ValueError(f"--interval must be >= 0 s, got {interval_s}")
-    sink = sink if sink is not None else make_tx_sink(profile, log, stream)
+    sink = sink if sink is not None else get_backend(profile.backend).make_sink(profile, log)
     summary = {"messages": 0, "packets": 0, "samples": 0, "airtime_s": 0.0,
                "endpoint": getattr(getattr(sink, "sender", None), "endpoint", None), "reports": []}
     recorded: List[np.ndarray] = []
@@ -332,7 +175,6 @@ def run_transmitter(profile: RadioProfile, messages: Iterator[TxMessage], interv
     finally:
         sink.close(interrupted)
     summary["airtime_s"] = summary["samples"] / profile.sample_rate_hz
-    summary["reports"] = getattr(sink, "reports", [])
     if record_path is not None and recorded:
         write_recording(record_path, np.concatenate(recorded),
                         sample_rate_hz=profile.sample_rate_hz,
@@ -342,3 +184,44 @@ def run_transmitter(profile: RadioProfile, messages: Iterator[TxMessage], interv
     if interrupted:
         raise KeyboardInterrupt
     return summary
+
+
+# ----------------------------------------------------------------------------- loopback
+
+
+def receive_looped_back(profile: RadioProfile, iq: np.ndarray, log: Log,
+                        stream: TextIO = sys.stdout, expect_text: Optional[str] = None
+                        ) -> List[dict]:
+    """Run what a looping-back backend's sink collected through the backend's
+    channel into the streaming receiver, which prints each message it decodes.
+
+    Parameters
+    ----------
+    profile : RadioProfile
+        Its backend has ``loops_back`` (e.g. ``loopback``).
+    iq : np.ndarray, shape ``(n,)``, dtype ``complex64``
+        The transmitted IQ (``IqCollector.samples()``).
+    stream : file
+        Where the receiver prints messages and statistics.
+    expect_text : str, optional
+        The text sent, for ``exact`` and the token error rate.
+
+    Returns
+    -------
+    list of dict
+        The receiver's reports, one per message (empty when ``iq`` is).
+    """
+    from ..radio.array_source import ArraySource
+    from .rx import RxFlowgraph, RxOptions, run_receiver
+    from .rx_report import Expected
+
+    if not len(iq):
+        return []
+    backend = get_backend(profile.backend)
+    channel = backend.make_channel(profile)
+    log(f"{backend.name}: {len(iq)} samples through the {backend.hardware_label(profile)} "
+        f"into the receiver")
+    flowgraph = RxFlowgraph(ArraySource(iq), profile, channel)
+    options = RxOptions(expected=Expected(text=expect_text), stream=stream)
+    return run_receiver(flowgraph, profile, options, finite=True,
+                        config={"radio": profile.to_dict()})

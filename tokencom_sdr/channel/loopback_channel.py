@@ -78,3 +78,10 @@ class LoopbackChannel(gr.hier_block2):
             noise_voltage=noise, frequency_offset=cfo, epsilon=1.0 + sco_ppm * 1e-6,
             taps=[complex(t) for t in self.taps], noise_seed=abs(int(seed)) + 1, block_tags=True)
         self.connect(self, self.model, self)
+
+    def set_snr_db(self, snr_db: float) -> None:
+        """Change the SNR while the flowgraph runs (a GUI slider's callback)."""
+        snr_db = float(snr_db)
+        self.model.set_noise_voltage(0.0 if np.isinf(snr_db) and snr_db > 0
+                                     else noise_voltage_for_snr(snr_db))
+        self.snr_db = snr_db

@@ -3,7 +3,7 @@
 import argparse
 
 from ..data.messages import DEMO_MESSAGE
-from ..app.text_loopback import LinkConfig, run_text_loopback
+from ..app.loopback import LinkConfig, run_text_loopback
 from ..tokens.text_bpe import TextTokenizer
 from .image_demo import run_image_demo
 

@@ -22,8 +22,8 @@ def run_image_demo(snrs: Sequence[float] = IMAGE_DEMO_SNRS_DB,
     import numpy as np
     from PIL import Image
 
-    from ..app.image_loopback import run_image_loopback
-    from ..app.text_loopback import LinkConfig
+    from ..app.loopback import run_image_loopback
+    from ..app.loopback import LinkConfig
     from ..data.image_data import load_image
     from ..tokens.image_vq import ImageTokenizer
 

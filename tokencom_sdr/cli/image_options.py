@@ -9,30 +9,26 @@ from pathlib import Path
 
 import numpy as np
 
+from ..context.modes import DEFAULT_IMAGE_RECOVERY
+from ..context.modes import IMAGE_RECOVERY_MODES as IMAGE_RECOVERY_METHODS
+
 TOKENIZER_CHOICES = ("standard", "low-rate")
-#: Same as ``tokencom_sdr.context.image_recovery.IMAGE_RECOVERY_METHODS``,
-#: repeated so that building the parser does not import torch.
-IMAGE_RECOVERY_METHODS = ("none", "copy", "context")
 
 
-def load_image_arg(value: str) -> np.ndarray:
-    """``--image``: an image file, or the name of a bundled image (e.g. ``astronaut``).
+def load_image_arg(value: str, max_side: int = 0) -> np.ndarray:
+    """``--image``: an image file, or the name of a bundled image (e.g. ``astronaut``),
+    shrunk to ``max_side`` pixels per side when that is > 0.
 
     Returns
     -------
     np.ndarray, shape ``(H, W, 3)``, dtype ``uint8``
     """
-    from ..data.image_data import ImageUnavailableError, load_image, read_image_file
+    from ..data.image_data import load_image_source
 
-    path = Path(value)
-    if path.exists():
-        return read_image_file(path)
     try:
-        return load_image(value)
-    except ValueError:
-        raise ValueError(f"--image {value!r}: no such file, and not a bundled image name") from None
-    except ImageUnavailableError as error:
-        raise ValueError(f"--image {value!r}: {error}") from None
+        return load_image_source(value, max_side)
+    except ValueError as error:
+        raise ValueError(f"--{error}") from None
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -73,7 +69,7 @@ def add_image_source_options(parser: argparse.ArgumentParser, source_group) -> N
     source_group.add_argument("--image", metavar="PATH",
                               help="image file to send (or a bundled image name, e.g. astronaut)")
     group = parser.add_argument_group("image (with --image)")
-    group.add_argument("--recovery", choices=IMAGE_RECOVERY_METHODS, default="context",
+    group.add_argument("--recovery", choices=IMAGE_RECOVERY_METHODS, default=DEFAULT_IMAGE_RECOVERY,
                        help="how the receiver fills tokens of lost packets")
     group.add_argument("--out", type=Path, default=None, metavar="DIR",
                        help="write received.png, no_recovery.png, tokens_only.png and "
@@ -90,12 +86,12 @@ def image_summary_line(report: dict) -> str:
             f"({report['recovery']}), {report['psnr_no_recovery_db']:.2f} dB (none), "
             f"{report['psnr_tokens_only_db']:.2f} dB (error-free tokens) | MS-SSIM "
             f"{report['ms_ssim']:.4f} | encode {lat['encode'] * 1e3:.0f} ms, phy "
-            f"{lat['phy'] * 1e3:.0f} ms, recovery {lat['recovery'] * 1e3:.0f} ms")
+            f"{lat['phy'] * 1e3:.0f} ms, receive and recover {lat['decode'] * 1e3:.0f} ms")
 
 
 def run_image_loopback_from_args(args, config) -> int:
     """Run ``tokencom loopback --image`` with a ready :class:`LinkConfig`."""
-    from ..app.image_loopback import run_image_loopback
+    from ..app.loopback import run_image_loopback
 
     image = load_image_arg(args.image)
     tokenizer, context = load_models(args)

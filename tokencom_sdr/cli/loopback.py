@@ -4,7 +4,8 @@ import argparse
 import json
 from pathlib import Path
 
-from ..app.text_loopback import LinkConfig, run_text_loopback
+from ..app.loopback import LinkConfig, run_text_loopback
+from ..context.modes import CONTEXT_DECODING, DEFAULT_TEXT_RECOVERY, TEXT_RECOVERY_MODES
 from .options import add_channel_options, add_link_options, parse_taps
 from .image_options import add_image_source_options, run_image_loopback_from_args
 
@@ -25,12 +26,12 @@ def add_parser(subparsers) -> None:
     add_link_options(parser)
     text = parser.add_argument_group("text (with --text)")
     text.add_argument(
-        "--text-recovery", choices=("none", "hard", "fill", "soft"), default="soft",
+        "--text-recovery", choices=TEXT_RECOVERY_MODES, default=DEFAULT_TEXT_RECOVERY,
         help="how the receiver restores tokens of lost or CRC-failed packets: none, hard "
              "(hard bits of failed packets), fill (context model) or soft (context model x "
              "bit LLRs)")
     text.add_argument(
-        "--context-decoding", choices=("model", "header", "model-only", "off"), default="model",
+        "--context-decoding", choices=CONTEXT_DECODING, default="model",
         help="with --text-recovery soft: decode CRC-failed codewords again with the known "
              "link header and then the context model's token prior as a-priori bit LLRs "
              "(model), with the header only (header), with the model's prior only "

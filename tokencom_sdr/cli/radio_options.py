@@ -5,19 +5,21 @@ import argparse
 from typing import Optional
 
 from ..phy.mcs import MCS_NAMES
-from ..radio.profile import RadioProfile, load_profile, overrides_from_args, profile_search_path
+from ..radio.profile import (RadioProfile, available_profiles, load_profile, overrides_from_args,
+                             profile_search_path)
 
 
 def add_radio_options(parser: argparse.ArgumentParser, required: bool = True,
                       transmit: bool = False) -> None:
     group = parser.add_argument_group(
-        "radio", "A profile from hw_configs/ (pluto, usrp_b210, usrp_x310, zmq, loopback) or a "
-                 "YAML file; the flags below override its fields, as in UHD's tools.")
+        "radio", f"A profile ({', '.join(available_profiles())}; see the folders below) or a "
+                 f"YAML file; the flags below override its fields, as in UHD's tools.")
     group.add_argument("--radio", required=required, metavar="PROFILE",
                        help="radio profile name or YAML file")
     group.add_argument("-a", "--args", metavar="ARGS",
                        help="device: Pluto URI (ip:192.168.2.1, usb:1.2.5), USRP args "
-                            "(type=b200,serial=...) or ZMQ endpoint (tcp://127.0.0.1:5555)")
+                            "(type=b200,serial=...), ZMQ endpoint (tcp://127.0.0.1:5555) or "
+                            "SigMF file (NAME.sigmf-meta)")
     group.add_argument("-f", "--freq", metavar="HZ", help="centre frequency (2.45e9 or 2.45G)")
     group.add_argument("-r", "--rate", metavar="SPS", help="sample rate (2.5e6 or 2.5M)")
     group.add_argument("-g", "--gain", metavar="DB",
@@ -65,4 +67,5 @@ def make_channel(args):
 
 
 def profiles_help() -> str:
+    """Epilog of ``tokencom tx|rx --help``: where ``--radio NAME`` is looked up."""
     return "profiles are looked up in: " + ", ".join(str(p) for p in profile_search_path())

@@ -4,7 +4,8 @@ import argparse
 import json
 from pathlib import Path
 
-from ..context.text_recovery import RECOVERY_MODES
+from ..context.modes import CONTEXT_DECODING
+from ..context.modes import TEXT_RECOVERY_MODES as RECOVERY_MODES
 from .options import parse_snr_range
 
 
@@ -36,7 +37,7 @@ def add_parser(subparsers) -> None:
                         help="carrier frequency offset (ofdm channel), normalised")
     parser.add_argument("--packet-tokens", type=int, default=32, metavar="N",
                         help="tokens per packet (interleaved aggregation)")
-    parser.add_argument("--context-decoding", choices=("model", "header", "model-only", "off"), default="model",
+    parser.add_argument("--context-decoding", choices=CONTEXT_DECODING, default="model",
                         help="soft only: decode CRC-failed codewords again with the known link "
                              "header and then the model's token prior (model), the header only "
                              "(header), the model's prior only (model-only) or not at all "

@@ -5,12 +5,13 @@ import json
 import sys
 from pathlib import Path
 
+from .image_options import TOKENIZER_CHOICES, load_image_arg
 from .radio_options import add_radio_options, load_radio, profiles_help
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
-        "tx", help="transmit a message over a radio (Pluto, USRP, ZMQ, loopback)",
+        "tx", help="transmit a message over a radio (Pluto, USRP, ZMQ, SigMF file, loopback)",
         description="Tokenize a text or an image, packetize it, modulate the packets with the "
                     "OFDM PHY and send them through the radio of a profile. With the loopback "
                     "profile the receiver runs in this process and prints what it decoded.",
@@ -19,8 +20,15 @@ def add_parser(subparsers) -> None:
     source = parser.add_argument_group("message")
     what = source.add_mutually_exclusive_group(required=True)
     what.add_argument("--text", metavar="TEXT", help="text to send")
-    what.add_argument("--image", type=Path, metavar="PATH",
-                      help="image file to send (needs the trained image tokenizer)")
+    what.add_argument("--image", metavar="PATH|NAME",
+                      help="image to send: a file, or a bundled image name (e.g. astronaut)")
+    source.add_argument("--tokenizer", choices=TOKENIZER_CHOICES, default="standard",
+                        help="image tokenizer: standard (f=4, 512 codes) or low-rate (f=8, 1024 "
+                             "codes); every packet header names it, so the receiver needs no "
+                             "setting")
+    source.add_argument("--max-side", type=int, default=0, metavar="PX",
+                        help="shrink the image so that no side exceeds PX pixels (0: as is); "
+                             "a 512x512 image is 16384 tokens")
     source.add_argument("--repeat", type=int, default=1, metavar="N",
                         help="send the message N times, each with the next message id "
                              "(0: until Ctrl-C)")
@@ -41,28 +49,36 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..app.tx import (LoopbackTxSink, image_frame, make_messages, run_transmitter,
-                                     text_frame)
+    from ..app.tx import (image_frame, make_messages, receive_looped_back, run_transmitter,
+                          text_frame)
+    from ..radio.backends import get_backend
 
     profile = load_radio(args, "tx")
-    frame = text_frame(args.text) if args.text is not None else image_frame(args.image)
+    backend = get_backend(profile.backend)
+    if args.text is not None:
+        frame = text_frame(args.text)
+    else:
+        if args.max_side < 0:
+            raise ValueError(f"--max-side must be >= 0, got {args.max_side}")
+        frame = image_frame(load_image_arg(args.image, args.max_side), args.tokenizer)
     messages = make_messages(frame, args.repeat, args.message_id, args.aggregation,
                              args.packet_tokens)
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     print(f"tokencom tx: {profile.name} ({profile.backend}, {profile.device_address or 'in-process'}),"
           f" {profile.mcs}, {profile.sample_rate_hz / 1e6:g} MS/s at "
           f"{profile.center_freq_hz / 1e9:g} GHz", file=sys.stderr, flush=True)
-    sink = None
-    if profile.backend == "loopback":
-        sink = LoopbackTxSink(profile, log, sys.stdout, expect_text=args.text)
+    sink = backend.make_sink(profile, log)
     summary = run_transmitter(profile, messages, args.interval, args.record, log, sink)
     print(f"[tx] done: {summary['messages']} messages, {summary['packets']} packets, "
           f"{summary['airtime_s'] * 1e3:.1f} ms of airtime", file=sys.stderr, flush=True)
+    if backend.loops_back:
+        summary["reports"] = receive_looped_back(profile, sink.samples(), log, sys.stdout,
+                                                 expect_text=args.text)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
                              encoding="utf-8")
-    if profile.backend == "loopback":
+    if backend.loops_back:
         reports = summary["reports"]
         return 0 if reports and all(r["packets_received"] for r in reports) else 1
     return 0

@@ -37,12 +37,13 @@ import torch
 
 from ..tokens.frame import Modality, TokenFrame
 from ..tokens.image_vq import ImageTokenizer
+from .modes import IMAGE_RECOVERY_MODES
 from .image_maskgit import FillResult, ImageContextModel, maskgit_fill
 
 __all__ = ["IMAGE_RECOVERY_METHODS", "ImageRecoveryResult", "ImageRecovery",
            "nearest_copy", "default_context_model"]
 
-IMAGE_RECOVERY_METHODS = ("none", "copy", "context")
+IMAGE_RECOVERY_METHODS = IMAGE_RECOVERY_MODES
 
 
 @functools.lru_cache(maxsize=4)

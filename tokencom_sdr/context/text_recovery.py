@@ -62,6 +62,7 @@ import torch
 
 from ..tokens.frame import TokenFrame
 from ..tokens.soft import ReceivedFrame, SoftTokenInfo, ids_to_bits
+from .modes import TEXT_RECOVERY_MODES
 from .text_memory import CorpusMemory, default_corpus_memory
 from .text_model import TextContextModel, load_text_context_model
 
@@ -69,7 +70,7 @@ __all__ = ["RECOVERY_MODES", "RecoveryResult", "TextRecovery", "default_text_mod
            "model_free_recover"]
 
 #: Recovery modes, from least to most informed.
-RECOVERY_MODES = ("none", "hard", "fill", "soft")
+RECOVERY_MODES = TEXT_RECOVERY_MODES
 
 
 @functools.lru_cache(maxsize=1)

@@ -191,6 +191,46 @@ def load_image(name: str) -> np.ndarray:
     return to_rgb_uint8(loader())
 
 
+def load_image_source(value: str, max_side: int = 0) -> np.ndarray:
+    """An image file, or the name of a bundled image (e.g. ``astronaut``).
+
+    Parameters
+    ----------
+    value : str
+        A path, or a name of :func:`load_image`.
+    max_side : int
+        When > 0, shrink the image (keeping its aspect) so that neither side
+        exceeds it: a big photograph is many packets.
+
+    Returns
+    -------
+    np.ndarray, shape ``(H, W, 3)``, dtype ``uint8``
+
+    Raises
+    ------
+    ValueError
+        Neither a readable image file nor a bundled image that loads.
+    """
+    path = Path(value).expanduser()
+    if path.exists():
+        image = read_image_file(path)
+    else:
+        try:
+            image = load_image(str(value))
+        except ValueError:
+            raise ValueError(f"image {value!r}: no such file, and not a bundled image name "
+                             f"(known: {', '.join(sorted(_LOADERS))})") from None
+        except ImageUnavailableError as error:
+            raise ValueError(f"image {value!r}: {error}") from None
+    if max_side and max(image.shape[:2]) > max_side:
+        from PIL import Image
+
+        scale = max_side / max(image.shape[:2])
+        size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+        image = np.asarray(Image.fromarray(image).resize(size, Image.LANCZOS))
+    return image
+
+
 def load_images(names: Sequence[str], skip_missing: bool = False) -> Dict[str, np.ndarray]:
     """Several bundled images, by name, in the order given.
 

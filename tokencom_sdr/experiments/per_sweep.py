@@ -90,7 +90,7 @@ def per_sweep(mcs_names: Sequence[str], snrs: Sequence[float], packets: int = 50
             channel = LoopbackChannel(snr, cfo, sco_ppm, taps, seed=seed * 1000 + i + 1)
             result = run_phy_loopback(sent, name, channel, sync_threshold)
             good = sum(1 for pdu in result.received
-                       if pdu.data in sent_set and pdu.meta.get("fec_ok", True))
+                       if pdu.data in sent_set and pdu.fec_ok is not False)
             rows.append(asdict(_point(name, snr, sent, good, [p.data for p in result.received],
                                       result.channel_uses, sample_rate)))
             if progress:

@@ -7,7 +7,7 @@ Channels
     The real GNU Radio chain: OFDM TX -> software channel (AWGN, optional
     CFO) -> OFDM RX, through :func:`~tokencom_sdr.phy.modem.run_phy_loopback`.
     ``soft`` uses the per-bit LLRs the receiver attaches to each packet
-    (``ReceivedPdu.bit_llr``: decoder posteriors for a coded MCS); with a
+    (``ReceivedBurst.bit_llr``: decoder posteriors for a coded MCS); with a
     coded MCS it first decodes failed codewords again with the known link
     header and the model's token prior
     (:mod:`~tokencom_sdr.link.receiver.redecoding`). If the PHY
@@ -21,6 +21,10 @@ Channels
     packet bits as BPSK over AWGN with exact LLRs, ``snr_db`` = Es/N0. A
     stand-in for a soft-output PHY, not the OFDM chain.
 
+Every message is received by the receiver library
+(:class:`~tokencom_sdr.link.receiver.TokenReceiver`), once per mode, from
+the packets alone.
+
 Recovery modes: ``none`` (radio alone), ``hard`` (hard decisions of failed
 packets, no model), ``fill`` (the language model predicts every token of a
 failed packet from context with no channel information: the LM-only
@@ -31,7 +35,8 @@ computation, listed under the name the issue uses.
 Each JSON row: ``{snr_db, recovery, exact_rate, token_error_rate,
 semantic_similarity}`` plus ``token_error_rate_raw``, ``packet_error_rate``,
 ``channel``, ``mcs``, ``messages``, ``llr_source``, ``recovery_ms_mean`` and
-``recovery_ms_median`` (context decoding included). ``soft`` rows also carry
+``recovery_ms_median`` (the receiver's time per message: reassembly, re-decoding
+and recovery). ``soft`` rows also carry
 ``context_decoding`` (the setting) and ``packets_redecoded``: over all
 messages, ``candidates`` (CRC-failed packets that brought their channel LLRs)
 and ``recovered`` (those that passed their CRC after decoding again with the
@@ -48,11 +53,10 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ..link import FrameGeometry, make_aggregation, packetize
-from ..tokens.text_bpe import TextTokenizer
 from ..data.heldout_messages import heldout_messages
-from ..link.receiver.soft_reassembly import soft_depacketize
-from ..link.receiver.text_receive import recover_frame
+from ..link import make_aggregation, packetize
+from ..link.receiver import CONTEXT_DECODING, TokenReceiver
+from ..tokens.text_bpe import TextTokenizer
 
 __all__ = ["CHANNELS", "TextEvalConfig", "parse_mcs", "run_text_eval",
            "plot_text_eval", "LLR_SOURCES"]
@@ -137,7 +141,6 @@ class TextEvalConfig:
 
     def __post_init__(self):
         from ..context.text_recovery import RECOVERY_MODES
-        from ..link.receiver.redecoding import CONTEXT_DECODING
 
         if self.context_decoding not in CONTEXT_DECODING:
             raise ValueError(f"unknown context decoding {self.context_decoding!r}; "
@@ -160,8 +163,7 @@ class TextEvalConfig:
 
 def _phy_worker(jobs):
     """Run OFDM loopbacks in a worker process: ``[(packets, mcs, snr, cfo,
-    seed, threshold)] -> [[(pdu bytes, bit LLRs or None, code LLRs or None,
-    mcs name or None), ...], ...]``."""
+    seed, threshold)] -> [[ReceivedBurst, ...], ...]``."""
     from ..channel.loopback_channel import LoopbackChannel
     from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD
     from ..phy.modem import run_phy_loopback
@@ -174,8 +176,7 @@ def _phy_worker(jobs):
         # A PHY with soft output attaches per-bit LLRs (positive = 0).
         # A failed codeword also brings its channel LLRs (code_llr) so that
         # the receiver can decode it again with a prior.
-        out.append([(pdu.data, pdu.bit_llr, pdu.code_llr, pdu.meta.get("mcs"))
-                    for pdu in result.received])
+        out.append(result.received)
     return out
 
 
@@ -223,6 +224,9 @@ def run_text_eval(config: TextEvalConfig, recovery=None, tokenizer: Optional[Tex
     computed = [m for m in modes if m != LM_ONLY]
     if LM_ONLY in modes and "fill" not in computed:
         computed.append("fill")
+    receivers = {mode: TokenReceiver(mode, context_decoding=config.context_decoding,
+                                     text_tokenizer=tokenizer, text_context=recovery)
+                 for mode in computed}
 
     encoder = None
     if config.semantic:
@@ -250,30 +254,30 @@ def run_text_eval(config: TextEvalConfig, recovery=None, tokenizer: Optional[Tex
             received_pdus = _transmit(config, executor, packets, snr)
             llr_source = config.channel
             if config.channel == "ofdm" and not any(
-                    p.llrs is not None for message in received_pdus for p in message):
+                    p.bit_llr is not None for message in received_pdus for p in message):
                 llr_source = "ofdm-hard"
             stats = {m: {"exact": [], "ter": [], "texts": [], "ms": []} for m in computed}
             ter_raw, per = [], []
             redecoded = {"candidates": 0, "recovered": 0, "recovered_header_only": 0,
                          "recovered_with_model": 0}
             for i, (frame, pdus) in enumerate(zip(frames, received_pdus)):
-                geometry = FrameGeometry.from_frame(frame, agg)
-                soft = soft_depacketize(pdus, i % 65536, geometry, agg)
-                rx = soft.received
-                ter_raw.append(float(np.mean(rx.frame.erased)))
-                per.append(1.0 - soft.reassembly.stats.packets_received / len(packets[i]))
                 for mode in computed:
-                    result, decoding = recover_frame(soft, pdus, i % 65536, geometry, agg, mode,
-                                                     recovery, config.context_decoding)
-                    elapsed = result.elapsed_s
-                    if decoding is not None:
-                        elapsed += decoding.elapsed_s
-                        for key in redecoded:
-                            redecoded[key] += decoding.summary()[key]
-                    text = tokenizer.decode_frame(result.frame)
-                    wrong = result.frame.erased | (result.frame.ids != frame.ids)
+                    message = receivers[mode].receive(pdus, i % 65536)
+                    if mode == computed[0]:
+                        received = 0 if message is None else message.packets_received
+                        ter_raw.append(1.0 if message is None else message.token_erasure_rate)
+                        per.append(1.0 - received / len(packets[i]))
+                    if message is None:  # no packet passed its CRC: nothing to go on
+                        text, ter, elapsed = "", 1.0, 0.0
+                    else:
+                        text, elapsed = message.text, message.recovery_s
+                        wrong = message.frame.erased | (message.frame.ids != frame.ids)
+                        ter = float(np.mean(wrong))
+                        if message.redecoding is not None:
+                            for key in redecoded:
+                                redecoded[key] += message.redecoding[key]
                     stats[mode]["exact"].append(text == messages[i])
-                    stats[mode]["ter"].append(float(np.mean(wrong)))
+                    stats[mode]["ter"].append(ter)
                     stats[mode]["texts"].append(text)
                     stats[mode]["ms"].append(1e3 * elapsed)
                 if bar is not None:
@@ -313,9 +317,9 @@ def run_text_eval(config: TextEvalConfig, recovery=None, tokenizer: Optional[Tex
 
 def _transmit(config: TextEvalConfig, executor, packets, snr: float) -> List[list]:
     """What arrived for every message at one SNR, as lists of
-    :class:`~tokencom_sdr.channel.soft_bit_channel.SoftPacket` (``llrs`` None
+    :class:`~tokencom_sdr.phy.received_burst.ReceivedBurst` (``bit_llr`` None
     when the PHY made hard decisions only)."""
-    from ..channel.soft_bit_channel import SoftBitChannel, SoftPacket
+    from ..channel.soft_bit_channel import SoftBitChannel
 
     if config.channel == "soft-bits":
         out = []
@@ -328,11 +332,7 @@ def _transmit(config: TextEvalConfig, executor, packets, snr: float) -> List[lis
             for i, message_packets in enumerate(packets)]
     futures = [executor.submit(_phy_worker, jobs[start:start + _PHY_BATCH])
                for start in range(0, len(jobs), _PHY_BATCH)]
-    out = []
-    for future in futures:
-        for message in future.result():
-            out.append([SoftPacket(*fields) for fields in message])
-    return out
+    return [message for future in futures for message in future.result()]
 
 
 def plot_text_eval(rows: List[Dict], path) -> None:

@@ -1,17 +1,24 @@
-"""GNU Radio blocks of TokenCom-SDR, as placed in GRC (see ``blocks/*.block.yml``).
+"""GNU Radio blocks of TokenCom-SDR, as placed in GRC (``blocks/*.block.yml``
+import from here and nowhere else). Each is a thin wrapper over the layers
+below; none holds a receive state machine of its own.
 
-* :class:`TokenTextEncoder`: text -> packet PDUs (message block).
-* :class:`TokenTextDecoder`: received packet PDUs -> text PDUs with metrics.
+* :class:`TokenTextEncoder`, :class:`TokenImageEncoder`: a message -> packet PDUs.
+* :class:`TokenTextDecoder`, :class:`TokenImageDecoder`: received PDUs ->
+  recovered text or images, through the receiver library
+  (:class:`~tokencom_sdr.link.receiver.StreamReceiver`).
 * :class:`OfdmStreamTx`: packet PDUs -> OFDM bursts on a continuous stream.
-* Re-exported from the PHY and channel packages: :class:`OfdmBurstRx`,
-  :class:`LoopbackChannel`.
+* :class:`OfdmBurstRx` (the PHY's receiver) and :class:`LoopbackChannel`
+  (the software channel), re-exported.
+* :mod:`.radio_blocks`: Pluto and USRP token TX/RX blocks.
 """
 
 from ..channel.loopback_channel import LoopbackChannel
 from ..phy.ofdm_rx import OfdmBurstRx
-from .ofdm_stream_tx import BurstPadder, BurstStreamSource, OfdmStreamTx
+from .image_decoder import TokenImageDecoder
+from .image_encoder import TokenImageEncoder
+from .ofdm_stream_tx import OfdmStreamTx
 from .text_decoder import TokenTextDecoder
 from .text_encoder import TokenTextEncoder
 
-__all__ = ["TokenTextEncoder", "TokenTextDecoder", "OfdmStreamTx", "BurstStreamSource",
-           "BurstPadder", "OfdmBurstRx", "LoopbackChannel"]
+__all__ = ["TokenTextEncoder", "TokenTextDecoder", "TokenImageEncoder", "TokenImageDecoder",
+           "OfdmStreamTx", "OfdmBurstRx", "LoopbackChannel"]

@@ -17,9 +17,10 @@ What it does
 * The burst transmitter runs with ``gap_len = 0``: the burst shaper then has
   no padding to hold back, and each burst leaves it as soon as it is built
   (``tagged_stream_to_pdu`` collects it into one complex PDU).
-* :class:`BurstStreamSource` plays the burst PDUs out as a continuous stream:
-  every burst is followed by ``gap_len`` zeros (so back-to-back bursts keep
-  their separation), and zeros fill the stream whenever no burst is queued.
+* :class:`~tokencom_sdr.phy.burst_stream.BurstStreamSource` plays the burst
+  PDUs out as a continuous stream: every burst is followed by ``gap_len``
+  zeros (so back-to-back bursts keep their separation), and zeros fill the
+  stream whenever no burst is queued.
 
 With ``idle_fill=False`` the bursts (each with its gap zeros appended) go to
 gr-pdu's ``pdu_to_stream_c`` instead, which tags them ``tx_sob``/``tx_eob``
@@ -29,127 +30,14 @@ A continuous source runs as fast as the blocks downstream let it: put a
 throttle (simulation) or a radio sink (hardware) after it.
 """
 
-import collections
 import dataclasses
-from typing import Deque, Optional
+from typing import Optional
 
-import numpy as np
-import pmt
 from gnuradio import gr, pdu
 
+from ..phy.burst_stream import BurstPadder, BurstStreamSource
 from ..phy.ofdm_params import LENGTH_TAG, OfdmParams
 from ..phy.ofdm_tx import OfdmBurstTx
-
-
-def _c32_samples(msg) -> Optional[np.ndarray]:
-    """Samples of a complex PDU ``(meta . c32vector)`` (or bare c32vector)."""
-    if pmt.is_pair(msg) and not pmt.is_dict(msg):
-        msg = pmt.cdr(msg)
-    if not pmt.is_c32vector(msg):
-        return None
-    return np.asarray(pmt.c32vector_elements(msg), dtype=np.complex64)
-
-
-class BurstStreamSource(gr.sync_block):
-    """Complex burst PDUs in, a continuous zero-filled stream out.
-
-    Each burst is copied out whole, followed by ``gap_len`` zeros; when no
-    burst is queued the block outputs zeros, so the stream never pauses.
-    Works per buffer with numpy (no per-sample Python).
-
-    Ports
-    -----
-    bursts (in, message)
-        ``(meta, c32vector)`` PDUs.
-    out0 (out, stream)
-        ``complex64`` samples.
-
-    Parameters
-    ----------
-    gap_len : int
-        Zero samples after every burst (>= 0).
-    max_queue : int
-        Bursts that may wait; further ones are dropped with a warning.
-    """
-
-    def __init__(self, gap_len: int = 400, max_queue: int = 4096):
-        gr.sync_block.__init__(self, name="tokencom_burst_stream_source", in_sig=None,
-                               out_sig=[np.complex64])
-        if int(gap_len) < 0:
-            raise ValueError(f"gap_len must be >= 0, got {gap_len}")
-        self.gap_len = int(gap_len)
-        self.max_queue = int(max_queue)
-        self._queue: Deque[np.ndarray] = collections.deque()
-        self._current: Optional[np.ndarray] = None
-        self._pos = 0
-        #: Bursts queued, bursts dropped (queue full), samples emitted in total.
-        self.bursts_in = 0
-        self.bursts_dropped = 0
-        self.samples_out = 0
-        self.message_port_register_in(pmt.intern("bursts"))
-        self.set_msg_handler(pmt.intern("bursts"), self._handle_burst)
-
-    @property
-    def queued_samples(self) -> int:
-        """Samples still to be played out before the stream is idle."""
-        current = 0 if self._current is None else len(self._current) - self._pos
-        return current + sum(len(b) for b in list(self._queue))
-
-    def _handle_burst(self, msg) -> None:
-        samples = _c32_samples(msg)
-        if samples is None:
-            self.logger.warn("bursts port: expected a complex (c32vector) PDU; dropped")
-            return
-        if len(self._queue) >= self.max_queue:
-            self.bursts_dropped += 1
-            self.logger.warn(f"{self.max_queue} bursts already queued; burst dropped")
-            return
-        if self.gap_len:
-            samples = np.concatenate([samples, np.zeros(self.gap_len, dtype=np.complex64)])
-        self._queue.append(samples)
-        self.bursts_in += 1
-
-    def work(self, input_items, output_items):
-        out = output_items[0]
-        n = len(out)
-        filled = 0
-        while filled < n:
-            if self._current is None:
-                if not self._queue:
-                    break
-                self._current, self._pos = self._queue.popleft(), 0
-            take = min(n - filled, len(self._current) - self._pos)
-            out[filled:filled + take] = self._current[self._pos:self._pos + take]
-            filled += take
-            self._pos += take
-            if self._pos >= len(self._current):
-                self._current = None
-        out[filled:] = 0
-        self.samples_out += n
-        return n
-
-
-class BurstPadder(gr.basic_block):
-    """Complex burst PDUs in, the same bursts with ``gap_len`` zeros appended out."""
-
-    def __init__(self, gap_len: int = 400):
-        gr.basic_block.__init__(self, name="tokencom_burst_padder", in_sig=None, out_sig=None)
-        if int(gap_len) < 0:
-            raise ValueError(f"gap_len must be >= 0, got {gap_len}")
-        self.gap_len = int(gap_len)
-        self.message_port_register_in(pmt.intern("bursts"))
-        self.message_port_register_out(pmt.intern("bursts"))
-        self.set_msg_handler(pmt.intern("bursts"), self._handle_burst)
-
-    def _handle_burst(self, msg) -> None:
-        samples = _c32_samples(msg)
-        if samples is None:
-            self.logger.warn("bursts port: expected a complex (c32vector) PDU; dropped")
-            return
-        padded = np.concatenate([samples, np.zeros(self.gap_len, dtype=np.complex64)])
-        meta = pmt.car(msg) if pmt.is_pair(msg) else pmt.make_dict()
-        self.message_port_pub(pmt.intern("bursts"),
-                              pmt.cons(meta, pmt.init_c32vector(len(padded), padded.tolist())))
 
 
 class OfdmStreamTx(gr.hier_block2):

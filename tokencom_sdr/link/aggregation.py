@@ -92,6 +92,12 @@ class Aggregation(ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(tokens_per_packet={self.tokens_per_packet})"
 
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and self.tokens_per_packet == other.tokens_per_packet
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.tokens_per_packet))
+
 
 class SequentialAggregation(Aggregation):
     """Packet ``k`` carries positions ``k*T .. min(k*T + T, n) - 1``."""

@@ -4,14 +4,18 @@ A packet carries some tokens of one frame (message), says which frame
 positions they occupy, and repeats the frame geometry so that any single packet
 that arrives is enough to size the receiver's frame.
 
-Wire format, version 1. All integers are unsigned and big-endian.
+Wire format, version 2. All integers are unsigned and big-endian.
 
 ======================  ============  ==============================================
 field                   size (bytes)  meaning
 ======================  ============  ==============================================
 magic                   2             ``0x54 0x4B`` (ASCII ``"TK"``)
-version                 1             ``1``
+version                 1             ``2``
 modality                1             :class:`Modality`: 0 text, 1 image
+tokenizer               1             which tokenizer of the modality made the ids
+                                      (:mod:`tokencom_sdr.tokens.registry`: text 0
+                                      BPE-4096; image 0 standard, 1 low-rate;
+                                      255 one the receiver must be told)
 message id              2             which frame the packet belongs to
 sequence number         2             ``0 <= seq < packet count``
 packet count            2             packets in the frame, ``>= 1``
@@ -31,8 +35,9 @@ CRC-32                  4             ``zlib.crc32`` of every byte before it
 ======================  ============  ==============================================
 
 Every position must be below the frame size ``prod(dims)``. A text packet with
-an arithmetic position block has a 27-byte header and a 4-byte CRC, so a packet
-of 8 tokens of 16 bits is 27 + 16 + 4 = 47 bytes.
+an arithmetic position block has a 28-byte header and a 4-byte CRC, so a packet
+of 8 tokens of 16 bits is 28 + 16 + 4 = 48 bytes. (Version 1 had no tokenizer
+byte; the receiver had to be told which image tokenizer the sender used.)
 
 :func:`parse_packet` checks, in this order: enough bytes for the smallest
 valid packet, the CRC (so that channel corruption is always reported as
@@ -73,12 +78,13 @@ from .positions import (
 )
 
 MAGIC = b"TK"
-VERSION = 1
+VERSION = 2
 
 #: Most packets one message can be split into: seq and count are uint16.
 MAX_PACKETS_PER_MESSAGE = 0xFFFF
 MAX_MESSAGE_ID = 0xFFFF
 MAX_BITS_PER_TOKEN = 32
+MAX_TOKENIZER_ID = 0xFF
 #: Largest frame a header can describe: every position must fit in uint32.
 MAX_FRAME_TOKENS = MAX_POSITION + 1
 MAX_DIM = 0xFFFF_FFFF
@@ -86,8 +92,8 @@ MAX_DIM = 0xFFFF_FFFF
 #: Number of dimensions of the frame shape for each modality.
 NDIM_BY_MODALITY = {Modality.TEXT: 1, Modality.IMAGE: 2}
 
-# Fixed part: magic, version, modality, message id, seq, count, bits, ndim.
-_FIXED = struct.Struct(">2sBBHHHBB")
+# Fixed part: magic, version, modality, tokenizer, message id, seq, count, bits, ndim.
+_FIXED = struct.Struct(">2sBBBHHHBB")
 _DIM = struct.Struct(">I")
 _MODE = struct.Struct(">B")
 _ARITHMETIC = struct.Struct(">IIH")
@@ -95,6 +101,10 @@ _EXPLICIT_COUNT = struct.Struct(">H")
 _CRC = struct.Struct(">I")
 
 FIXED_HEADER_SIZE = _FIXED.size
+#: Where the message id sits in an encoded packet (bytes), and its width in bits:
+#: a receiver can weigh a CRC-failed packet's claim to a message by it.
+MESSAGE_ID_OFFSET = 5
+MESSAGE_ID_BITS = 16
 CRC_SIZE = _CRC.size
 #: The smallest valid packet: one dim, an explicit block of one position,
 #: a one-bit token (one payload byte) and the CRC. Shorter data is rejected
@@ -160,6 +170,9 @@ class TokenPacket:
         Ids of the carried tokens in the order of ``positions``;
         ``k == positions.count``; each ``0 <= id < 2**bits_per_token``.
         Stored as ``int64``.
+    tokenizer : int
+        Wire id of the tokenizer that made the ids, ``0..255``
+        (:mod:`tokencom_sdr.tokens.registry`).
     """
 
     message_id: int
@@ -170,6 +183,7 @@ class TokenPacket:
     bits_per_token: int
     positions: PositionBlock
     token_ids: np.ndarray
+    tokenizer: int = 0
 
     def __post_init__(self):
         try:
@@ -223,6 +237,10 @@ class TokenPacket:
                 f"got {type(self.positions).__name__}")
         _check_header(self.message_id, self.seq, self.num_packets, self.bits_per_token,
                       self.modality, self.frame_shape, self.positions)
+        if isinstance(self.tokenizer, bool) or not isinstance(self.tokenizer, (int, np.integer)) \
+                or not 0 <= self.tokenizer <= MAX_TOKENIZER_ID:
+            raise HeaderFieldError("tokenizer", f"must be an int 0..{MAX_TOKENIZER_ID}, "
+                                                f"got {self.tokenizer!r}")
         if self.token_ids.size != self.positions.count:
             raise PayloadLengthError(
                 f"{self.token_ids.size} token ids for {self.positions.count} positions")
@@ -239,6 +257,7 @@ class TokenPacket:
                 and self.num_packets == other.num_packets and self.modality == other.modality
                 and self.frame_shape == other.frame_shape
                 and self.bits_per_token == other.bits_per_token
+                and self.tokenizer == other.tokenizer
                 and self.positions == other.positions
                 and np.array_equal(self.token_ids, other.token_ids))
 
@@ -334,8 +353,8 @@ def encode_packet(pkt: TokenPacket) -> bytes:
     """
     pkt.validate()
     parts = [
-        _FIXED.pack(MAGIC, VERSION, int(pkt.modality), pkt.message_id, pkt.seq,
-                    pkt.num_packets, pkt.bits_per_token, len(pkt.frame_shape)),
+        _FIXED.pack(MAGIC, VERSION, int(pkt.modality), int(pkt.tokenizer), pkt.message_id,
+                    pkt.seq, pkt.num_packets, pkt.bits_per_token, len(pkt.frame_shape)),
         b"".join(_DIM.pack(dim) for dim in pkt.frame_shape),
         _MODE.pack(pkt.positions.mode),
     ]
@@ -412,7 +431,7 @@ def parse_packet(data) -> TokenPacket:
             f"CRC-32 trailer is {received_crc:#010x}, contents give {computed_crc:#010x}")
 
     reader = _Reader(body)
-    magic, version, modality, message_id, seq, num_packets, bits, ndim = reader.take(
+    magic, version, modality, tokenizer, message_id, seq, num_packets, bits, ndim = reader.take(
         _FIXED, "fixed header")
     if magic != MAGIC:
         raise BadMagicError(f"magic bytes are {magic!r}, expected {MAGIC!r}")
@@ -451,7 +470,7 @@ def parse_packet(data) -> TokenPacket:
     token_ids = unpack_ids(body[reader.offset:], positions.count, bits)
     return TokenPacket(message_id=message_id, seq=seq, num_packets=num_packets,
                        modality=modality, frame_shape=shape, bits_per_token=bits,
-                       positions=positions, token_ids=token_ids)
+                       positions=positions, token_ids=token_ids, tokenizer=tokenizer)
 
 
 def _check_header(message_id: int, seq: int, num_packets: int, bits_per_token: int,

@@ -74,12 +74,15 @@ class FrameGeometry:
     num_packets : int or None
         Packets the frame was sent in, if known; lets the receiver report
         which sequence numbers were lost even when none arrived.
+    tokenizer : int
+        Wire id of the tokenizer (:mod:`tokencom_sdr.tokens.registry`).
     """
 
     modality: Modality
     shape: Tuple[int, ...]
     bits_per_token: int
     num_packets: Optional[int] = None
+    tokenizer: int = 0
 
     def __post_init__(self):
         object.__setattr__(self, "modality", Modality(self.modality))
@@ -104,7 +107,8 @@ class FrameGeometry:
                    aggregation: Optional[Aggregation] = None) -> "FrameGeometry":
         """Geometry of a template frame; with ``aggregation``, also its packet count."""
         num_packets = None if aggregation is None else aggregation.num_packets(len(frame))
-        return cls(frame.modality, frame.shape, frame.bits_per_token, num_packets)
+        return cls(frame.modality, frame.shape, frame.bits_per_token, num_packets,
+                   frame.tokenizer)
 
 
 @dataclass(frozen=True)
@@ -247,7 +251,7 @@ def build_packets(frame: TokenFrame, message_id: int,
     return [TokenPacket(message_id=message_id, seq=seq, num_packets=len(blocks),
                         modality=frame.modality, frame_shape=frame.shape,
                         bits_per_token=frame.bits_per_token, positions=block,
-                        token_ids=frame.ids[group])
+                        token_ids=frame.ids[group], tokenizer=frame.tokenizer)
             for seq, (block, group) in enumerate(zip(blocks, groups))]
 
 
@@ -356,7 +360,8 @@ def depacketize(packets: Iterable[PacketLike], message_id: Optional[int] = None,
         ids[positions] = pkt.token_ids
         erased[positions] = False
     frame = TokenFrame(ids=ids, modality=geometry.modality, shape=geometry.shape,
-                       bits_per_token=geometry.bits_per_token, erased=erased)
+                       bits_per_token=geometry.bits_per_token, erased=erased,
+                       tokenizer=geometry.tokenizer)
 
     received = tuple(sorted(pkt.seq for _, pkt in accepted))
     lost = None
@@ -396,7 +401,8 @@ def _parse_all(packets: Iterable[PacketLike], max_frame_tokens: int,
 
 
 def _geometry_key(pkt: TokenPacket) -> tuple:
-    return (pkt.modality, pkt.frame_shape, pkt.bits_per_token, pkt.num_packets)
+    """The fields of ``FrameGeometry``, in its order."""
+    return (pkt.modality, pkt.frame_shape, pkt.bits_per_token, pkt.num_packets, pkt.tokenizer)
 
 
 def _choose_geometry(ours: List[Tuple[int, TokenPacket]],
@@ -408,11 +414,12 @@ def _choose_geometry(ours: List[Tuple[int, TokenPacket]],
             return expected
         agreeing = [pkt.num_packets for _, pkt in ours
                     if _geometry_key(pkt)[:3] == (expected.modality, expected.shape,
-                                                  expected.bits_per_token)]
+                                                  expected.bits_per_token)
+                    and pkt.tokenizer == expected.tokenizer]
         if not agreeing:
             return expected
         return FrameGeometry(expected.modality, expected.shape, expected.bits_per_token,
-                             _most_common(agreeing))
+                             _most_common(agreeing), expected.tokenizer)
     if not ours:
         return None
     return FrameGeometry(*_most_common([_geometry_key(pkt) for _, pkt in ours]))
@@ -429,6 +436,8 @@ def _geometry_mismatch(pkt: TokenPacket, geometry: FrameGeometry) -> str:
         differences.append(f"bits_per_token {pkt.bits_per_token} vs {geometry.bits_per_token}")
     if geometry.num_packets is not None and pkt.num_packets != geometry.num_packets:
         differences.append(f"packet count {pkt.num_packets} vs {geometry.num_packets}")
+    if pkt.tokenizer != geometry.tokenizer:
+        differences.append(f"tokenizer {pkt.tokenizer} vs {geometry.tokenizer}")
     if not differences:
         return ""
     return (f"seq {pkt.seq} disagrees with the frame of message {pkt.message_id}: "

@@ -10,12 +10,19 @@ from gnuradio import gr
 
 from .burst_decoding import (SYMBOLS_PER_HEADER, TIMING_PADDING, BurstHeader, decode_header_window,
                              decode_payloads, header_window_length)
-from .burst_pdu import burst_pdu, symbols_pdu
 from .ofdm_params import OfdmParams
 from .payload_code import warm_up_codes
+from .received_burst import ReceivedBurst
 
 _PDUS = pmt.intern("pdus")
 _SYMBOLS = pmt.intern("symbols")
+
+
+def symbols_pdu(symbols: np.ndarray):
+    """``(empty dict, c32vector)`` PDU of a burst's equalised payload symbols,
+    for a constellation display (PDU To Stream -> QT GUI Constellation Sink)."""
+    # (from a list: pmt converts it several times faster than an array)
+    return pmt.cons(pmt.make_dict(), pmt.init_c32vector(symbols.size, symbols.tolist()))
 
 
 class _SampleBuffer:
@@ -87,11 +94,11 @@ class BurstDecoderBlock(gr.sync_block):
     as one batch (:func:`~.burst_decoding.decode_payloads`), and published
     in burst order.
 
-    Output message port ``pdus``: ``(meta, u8vector)`` per burst whose header
-    decoded, decodable or not (the link layer's CRC decides); ``meta`` is
-    :func:`~.burst_pdu.pdu_meta`'s. Output message port ``symbols``: the
-    burst's equalised payload symbols (c32vector PDU), built only while
-    something is connected to the port.
+    Output message port ``pdus``: one PDU per burst whose header decoded,
+    decodable or not (the link layer's CRC decides):
+    :meth:`~.received_burst.ReceivedBurst.to_pdu`. Output message port
+    ``symbols``: the burst's equalised payload symbols (c32vector PDU). Each
+    port's PDUs are built only while something is connected to it.
 
     Parameters
     ----------
@@ -105,9 +112,10 @@ class BurstDecoderBlock(gr.sync_block):
     Attributes
     ----------
     listeners : list of callables
-        Each is given every PDU as it is published (finite runs collect PDUs
-        here, race-free, instead of through a message sink that may stop
-        before its queue is drained).
+        Each is given every burst as a :class:`~.received_burst.ReceivedBurst`,
+        in order, from the flowgraph's thread (finite runs collect bursts
+        here, race-free and with no PMT round trip, instead of through a
+        message sink that may stop before its queue is drained).
     header_listeners : list of callables
         Each is called as ``listener(start, burst)`` for every trigger tried:
         ``start`` the index of the burst's first sample in input 0 (timing
@@ -141,7 +149,7 @@ class BurstDecoderBlock(gr.sync_block):
         self._resume = 0
         # (burst, first, stop): the burst whose payload samples are awaited.
         self._pending = None
-        self._symbols_wanted = True
+        self._symbols_wanted = self._pdus_wanted = True
 
     def work(self, input_items, output_items):
         samples, trigger = input_items
@@ -151,6 +159,7 @@ class BurstDecoderBlock(gr.sync_block):
             # skip it when nobody listens (looked up per call, as message
             # connections may change while the graph runs).
             self._symbols_wanted = not pmt.is_null(self.message_subscribers(_SYMBOLS))
+            self._pdus_wanted = not pmt.is_null(self.message_subscribers(_PDUS))
             first = self._buffer.stop
             self._buffer.append(samples)
             self._triggers.extend((first + np.flatnonzero(trigger[:n])).tolist())
@@ -168,14 +177,14 @@ class BurstDecoderBlock(gr.sync_block):
         """Decode every header and payload whose samples are all buffered,
         then drop the samples nothing needs any more."""
         symbol_len, available = self.params.symbol_len, self._buffer.stop
-        ready = []  # (burst, payload samples): decoded together below
+        ready = []  # (burst, start, payload samples): decoded together below
         while True:
             if self._pending is not None:
-                burst, first, stop = self._pending
+                burst, start, first, stop = self._pending
                 if stop > available:
                     break
                 self._pending = None
-                ready.append((burst, self._buffer.get(first, stop)))
+                ready.append((burst, start, self._buffer.get(first, stop)))
                 continue
             while self._triggers and self._triggers[0] < self._resume:
                 self._triggers.popleft()
@@ -191,14 +200,14 @@ class BurstDecoderBlock(gr.sync_block):
                 continue
             first = start + SYMBOLS_PER_HEADER * symbol_len
             stop = first + burst.payload_ofdm_symbols * symbol_len
-            self._pending = (burst, first, stop)
+            self._pending = (burst, start, first, stop)
             # The detector fires again inside a burst (the timing metric has
             # echoes of the preamble): those triggers are not bursts.
             self._resume = stop + self._lag
         # (The payload views stay valid: nothing is appended before this.)
         self._publish(ready)
         if self._pending is not None:
-            keep = self._pending[1]
+            keep = self._pending[2]
         elif self._triggers:
             keep = self._triggers[0] - self._reach
         else:  # a trigger in the next chunk reaches back this far
@@ -217,24 +226,25 @@ class BurstDecoderBlock(gr.sync_block):
             self.headers_ok += 1
         return burst
 
-    def _publish(self, ready: List[Tuple[BurstHeader, np.ndarray]]) -> None:
+    def _publish(self, ready: List[Tuple[BurstHeader, int, np.ndarray]]) -> None:
         """Decode the payloads of a chunk's bursts and publish their PDUs, in
         order. Bursts that share MCS and size are decoded as one batch: a
         burst's numpy work is mostly fixed cost per call, which a batch pays
         once."""
         groups = {}
-        for index, (burst, _) in enumerate(ready):
+        for index, (burst, _, _) in enumerate(ready):
             groups.setdefault((burst.mcs.name, burst.header.payload_bytes), []).append(index)
         results = {}
         for members in groups.values():
             results.update(self._decode_batch(ready, members))
-        for index, (burst, _) in enumerate(ready):
+        for index, (burst, start, _) in enumerate(ready):
             if index not in results:
                 self.bursts_dropped += 1
                 continue
             symbols, decoded = results[index]
             try:
-                pdu = burst_pdu(burst, decoded)
+                received = ReceivedBurst.from_decoded(burst, decoded, max(0, start))
+                pdu = received.to_pdu() if self._pdus_wanted else None
             except Exception as error:  # noqa: BLE001 - one bad burst must not stop the rest
                 gr.log.warn(f"tokencom burst decoder dropped a burst: {error!r}")
                 self.bursts_dropped += 1
@@ -243,15 +253,16 @@ class BurstDecoderBlock(gr.sync_block):
             if self._symbols_wanted:
                 self.message_port_pub(_SYMBOLS, symbols_pdu(symbols))
             for listener in self.listeners:
-                listener(pdu)
-            self.message_port_pub(_PDUS, pdu)
+                listener(received)
+            if pdu is not None:
+                self.message_port_pub(_PDUS, pdu)
 
     def _decode_batch(self, ready, members: List[int]) -> dict:
         """``{index: (symbols, decoded)}`` for the bursts ``ready[members]``.
         If the batch fails, its bursts are retried one by one, so that an
         error loses only the burst that causes it."""
         try:
-            return dict(zip(members, decode_payloads([ready[i][1] for i in members],
+            return dict(zip(members, decode_payloads([ready[i][2] for i in members],
                                                      [ready[i][0] for i in members], self.params)))
         except Exception as error:  # noqa: BLE001 - one bad burst must not stop the rest
             if len(members) == 1:

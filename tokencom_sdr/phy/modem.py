@@ -1,4 +1,6 @@
-"""Run packets through OFDM TX -> software channel -> OFDM RX, to completion."""
+"""The OFDM PHY as functions: packets -> IQ (:func:`modulate`), IQ ->
+received bursts (:func:`demodulate`), and both through a software channel
+(:func:`run_phy_loopback`), each a finite GNU Radio flowgraph run to completion."""
 
 import time
 from dataclasses import dataclass, field
@@ -8,35 +10,12 @@ import numpy as np
 import pmt
 from gnuradio import blocks, gr
 
-from ..channel.loopback_channel import LoopbackChannel
 from .burst_mapping import burst_length
 from .phy_header import MAX_PAYLOAD_BYTES
 from .ofdm_params import LENGTH_TAG, OfdmParams
 from .ofdm_rx import DEFAULT_SYNC_THRESHOLD, OfdmBurstRx
 from .ofdm_tx import OfdmBurstTx
-
-
-@dataclass
-class ReceivedPdu:
-    """One packet as the PHY decided it (not yet CRC-checked).
-
-    Attributes
-    ----------
-    data : bytes
-    meta : dict
-        ``mcs``, ``fec_ok``, ``snr_db``, ``cfo``, ``packet_number``.
-    bit_llr : np.ndarray, shape ``(8 * len(data),)``, dtype ``float32``
-        Posterior LLR of every payload bit (positive favours 0).
-    code_llr : np.ndarray or None, shape ``(coded bits,)``, dtype ``float32``
-        Channel LLRs of the coded payload as sent; only for packets whose FEC
-        failed (``meta["fec_ok"]`` False), for decoding again with a prior
-        (:func:`tokencom_sdr.phy.payload_code.decode_payload`).
-    """
-
-    data: bytes
-    meta: Dict[str, object] = field(default_factory=dict)
-    bit_llr: Optional[np.ndarray] = None
-    code_llr: Optional[np.ndarray] = None
+from .received_burst import ReceivedBurst
 
 
 @dataclass
@@ -45,7 +24,7 @@ class PhyLoopbackResult:
 
     Attributes
     ----------
-    received : list of ReceivedPdu
+    received : list of ReceivedBurst
         In arrival order.
     channel_uses : int
         Complex baseband samples the transmitter put on the air, preambles
@@ -54,7 +33,7 @@ class PhyLoopbackResult:
         Wall-clock time of the flowgraph run.
     """
 
-    received: List[ReceivedPdu]
+    received: List[ReceivedBurst]
     channel_uses: int
     elapsed_s: float
 
@@ -81,20 +60,6 @@ def tagged_packet_stream(packets: Sequence[bytes]):
     return data, tags
 
 
-def received_pdu(pdu) -> ReceivedPdu:
-    """A ``ReceivedPdu`` from the receiver's PMT PDU."""
-    meta = {}
-    vectors = {"bit_llr": None, "code_llr": None}
-    if pmt.is_dict(pmt.car(pdu)):
-        items = pmt.dict_items(pmt.car(pdu))
-        for i in range(pmt.length(items)):
-            item = pmt.nth(i, items)
-            key = pmt.symbol_to_string(pmt.car(item))
-            if key in vectors:
-                vectors[key] = np.array(pmt.f32vector_elements(pmt.cdr(item)), dtype=np.float32)
-            else:
-                meta[key] = pmt.to_python(pmt.cdr(item))
-    return ReceivedPdu(bytes(pmt.u8vector_elements(pmt.cdr(pdu))), meta, **vectors)
 
 
 def modulate(packets: Sequence[bytes], mcs: str = "qpsk-1/2",
@@ -126,38 +91,48 @@ def modulate(packets: Sequence[bytes], mcs: str = "qpsk-1/2",
 
 
 class _ChannelReceiver(gr.top_block):
-    """IQ vector -> software channel -> OFDM RX -> stored PDUs."""
+    """IQ vector -> [channel] -> OFDM RX -> stored bursts."""
 
-    def __init__(self, iq: np.ndarray, channel: Optional[LoopbackChannel],
-                 sync_threshold: float, params: OfdmParams):
+    def __init__(self, iq: np.ndarray, channel, sync_threshold: float, params: OfdmParams):
         gr.top_block.__init__(self, "tokencom_channel_receive", catch_exceptions=False)
         self.source = blocks.vector_source_c(np.asarray(iq, dtype=np.complex64).tolist(), False)
-        self.channel = channel or LoopbackChannel()
+        self.channel = channel
         self.rx = OfdmBurstRx(sync_threshold, params, message_output=False)
         # Collected by direct callback, not through a message sink: at the
         # end of a finite run a message hop can stop before its queue drains.
-        self.pdus: List[ReceivedPdu] = []
-        self.rx.decoder.listeners.append(lambda pdu: self.pdus.append(received_pdu(pdu)))
-        self.connect(self.source, self.channel, self.rx)
+        self.bursts: List[ReceivedBurst] = []
+        self.rx.decoder.listeners.append(self.bursts.append)
+        if channel is None:
+            self.connect(self.source, self.rx)
+        else:
+            self.connect(self.source, channel, self.rx)
 
 
-def demodulate(iq: np.ndarray, channel: Optional[LoopbackChannel] = None,
+def demodulate(iq: np.ndarray, channel=None,
                sync_threshold: float = DEFAULT_SYNC_THRESHOLD,
-               params: OfdmParams = None) -> List[ReceivedPdu]:
-    """Pass IQ through ``channel`` (clean if None) and the OFDM receiver.
+               params: OfdmParams = None) -> List[ReceivedBurst]:
+    """Pass IQ through ``channel`` (none if None) and the OFDM receiver.
 
     Parameters
     ----------
     iq : np.ndarray, shape ``(n,)``, dtype ``complex64``
         Baseband samples, e.g. from :func:`modulate` or a recording.
+    channel : gr block, optional
+        ``complex64`` in and out, e.g. a
+        :class:`~tokencom_sdr.channel.loopback_channel.LoopbackChannel`.
+
+    Returns
+    -------
+    list of ReceivedBurst
+        In arrival order.
     """
     tb = _ChannelReceiver(iq, channel, sync_threshold, params or OfdmParams())
     tb.run()
-    return tb.pdus
+    return tb.bursts
 
 
 def run_phy_loopback(packets: Sequence[bytes], mcs: str = "qpsk-1/2",
-                     channel: Optional[LoopbackChannel] = None,
+                     channel=None,
                      sync_threshold: float = DEFAULT_SYNC_THRESHOLD,
                      params: OfdmParams = None) -> PhyLoopbackResult:
     """Send ``packets`` through the real GNU Radio OFDM chain and collect what
@@ -169,8 +144,8 @@ def run_phy_loopback(packets: Sequence[bytes], mcs: str = "qpsk-1/2",
         Link-layer packets, one OFDM burst each.
     mcs : str
         Modulation and coding scheme (``tokencom_sdr.phy.mcs``).
-    channel : LoopbackChannel, optional
-        Impairments; a clean channel when omitted.
+    channel : gr block, optional
+        Impairments (e.g. a ``LoopbackChannel``); none when omitted.
     sync_threshold : float
         Receiver's Schmidl & Cox threshold.
     """

@@ -17,24 +17,57 @@ Opening a Pluto goes in two steps:
 TX burst padding: gr-iio's sink only pushes whole buffers of ``buffer_size``
 samples to the device (it asks the scheduler for exactly that many), so a
 burst shorter than a buffer sits in the flowgraph until more samples come.
-The command-line TX therefore appends ``burst_padding`` zeros after each
-message, rounds it up to a whole number of buffers, and keeps the stream
-going with zeros while idle (:func:`pad_to_buffer`).
+:class:`PlutoTxSink` therefore appends ``burst_padding`` zeros after each
+message, rounds it up to a whole number of buffers (:func:`pad_to_buffer`),
+and keeps the stream going with zeros while idle.
+
+Limits (AD9363, checked by :meth:`PlutoBackend.validate`): LO 325 MHz-3.8 GHz
+stock, 70 MHz-6 GHz with ``extended_tuning: true`` (AD9364 firmware
+setting); sample rate >= 2.084 MS/s without FIR decimation
+(``fir_filter: off``), >= 520.833 kS/s with it (``fir_filter: auto``),
+<= 61.44 MS/s; RF bandwidth 200 kHz-20 MHz (40 MHz extended); TX gain
+-89.75..0 dB in 0.25 dB steps (gr-iio's attenuation is its negative); RX gain
+by LO band, as in the AD9361 gain tables: -1..73 dB below 1.3 GHz, -3..71 dB
+to 4 GHz, -10..62 dB above.
+
+The GRC blocks *TokenCom Pluto TX/RX* are in :mod:`tokencom_sdr.gr.radio_blocks`.
 """
 
 import ctypes
 import ctypes.util
 import math
 import os
-from typing import List, Optional
+import re
+import time
+from typing import List, Optional, Tuple
 
 import numpy as np
-from gnuradio import gr
 
+from ..phy.burst_stream import BurstStreamSource
+from .backend import Log, RadioBackend
+from .checks import ProfileError, check_range, format_db, format_hz, format_rate
 from .errors import RadioUnavailableError, is_no_device_error, radio_unavailable
-from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD
-from .profile import RadioProfile, profile_from_dict
-from ..gr.radio_chain import wire_token_rx, wire_token_tx
+from .flowgraph_sink import FlowgraphTxSink
+
+__all__ = ["PlutoBackend", "PlutoTxSink", "make_pluto_source", "make_pluto_sink",
+           "check_pluto_context", "scan_usb_plutos", "pad_to_buffer", "pluto_uri_from_env",
+           "ad9361_rx_gain_range"]
+
+# Device limits.
+PLUTO_LO_STOCK = (325e6, 3.8e9)
+PLUTO_LO_EXTENDED = (70e6, 6.0e9)
+PLUTO_RATE_MIN_NO_FIR = 2.084e6
+PLUTO_RATE_MIN_FIR = 520833.0
+PLUTO_RATE_MAX = 61.44e6
+PLUTO_BW_STOCK = (200e3, 20e6)
+PLUTO_BW_EXTENDED = (200e3, 40e6)
+PLUTO_TX_GAIN = (-89.75, 0.0)
+PLUTO_TX_GAIN_STEP = 0.25
+#: (upper LO edge, min gain, max gain) of the AD9361 RX gain tables.
+AD9361_RX_GAIN_BANDS = ((1.3e9, -1.0, 73.0), (4.0e9, -3.0, 71.0), (6.0e9, -10.0, 62.0))
+PLUTO_GAIN_MODES = ("manual", "slow_attack", "fast_attack", "hybrid")
+PLUTO_FIR_FILTERS = ("auto", "off")
+_PLUTO_URI = re.compile(r"^(ip:[^\s]+|usb:[0-9.]*|local:|serial:[^\s]+)$")
 
 _LIBIIO_NAMES = ("libiio.so.0", "libiio.so.1", "libiio.so")
 
@@ -134,8 +167,16 @@ def _open(uri: str, make):
         raise
 
 
-def make_pluto_source(profile: RadioProfile, check: bool = True):
+def make_pluto_source(profile, check: bool = True):
     """A configured gr-iio source (RX1 only), ``complex64`` at the profile's rate.
+
+    Parameters
+    ----------
+    profile : RadioProfile
+        A validated ``pluto`` profile.
+    check : bool
+        Ask libiio for the context first (:func:`check_pluto_context`), so a
+        missing Pluto fails fast and gr-iio never falls back to mDNS.
 
     Raises
     ------
@@ -161,11 +202,17 @@ def make_pluto_source(profile: RadioProfile, check: bool = True):
     return source
 
 
-def make_pluto_sink(profile: RadioProfile, check: bool = True):
+def make_pluto_sink(profile, check: bool = True):
     """A configured gr-iio sink (TX1 only) taking ``complex64``.
 
     The sink's attenuation is ``-profile.tx_gain_db`` (gr-iio counts
-    attenuation, pyadi-iio and the profile count gain).
+    attenuation, pyadi-iio and the profile count gain). Parameters as for
+    :func:`make_pluto_source`.
+
+    Raises
+    ------
+    RadioUnavailableError
+        No Pluto answers at ``profile.uri``.
     """
     from gnuradio import iio
 
@@ -182,7 +229,7 @@ def make_pluto_sink(profile: RadioProfile, check: bool = True):
     return sink
 
 
-def _filter_source(profile: RadioProfile) -> str:
+def _filter_source(profile) -> str:
     return "Auto" if profile.fir_filter == "auto" else "Off"
 
 
@@ -200,72 +247,123 @@ def pad_to_buffer(iq: np.ndarray, padding: int, buffer_size: int) -> np.ndarray:
     return out
 
 
-def _grc_profile(uri, center_freq_hz, sample_rate_hz, rf_bandwidth_hz, buffer_size,
-                 extended_tuning, **fields) -> RadioProfile:
-    """A validated profile from GRC block parameters (same checks as YAML)."""
-    raw = dict(backend="pluto", name="grc", uri=uri, center_freq_hz=center_freq_hz,
-               sample_rate_hz=sample_rate_hz, rf_bandwidth_hz=rf_bandwidth_hz,
-               buffer_size=int(buffer_size), extended_tuning=bool(extended_tuning), **fields)
-    return profile_from_dict(raw, source="GRC block")
-
-
-class PlutoTokenTx(gr.hier_block2):
-    """GRC block *TokenCom Pluto TX*: packet PDUs in, over the air by a Pluto.
-
-    Input: message port ``pdus`` (link packets, e.g. from the TokenCom Text
-    Encoder). Output: the ``complex64`` baseband handed to the Pluto (after
-    ``amplitude``), for GUI sinks; it may be left unconnected.
-
-    The OFDM stream is continuous (zeros when idle), so the gr-iio sink's
-    buffer always fills and flushes.
-    """
-
-    def __init__(self, uri: str = "ip:192.168.2.1", center_freq_hz: float = 2.45e9,
-                 sample_rate_hz: float = 2.5e6, rf_bandwidth_hz: float = 2.5e6,
-                 tx_gain_db: float = -20.0, amplitude: float = 0.3, mcs: str = "qpsk-1/2",
-                 gap_len: int = 400, buffer_size: int = 32768, extended_tuning: bool = False):
-        gr.hier_block2.__init__(self, "tokencom_pluto_tx", gr.io_signature(0, 0, 0),
-                                gr.io_signature(1, 1, gr.sizeof_gr_complex))
-        self.profile = _grc_profile(uri, center_freq_hz, sample_rate_hz, rf_bandwidth_hz,
-                                    buffer_size, extended_tuning, tx_gain_db=tx_gain_db,
-                                    tx_amplitude=amplitude, mcs=mcs, gap_len=int(gap_len))
-        wire_token_tx(self, make_pluto_sink(self.profile), mcs, gap_len, idle_fill=True,
-                      amplitude=amplitude)
-
-    def set_tx_gain_db(self, gain_db: float) -> None:
-        self.sink.set_attenuation(0, -float(gain_db))
-
-    def set_center_freq_hz(self, freq: float) -> None:
-        self.sink.set_frequency(int(freq))
-
-
-class PlutoTokenRx(gr.hier_block2):
-    """GRC block *TokenCom Pluto RX*: a Pluto's samples to received packet PDUs.
-
-    Output: message port ``pdus`` (raw packet bytes as decided by the OFDM
-    receiver; the link CRC decides), and the ``complex64`` samples from the
-    Pluto, for GUI sinks (may be left unconnected).
-    """
-
-    def __init__(self, uri: str = "ip:192.168.2.1", center_freq_hz: float = 2.45e9,
-                 sample_rate_hz: float = 2.5e6, rf_bandwidth_hz: float = 2.5e6,
-                 rx_gain_db: float = 40.0, gain_mode: str = "manual",
-                 sync_threshold: float = DEFAULT_SYNC_THRESHOLD, buffer_size: int = 32768,
-                 extended_tuning: bool = False):
-        gr.hier_block2.__init__(self, "tokencom_pluto_rx", gr.io_signature(0, 0, 0),
-                                gr.io_signature(1, 1, gr.sizeof_gr_complex))
-        self.profile = _grc_profile(uri, center_freq_hz, sample_rate_hz, rf_bandwidth_hz,
-                                    buffer_size, extended_tuning, rx_gain_db=rx_gain_db,
-                                    rx_gain_mode=gain_mode, sync_threshold=sync_threshold)
-        wire_token_rx(self, make_pluto_source(self.profile), sync_threshold)
-
-    def set_rx_gain_db(self, gain_db: float) -> None:
-        self.source.set_gain(0, float(gain_db))
-
-    def set_center_freq_hz(self, freq: float) -> None:
-        self.source.set_frequency(int(freq))
-
-
 def pluto_uri_from_env(default: Optional[str] = None) -> Optional[str]:
     """``$TOKENCOM_PLUTO_URI`` (used by the hardware tests), else ``default``."""
     return os.environ.get("TOKENCOM_PLUTO_URI") or default
+
+
+def ad9361_rx_gain_range(lo_hz: float) -> Tuple[float, float]:
+    """Manual RX gain range of the AD9361/AD9363 at LO ``lo_hz`` (dB)."""
+    for edge, low, high in AD9361_RX_GAIN_BANDS:
+        if lo_hz <= edge:
+            return low, high
+    return AD9361_RX_GAIN_BANDS[-1][1:]
+
+
+class PlutoTxSink(FlowgraphTxSink):
+    """Zero-filled continuous stream into gr-iio's sink.
+
+    Each message is padded with ``burst_padding`` zeros up to a whole number
+    of IIO buffers and the stream is zero-filled while idle, so the sink's
+    buffer always flushes; :meth:`close` waits for the samples queued in the
+    flowgraph and the kernel's buffers to go out.
+
+    Parameters
+    ----------
+    profile : RadioProfile
+        A validated ``pluto`` profile.
+    log : callable
+        Receives one-line progress messages.
+    sink : gr block, optional
+        Replaces the Pluto sink (tests use a vector sink behind a throttle).
+    """
+
+    def __init__(self, profile, log: Log, sink=None):
+        self.profile = profile
+        self.log = log
+        sink = sink if sink is not None else make_pluto_sink(profile)
+        super().__init__(BurstStreamSource(gap_len=0), sink, "tokencom_pluto_tx")
+        self.posted = 0
+
+    def send(self, iq: np.ndarray) -> None:
+        padded = pad_to_buffer(iq, self.profile.burst_padding, self.profile.buffer_size)
+        self.post("bursts", padded)
+        self.posted += 1
+        self.wait_sent()
+
+    def wait_sent(self, timeout_s: float = 60.0) -> bool:
+        """Block until the source has played out everything posted."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.source.bursts_in >= self.posted and self.source.queued_samples == 0:
+                return True
+            time.sleep(0.01)
+        return False
+
+    def close(self, interrupted: bool = False) -> None:
+        if not interrupted:
+            self.wait_sent()
+            # The last samples are in the flowgraph's buffers and in the
+            # kernel's IIO buffers (4 by default): let them reach the air.
+            time.sleep(5 * self.profile.buffer_size / self.profile.sample_rate_hz + 0.1)
+        super().close()
+
+
+class PlutoBackend(RadioBackend):
+    """ADALM-Pluto (AD9363) through gr-iio; ``-a`` sets the IIO URI."""
+
+    name = "pluto"
+    fields = frozenset({"uri", "center_freq_hz", "sample_rate_hz", "rf_bandwidth_hz",
+                        "tx_gain_db", "rx_gain_db", "rx_gain_mode", "extended_tuning",
+                        "fir_filter", "buffer_size"})
+    address_field = "uri"
+    has_gain = True
+
+    def validate(self, profile, label: str) -> None:
+        p = profile
+        if not _PLUTO_URI.match(p.uri):
+            raise ProfileError(label, "uri", f"{p.uri!r} is not an IIO context URI; use ip:HOST "
+                               f"(e.g. ip:192.168.2.1), usb:BUS.DEV.INTF (see `iio_info -s`) "
+                               f"or local:")
+        lo_range = PLUTO_LO_EXTENDED if p.extended_tuning else PLUTO_LO_STOCK
+        hint = "" if p.extended_tuning else (
+            " (70 MHz..6 GHz needs extended_tuning: true, i.e. a Pluto set to AD9364 mode)")
+        check_range(label, "center_freq_hz", p.center_freq_hz, *lo_range,
+                    "Pluto " + ("extended" if p.extended_tuning else "stock") + " LO", hint=hint)
+        if p.fir_filter not in PLUTO_FIR_FILTERS:
+            raise ProfileError(label, "fir_filter", f"must be one of "
+                               f"{', '.join(PLUTO_FIR_FILTERS)}, got {p.fir_filter!r}")
+        if p.fir_filter == "off" and p.sample_rate_hz < PLUTO_RATE_MIN_NO_FIR:
+            raise ProfileError(label, "sample_rate_hz", f"{format_rate(p.sample_rate_hz)} is below "
+                               f"the Pluto's {format_rate(PLUTO_RATE_MIN_NO_FIR)} minimum without "
+                               f"FIR decimation; set fir_filter: auto (down to 521 kS/s) or raise "
+                               f"the rate")
+        check_range(label, "sample_rate_hz", p.sample_rate_hz, PLUTO_RATE_MIN_FIR, PLUTO_RATE_MAX,
+                    "Pluto sample-rate (with FIR decimation)", fmt=format_rate)
+        bw_range = PLUTO_BW_EXTENDED if p.extended_tuning else PLUTO_BW_STOCK
+        check_range(label, "rf_bandwidth_hz", p.rf_bandwidth_hz, *bw_range, "Pluto RF bandwidth")
+        check_range(label, "tx_gain_db", p.tx_gain_db, *PLUTO_TX_GAIN,
+                    "Pluto TX gain (= -attenuation)", fmt=format_db)
+        steps = p.tx_gain_db / PLUTO_TX_GAIN_STEP
+        if abs(steps - round(steps)) > 1e-9:
+            raise ProfileError(label, "tx_gain_db", f"{p.tx_gain_db:g} dB is not a multiple of "
+                               f"the Pluto's {PLUTO_TX_GAIN_STEP} dB attenuation step "
+                               f"(e.g. {round(steps) * PLUTO_TX_GAIN_STEP:g})")
+        if p.rx_gain_mode not in PLUTO_GAIN_MODES:
+            raise ProfileError(label, "rx_gain_mode", f"must be one of "
+                               f"{', '.join(PLUTO_GAIN_MODES)}, got {p.rx_gain_mode!r}")
+        low, high = ad9361_rx_gain_range(p.center_freq_hz)
+        check_range(label, "rx_gain_db", p.rx_gain_db, low, high,
+                    f"AD9361 RX gain at {format_hz(p.center_freq_hz)}", fmt=format_db)
+        if not 1024 <= p.buffer_size <= 1 << 24:
+            raise ProfileError(label, "buffer_size", f"must be 1024..16777216 samples, got "
+                               f"{p.buffer_size}")
+
+    def hardware_label(self, profile) -> str:
+        return f"ADALM-Pluto (AD9363) at {profile.uri}"
+
+    def make_source(self, profile):
+        return make_pluto_source(profile)
+
+    def make_sink(self, profile, log: Log) -> PlutoTxSink:
+        return PlutoTxSink(profile, log)

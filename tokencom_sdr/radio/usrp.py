@@ -13,19 +13,42 @@ wrapped); it is translated to
 :class:`~tokencom_sdr.radio.errors.RadioUnavailableError`. Device discovery
 follows the args: ``type=b200`` looks on USB only, ``addr=...`` contacts that
 address. (``uhd.find_devices()`` is broken in 3.10.5 and is not used.)
+
+Limits (checked by :meth:`UsrpBackend.validate`): B200/B210 (AD9361)
+70 MHz-6 GHz, 200 kS/s-61.44 MS/s, TX gain 0..89.75 dB, RX gain 0..76 dB.
+X310 with UBX-160 daughterboards: 10 MHz-6 GHz, sample rate = master clock
+(200 or 184.32 MHz) / integer, TX and RX gain 0..31.5 dB.
+
+The GRC blocks *TokenCom USRP TX/RX* are in :mod:`tokencom_sdr.gr.radio_blocks`.
 """
 
+import os
+import re
+import time
 from typing import Optional
 
-from gnuradio import gr
+import numpy as np
 
+from .backend import Log, RadioBackend
+from .checks import ProfileError, check_range, format_db, format_hz, format_rate
 from .errors import is_no_device_error, radio_unavailable
-from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD
-from .profile import RadioProfile, profile_from_dict
-from ..gr.radio_chain import wire_token_rx, wire_token_tx
+from .flowgraph_sink import FlowgraphTxSink
+
+__all__ = ["UsrpBackend", "UsrpTxSink", "make_usrp_source", "make_usrp_sink", "device_args",
+           "usrp_args_from_env"]
+
+USRP_MODELS = ("b200", "b210", "x310")
+USRP_LIMITS = {
+    # model: (freq range, rate range, tx gain range, rx gain range, bw range)
+    "b200": ((70e6, 6e9), (200e3, 61.44e6), (0.0, 89.75), (0.0, 76.0), (200e3, 56e6)),
+    "b210": ((70e6, 6e9), (200e3, 61.44e6), (0.0, 89.75), (0.0, 76.0), (200e3, 56e6)),
+    "x310": ((10e6, 6e9), (200e3, 200e6), (0.0, 31.5), (0.0, 31.5), (160e6, 160e6)),
+}
+X310_MASTER_CLOCKS = (200e6, 184.32e6)
+_USRP_ARGS = re.compile(r"^\s*[A-Za-z_][\w]*\s*=\s*[^,=]+(\s*,\s*[A-Za-z_][\w]*\s*=\s*[^,=]+)*\s*$")
 
 
-def device_args(profile: RadioProfile) -> str:
+def device_args(profile) -> str:
     """UHD device address string, with the master clock when the profile sets one."""
     args = profile.args
     if profile.master_clock_rate_hz and "master_clock_rate" not in args:
@@ -34,7 +57,7 @@ def device_args(profile: RadioProfile) -> str:
     return args
 
 
-def _open(profile: RadioProfile, make):
+def _open(profile, make):
     try:
         return make()
     except Exception as error:  # noqa: BLE001 - translated or re-raised below
@@ -43,7 +66,7 @@ def _open(profile: RadioProfile, make):
         raise
 
 
-def make_usrp_source(profile: RadioProfile):
+def make_usrp_source(profile):
     """A configured ``uhd.usrp_source`` (one channel, ``complex64``)."""
     from gnuradio import uhd
 
@@ -59,7 +82,7 @@ def make_usrp_source(profile: RadioProfile):
     return source
 
 
-def make_usrp_sink(profile: RadioProfile):
+def make_usrp_sink(profile):
     """A configured ``uhd.usrp_sink`` in burst mode (``tx_sob``/``tx_eob`` tags)."""
     from gnuradio import uhd
 
@@ -76,59 +99,95 @@ def make_usrp_sink(profile: RadioProfile):
     return sink
 
 
-def _grc_profile(args, model, center_freq_hz, sample_rate_hz, **fields) -> RadioProfile:
-    raw = dict(backend="usrp", name="grc", args=args, model=model, center_freq_hz=center_freq_hz,
-               sample_rate_hz=sample_rate_hz, **fields)
-    if model != "x310":
-        raw.setdefault("rf_bandwidth_hz", sample_rate_hz)
-    return profile_from_dict(raw, source="GRC block")
-
-
-class UsrpTokenTx(gr.hier_block2):
-    """GRC block *TokenCom USRP TX*: packet PDUs in, bursts out of a USRP.
-
-    Each packet's OFDM burst (with its gap) is one UHD burst framed by
-    ``tx_sob``/``tx_eob``. Output: the ``complex64`` bursts as sent (after
-    ``amplitude``), for GUI sinks; may be left unconnected.
-    """
-
-    def __init__(self, args: str = "type=b200", model: str = "b210",
-                 center_freq_hz: float = 2.45e9, sample_rate_hz: float = 2.5e6,
-                 tx_gain_db: float = 50.0, antenna: str = "TX/RX", amplitude: float = 0.3,
-                 mcs: str = "qpsk-1/2", gap_len: int = 400):
-        gr.hier_block2.__init__(self, "tokencom_usrp_tx", gr.io_signature(0, 0, 0),
-                                gr.io_signature(1, 1, gr.sizeof_gr_complex))
-        self.profile = _grc_profile(args, model, center_freq_hz, sample_rate_hz,
-                                    tx_gain_db=tx_gain_db, tx_antenna=antenna,
-                                    tx_amplitude=amplitude, mcs=mcs, gap_len=int(gap_len))
-        wire_token_tx(self, make_usrp_sink(self.profile), mcs, gap_len, idle_fill=False,
-                      amplitude=amplitude)
-
-    def set_tx_gain_db(self, gain_db: float) -> None:
-        self.sink.set_gain(float(gain_db), 0)
-
-
-class UsrpTokenRx(gr.hier_block2):
-    """GRC block *TokenCom USRP RX*: a USRP's samples to received packet PDUs
-    (message port ``pdus``), plus the samples for GUI sinks."""
-
-    def __init__(self, args: str = "type=b200", model: str = "b210",
-                 center_freq_hz: float = 2.45e9, sample_rate_hz: float = 2.5e6,
-                 rx_gain_db: float = 40.0, antenna: str = "RX2",
-                 sync_threshold: float = DEFAULT_SYNC_THRESHOLD):
-        gr.hier_block2.__init__(self, "tokencom_usrp_rx", gr.io_signature(0, 0, 0),
-                                gr.io_signature(1, 1, gr.sizeof_gr_complex))
-        self.profile = _grc_profile(args, model, center_freq_hz, sample_rate_hz,
-                                    rx_gain_db=rx_gain_db, rx_antenna=antenna,
-                                    sync_threshold=sync_threshold)
-        wire_token_rx(self, make_usrp_source(self.profile), sync_threshold)
-
-    def set_rx_gain_db(self, gain_db: float) -> None:
-        self.source.set_gain(float(gain_db), 0)
-
-
 def usrp_args_from_env(default: Optional[str] = None) -> Optional[str]:
     """``$TOKENCOM_USRP_ARGS`` (used by the hardware tests), else ``default``."""
-    import os
-
     return os.environ.get("TOKENCOM_USRP_ARGS") or default
+
+
+class UsrpTxSink(FlowgraphTxSink):
+    """One UHD burst per message, framed by ``tx_sob``/``tx_eob``.
+
+    Parameters
+    ----------
+    profile : RadioProfile
+        A validated ``usrp`` profile.
+    log : callable
+        Receives one-line progress messages.
+    sink : gr block, optional
+        Replaces the USRP sink (tests use a vector sink).
+    """
+
+    def __init__(self, profile, log: Log, sink=None):
+        from gnuradio import pdu
+
+        self.profile = profile
+        self.log = log
+        sink = sink if sink is not None else make_usrp_sink(profile)
+        super().__init__(pdu.pdu_to_stream_c(pdu.EARLY_BURST_APPEND, 64), sink, "tokencom_usrp_tx")
+        self._busy_until = time.monotonic()
+
+    def send(self, iq: np.ndarray) -> None:
+        padded = np.concatenate([iq, np.zeros(self.profile.burst_padding, dtype=np.complex64)])
+        self.post("pdus", padded)
+        # The USRP consumes at the sample rate: pace ourselves to the airtime.
+        airtime = len(padded) / self.profile.sample_rate_hz
+        self._busy_until = max(self._busy_until, time.monotonic()) + airtime
+        time.sleep(max(0.0, self._busy_until - time.monotonic()))
+
+    def close(self, interrupted: bool = False) -> None:
+        if not interrupted:
+            time.sleep(max(0.0, self._busy_until - time.monotonic()) + 0.2)
+        super().close()
+
+
+class UsrpBackend(RadioBackend):
+    """Ettus USRP B200/B210/X310 through gr-uhd; ``-a`` sets the UHD device args."""
+
+    name = "usrp"
+    fields = frozenset({"args", "model", "center_freq_hz", "sample_rate_hz", "rf_bandwidth_hz",
+                        "tx_gain_db", "rx_gain_db", "tx_antenna", "rx_antenna",
+                        "master_clock_rate_hz"})
+    address_field = "args"
+    has_gain = True
+
+    def validate(self, profile, label: str) -> None:
+        p = profile
+        if p.model not in USRP_MODELS:
+            raise ProfileError(label, "model", f"unknown USRP model {p.model!r}; choose one of "
+                               f"{', '.join(USRP_MODELS)}")
+        if p.args and not _USRP_ARGS.match(p.args):
+            raise ProfileError(label, "args", f"{p.args!r} is not a UHD device address; write "
+                               f"key=value pairs separated by commas (e.g. type=b200 or "
+                               f"addr=192.168.40.2)")
+        freq, rate, tx_gain, rx_gain, bw = USRP_LIMITS[p.model]
+        name = f"USRP {p.model.upper()}"
+        check_range(label, "center_freq_hz", p.center_freq_hz, *freq, f"{name} tuning")
+        check_range(label, "sample_rate_hz", p.sample_rate_hz, *rate, f"{name} sample-rate",
+                    fmt=format_rate)
+        check_range(label, "tx_gain_db", p.tx_gain_db, *tx_gain, f"{name} TX gain", fmt=format_db)
+        check_range(label, "rx_gain_db", p.rx_gain_db, *rx_gain, f"{name} RX gain", fmt=format_db)
+        if p.model == "x310":
+            clock = p.master_clock_rate_hz or X310_MASTER_CLOCKS[0]
+            if clock not in X310_MASTER_CLOCKS:
+                raise ProfileError(label, "master_clock_rate_hz", f"the X310 runs at "
+                                   f"{' or '.join(format_hz(c) for c in X310_MASTER_CLOCKS)}, got "
+                                   f"{format_hz(clock)}")
+            ratio = clock / p.sample_rate_hz
+            if abs(ratio - round(ratio)) > 1e-6:
+                raise ProfileError(label, "sample_rate_hz", f"{format_rate(p.sample_rate_hz)} is "
+                                   f"not the X310 master clock {format_hz(clock)} divided by an "
+                                   f"integer (e.g. {format_rate(clock / max(1, round(ratio)))})")
+        else:
+            check_range(label, "rf_bandwidth_hz", p.rf_bandwidth_hz, *bw, f"{name} RF bandwidth")
+            if p.master_clock_rate_hz is not None and not 5e6 <= p.master_clock_rate_hz <= 61.44e6:
+                raise ProfileError(label, "master_clock_rate_hz", f"the B2xx master clock must be "
+                                   f"5..61.44 MHz, got {format_hz(p.master_clock_rate_hz)}")
+
+    def hardware_label(self, profile) -> str:
+        return f"Ettus USRP {profile.model.upper()} ({profile.args})"
+
+    def make_source(self, profile):
+        return make_usrp_source(profile)
+
+    def make_sink(self, profile, log: Log) -> UsrpTxSink:
+        return UsrpTxSink(profile, log)

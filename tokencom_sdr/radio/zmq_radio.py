@@ -14,18 +14,49 @@ sender that exits right after its last sample loses up to a second of IQ.
 :class:`ZmqIqSender` instead waits for a receiver before its first sample
 and, on :meth:`~ZmqIqSender.close`, lingers until ZMQ has handed every queued
 message to the receiver (or ``drain_timeout_s`` passes).
+
+:class:`ZmqBackend` is the ``zmq`` radio backend: ``-a`` sets the endpoint,
+:class:`ZmqTxSink` sends, :func:`make_pull_source` receives.
 """
 
+import re
 import time
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 
+from .backend import Log, RadioBackend, TxSink
+from .checks import ProfileError
 from .errors import RadioUnavailableError
-from .profile import parse_zmq_address
+
+__all__ = ["ZmqBackend", "ZmqTxSink", "ZmqIqSender", "make_pull_source", "parse_zmq_address",
+           "CHUNK_SAMPLES"]
 
 #: Samples per ZMQ message (64 KiB of complex64).
 CHUNK_SAMPLES = 8192
+
+_ZMQ_ADDRESS = re.compile(r"^(tcp://(?P<host>\[[0-9a-fA-F:.]+\]|[^:/\s]+):(?P<port>\d+)|ipc://\S+)$")
+
+
+def parse_zmq_address(address: str) -> Tuple[str, Optional[str], Optional[int]]:
+    """``tcp://127.0.0.1:5555`` -> ``("tcp", "127.0.0.1", 5555)``;
+    ``ipc:///tmp/x`` -> ``("ipc", None, None)``.
+
+    Raises
+    ------
+    ValueError
+        Not ``tcp://HOST:PORT`` or ``ipc://PATH``, or a port above 65535.
+    """
+    match = _ZMQ_ADDRESS.match(address or "")
+    if not match:
+        raise ValueError(f"{address!r} is not a ZMQ endpoint; write tcp://HOST:PORT "
+                         f"(e.g. tcp://127.0.0.1:5555) or ipc://PATH")
+    if address.startswith("ipc://"):
+        return "ipc", None, None
+    port = int(match.group("port"))
+    if port > 65535:
+        raise ValueError(f"port {port} in {address!r} is above 65535")
+    return "tcp", match.group("host").strip("[]"), port
 
 
 def _bind_address(address: str) -> str:
@@ -168,3 +199,68 @@ def make_pull_source(address: str, timeout_ms: int = 100, hwm: int = -1):
         return zeromq.pull_source(gr.sizeof_gr_complex, 1, address, int(timeout_ms), False, int(hwm))
     except RuntimeError as error:
         raise RadioUnavailableError("zmq", address, str(error)) from None
+
+
+class ZmqTxSink(TxSink):
+    """IQ to a ZMQ PULL receiver, through a :class:`ZmqIqSender` bound to the profile's address.
+
+    Attributes
+    ----------
+    sender : ZmqIqSender
+        Its ``endpoint`` is the bound address, with the real port when the
+        profile asked for port 0.
+
+    Raises
+    ------
+    RadioUnavailableError
+        The address cannot be bound.
+    """
+
+    def __init__(self, profile, log: Log):
+        self.sender = ZmqIqSender(profile.address, profile.hwm, profile.wait_timeout_s,
+                                  profile.drain_timeout_s, log)
+        self.log = log
+        # Scripts and tests read the real port (after port 0) from this line.
+        log(f"zmq: bound to {self.sender.endpoint}")
+
+    def send(self, iq: np.ndarray) -> None:
+        self.sender.send(iq)
+
+    def close(self, interrupted: bool = False) -> None:
+        if interrupted:
+            self.sender.drain_timeout_s = 0.5
+        if not self.sender.close() and not interrupted:
+            self.log("zmq: warning: the receiver did not take all samples before drain_timeout_s")
+
+
+class ZmqBackend(RadioBackend):
+    """The ZMQ virtual radio: the TX binds a PUSH socket, the RX connects a PULL source."""
+
+    name = "zmq"
+    fields = frozenset({"address", "sample_rate_hz", "center_freq_hz", "hwm", "wait_timeout_s",
+                        "drain_timeout_s"})
+    address_field = "address"
+
+    def validate(self, profile, label: str) -> None:
+        p = profile
+        try:
+            parse_zmq_address(p.address)
+        except ValueError as error:
+            raise ProfileError(label, "address", str(error)) from None
+        if p.hwm < 1:
+            raise ProfileError(label, "hwm", f"the ZMQ high-water mark must be >= 1 message, "
+                               f"got {p.hwm}")
+        if not p.wait_timeout_s > 0:
+            raise ProfileError(label, "wait_timeout_s", f"must be > 0 s, got {p.wait_timeout_s:g}")
+        if not p.drain_timeout_s > 0:
+            raise ProfileError(label, "drain_timeout_s", f"must be > 0 s, got "
+                               f"{p.drain_timeout_s:g}")
+
+    def hardware_label(self, profile) -> str:
+        return f"ZMQ virtual radio ({profile.address})"
+
+    def make_source(self, profile):
+        return make_pull_source(profile.address)
+
+    def make_sink(self, profile, log: Log) -> ZmqTxSink:
+        return ZmqTxSink(profile, log)

@@ -32,6 +32,10 @@ class TokenFrame:
         Width of one id on the air; every id is ``< 2**bits_per_token``.
     erased : np.ndarray, shape ``(n,)``, dtype ``bool``
         True where the receiver has no trustworthy value for the token.
+    tokenizer : int
+        Wire id of the tokenizer that made the ids (:mod:`.registry`), which
+        the packet headers carry so that a receiver can detokenize without
+        being told.
     """
 
     ids: np.ndarray
@@ -39,6 +43,7 @@ class TokenFrame:
     shape: Tuple[int, ...]
     bits_per_token: int
     erased: Optional[np.ndarray] = field(default=None)
+    tokenizer: int = 0
 
     def __post_init__(self):
         self.ids = np.asarray(self.ids, dtype=np.int64).reshape(-1)
@@ -47,6 +52,9 @@ class TokenFrame:
         if self.erased is None:
             self.erased = np.zeros(self.ids.shape, dtype=bool)
         self.erased = np.asarray(self.erased, dtype=bool).reshape(-1)
+        self.tokenizer = int(self.tokenizer)
+        if not 0 <= self.tokenizer <= 255:
+            raise ValueError(f"tokenizer id must be 0..255, got {self.tokenizer}")
         if not 1 <= self.bits_per_token <= 32:
             raise ValueError(f"bits_per_token must be 1..32, got {self.bits_per_token}")
         if int(np.prod(self.shape, dtype=np.int64)) != self.ids.size:

@@ -38,8 +38,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .frame import Modality, TokenFrame
 from ..data.image_data import to_rgb_uint8
+from .frame import Modality, TokenFrame
+from .registry import tokenizer_id
 
 __all__ = ["VQConfig", "VQVAE", "VectorQuantizer", "ImageTokenizer", "WeightFileError",
            "TOKENIZER_NAMES", "default_weight_path", "save_module", "load_module_file"]
@@ -581,7 +582,8 @@ class ImageTokenizer:
         """Tokenize into a :class:`TokenFrame` (``Modality.IMAGE``, shape ``(rows, cols)``)."""
         grid = self.encode(image)
         return TokenFrame(ids=grid.reshape(-1), modality=Modality.IMAGE, shape=grid.shape,
-                          bits_per_token=self.bits_per_token)
+                          bits_per_token=self.bits_per_token,
+                          tokenizer=tokenizer_id(Modality.IMAGE, self.name))
 
     def _check_ids(self, ids: np.ndarray) -> np.ndarray:
         ids = np.asarray(ids)

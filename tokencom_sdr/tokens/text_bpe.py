@@ -31,11 +31,14 @@ from tokenizers import Tokenizer
 from tokenizers.pre_tokenizers import ByteLevel
 
 from .frame import Modality, TokenFrame
+from .registry import tokenizer_id
 
 __all__ = ["TextTokenizer", "TokenizerFileError", "DEFAULT_TOKENIZER_FILE", "ERASED_MARKER"]
 
 #: Name of the committed default tokenizer inside ``tokencom_sdr/tokens/data``.
 DEFAULT_TOKENIZER_FILE = "text_bpe_4096.json"
+#: Name (and wire id, see :mod:`.registry`) of :meth:`TextTokenizer.default`.
+DEFAULT_TOKENIZER_NAME = "bpe-4096"
 
 #: Shown in decoded text for each token the receiver could not trust
 #: (U+2047 DOUBLE QUESTION MARK, which the corpus never contains).
@@ -70,13 +73,17 @@ class TextTokenizer:
         Number of ids; valid ids are ``0 .. vocab_size - 1``.
     bits_per_token : int
         ``ceil(log2(vocab_size))``: 12 for the default 4096-entry vocabulary.
+    name : str
+        ``bpe-4096`` for :meth:`default`, ``custom`` otherwise; its wire id
+        (:mod:`.registry`) goes into every packet header.
     """
 
-    def __init__(self, tokenizer: Tokenizer):
+    def __init__(self, tokenizer: Tokenizer, name: str = "custom"):
         _check_lossless_config(json.loads(tokenizer.to_str()), source="tokenizer")
         self._tokenizer = tokenizer
         self.vocab_size = int(tokenizer.get_vocab_size(with_added_tokens=True))
         self.bits_per_token = _bits_for(self.vocab_size)
+        self.name = name
 
     # -- construction ---------------------------------------------------------
 
@@ -93,7 +100,9 @@ class TextTokenizer:
                 "installed package; reinstall it, or regenerate it with "
                 "`python -m tokencom_sdr.training.text_tokenizer --out "
                 f"tokencom_sdr/tokens/data/{DEFAULT_TOKENIZER_FILE}`") from error
-        return cls.from_str(text, source=f"package data {DEFAULT_TOKENIZER_FILE}")
+        tokenizer = cls.from_str(text, source=f"package data {DEFAULT_TOKENIZER_FILE}")
+        tokenizer.name = DEFAULT_TOKENIZER_NAME
+        return tokenizer
 
     @classmethod
     def from_file(cls, path: Union[str, os.PathLike]) -> "TextTokenizer":
@@ -210,7 +219,8 @@ class TextTokenizer:
         """
         ids = self.encode(text)
         return TokenFrame(ids=ids, modality=Modality.TEXT, shape=(ids.size,),
-                          bits_per_token=self.bits_per_token)
+                          bits_per_token=self.bits_per_token,
+                          tokenizer=tokenizer_id(Modality.TEXT, self.name))
 
     def decode_frame(self, frame: TokenFrame, erased_marker: str = ERASED_MARKER) -> str:
         """Text of a received frame, with a visible marker for each erased token.

@@ -1,15 +1,15 @@
 """Context-aware iterative decoding of failed codewords (turbo-style).
 
 When the LDPC decoder fails on a packet, the PHY hands over the packet's
-channel LLRs (``code_llr``, see :class:`~tokencom_sdr.phy.modem.ReceivedPdu`).
+channel LLRs (``code_llr``, see :class:`~tokencom_sdr.phy.received_burst.ReceivedBurst`).
 The receiver knows a good share of that packet's bits before decoding:
 
-* **the link header.** Every packet's 27 header bytes (message id, sequence
+* **the link header.** Every packet's header bytes (message id, sequence
   number, frame geometry, token positions) and its padding bits follow from
-  the frame geometry, the message id and the aggregation
-  (:func:`~tokencom_sdr.link.receiver.soft_reassembly.expected_packets`). The
-  CRC-32 is unknown (it depends on the tokens) and gets no prior.
-* **the tokens, from context.** The masked-token model predicts each token of
+  the message's layout, which the CRC-good packets give, and its id
+  (:func:`~tokencom_sdr.link.layout.expected_packets`). The CRC-32 is
+  unknown (it depends on the tokens) and gets no prior.
+* **the tokens, from context** (text). The masked-token model predicts each token of
   the packet from the other tokens of the message
   (:meth:`~tokencom_sdr.context.text_recovery.TextRecovery.bit_prior_llrs`):
   CRC-passed tokens as they are, tokens of other failed packets at their
@@ -39,26 +39,25 @@ into the PHY's decoder; nothing here changes how packets are sent.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
 import numpy as np
 
-from ...channel.soft_bit_channel import SoftPacket
-from .. import Aggregation, FrameGeometry
+from ...context.modes import CONTEXT_DECODING
+from ...phy.mcs import get_mcs
+from ...phy.payload_code import coded_length, decode_payload
+from ...phy.received_burst import ReceivedBurst
 from ..errors import PacketError
+from ..layout import MessageLayout, expected_packets
 from ..packet import parse_packet
-from .soft_reassembly import SoftReassembly, expected_packets, soft_depacketize
+from .soft_reassembly import SoftReassembly, as_bursts, soft_depacketize
 
 __all__ = ["CONTEXT_DECODING", "ContextDecoding", "context_decode", "packet_prior_llr",
            "HEADER_PRIOR_LLR", "MODEL_PRIOR_CLIP"]
 
-#: Choices for re-decoding failed codewords in the ``soft`` recovery:
-#: ``model`` (known header, then header + the model's token prior),
-#: ``header`` (known header only), ``model-only`` (the model's token prior
-#: without header knowledge: a measurement aid), ``off`` (no re-decoding).
-CONTEXT_DECODING = ("model", "header", "model-only", "off")
 
 #: A-priori LLR magnitude of the bits the receiver knows in advance (link
 #: header, padding). Not infinite: a wrongly matched packet must still be
@@ -77,7 +76,7 @@ class ContextDecoding:
     soft : SoftReassembly
         The message reassembled with every packet that passed its CRC after
         re-decoding counted as received.
-    pdus : list of SoftPacket
+    pdus : list of ReceivedBurst
         What the PHY delivered, with recovered packets replaced by their
         re-decoded bytes (and ``code_llr`` None).
     candidates : int
@@ -95,7 +94,7 @@ class ContextDecoding:
     """
 
     soft: SoftReassembly
-    pdus: List[SoftPacket]
+    pdus: List[ReceivedBurst]
     candidates: int = 0
     recovered_header: int = 0
     recovered_model: int = 0
@@ -124,7 +123,7 @@ def packet_prior_llr(template: bytes, header_bytes: int, n_token_bits: int,
     Parameters
     ----------
     template : bytes
-        The packet as :func:`~tokencom_sdr.link.receiver.soft_reassembly.expected_packets`
+        The packet as :func:`~tokencom_sdr.link.layout.expected_packets`
         gives it (right header, length and zero padding; token ids 0).
     header_bytes : int
         Header length; its bits get ``+-header_llr``.
@@ -150,11 +149,9 @@ def packet_prior_llr(template: bytes, header_bytes: int, n_token_bits: int,
     return prior
 
 
-def _decodable(pdu: SoftPacket) -> bool:
+def _decodable(pdu: ReceivedBurst) -> bool:
     if pdu.code_llr is None or pdu.mcs is None:
         return False
-    from ...phy.mcs import get_mcs
-    from ...phy.payload_code import coded_length
     try:
         mcs = get_mcs(pdu.mcs)
     except ValueError:
@@ -163,8 +160,8 @@ def _decodable(pdu: SoftPacket) -> bool:
     return mcs.code == "ldpc" and np.size(pdu.code_llr) == coded_length(len(pdu.data), mcs)
 
 
-def context_decode(pdus: Sequence, message_id: int, geometry: FrameGeometry,
-                   aggregation: Aggregation, recovery=None, *, use_model: bool = True,
+def context_decode(pdus: Sequence, message_id: int, layout: MessageLayout,
+                   recovery=None, *, use_model: bool = True,
                    use_header: bool = True, rounds: int = 3, header_llr: float = HEADER_PRIOR_LLR,
                    prior_clip: float = MODEL_PRIOR_CLIP, groups: int = 4,
                    soft: Optional[SoftReassembly] = None) -> ContextDecoding:
@@ -172,14 +169,13 @@ def context_decode(pdus: Sequence, message_id: int, geometry: FrameGeometry,
 
     Parameters
     ----------
-    pdus : sequence of SoftPacket, ReceivedPdu or bytes
+    pdus : sequence of ReceivedBurst or bytes
         What the PHY delivered for one message; packets whose FEC failed
         carry ``code_llr`` and ``mcs``.
-    message_id, geometry, aggregation
+    message_id, layout
         As for :func:`~tokencom_sdr.link.receiver.soft_reassembly.soft_depacketize`.
     recovery : TextRecovery, optional
-        The context model (one with the committed model by default); only
-        used with ``use_model``.
+        The text context model; needed with ``use_model`` (text messages).
     use_model : bool
         Use the model's token prior after the header-only round.
     use_header : bool
@@ -202,24 +198,20 @@ def context_decode(pdus: Sequence, message_id: int, geometry: FrameGeometry,
         channel, hard-decision PHY) ``soft`` is exactly
         :func:`soft_depacketize`'s result.
     """
-    from ...phy.mcs import get_mcs
-    from ...phy.payload_code import decode_payload
-    from .text_receive import pdus_as_soft_packets
-
     if not (use_model or use_header):
         raise ValueError("context decoding needs the header prior, the model prior or both")
     start = time.perf_counter()
     header_llr = header_llr if use_header else 0.0
-    pdus = pdus_as_soft_packets(pdus)  # a list of our own: recovered packets are replaced
+    pdus = as_bursts(pdus)  # a list of our own: recovered packets are replaced
     if soft is None:
-        soft = soft_depacketize(pdus, message_id, geometry, aggregation)
+        soft = soft_depacketize(pdus, message_id, layout)
     todo = {index: seq for index, seq in soft.matches if _decodable(pdus[index])}
     out = ContextDecoding(soft, pdus, candidates=len(todo))
     if not todo:
         out.elapsed_s = time.perf_counter() - start
         return out
-    templates = expected_packets(geometry, message_id, aggregation)
-    bits = geometry.bits_per_token
+    templates = expected_packets(layout, message_id)
+    bits = layout.geometry.bits_per_token
 
     def attempt(index: int, token_llr: Optional[np.ndarray]) -> bool:
         seq = todo[index]
@@ -237,7 +229,8 @@ def context_decode(pdus: Sequence, message_id: int, geometry: FrameGeometry,
             return False
         if packet.message_id != message_id or packet.seq != seq:
             return False
-        pdus[index] = SoftPacket(decoded.data, decoded.bit_llr, None, pdu.mcs)
+        pdus[index] = dataclasses.replace(pdu, data=decoded.data, bit_llr=decoded.bit_llr,
+                                          code_llr=None, fec_ok=decoded.fec_ok)
         del todo[index]
         return True
 
@@ -247,13 +240,13 @@ def context_decode(pdus: Sequence, message_id: int, geometry: FrameGeometry,
         for index in list(todo):
             out.recovered_header += attempt(index, None)
     if use_model and todo:
-        from ...context.text_recovery import TextRecovery
-        recovery = recovery or TextRecovery()
+        if recovery is None:
+            raise ValueError("re-decoding with the model's prior needs a TextRecovery")
         for _ in range(rounds):
             if not todo:
                 break
             out.rounds += 1
-            current = soft_depacketize(pdus, message_id, geometry, aggregation)
+            current = soft_depacketize(pdus, message_id, layout)
             received = current.received
             estimate = recovery.recover(received, mode="soft").frame.ids
             visible = ~received.frame.erased | np.any(received.soft.llrs != 0, axis=1)
@@ -270,6 +263,6 @@ def context_decode(pdus: Sequence, message_id: int, geometry: FrameGeometry,
             if recovered == 0:
                 break
     if out.recovered:
-        out.soft = soft_depacketize(pdus, message_id, geometry, aggregation)
+        out.soft = soft_depacketize(pdus, message_id, layout)
     out.elapsed_s = time.perf_counter() - start
     return out

@@ -19,14 +19,16 @@ is known in advance. The match is the expected header closest to the
 received one (Hamming distance, or LLR-weighted distance when LLRs exist);
 a packet too far from every unclaimed header is ignored.
 
-Where the receiver gives LLRs (:class:`~tokencom_sdr.channel.soft_bit_channel.SoftPacket`
-with ``llrs``) they are used as they are. Where it made hard decisions only
-(today's OFDM PHY), each bit gets the LLR of a binary symmetric channel,
-``+-log((1-p)/p)``, with the bit error rate ``p`` estimated from the known
-header bits of all matched packets of the message: the headers act as pilots.
+The expected headers come from the message's layout, which the CRC-good
+packets give (:func:`~tokencom_sdr.link.layout.infer_layout`): nothing is
+taken from the sender. Without a known aggregation, failed packets cannot be
+placed and are not used.
 
-This is the bridge until the coded PHY hands over real LLRs; then only the
-source of ``SoftPacket.llrs`` changes.
+Where the PHY gives LLRs (:attr:`~tokencom_sdr.phy.received_burst.ReceivedBurst.bit_llr`)
+they are used as they are. Where it made hard decisions only, each bit gets
+the LLR of a binary symmetric channel, ``+-log((1-p)/p)``, with the bit error
+rate ``p`` estimated from the known header bits of all matched packets of the
+message: the headers act as pilots.
 """
 
 from __future__ import annotations
@@ -36,13 +38,12 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ...channel.soft_bit_channel import SoftPacket
-from .. import Aggregation, FrameGeometry, ReassemblyResult, build_packets, depacketize
-from ..packet import encode_packet
-from ...tokens.frame import TokenFrame
+from ...phy.received_burst import ReceivedBurst
 from ...tokens.soft import LLR_CLIP, ReceivedFrame, SoftTokenInfo, ids_to_bits
+from ..layout import MessageLayout, expected_packets
+from ..packetizer import ReassemblyResult, depacketize
 
-__all__ = ["SoftReassembly", "soft_depacketize", "expected_packets"]
+__all__ = ["SoftReassembly", "soft_depacketize", "as_bursts"]
 
 #: A CRC-failed packet whose header differs from the best expected header in
 #: more than this share of bits is taken to be something else and ignored.
@@ -75,34 +76,33 @@ class SoftReassembly:
     matches: List[Tuple[int, int]] = field(default_factory=list)
 
 
-def _as_soft(pdu: Union[bytes, bytearray, SoftPacket]) -> SoftPacket:
-    if isinstance(pdu, SoftPacket):
-        return pdu
-    return SoftPacket(bytes(pdu), None)
+def as_bursts(items: Sequence[Union[bytes, bytearray, ReceivedBurst]]) -> List[ReceivedBurst]:
+    """PHY outputs as :class:`ReceivedBurst` s (bytes become bursts without soft values)."""
+    return [item if isinstance(item, ReceivedBurst) else ReceivedBurst(bytes(item))
+            for item in items]
 
 
-def soft_depacketize(pdus: Sequence[Union[bytes, SoftPacket]], message_id: int,
-                     geometry: FrameGeometry, aggregation: Aggregation) -> SoftReassembly:
+def soft_depacketize(bursts: Sequence[Union[bytes, ReceivedBurst]], message_id: int,
+                     layout: MessageLayout) -> SoftReassembly:
     """Reassemble a text or image frame keeping the soft content of failed packets.
 
     Parameters
     ----------
-    pdus : sequence of bytes or SoftPacket
-        What the PHY delivered, in any order. ``SoftPacket.llrs`` of shape
+    bursts : sequence of bytes or ReceivedBurst
+        What the PHY delivered, in any order. ``bit_llr`` of shape
         ``(8 * len(data),)`` float32 (positive = bit 0) when available.
     message_id : int
         The message being received.
-    geometry : FrameGeometry
-        Modality, shape and bits per token of the frame (and packet count).
-    aggregation : Aggregation
-        How the transmitter assigned tokens to packets; with ``geometry`` it
-        fixes every packet's header.
+    layout : MessageLayout
+        Geometry and aggregation (:func:`~tokencom_sdr.link.layout.infer_layout`);
+        with the message id they fix every packet's header.
 
     Returns
     -------
     SoftReassembly
     """
-    soft_pdus = [_as_soft(p) for p in pdus]
+    soft_pdus = as_bursts(bursts)
+    geometry = layout.geometry
     reassembly = depacketize([p.data for p in soft_pdus], message_id, expected=geometry)
     frame = reassembly.frame
     bits = geometry.bits_per_token
@@ -112,10 +112,10 @@ def soft_depacketize(pdus: Sequence[Union[bytes, SoftPacket]], message_id: int,
     delivered = ~frame.erased
     llrs[delivered] = (1.0 - 2.0 * ids_to_bits(frame.ids[delivered], bits)) * LLR_CLIP
 
-    if n == 0:
+    if n == 0 or layout.aggregation is None:
         return SoftReassembly(ReceivedFrame(frame, SoftTokenInfo(llrs)), reassembly, 0, None)
 
-    templates = expected_packets(geometry, message_id, aggregation)
+    templates = expected_packets(layout, message_id)
     accepted_seqs = set(reassembly.stats.received_seqs)
     rejected_indices = [r.index for r in reassembly.stats.rejected if r.kind == "malformed"]
     open_seqs = [s for s in range(len(templates)) if s not in accepted_seqs]
@@ -135,8 +135,8 @@ def soft_depacketize(pdus: Sequence[Union[bytes, SoftPacket]], message_id: int,
             if errors > MAX_HEADER_BIT_ERROR_SHARE * sent.size:
                 continue
             # With LLRs, a disagreement costs its reliability (ML matching).
-            cost = float(np.abs(pdu.llrs[:sent.size][wrong]).sum()) if pdu.llrs is not None \
-                else float(errors)
+            cost = float(np.abs(pdu.bit_llr[:sent.size][wrong]).sum()) \
+                if pdu.bit_llr is not None else float(errors)
             candidates.append((cost, index, seq, errors, sent.size))
     candidates.sort()
     used_pdus, used_seqs, matches = set(), set(), []
@@ -147,14 +147,14 @@ def soft_depacketize(pdus: Sequence[Union[bytes, SoftPacket]], message_id: int,
         used_seqs.add(seq)
         matches.append((index, seq, errors, header_bits))
 
-    hard_input = any(soft_pdus[i].llrs is None for i, _, _, _ in matches)
+    hard_input = any(soft_pdus[i].bit_llr is None for i, _, _, _ in matches)
     ber = None
     if hard_input:
         # Pilot estimate from every packet whose header we can compare:
         # the matched failed ones (with their errors) and the accepted ones
         # (header identical to the template, else they could not pass).
-        errors = sum(e for i, _, e, _ in matches if soft_pdus[i].llrs is None)
-        total = sum(h for i, _, _, h in matches if soft_pdus[i].llrs is None)
+        errors = sum(e for i, _, e, _ in matches if soft_pdus[i].bit_llr is None)
+        total = sum(h for i, _, _, h in matches if soft_pdus[i].bit_llr is None)
         total += sum(templates[s][1] * 8 for s in accepted_seqs if s < len(templates))
         ber = (errors + 0.5) / (total + 1.0)
         magnitude = float(np.log((1.0 - ber) / ber))
@@ -164,8 +164,8 @@ def soft_depacketize(pdus: Sequence[Union[bytes, SoftPacket]], message_id: int,
         template, header_bytes, positions = templates[seq]
         count = positions.size
         start = 8 * header_bytes
-        if pdu.llrs is not None:
-            token_llrs = np.asarray(pdu.llrs[start:start + count * bits], dtype=np.float32)
+        if pdu.bit_llr is not None:
+            token_llrs = pdu.bit_llr[start:start + count * bits]
         else:
             payload_bits = np.unpackbits(np.frombuffer(pdu.data, dtype=np.uint8))
             token_llrs = (1.0 - 2.0 * payload_bits[start:start + count * bits].astype(np.float32)) \
@@ -175,21 +175,3 @@ def soft_depacketize(pdus: Sequence[Union[bytes, SoftPacket]], message_id: int,
     return SoftReassembly(received, reassembly, len(matches), ber,
                           [(index, seq) for index, seq, _, _ in matches])
 
-
-def expected_packets(geometry: FrameGeometry, message_id: int, aggregation: Aggregation):
-    """What the receiver knows in advance about every packet of a message.
-
-    Returns
-    -------
-    list of (bytes, int, np.ndarray), one per sequence number
-        The encoded bytes of the packet with every token id 0 (its header
-        and length are the real ones: they do not depend on the token
-        values), its header length in bytes, and the frame positions it
-        carries in payload order.
-    """
-    dummy = TokenFrame(np.zeros(geometry.num_tokens, dtype=np.int64), geometry.modality,
-                       geometry.shape, geometry.bits_per_token)
-    out = []
-    for pkt in build_packets(dummy, message_id, aggregation):
-        out.append((encode_packet(pkt), pkt.header_nbytes, pkt.position_array()))
-    return out
