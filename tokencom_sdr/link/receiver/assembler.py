@@ -14,10 +14,12 @@ A burst that fails the CRC cannot say for sure which message it belongs to,
 yet it carries soft values worth keeping. It waits in a short buffer; when a
 message is delivered it takes the waiting bursts whose message-id field is
 closer to its id than to the id of any other message in play (pending, the
-one superseding it, or one delivered recently), LLR-weighted when the PHY gave LLRs, and within
-:data:`MAX_ID_BIT_ERRORS` bits. Soft reassembly then checks each against the
-headers it expects, and re-decoding accepts nothing that fails the CRC, so a
-wrong claim costs a little soft information, never a wrong packet.
+one superseding it, or one delivered recently), LLR-weighted when the PHY
+gave LLRs, and within :data:`MAX_ID_BIT_ERRORS` bits; a waiting burst older
+than the message delivered and not claimed by it is dropped (its message is
+gone). Soft reassembly then checks each claimed burst against the headers it
+expects, and re-decoding accepts nothing that fails the CRC, so a wrong
+claim costs a little soft information, never a wrong packet.
 
 Not a GNU Radio block and not thread-safe: it is driven by one caller
 (:class:`~tokencom_sdr.link.receiver.stream.StreamReceiver`) with the time
@@ -178,8 +180,12 @@ class MessageAssembler:
         for burst, arrived in self._waiting:
             if _claims(burst, mid, rivals):
                 message.bursts.append(burst)
-            else:
+            elif arrived >= message.first_time:
                 keep.append((burst, arrived))
+            else:
+                # Older than this message and not its own: it belonged to a
+                # message already delivered (or to none).
+                self.counters["failed_unclaimed"] += 1
         self._waiting = keep
         self._recent.append(mid)
         self.counters["messages"] += 1
