@@ -67,7 +67,10 @@ def _start(args):
 
 
 def _start_tx(text, extra=()):
-    tx = _start(["tx", "--radio", "zmq", "-a", "tcp://127.0.0.1:0", "--text", text,
+    """``tokencom tx --text TEXT`` (or, with ``text`` None, what ``extra`` says)
+    on a free port; returns (process, stderr reader, endpoint)."""
+    message = [] if text is None else ["--text", text]
+    tx = _start(["tx", "--radio", "zmq", "-a", "tcp://127.0.0.1:0", *message,
                  "--interval", "0.2", *extra])
     tx_err = Reader(tx.stderr)
     line = tx_err.wait_for(lambda l: "bound to tcp://127.0.0.1:" in l, timeout=20)
@@ -170,14 +173,10 @@ def test_image_over_zmq_is_drawn_with_the_tokenizer_its_headers_name(tmp_path):
     source = tmp_path / "astronaut96.png"
     Image.fromarray(original).save(source)
     out, pictures = tmp_path / "rx.json", tmp_path / "pictures"
-    tx = _start(["tx", "--radio", "zmq", "-a", "tcp://127.0.0.1:0", "--image", str(source),
-                 "--tokenizer", "low-rate", "--interval", "0.2"])
-    tx_err = Reader(tx.stderr)
-    line = tx_err.wait_for(lambda l: "bound to tcp://127.0.0.1:" in l, timeout=30)
-    assert line, tx_err.rest()
+    tx, tx_err, endpoint = _start_tx(None, ["--image", str(source), "--tokenizer", "low-rate"])
     rx = None
     try:
-        rx = _start(["rx", "--radio", "zmq", "-a", line.strip().rsplit(" ", 1)[-1],
+        rx = _start(["rx", "--radio", "zmq", "-a", endpoint,
                      "--count", "1", "--snr", "25", "--seed", "2", "--expect-image", str(source),
                      "--expect-tokenizer", "low-rate", "--out", str(pictures), "--json", str(out)])
         rx_stdout, rx_stderr = rx.communicate(timeout=70)

@@ -1,12 +1,8 @@
 """TokenCom Image Encoder: an image in, link-layer packet PDUs out (a GNU Radio block)."""
 
-from typing import Optional
-
 import numpy as np
-import pmt
 
 from .message_encoder import MessageEncoderBlock
-from .pdu import pdu_bytes
 
 __all__ = ["TokenImageEncoder"]
 
@@ -70,17 +66,3 @@ class TokenImageEncoder(MessageEncoderBlock):
     def describe(self, message):
         return {"image": message if isinstance(message, str) else "<array>",
                 "tokenizer": self.tokenizer.name}
-
-    def read_port(self, msg) -> Optional[str]:
-        if pmt.is_symbol(msg):
-            return pmt.symbol_to_string(msg)
-        data = pdu_bytes(msg)
-        if data is None:
-            self.logger.warn("image port: expected a path as a string or a PDU of UTF-8 bytes; "
-                             "message dropped")
-            return None
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError as err:
-            self.logger.warn(f"image port: path is not valid UTF-8 ({err}); message dropped")
-            return None

@@ -21,7 +21,7 @@ from gnuradio import gr
 from ..link import make_aggregation, packetize
 from ..link.packet import MAX_MESSAGE_ID
 from ..tokens.frame import TokenFrame
-from .pdu import make_byte_pdu
+from .pdu import make_byte_pdu, pdu_bytes
 
 __all__ = ["MessageEncoderBlock"]
 
@@ -32,7 +32,8 @@ class MessageEncoderBlock(gr.basic_block):
     """Base of the TokenCom encoder blocks (message ports only).
 
     Subclasses implement :meth:`to_frame` (one message -> a TokenFrame) and
-    :meth:`read_port` (an input PMT -> a message, or None to drop it).
+    may override :meth:`read_port` (an input PMT -> a message, or None to
+    drop it; by default a UTF-8 string).
 
     Ports
     -----
@@ -93,6 +94,7 @@ class MessageEncoderBlock(gr.basic_block):
         self._worker: Optional[threading.Thread] = None
         self._lock = threading.Lock()
         self._block_name = name
+        self._in_port = in_port
         self.message_port_register_in(pmt.intern(in_port))
         self.message_port_register_out(pmt.intern("pdus"))
         self.set_msg_handler(pmt.intern(in_port), self._handle_input)
@@ -103,8 +105,21 @@ class MessageEncoderBlock(gr.basic_block):
         raise NotImplementedError
 
     def read_port(self, msg):
-        """The message an input PMT carries, or None (dropped with a warning)."""
-        raise NotImplementedError
+        """The message an input PMT carries, or None (dropped with a warning).
+        By default: a string, as a PMT symbol or a PDU of UTF-8 bytes."""
+        if pmt.is_symbol(msg):
+            return pmt.symbol_to_string(msg)
+        data = pdu_bytes(msg)
+        if data is None:
+            self.logger.warn(f"{self._in_port} port: expected a string or a PDU of UTF-8 "
+                             f"bytes; message dropped")
+            return None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            self.logger.warn(f"{self._in_port} port: PDU is not valid UTF-8 ({err}); "
+                             f"message dropped")
+            return None
 
     def describe(self, message) -> Dict[str, object]:
         """Extra fields of :attr:`sent` for one message."""

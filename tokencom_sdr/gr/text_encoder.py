@@ -1,11 +1,7 @@
 """TokenCom Text Encoder: text in, link-layer packet PDUs out (a GNU Radio block)."""
 
-from typing import Optional
-
-import pmt
 
 from .message_encoder import MessageEncoderBlock
-from .pdu import pdu_bytes
 
 __all__ = ["TokenTextEncoder"]
 
@@ -54,16 +50,3 @@ class TokenTextEncoder(MessageEncoderBlock):
 
     def describe(self, message: str):
         return {"text": message}
-
-    def read_port(self, msg) -> Optional[str]:
-        if pmt.is_symbol(msg):
-            return pmt.symbol_to_string(msg)
-        data = pdu_bytes(msg)
-        if data is None:
-            self.logger.warn("text port: expected a string or a PDU of UTF-8 bytes; message dropped")
-            return None
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError as err:
-            self.logger.warn(f"text port: PDU is not valid UTF-8 ({err}); message dropped")
-            return None

@@ -28,11 +28,11 @@ import numpy as np
 
 from ...phy.received_burst import ReceivedBurst
 from ...tokens.frame import Modality
-from ..aggregation import AGGREGATIONS
+from ..aggregation import AGGREGATIONS, InterleavedAggregation
 from ..layout import MessageLayout, expected_packets
 from ..packet import (CRC_SIZE, FIXED_HEADER_SIZE, MAGIC, MAX_BITS_PER_TOKEN, MESSAGE_ID_OFFSET,
-                      NDIM_BY_MODALITY, VERSION)
-from ..positions import MAX_TOKENS_PER_PACKET, MODE_ARITHMETIC
+                      NDIM_BY_MODALITY, VERSION, header_size, payload_size)
+from ..positions import MAX_TOKENS_PER_PACKET, MODE_ARITHMETIC, ArithmeticPositions
 from ..packetizer import DEFAULT_MAX_FRAME_TOKENS, FrameGeometry
 
 __all__ = ["estimate_layout"]
@@ -118,13 +118,26 @@ def _candidate_layouts(header: bytes, ndim: int, block: int, modality: Modality)
     return layouts, mid
 
 
+def _packet_lengths(layout: MessageLayout) -> set:
+    """Encoded lengths of the layout's packets, by arithmetic (no packets built)."""
+    geometry, aggregation = layout.geometry, layout.aggregation
+    n, count = geometry.num_tokens, geometry.num_packets
+    if isinstance(aggregation, InterleavedAggregation):
+        sizes = {n // count, -(-n // count)}
+    else:
+        size = aggregation.tokens_per_packet
+        sizes = {size, n - (count - 1) * size}
+    header = header_size(len(geometry.shape), ArithmeticPositions(0, 1, 1))
+    return {header + payload_size(k, geometry.bits_per_token) + CRC_SIZE for k in sizes if k > 0}
+
+
 def _layout_cost(layout: MessageLayout, message_id: int, bursts: Sequence[ReceivedBurst]) -> float:
     """How far the bursts' headers are from the layout's (inf if a burst's
     length fits no packet of it)."""
-    templates = expected_packets(layout, message_id)
-    lengths = {len(template) for template, _, _ in templates}
+    lengths = _packet_lengths(layout)
     if any(len(burst.data) not in lengths for burst in bursts):
-        return float("inf")
+        return float("inf")  # decided before building a frame that may be huge
+    templates = expected_packets(layout, message_id)
     cost = 0.0
     for burst in bursts:
         cost += min(_header_cost(burst, template, header_bytes)
