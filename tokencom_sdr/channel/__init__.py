@@ -1,0 +1,14 @@
+"""Channels between transmitter and receiver, in software.
+
+* :class:`LoopbackChannel` (:mod:`.loopback_channel`): AWGN at a burst SNR,
+  carrier and sample-clock offset and multipath, as a GNU Radio block.
+* :class:`SoftBitChannel` (:mod:`.soft_bit_channel`): packets' bits as BPSK
+  over AWGN with exact LLRs (a fast packet-level stand-in for a soft PHY).
+* :class:`PacketErasureChannel` (:mod:`.packet_erasure`): packets lost independently.
+"""
+
+from .loopback_channel import LoopbackChannel
+from .packet_erasure import PacketErasureChannel
+from .soft_bit_channel import SoftBitChannel, bpsk_bit_error_rate
+
+__all__ = ["LoopbackChannel", "SoftBitChannel", "PacketErasureChannel", "bpsk_bit_error_rate"]

@@ -1,0 +1,18 @@
+"""Evaluations: what the benches and the evaluation commands measure.
+
+* :mod:`.per_sweep` (with the stock GNU Radio reference, :mod:`.stock_ofdm`):
+  PER vs SNR per MCS through the real chain.
+* :mod:`.text_eval`: text recovery modes vs SNR over held-out messages.
+* :mod:`.text_erasure_eval`, :mod:`.image_erasure_eval`: recovery under
+  packet erasures, without the PHY.
+"""
+
+from ..lazy_exports import lazy_exports
+
+_EXPORTS = {
+    "per_sweep": ".per_sweep", "run_stock_loopback": ".stock_ofdm",
+    "TextEvalConfig": ".text_eval", "run_text_eval": ".text_eval",
+    "run_erasure_eval": ".text_erasure_eval", "evaluate_erasures": ".image_erasure_eval",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -7,6 +7,9 @@
 * :mod:`.packetizer`: :func:`packetize` a frame; :func:`depacketize` what
   arrived into a frame with erasures and statistics.
 * :mod:`.errors`: one exception per way a packet can be malformed.
+* :mod:`.layout`: a message's geometry and aggregation, read off its headers.
+* :mod:`.receiver`: the receiver library (messages, soft reassembly,
+  re-decoding, context recovery); import it as ``tokencom_sdr.link.receiver``.
 """
 
 from .aggregation import (
@@ -46,6 +49,7 @@ from .packetizer import (
     depacketize,
     packetize,
 )
+from .layout import MessageLayout, expected_packets, infer_layout
 from .positions import ArithmeticPositions, ExplicitPositions, describe_positions
 
 __all__ = [
@@ -59,4 +63,5 @@ __all__ = [
     "FrameGeometry", "ReassemblyResult", "ReassemblyStats", "RejectedPacket",
     "build_packets", "depacketize", "packetize",
     "ArithmeticPositions", "ExplicitPositions", "describe_positions",
+    "MessageLayout", "infer_layout", "expected_packets",
 ]
