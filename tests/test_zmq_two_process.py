@@ -84,25 +84,35 @@ def _kill(proc):
         proc.wait(5)
 
 
-@pytest.mark.timeout(60)
-def test_tx_and_rx_processes_exact_message_through_impaired_channel(tmp_path):
-    out = tmp_path / "rx.json"
-    tx, tx_err, endpoint = _start_tx(SONNET_18)
+def _receive(tx, tx_err, rx_args, timeout):
+    """Run ``tokencom rx`` to completion against a started TX; both must exit
+    cleanly. Returns the RX's stdout."""
     rx = None
     try:
-        # No receiver yet: the TX must say it waits, and still be running.
-        assert tx_err.wait_for(lambda l: "waiting for a receiver" in l, timeout=30), tx_err.rest()
-        assert tx.poll() is None, tx_err.rest()
-        rx = _start(["rx", "--radio", "zmq", "-a", endpoint, "--count", "1",
-                     "--snr", "18", "--cfo", "0.004", "--sco", "20", "--taps", "1", "0.2+0.1j",
-                     "--seed", "3", "--expect", SONNET_18, "--json", str(out)])
-        rx_stdout, rx_stderr = rx.communicate(timeout=40)
+        rx = _start(rx_args)
+        rx_stdout, rx_stderr = rx.communicate(timeout=timeout)
         assert rx.returncode == 0, rx_stderr
         assert tx.wait(timeout=20) == 0, tx_err.rest()
+        return rx_stdout
     finally:
         _kill(tx)
         if rx is not None:
             _kill(rx)
+
+
+@pytest.mark.timeout(60)
+def test_tx_and_rx_processes_exact_message_through_impaired_channel(tmp_path):
+    out = tmp_path / "rx.json"
+    tx, tx_err, endpoint = _start_tx(SONNET_18)
+    # No receiver yet: the TX must say it waits, and still be running.
+    waiting = tx_err.wait_for(lambda l: "waiting for a receiver" in l, timeout=30)
+    if not waiting or tx.poll() is not None:
+        _kill(tx)
+        pytest.fail(f"the TX does not wait for its receiver: {tx_err.rest()}")
+    rx_stdout = _receive(tx, tx_err, [
+        "rx", "--radio", "zmq", "-a", endpoint, "--count", "1", "--snr", "18", "--cfo", "0.004",
+        "--sco", "20", "--taps", "1", "0.2+0.1j", "--seed", "3", "--expect", SONNET_18,
+        "--json", str(out)], timeout=40)
     # The RX prints the message exactly as sent, then its statistics.
     assert SONNET_18 in rx_stdout
     assert "[message 1] packets 6/6 (PER 0.000)" in rx_stdout
@@ -174,18 +184,10 @@ def test_image_over_zmq_is_drawn_with_the_tokenizer_its_headers_name(tmp_path):
     Image.fromarray(original).save(source)
     out, pictures = tmp_path / "rx.json", tmp_path / "pictures"
     tx, tx_err, endpoint = _start_tx(None, ["--image", str(source), "--tokenizer", "low-rate"])
-    rx = None
-    try:
-        rx = _start(["rx", "--radio", "zmq", "-a", endpoint,
-                     "--count", "1", "--snr", "25", "--seed", "2", "--expect-image", str(source),
-                     "--expect-tokenizer", "low-rate", "--out", str(pictures), "--json", str(out)])
-        rx_stdout, rx_stderr = rx.communicate(timeout=70)
-        assert rx.returncode == 0, rx_stderr
-        assert tx.wait(timeout=20) == 0, tx_err.rest()
-    finally:
-        _kill(tx)
-        if rx is not None:
-            _kill(rx)
+    rx_stdout = _receive(tx, tx_err, [
+        "rx", "--radio", "zmq", "-a", endpoint, "--count", "1", "--snr", "25", "--seed", "2",
+        "--expect-image", str(source), "--expect-tokenizer", "low-rate", "--out", str(pictures),
+        "--json", str(out)], timeout=70)
     [report] = json.loads(out.read_text())
     assert report["modality"] == "image" and report["tokenizer"] == "low-rate"
     assert report["recovery"] == "context" and report["grid"] == [12, 12]
