@@ -41,7 +41,7 @@ from ...tokens.frame import Modality, TokenFrame
 from ...tokens.registry import TOKENIZER_IDS, tokenizer_id, tokenizer_name
 from ..errors import PacketError, ReassemblyError
 from ..layout import infer_layout
-from ..packet import parse_packet
+from ..packet import TokenPacket, parse_packet
 from ..packetizer import depacketize
 from .layout_estimate import estimate_layout
 from .message import ReceivedMessage
@@ -172,19 +172,16 @@ class TokenReceiver:
         Returns
         -------
         ReceivedMessage or None
-            None when no CRC-good packet of the message arrived: nothing then
-            says what the message was.
+            None when nothing says what the message was: no CRC-good packet
+            of it arrived, and the failed ones' headers, combined, name no
+            layout that fits them.
         """
         start = time.perf_counter()
         bursts = as_bursts(bursts)
-        failed = []
-        for burst in bursts:
-            try:
-                parse_packet(burst.data)
-            except PacketError:
-                failed.append(burst)
+        packets = [_parsed(burst) for burst in bursts]  # a TokenPacket, or the bytes that failed
+        failed = [b for b, p in zip(bursts, packets) if not isinstance(p, TokenPacket)]
         try:
-            plain = depacketize([b.data for b in bursts], message_id)
+            plain = depacketize(packets, message_id)
         except ReassemblyError:
             # Not one CRC-good packet: the failed packets' headers, combined,
             # may still say what the message is.
@@ -194,7 +191,9 @@ class TokenReceiver:
             layout, message_id = estimate
         else:
             message_id = plain.message_id
-            layout = infer_layout(_accepted_packets(bursts, plain))
+            rejected = {r.index for r in plain.stats.rejected}
+            layout = infer_layout([p for i, p in enumerate(packets) if i not in rejected
+                                   and isinstance(p, TokenPacket) and p.message_id == message_id])
         soft = soft_depacketize(bursts, message_id, layout)
         if soft.reassembly.stats.packets_received == 0 and soft.failed_packets_used == 0:
             return None  # an estimated layout that no burst fits: not a message
@@ -279,20 +278,12 @@ class TokenReceiver:
         return message
 
 
-def _accepted_packets(bursts: List[ReceivedBurst], plain) -> list:
-    """The parsed packets :func:`depacketize` accepted into ``plain``'s frame."""
-    rejected = {r.index for r in plain.stats.rejected}
-    packets = []
-    for index, burst in enumerate(bursts):
-        if index in rejected:
-            continue
-        try:
-            packet = parse_packet(burst.data)
-        except PacketError:
-            continue
-        if packet.message_id == plain.message_id:
-            packets.append(packet)
-    return packets
+def _parsed(burst: ReceivedBurst):
+    """The burst's packet, or its bytes when they do not parse (CRC or field error)."""
+    try:
+        return parse_packet(burst.data)
+    except PacketError:
+        return burst.data
 
 
 def _image_confidence(frame: TokenFrame, result) -> np.ndarray:
