@@ -211,3 +211,34 @@ def test_unknown_mcs_and_bad_header_fields_are_clear_errors():
         PhyHeader(0, 3, 0)
     with pytest.raises(ValueError, match="MCS index"):
         PhyHeader(10, 16, 0)
+
+
+@pytest.mark.timeout(60)
+def test_concurrent_ldpc_decodes_give_the_single_threaded_answer():
+    """The receiver decodes bursts in GNU Radio's thread while it re-decodes
+    failed codewords in another, through one shared (cached) code object:
+    each decode must still see only its own codeword."""
+    import threading
+
+    mcs = get_mcs("qpsk-1/2")
+    rng = np.random.default_rng(0)
+    cases = []
+    for _ in range(2):  # noisy enough that belief propagation runs
+        data = rng.bytes(200)
+        coded = encode_payload(data, mcs)
+        llr = ((1 - 2.0 * coded) * 2.0 + rng.normal(size=coded.size) * 1.3).astype(np.float32)
+        cases.append((llr, decode_payload(llr, len(data), mcs)))
+    wrong = []
+
+    def decode_repeatedly(llr, expected):
+        for _ in range(40):
+            got = decode_payload(llr, len(expected.data), mcs)
+            if got.data != expected.data or not np.array_equal(got.bit_llr, expected.bit_llr):
+                wrong.append(got)
+
+    threads = [threading.Thread(target=decode_repeatedly, args=case) for case in cases]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []

@@ -13,6 +13,7 @@ unsent (the decoder sees them as erasures).
 """
 
 import os
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -162,6 +163,11 @@ class LdpcCode:
         self._decoder = BpDecoder(sp.csr_matrix(self.H), error_rate=0.1, max_iter=max_iterations,
                                   bp_method="minimum_sum", ms_scaling_factor=min_sum_scaling,
                                   schedule="parallel")
+        # One decode is several calls into the stateful decoder (set the
+        # channel, decode, read the posteriors): a receiver decodes bursts in
+        # GNU Radio's thread while it re-decodes failed codewords in another,
+        # and the code object is shared (cached), so each decode holds it.
+        self._decoder_lock = threading.Lock()
 
     @property
     def rate(self) -> float:
@@ -230,20 +236,22 @@ class LdpcCode:
         converged = ~mismatch.any(axis=1)
         for i in np.flatnonzero(~converged):
             flip_probability = 1.0 / (1.0 + np.exp(np.abs(llr[i])))
-            # BpDecoder copies its inputs and outputs element by element with
-            # Python indexing, which is several times faster on a list or an
-            # object array than on numeric numpy arrays (0.1 ms per 1800 bits).
-            self._decoder.update_channel_probs(flip_probability.tolist())
-            # In received-vector mode BpDecoder returns the decoded codeword;
-            # its log_prob_ratios are posteriors of "bit differs from the
-            # hard input", so the sign flips where the input was a 1.
-            word = np.asarray(self._decoder.decode(hard[i].astype(object)), dtype=np.uint8)
-            posterior = np.asarray(self._decoder.log_prob_ratios, dtype=np.float32)
+            with self._decoder_lock:
+                # BpDecoder copies its inputs and outputs element by element
+                # with Python indexing, which is several times faster on a
+                # list or an object array than on numeric numpy arrays (0.1 ms
+                # per 1800 bits).
+                self._decoder.update_channel_probs(flip_probability.tolist())
+                # In received-vector mode BpDecoder returns the decoded
+                # codeword; its log_prob_ratios are posteriors of "bit differs
+                # from the hard input", so the sign flips where the input was a 1.
+                word = np.asarray(self._decoder.decode(hard[i].astype(object)), dtype=np.uint8)
+                posterior = np.asarray(self._decoder.log_prob_ratios, dtype=np.float32)
+                converged[i] = bool(self._decoder.converge)
+                iterations[i] = int(self._decoder.iter)
             posterior = np.where(hard[i] == 1, -posterior, posterior)
             info_bits[i] = word[self.info_positions]
             info_llr[i] = posterior[self.info_positions]
-            converged[i] = bool(self._decoder.converge)
-            iterations[i] = int(self._decoder.iter)
         return DecodeResult(info_bits, info_llr, converged, iterations)
 
 
