@@ -12,7 +12,8 @@ from tokencom_sdr.link import (ExplicitPositions, FrameGeometry, InterleavedAggr
                                make_aggregation, packetize, parse_packet)
 from tokencom_sdr.link.layout import MessageLayout, infer_layout
 from tokencom_sdr.link.packet import MESSAGE_ID_OFFSET
-from tokencom_sdr.link.receiver import (COMPLETE, STOPPED, SUPERSEDED, TIMEOUT, MessageAssembler,
+from tokencom_sdr.link.receiver import (COMPLETE, FAILED_ONLY, STOPPED, SUPERSEDED, TIMEOUT,
+                                        MessageAssembler,
                                         StreamReceiver, TokenReceiver, receiver_estimates,
                                         score_text)
 from tokencom_sdr.link.receiver.layout_estimate import estimate_layout
@@ -230,10 +231,36 @@ def test_failed_bursts_go_to_the_message_whose_id_they_are_closest_to(tokenizer)
     [first] = assembler.add(ReceivedBurst(b[1]), 0.3)
     assert first.message_id == 0x0100 and len(first.bursts) == 2  # a[0] and damaged a[1]
     assembler.add(ReceivedBurst(b[2]), 0.4)
-    [second] = assembler.flush()
+    leftover, second = assembler.flush()
     assert second.message_id == 0x0200 and bad_b in second.bursts
     assert stray not in first.bursts + second.bursts
-    assert assembler.counters["failed_unclaimed"] == 1
+    # Older than B and not B's: a message none of whose packets passed, if any.
+    assert (leftover.message_id, leftover.reason, leftover.bursts) == (None, FAILED_ONLY, [stray])
+
+
+def test_a_message_with_no_crc_good_packet_is_still_received_in_a_stream(tokenizer):
+    """Between two clean messages, every packet of the middle one fails its
+    CRC (BPSK at 3 dB): the stream delivers it from the failed packets'
+    headers combined, in its place, with recovered text."""
+    texts = ["first message, all clean", TEXT, "third message, all clean"]
+    bursts = []
+    for i, text in enumerate(texts):
+        _, packets = text_packets(tokenizer, text, message_id=20 + i)
+        if i == 1:
+            bursts += SoftBitChannel(3.0, seed=5).transmit_all(packets)
+        else:
+            bursts += [ReceivedBurst(p) for p in packets]
+    assert not any(_parses(b.data) for b in bursts[1:-1] if len(b.data) > 60)
+    stream = StreamReceiver(TokenReceiver("soft"))
+    messages = []
+    for i, burst in enumerate(bursts):
+        messages += stream.push(burst, float(i))
+    messages += stream.flush()
+    assert [m.message_id for m in messages] == [20, 21, 22]
+    middle = messages[1]
+    assert middle.reason == FAILED_ONLY and middle.packets_received == 0
+    assert middle.failed_packets_used >= middle.packets_expected - 2
+    assert score_text(middle, TEXT, tokenizer)["token_error_rate"] < 0.5
 
 
 def test_stream_receiver_delivers_only_its_modalities(tokenizer):

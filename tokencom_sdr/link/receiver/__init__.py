@@ -10,7 +10,8 @@
 * :mod:`.scoring`: a message against its original, when that is known.
 """
 
-from .assembler import COMPLETE, STOPPED, SUPERSEDED, TIMEOUT, AssembledMessage, MessageAssembler
+from .assembler import (COMPLETE, FAILED_ONLY, STOPPED, SUPERSEDED, TIMEOUT, AssembledMessage,
+                        MessageAssembler)
 from .message import ReceivedMessage
 from .receiver import TokenReceiver
 from .redecoding import CONTEXT_DECODING, ContextDecoding, context_decode
@@ -19,7 +20,7 @@ from .soft_reassembly import SoftReassembly, as_bursts, soft_depacketize
 from .stream import StreamReceiver
 
 __all__ = ["TokenReceiver", "ReceivedMessage", "StreamReceiver", "MessageAssembler",
-           "AssembledMessage", "COMPLETE", "TIMEOUT", "SUPERSEDED", "STOPPED",
+           "AssembledMessage", "COMPLETE", "TIMEOUT", "SUPERSEDED", "STOPPED", "FAILED_ONLY",
            "SoftReassembly", "soft_depacketize", "as_bursts", "CONTEXT_DECODING",
            "ContextDecoding", "context_decode", "score_text", "score_image",
            "receiver_estimates"]

@@ -15,11 +15,14 @@ yet it carries soft values worth keeping. It waits in a short buffer; when a
 message is delivered it takes the waiting bursts whose message-id field is
 closer to its id than to the id of any other message in play (pending, the
 one superseding it, or one delivered recently), LLR-weighted when the PHY
-gave LLRs, and within :data:`MAX_ID_BIT_ERRORS` bits; a waiting burst older
-than the message delivered and not claimed by it is dropped (its message is
-gone). Soft reassembly then checks each claimed burst against the headers it
-expects, and re-decoding accepts nothing that fails the CRC, so a wrong
-claim costs a little soft information, never a wrong packet.
+gave LLRs, and within :data:`MAX_ID_BIT_ERRORS` bits. The waiting bursts
+older than the message delivered that it did not take belonged to a message
+none of whose packets passed its CRC: they are delivered before it as one
+failed-only group (``message_id`` None), which the receiver may still
+recognise from their headers combined. Soft reassembly then checks each
+claimed burst against the headers it expects, and re-decoding accepts
+nothing that fails the CRC, so a wrong claim costs a little soft
+information, never a wrong packet.
 
 Not a GNU Radio block and not thread-safe: it is driven by one caller
 (:class:`~tokencom_sdr.link.receiver.stream.StreamReceiver`) with the time
@@ -40,13 +43,15 @@ from ..errors import PacketError
 from ..packet import MESSAGE_ID_BITS, MESSAGE_ID_OFFSET, parse_packet
 
 __all__ = ["AssembledMessage", "MessageAssembler", "COMPLETE", "TIMEOUT", "SUPERSEDED",
-           "STOPPED", "MAX_ID_BIT_ERRORS"]
+           "STOPPED", "FAILED_ONLY", "MAX_ID_BIT_ERRORS"]
 
 #: Why a message was delivered.
 COMPLETE = "complete"
 TIMEOUT = "timeout"
 SUPERSEDED = "superseded"
 STOPPED = "stopped"
+#: A group of CRC-failed bursts that no message with a CRC-good packet took.
+FAILED_ONLY = "failed only"
 
 #: Most bit errors in its message-id field for a CRC-failed burst to be claimed.
 MAX_ID_BIT_ERRORS = 4
@@ -62,22 +67,24 @@ class AssembledMessage:
 
     Attributes
     ----------
-    message_id : int
+    message_id : int or None
+        None for a group of CRC-failed bursts only (:data:`FAILED_ONLY`):
+        what message they are, if any, only their headers combined can say.
     num_packets : int
-        From the headers.
-    modality : Modality
-        From the headers.
+        From the headers (0 for a failed-only group).
+    modality : Modality or None
+        From the headers (None for a failed-only group).
     bursts : list of ReceivedBurst
         Its CRC-good bursts in arrival order, then the CRC-failed bursts it claimed.
     reason : str
-        ``complete``, ``timeout``, ``superseded`` or ``stopped``.
+        ``complete``, ``timeout``, ``superseded``, ``stopped`` or ``failed only``.
     first_time, last_time : float
         Arrival times of its first and last CRC-good packet (the caller's clock).
     """
 
-    message_id: int
+    message_id: Optional[int]
     num_packets: int
-    modality: Modality
+    modality: Optional[Modality]
     bursts: List[ReceivedBurst] = field(default_factory=list)
     reason: str = ""
     first_time: float = 0.0
@@ -109,7 +116,7 @@ class MessageAssembler:
         self._recent: Deque[int] = collections.deque(maxlen=_RECENT_IDS)
         self._waiting: Deque[Tuple[ReceivedBurst, float]] = collections.deque()
         self.counters = {"bursts": 0, "bursts_failed": 0, "packets_late": 0, "messages": 0,
-                         "failed_unclaimed": 0}
+                         "failed_unclaimed": 0, "failed_only_groups": 0}
 
     @property
     def pending_ids(self) -> List[int]:
@@ -135,7 +142,7 @@ class MessageAssembler:
         out = []
         if mid not in self._pending:
             for other in list(self._pending):
-                out.append(self._deliver(other, SUPERSEDED, incoming=mid))
+                out += self._deliver(other, SUPERSEDED, incoming=mid)
             self._pending[mid] = AssembledMessage(mid, packet.num_packets, packet.modality,
                                                   first_time=now)
         pending = self._pending[mid]
@@ -143,7 +150,7 @@ class MessageAssembler:
         pending.seqs.add(packet.seq)
         pending.last_time = now
         if len(pending.seqs) >= pending.num_packets:
-            out.append(self._deliver(mid, COMPLETE))
+            out += self._deliver(mid, COMPLETE)
         return out
 
     def expire(self, now: float) -> List[AssembledMessage]:
@@ -153,8 +160,8 @@ class MessageAssembler:
         :data:`_MAX_WAITING` wait: which message takes one then depends on
         the order of arrival alone, so a replay groups exactly as the live
         run it recorded, however fast it runs.)"""
-        return [self._deliver(mid, TIMEOUT) for mid, p in list(self._pending.items())
-                if now - p.last_time >= self.timeout_s]
+        return [message for mid, p in list(self._pending.items())
+                if now - p.last_time >= self.timeout_s for message in self._deliver(mid, TIMEOUT)]
 
     def next_deadline(self) -> Optional[float]:
         """When :meth:`expire` will next deliver something (None: nothing pending)."""
@@ -163,33 +170,45 @@ class MessageAssembler:
         return min(p.last_time for p in self._pending.values()) + self.timeout_s
 
     def flush(self, reason: str = STOPPED) -> List[AssembledMessage]:
-        """Every pending message (the receiver is stopping)."""
-        out = [self._deliver(mid, reason) for mid in list(self._pending)]
-        self.counters["failed_unclaimed"] += len(self._waiting)
+        """Every pending message, then the CRC-failed bursts no message took
+        as one failed-only group (the receiver is stopping)."""
+        out = [message for mid in list(self._pending) for message in self._deliver(mid, reason)]
+        out += self._failed_only(list(self._waiting))
         self._waiting.clear()
         return out
 
     # ---------------------------------------------------------------- internals
-    def _deliver(self, mid: int, reason: str, incoming: Optional[int] = None) -> AssembledMessage:
+    def _failed_only(self, waiting: List[Tuple[ReceivedBurst, float]]) -> List[AssembledMessage]:
+        """The bursts as one failed-only group (none when there are none)."""
+        if not waiting:
+            return []
+        self.counters["failed_only_groups"] += 1
+        return [AssembledMessage(None, 0, None, [b for b, _ in waiting], FAILED_ONLY,
+                                 first_time=waiting[0][1], last_time=waiting[-1][1])]
+
+    def _deliver(self, mid: int, reason: str, incoming: Optional[int] = None
+                 ) -> List[AssembledMessage]:
+        """The message, preceded by a failed-only group of the waiting bursts
+        older than it that it did not take (their own message never had a
+        CRC-good packet)."""
         message = self._pending.pop(mid)
         message.reason = reason
         # A burst closer to another message in play, or to one delivered
         # before (its late part), is not this message's.
         rivals = list(self._pending) + list(self._recent) + ([] if incoming is None else [incoming])
         keep: Deque[Tuple[ReceivedBurst, float]] = collections.deque()
+        older = []
         for burst, arrived in self._waiting:
             if _claims(burst, mid, rivals):
                 message.bursts.append(burst)
             elif arrived >= message.first_time:
                 keep.append((burst, arrived))
             else:
-                # Older than this message and not its own: it belonged to a
-                # message already delivered (or to none).
-                self.counters["failed_unclaimed"] += 1
+                older.append((burst, arrived))
         self._waiting = keep
         self._recent.append(mid)
         self.counters["messages"] += 1
-        return message
+        return self._failed_only(older) + [message]
 
 
 def _id_distance(burst: ReceivedBurst, message_id: int) -> Optional[Tuple[int, float]]:

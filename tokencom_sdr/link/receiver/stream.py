@@ -68,12 +68,18 @@ class StreamReceiver:
     def _receive(self, assembled: List[AssembledMessage]) -> List[ReceivedMessage]:
         out = []
         for group in assembled:
-            if self.modalities is not None and group.modality not in self.modalities:
+            if self.modalities is not None and group.modality is not None \
+                    and group.modality not in self.modalities:
                 self.counters["messages_skipped"] += 1
                 continue
             message = self.receiver.receive(group.bursts, group.message_id)
             if message is None:
+                # (a failed-only group that names no message is noise, or
+                # too little of one to say)
                 self.counters["messages_unreadable"] += 1
+                continue
+            if self.modalities is not None and message.modality not in self.modalities:
+                self.counters["messages_skipped"] += 1
                 continue
             message.reason = group.reason
             out.append(message)
