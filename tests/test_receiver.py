@@ -277,3 +277,18 @@ def test_stream_receiver_delivers_only_its_modalities(tokenizer):
     messages += stream.flush()
     assert [m.message_id for m in messages] == [3]
     assert messages[0].text == TEXT and stream.counters["messages_skipped"] == 1
+
+
+def test_a_few_failed_stragglers_are_not_taken_for_a_message(tokenizer):
+    """Two CRC-failed packets of a 24-packet message, with no CRC-good one:
+    their headers may well name the message, but too few of its packets are
+    there to trust the layout, so no message is made up; with most of its
+    packets the same receiver does recover it."""
+    _, packets = text_packets(tokenizer, message_id=9, per_packet=2)
+    assert len(packets) >= 20
+    bursts = SoftBitChannel(3.0, seed=8).transmit_all(packets)
+    assert not any(_parses(b.data) for b in bursts)
+    receiver = TokenReceiver("none")
+    assert receiver.receive(bursts[3:5]) is None
+    most = receiver.receive(bursts[: 2 * len(bursts) // 3])
+    assert most is not None and most.message_id == 9 and most.packets_expected == len(packets)

@@ -123,6 +123,10 @@ class MessageAssembler:
         """Ids of the messages not yet delivered."""
         return list(self._pending)
 
+    def delivered_recently(self, message_id: int) -> bool:
+        """Whether a message of this id was among the last ones delivered."""
+        return message_id in self._recent
+
     def add(self, burst: ReceivedBurst, now: float) -> List[AssembledMessage]:
         """Take one burst; return the messages it completes or supersedes."""
         self.counters["bursts"] += 1

@@ -174,7 +174,7 @@ class TokenReceiver:
         ReceivedMessage or None
             None when nothing says what the message was: no CRC-good packet
             of it arrived, and the failed ones' headers, combined, name no
-            layout that fits them.
+            layout that at least half of the message's packets fit.
         """
         start = time.perf_counter()
         bursts = as_bursts(bursts)
@@ -195,8 +195,12 @@ class TokenReceiver:
             layout = infer_layout([p for i, p in enumerate(packets) if i not in rejected
                                    and isinstance(p, TokenPacket) and p.message_id == message_id])
         soft = soft_depacketize(bursts, message_id, layout)
-        if soft.reassembly.stats.packets_received == 0 and soft.failed_packets_used == 0:
-            return None  # an estimated layout that no burst fits: not a message
+        if soft.reassembly.stats.packets_received == 0 and \
+                2 * soft.failed_packets_used < layout.geometry.num_packets:
+            # An estimated layout is trusted only when the bursts fit at least
+            # half its packets; fewer are stragglers of some other message,
+            # or noise.
+            return None
         modality = layout.geometry.modality
         if modality == Modality.TEXT:
             message = self._receive_text(bursts, message_id, layout, soft)

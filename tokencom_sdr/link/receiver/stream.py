@@ -73,9 +73,10 @@ class StreamReceiver:
                 self.counters["messages_skipped"] += 1
                 continue
             message = self.receiver.receive(group.bursts, group.message_id)
-            if message is None:
-                # (a failed-only group that names no message is noise, or
-                # too little of one to say)
+            if message is None or (group.message_id is None and
+                                   self.assembler.delivered_recently(message.message_id)):
+                # (a failed-only group that names no message, or one already
+                # delivered, is noise or stragglers, or too little to say)
                 self.counters["messages_unreadable"] += 1
                 continue
             if self.modalities is not None and message.modality not in self.modalities:
