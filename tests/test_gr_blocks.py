@@ -5,7 +5,6 @@ Every flowgraph test stops its top block in ``finally`` and carries a timeout:
 an exception inside a GNU Radio thread would otherwise hang the run.
 """
 
-import importlib.util
 import json
 import os
 import py_compile

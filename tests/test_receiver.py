@@ -8,7 +8,7 @@ import pytest
 
 from tokencom_sdr.channel.soft_bit_channel import SoftBitChannel
 from tokencom_sdr.link import (ExplicitPositions, FrameGeometry, InterleavedAggregation,
-                               SequentialAggregation, TokenPacket, build_packets, encode_packet,
+                               TokenPacket, build_packets, encode_packet,
                                make_aggregation, packetize, parse_packet)
 from tokencom_sdr.link.layout import MessageLayout, infer_layout
 from tokencom_sdr.link.packet import MESSAGE_ID_OFFSET

@@ -3,8 +3,8 @@ received bursts (:func:`demodulate`), and both through a software channel
 (:func:`run_phy_loopback`), each a finite GNU Radio flowgraph run to completion."""
 
 import time
-from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from dataclasses import dataclass
+from typing import List, Sequence
 
 import numpy as np
 import pmt

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import List, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch

@@ -215,25 +215,28 @@ class MessageAssembler:
         return self._failed_only(older) + [message]
 
 
-def _id_distance(burst: ReceivedBurst, message_id: int) -> Optional[Tuple[int, float]]:
+def _id_distances(burst: ReceivedBurst, message_ids: List[int]
+                  ) -> Optional[Tuple[np.ndarray, np.ndarray]]:
     """(bit errors, LLR-weighted cost) of the burst's message-id field against
-    ``message_id``; None when the burst is too short to have the field."""
+    each of ``message_ids``, as ``(len(message_ids),)`` arrays (one pass for
+    all the ids in play); None when the burst is too short to have the field."""
     start, stop = MESSAGE_ID_OFFSET, MESSAGE_ID_OFFSET + MESSAGE_ID_BITS // 8
     if len(burst.data) < stop:
         return None
     got = np.unpackbits(np.frombuffer(burst.data[start:stop], dtype=np.uint8))
-    want = np.unpackbits(np.array([message_id >> 8, message_id & 0xFF], dtype=np.uint8))
-    wrong = got != want
-    errors = int(wrong.sum())
-    if burst.bit_llr is None:
-        return errors, float(errors)
-    llr = burst.bit_llr[8 * start:8 * stop]
-    return errors, float(np.abs(llr[wrong]).sum())
+    ids = np.asarray(message_ids, dtype=np.uint16).astype(">u2")
+    want = np.unpackbits(ids.view(np.uint8)).reshape(len(message_ids), MESSAGE_ID_BITS)
+    wrong = want != got
+    errors = wrong.sum(axis=1)
+    weight = np.ones(MESSAGE_ID_BITS) if burst.bit_llr is None \
+        else np.abs(burst.bit_llr[8 * start:8 * stop]).astype(np.float64)
+    return errors, wrong @ weight
 
 
 def _claims(burst: ReceivedBurst, mid: int, rivals: List[int]) -> bool:
     """Whether message ``mid`` takes the CRC-failed ``burst`` (see the module docstring)."""
-    ours = _id_distance(burst, mid)
-    if ours is None or ours[0] > MAX_ID_BIT_ERRORS:
+    distances = _id_distances(burst, [mid] + rivals)
+    if distances is None:
         return False
-    return all(ours[1] <= _id_distance(burst, other)[1] for other in rivals)
+    errors, costs = distances
+    return bool(errors[0] <= MAX_ID_BIT_ERRORS and np.all(costs[0] <= costs[1:]))
