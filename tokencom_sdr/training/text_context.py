@@ -34,6 +34,7 @@ import torch.nn.functional as F
 
 from ..context.text_model import (DEFAULT_TEXT_CONTEXT_FILE, TextContextConfig, TextContextModel,
                          save_text_context_model)
+from ..data.training_text import TRAINING_DATA_CHOICES
 
 __all__ = ["CorruptionConfig", "TrainResult", "corrupt_batch", "build_token_stream",
            "train_text_context", "evaluate_fill_accuracy", "grow_depth", "add_cli_arguments",
@@ -419,6 +420,11 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
                         help="store float16 weights (half the file size)")
     parser.add_argument("--init", type=Path, default=None, metavar="PATH",
                         help="continue training from this checkpoint")
+    parser.add_argument("--data", choices=TRAINING_DATA_CHOICES, default="corpus",
+                        help="training text: the 17th-century corpus, or it plus the modern-"
+                             "English data set of `tokencom data fetch`")
+    parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
+                        help="data folder of `tokencom data fetch` (with --data corpus+modern)")
     parser.add_argument("--grow-layers", type=int, default=None, metavar="N",
                         help="with --init: deepen the model to N layers first (the new "
                              "layers start as identities, so nothing learned is lost)")
@@ -426,6 +432,7 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_from_args(args) -> int:
     from ..data.corpus import load_corpus_split
+    from ..data.training_text import training_blocks
     from ..tokens.text_bpe import TextTokenizer
     from ..context.text_model import load_text_context_model
 
@@ -435,7 +442,7 @@ def run_from_args(args) -> int:
         args.out = Path("out/text_context_tiny.safetensors") if args.tiny else _default_out()
     tokenizer = TextTokenizer.default()
     split = load_corpus_split()
-    train_texts, heldout_texts = split.train_text, split.heldout_text
+    train_texts, heldout_texts = training_blocks(args.data, args.data_dir), split.heldout_text
     if args.tiny:
         config = TextContextConfig.tiny(tokenizer.vocab_size)
         train_texts, heldout_texts = train_texts[:20], heldout_texts[:2]

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from ..context.text_memory import CorpusMemory, default_text_memory_path, save_corpus_memory
+from ..data.training_text import TRAINING_DATA_CHOICES
 
 __all__ = ["add_cli_arguments", "run_from_args"]
 
@@ -29,12 +30,17 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
                              "alone is better there)")
     parser.add_argument("--kappa", type=float, default=2.0,
                         help="weight of the model's distribution against the counts")
+    parser.add_argument("--data", choices=TRAINING_DATA_CHOICES, default="corpus",
+                        help="text to remember: the 17th-century corpus, or it plus the modern-"
+                             "English data set of `tokencom data fetch` (train sides only)")
+    parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
+                        help="data folder of `tokencom data fetch` (with --data corpus+modern)")
     parser.add_argument("--tiny", action="store_true",
                         help="only the first 20 train blocks, for CI (seconds)")
 
 
 def run_from_args(args) -> int:
-    from ..data.corpus import load_corpus_split
+    from ..data.training_text import training_blocks
     from ..tokens.text_bpe import TextTokenizer
     from .text_context import build_token_stream
 
@@ -43,7 +49,7 @@ def run_from_args(args) -> int:
         out = Path("out/text_memory_tiny.safetensors") if args.tiny else \
             Path(str(default_text_memory_path()))
     tokenizer = TextTokenizer.default()
-    texts = load_corpus_split().train_text
+    texts = training_blocks(args.data, args.data_dir)
     if args.tiny:
         texts = texts[:20]
     print(f"tokenizing {len(texts)} train blocks ...", file=sys.stderr)
@@ -51,7 +57,7 @@ def run_from_args(args) -> int:
     memory = CorpusMemory(stream, tokenizer.vocab_size, max_side=args.max_side,
                           min_context=args.min_context, kappa=args.kappa)
     digest = hashlib.sha256(stream.astype("<i2").tobytes()).hexdigest()[:16]
-    save_corpus_memory(memory, out, {"source": "corpus train split",
+    save_corpus_memory(memory, out, {"source": f"train split of {args.data}",
                                      "tokenizer_vocab": tokenizer.vocab_size,
                                      "stream_sha256_16": digest})
     print(f"{len(memory)} tokens, contexts of {memory.min_context}..{2 * memory.max_side} "

@@ -1,0 +1,53 @@
+"""The text the text models train on: the 17th-century corpus, optionally with modern English.
+
+``corpus`` is the train split of :mod:`tokencom_sdr.data.corpus` (Shakespeare,
+Milton, KJV). ``corpus+modern`` adds the train side of every modern-English
+source that is not held out completely
+(:mod:`tokencom_sdr.data.datasets`; run ``tokencom data fetch`` first). The
+sources held out completely never enter, whatever the choice.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import List, Union
+
+from .corpus import load_corpus_split, split_into_blocks
+from .datasets import load_text_dataset
+from .debian_sources import ROLE_SPLIT
+
+__all__ = ["TRAINING_DATA_CHOICES", "training_blocks", "modern_heldout_texts"]
+
+#: Values of the trainers' ``--data`` option.
+TRAINING_DATA_CHOICES = ("corpus", "corpus+modern")
+
+
+def training_blocks(data: str = "corpus",
+                    data_dir: Union[str, os.PathLike, None] = None) -> List[str]:
+    """Train-side text blocks (about 4 KB of whole lines each), corpus first.
+
+    Parameters
+    ----------
+    data : str
+        One of :data:`TRAINING_DATA_CHOICES`.
+    data_dir : str or path-like or None
+        Data folder of ``tokencom data fetch`` (``corpus+modern`` only).
+
+    Returns
+    -------
+    list of str
+    """
+    if data not in TRAINING_DATA_CHOICES:
+        raise ValueError(f"unknown training data {data!r}; choose from {TRAINING_DATA_CHOICES}")
+    blocks = load_corpus_split().train_text
+    if data == "corpus+modern":
+        for name, text in load_text_dataset("train", data_dir, role=ROLE_SPLIT).items():
+            blocks.extend(block.text for block in split_into_blocks(name, text))
+    return blocks
+
+
+def modern_heldout_texts(data_dir: Union[str, os.PathLike, None] = None,
+                         role: Union[str, None] = None) -> dict:
+    """``{source: held-out text}`` of the modern-English data set; ``role``
+    as in :func:`tokencom_sdr.data.datasets.load_text_dataset`."""
+    return load_text_dataset("heldout", data_dir, role=role)
