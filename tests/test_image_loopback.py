@@ -97,6 +97,7 @@ def test_erasure_eval_cli(tiny, small_image, tmp_path):
     rows = json.loads(out.read_text())
     assert [(r["recovery"], r["loss"]) for r in rows] == [
         ("copy", 0.1), ("context", 0.1), ("copy", 0.5), ("context", 0.5)]
+    assert all("psnr_jpeg_same_bpp_db" in r and "ms_ssim_jpeg_same_bpp" in r for r in rows)
     assert main(["erasure-eval", "--image", str(tmp_path / "missing.png")]) == 1
 
 
@@ -114,6 +115,8 @@ def test_small_image_crosses_ofdm_loopback_without_token_errors(tiny, small_imag
     assert report["psnr_db"] == pytest.approx(report["psnr_tokens_only_db"])
     assert report["grid"] == [16, 20] and report["bits_per_token"] == 6
     assert report["bits_per_pixel"] == pytest.approx(16 * 20 * 6 / (64 * 80))
+    # 240 bytes of tokens: less than a JPEG's headers, so no JPEG baseline fits.
+    assert report["psnr_jpeg_same_bpp_db"] is None and report["jpeg_quality"] is None
     for key in ("received", "no_recovery", "tokens_only", "comparison"):
         assert (tmp_path / f"{key}.png").is_file()
     json.dumps(report)  # the report is JSON-serialisable

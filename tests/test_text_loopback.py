@@ -1,6 +1,7 @@
 """Text end to end through the real GNU Radio OFDM loopback, and the CLI."""
 
 import json
+import zlib
 
 import numpy as np
 import pytest
@@ -77,6 +78,9 @@ def test_cli_loopback_writes_the_json_report(tmp_path, capsys):
     assert report["exact"] is True and report["received_text"] == text
     assert set(report["latency_s"]) == {"encode", "phy", "decode"}
     assert report["channel_uses"] > 0 and report["modality"] == "text"
+    baseline = report["baseline"]
+    assert baseline["zlib_bytes"] == len(zlib.compress(text.encode("utf-8"), 9))
+    assert baseline["bpe_bytes"] == report["tokens_sent"] * 12 / 8
     printed = capsys.readouterr().out
     assert text in printed and "exact True" in printed
 

@@ -23,6 +23,8 @@ from ..data.image_data import to_rgb_uint8
 from ..link import make_aggregation, packetize
 from ..link.receiver import TokenReceiver, score_image, score_text
 from ..metrics.image_quality import ms_ssim, psnr
+from ..metrics.jpeg_baseline import jpeg_same_bpp_scores
+from ..metrics.text_baseline import text_baseline_sizes
 from ..phy.modem import run_phy_loopback
 from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD
 from ..tokens.frame import TokenFrame
@@ -146,7 +148,9 @@ def run_text_loopback(text: str, config: Optional[LinkConfig] = None, tokenizer=
         ``failed_packets_used``, ``context_decoding`` (the re-decoding
         counts, or None), ``sent_text``, ``received_text_raw``,
         ``received_text``, ``recovery_s``, ``latency_s``
-        (``encode``/``phy``/``decode``; decode includes the recovery) and
+        (``encode``/``phy``/``decode``; decode includes the recovery),
+        ``baseline`` (the message as UTF-8 + zlib against the BPE bits:
+        ``utf8_bytes``, ``zlib_bytes``, ``bpe_bytes``, ``bpe_over_zlib``) and
         ``config``.
     """
     from ..tokens.text_bpe import TextTokenizer
@@ -167,6 +171,8 @@ def run_text_loopback(text: str, config: Optional[LinkConfig] = None, tokenizer=
     scores = score_text(message, text, tokenizer, semantic=semantic)
     report = {"modality": "text", "snr_db": config.snr_db, "tokens_sent": len(frame),
               "recovery": receiver.text_recovery}
+    # The conventional sender's size for the same message: UTF-8 through zlib.
+    report["baseline"] = text_baseline_sizes(text, len(frame), frame.bits_per_token)
     report.update(_link_report(message, packets, phy))
     report.update(scores)
     report.update({
@@ -219,8 +225,11 @@ def run_image_loopback(image: np.ndarray, config: Optional[LinkConfig] = None,
         (before / after recovery), ``token_erasure_rate``, ``channel_uses``,
         ``psnr_db``, ``ms_ssim`` (recovered image), ``psnr_no_recovery_db``,
         ``ms_ssim_no_recovery``, ``psnr_tokens_only_db``,
-        ``ms_ssim_tokens_only``, ``latency_s`` and ``config``; ``files``
-        when ``out_dir`` is given.
+        ``ms_ssim_tokens_only``, the JPEG baseline at the tokens' bit budget
+        (``psnr_jpeg_same_bpp_db``, ``ms_ssim_jpeg_same_bpp``,
+        ``jpeg_quality``, ``jpeg_bytes``, ``jpeg_bits_per_pixel``; see
+        :func:`~tokencom_sdr.metrics.jpeg_baseline.jpeg_same_bpp_scores`),
+        ``latency_s`` and ``config``; ``files`` when ``out_dir`` is given.
     """
     from ..tokens.image_vq import ImageTokenizer
 
@@ -258,6 +267,8 @@ def run_image_loopback(image: np.ndarray, config: Optional[LinkConfig] = None,
     report.update(scores)
     report.update({
         "psnr_tokens_only_db": psnr(image, clean), "ms_ssim_tokens_only": ms_ssim(image, clean),
+        # JPEG of the original at no more bits than the tokens took.
+        **jpeg_same_bpp_scores(image, len(frame) * frame.bits_per_token),
         "latency_s": {"encode": t1 - t0, "phy": t2 - t1, "decode": t3 - t2},
         "config": config.to_json(),
     })

@@ -50,7 +50,8 @@ def add_parser(subparsers) -> None:
                         default="interleaved", help="token-to-packet mapping")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="loss-draw seed")
     parser.add_argument("--json", type=Path, metavar="PATH",
-                        help="write the rows {recovery, loss, psnr_db, ms_ssim, ...} as JSON")
+                        help="write the rows {recovery, loss, psnr_db, ms_ssim, ..., "
+                             "psnr_jpeg_same_bpp_db, ms_ssim_jpeg_same_bpp} as JSON")
     add_model_options(parser)
     parser.set_defaults(run=run)
 
@@ -63,12 +64,20 @@ def run(args) -> int:
     result = evaluate_erasures(image, tokenizer, args.loss, args.recovery, args.draws,
                                args.packet_tokens, args.seed, context, args.steps,
                                soft=not args.hard, aggregation=args.aggregation)
+    jpeg = {k: result[k] for k in ("psnr_jpeg_same_bpp_db", "ms_ssim_jpeg_same_bpp",
+                                    "jpeg_quality", "jpeg_bits_per_pixel")}
     rows = [dict(row, psnr_tokens_only_db=result["psnr_tokens_only_db"],
-                 bits_per_pixel=result["bits_per_pixel"], tokens=tokenizer.name)
+                 bits_per_pixel=result["bits_per_pixel"], tokens=tokenizer.name, **jpeg)
             for row in result["rows"]]
     print(f"{tokenizer.name} tokens: grid {result['grid'][0]}x{result['grid'][1]}, "
           f"{result['packets']} packets, {result['bits_per_pixel']:.4f} bpp, error-free "
           f"tokens {result['psnr_tokens_only_db']:.2f} dB")
+    if jpeg["psnr_jpeg_same_bpp_db"] is None:
+        print("JPEG at the same bit budget: none fits (headers alone exceed it)")
+    else:
+        print(f"JPEG at the same bit budget: quality {jpeg['jpeg_quality']}, "
+              f"{jpeg['jpeg_bits_per_pixel']:.4f} bpp, {jpeg['psnr_jpeg_same_bpp_db']:.2f} dB, "
+              f"MS-SSIM {jpeg['ms_ssim_jpeg_same_bpp']:.4f}")
     print(f"{'loss':>5} {'recovery':>9} {'PSNR dB':>8} {'MS-SSIM':>8} {'erased':>7}")
     for row in rows:
         print(f"{row['loss']:5.2f} {row['recovery']:>9} {row['psnr_db']:8.2f} "

@@ -84,9 +84,17 @@ def image_summary_line(report: dict) -> str:
             f"{report['tokens_sent']} (erased {report['token_erasure_rate']:.3f}) | "
             f"{report['bits_per_pixel']:.3f} bpp | PSNR {report['psnr_db']:.2f} dB "
             f"({report['recovery']}), {report['psnr_no_recovery_db']:.2f} dB (none), "
-            f"{report['psnr_tokens_only_db']:.2f} dB (error-free tokens) | MS-SSIM "
+            f"{report['psnr_tokens_only_db']:.2f} dB (error-free tokens), "
+            f"{_jpeg_text(report)} | MS-SSIM "
             f"{report['ms_ssim']:.4f} | encode {lat['encode'] * 1e3:.0f} ms, phy "
             f"{lat['phy'] * 1e3:.0f} ms, receive and recover {lat['decode'] * 1e3:.0f} ms")
+
+
+def _jpeg_text(report: dict) -> str:
+    if report.get("psnr_jpeg_same_bpp_db") is None:
+        return "JPEG does not fit the bit budget"
+    return (f"{report['psnr_jpeg_same_bpp_db']:.2f} dB (JPEG q{report['jpeg_quality']} at "
+            f"{report['jpeg_bits_per_pixel']:.3f} bpp)")
 
 
 def run_image_loopback_from_args(args, config) -> int:

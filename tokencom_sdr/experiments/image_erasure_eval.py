@@ -20,6 +20,7 @@ from ..context.image_maskgit import ImageContextModel
 from ..context.image_recovery import IMAGE_RECOVERY_METHODS, ImageRecovery
 from ..link import FrameGeometry, depacketize, make_aggregation, packetize
 from ..metrics.image_quality import ms_ssim, psnr
+from ..metrics.jpeg_baseline import jpeg_same_bpp_scores
 from ..tokens.frame import TokenFrame
 from ..tokens.image_vq import ImageTokenizer
 
@@ -82,7 +83,12 @@ def evaluate_erasures(image: np.ndarray, tokenizer: ImageTokenizer, losses: Sequ
         ``rows``: list of ``{recovery, loss, psnr_db, ms_ssim, psnr_std_db,
         token_erasure_rate, draws, recovery_ms}`` (means over draws);
         ``psnr_tokens_only_db`` and ``ms_ssim_tokens_only`` (error-free
-        tokens); ``bits_per_pixel``; ``grid``; ``packets``.
+        tokens); ``bits_per_pixel``; the JPEG baseline at the tokens' bit
+        budget (``psnr_jpeg_same_bpp_db``, ``ms_ssim_jpeg_same_bpp``,
+        ``jpeg_quality``, ``jpeg_bytes``, ``jpeg_bits_per_pixel``; None when
+        no JPEG fits, see
+        :func:`~tokencom_sdr.metrics.jpeg_baseline.jpeg_same_bpp_scores`);
+        ``grid``; ``packets``.
     """
     if draws < 1:
         raise ValueError("draws must be at least 1")
@@ -132,6 +138,8 @@ def evaluate_erasures(image: np.ndarray, tokenizer: ImageTokenizer, losses: Sequ
         "psnr_tokens_only_db": psnr(image, clean),
         "ms_ssim_tokens_only": ms_ssim(image, clean),
         "bits_per_pixel": tokenizer.bits_per_pixel(size),
+        # JPEG of the original at no more bits than the tokens took.
+        **jpeg_same_bpp_scores(image, len(frame) * frame.bits_per_token),
         "grid": list(frame.shape),
         "packets": make_aggregation(aggregation, tokens_per_packet).num_packets(len(frame)),
     }

@@ -19,6 +19,7 @@ import numpy as np
 from ..channel.packet_erasure import PacketErasureChannel
 from ..context.text_recovery import TextRecovery
 from ..link import FrameGeometry, depacketize, make_aggregation, packetize
+from ..metrics.text_baseline import mean_text_baseline_sizes
 from ..tokens.text_bpe import TextTokenizer
 
 __all__ = ["unigram_counts", "run_erasure_eval", "time_recovery"]
@@ -66,7 +67,10 @@ def run_erasure_eval(messages: Sequence[str], recovery: TextRecovery, *,
         (realised), ``fill_restored_rate`` (erased tokens restored exactly),
         ``unigram_restored_rate``, ``exact_rate_none`` and
         ``exact_rate_fill`` (whole messages), ``recovery_ms_mean`` and
-        ``recovery_ms_p95`` per message, and the settings.
+        ``recovery_ms_p95`` per message, ``baseline`` (the messages as UTF-8
+        + zlib against the BPE bits, see
+        :func:`~tokencom_sdr.metrics.text_baseline.mean_text_baseline_sizes`)
+        and the settings.
     """
     tokenizer = tokenizer or TextTokenizer.default()
     counts = unigram_counts(tokenizer)
@@ -75,12 +79,14 @@ def run_erasure_eval(messages: Sequence[str], recovery: TextRecovery, *,
     agg = make_aggregation(aggregation, tokens_per_packet)
     total = erased_total = restored = unigram_hits = exact_none = exact_fill = 0
     times: List[float] = []
+    token_counts: List[int] = []
     iterator = messages
     if progress:
         from tqdm import tqdm
         iterator = tqdm(messages, desc=f"erasure {loss_probability:.0%}", unit="msg")
     for index, text in enumerate(iterator):
         frame = tokenizer.encode_frame(text)
+        token_counts.append(len(frame))
         message_id = index % 65536
         packets = packetize(frame, message_id, agg)
         arrived = channel.transmit_all(packets)
@@ -96,6 +102,7 @@ def run_erasure_eval(messages: Sequence[str], recovery: TextRecovery, *,
         exact_none += int(not erased.any())
         exact_fill += int(np.array_equal(result.frame.ids, frame.ids))
     n = max(len(messages), 1)
+    baseline = mean_text_baseline_sizes(list(messages), token_counts, tokenizer.bits_per_token)
     return {
         "channel": "packet-erasure",
         "messages": len(messages),
@@ -111,6 +118,7 @@ def run_erasure_eval(messages: Sequence[str], recovery: TextRecovery, *,
         "exact_rate_fill": exact_fill / n,
         "recovery_ms_mean": 1e3 * float(np.mean(times)) if times else 0.0,
         "recovery_ms_p95": 1e3 * float(np.percentile(times, 95)) if times else 0.0,
+        "baseline": baseline,
     }
 
 

@@ -36,7 +36,10 @@ Each JSON row: ``{snr_db, recovery, exact_rate, token_error_rate,
 semantic_similarity}`` plus ``token_error_rate_raw``, ``packet_error_rate``,
 ``channel``, ``mcs``, ``messages``, ``llr_source``, ``recovery_ms_mean`` and
 ``recovery_ms_median`` (the receiver's time per message: reassembly, re-decoding
-and recovery). ``soft`` rows also carry
+and recovery), and the conventional baseline for the same messages
+(``utf8_bytes_per_message``, ``zlib_bytes_per_message``,
+``bpe_bytes_per_message``, ``bpe_over_zlib``; UTF-8 through zlib level 9
+against the BPE bits). ``soft`` rows also carry
 ``context_decoding`` (the setting) and ``packets_redecoded``: over all
 messages, ``candidates`` (CRC-failed packets that brought their channel LLRs)
 and ``recovered`` (those that passed their CRC after decoding again with the
@@ -56,6 +59,7 @@ import numpy as np
 from ..data.heldout_messages import heldout_messages
 from ..link import make_aggregation, packetize
 from ..link.receiver import CONTEXT_DECODING, TokenReceiver
+from ..metrics.text_baseline import mean_text_baseline_sizes
 from ..tokens.text_bpe import TextTokenizer
 
 __all__ = ["CHANNELS", "TextEvalConfig", "parse_mcs", "run_text_eval",
@@ -216,6 +220,9 @@ def run_text_eval(config: TextEvalConfig, recovery=None, tokenizer: Optional[Tex
         messages = heldout_messages(config.messages, tokenizer, config.min_tokens,
                                     config.max_tokens, seed=config.seed)
     frames = [tokenizer.encode_frame(text) for text in messages]
+    # The conventional sender's size for the same messages: UTF-8 through zlib.
+    baseline = mean_text_baseline_sizes(messages, [len(f) for f in frames],
+                                        tokenizer.bits_per_token)
     agg = make_aggregation(config.aggregation, config.tokens_per_packet)
     packets = [packetize(frame, i % 65536, agg) for i, frame in enumerate(frames)]
     modes = list(dict.fromkeys(config.recoveries))
@@ -302,6 +309,7 @@ def run_text_eval(config: TextEvalConfig, recovery=None, tokenizer: Optional[Tex
                     "llr_source": LLR_SOURCES[llr_source] if mode in ("soft", "hard") else None,
                     "recovery_ms_mean": float(np.mean(s["ms"])),
                     "recovery_ms_median": float(np.median(s["ms"])),
+                    **baseline,
                 })
                 if mode == "soft":
                     # Failed codewords decoded again with header/model priors.
