@@ -8,7 +8,8 @@
 """
 
 from .loopback_channel import LoopbackChannel
+from .mobility import DELAY_PROFILES, FadingSpec, FrontEndSpec
 from .packet_erasure import PacketErasureChannel
 from .soft_bit_channel import SoftBitChannel, bpsk_bit_error_rate
 
-__all__ = ["LoopbackChannel", "SoftBitChannel", "PacketErasureChannel", "bpsk_bit_error_rate"]
+__all__ = ["LoopbackChannel", "FadingSpec", "FrontEndSpec", "DELAY_PROFILES", "SoftBitChannel", "PacketErasureChannel", "bpsk_bit_error_rate"]

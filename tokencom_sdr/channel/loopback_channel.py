@@ -5,6 +5,8 @@ from typing import Optional, Sequence
 import numpy as np
 from gnuradio import channels, gr
 
+from .mobility import FadingSpec, FrontEndSpec
+
 
 def noise_voltage_for_snr(snr_db: float, signal_power: float = 1.0) -> float:
     """Noise amplitude for gr-channels' ``channel_model`` at a given SNR.
@@ -39,7 +41,13 @@ def normalise_taps(taps: Optional[Sequence[complex]]) -> np.ndarray:
 
 
 class LoopbackChannel(gr.hier_block2):
-    """AWGN, carrier frequency offset, sample-clock offset and multipath.
+    """AWGN, carrier frequency offset, sample-clock offset and multipath;
+    optionally a fading channel and front-end impairments.
+
+    In signal order: fading (``fading``, gr-channels'
+    ``selective_fading_model``), then static multipath, clock offset,
+    frequency offset and noise (``channel_model``), then the receiver's
+    front end (``front_end``, ``channels.impairments``).
 
     Input and output: ``complex64`` samples. The TX is expected to emit bursts
     of unit mean power (``OfdmBurstTx`` does), so ``snr_db`` is the burst SNR.
@@ -57,10 +65,16 @@ class LoopbackChannel(gr.hier_block2):
         Multipath FIR taps (normalised to unit energy here).
     seed : int
         Seed of the noise generator, for reproducible runs.
+    fading : FadingSpec, optional
+        A moving channel (3GPP delay profile, Doppler, Rician K); none when
+        omitted. Its taps come on top of ``taps``.
+    front_end : FrontEndSpec, optional
+        IQ imbalance, DC offset and phase noise at the receiver.
     """
 
     def __init__(self, snr_db: float = float("inf"), cfo: float = 0.0, sco_ppm: float = 0.0,
-                 taps: Optional[Sequence[complex]] = None, seed: int = 0):
+                 taps: Optional[Sequence[complex]] = None, seed: int = 0,
+                 fading: Optional[FadingSpec] = None, front_end: Optional[FrontEndSpec] = None):
         gr.hier_block2.__init__(self, "tokencom_loopback_channel",
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex))
@@ -77,7 +91,22 @@ class LoopbackChannel(gr.hier_block2):
         self.model = channels.channel_model(
             noise_voltage=noise, frequency_offset=cfo, epsilon=1.0 + sco_ppm * 1e-6,
             taps=[complex(t) for t in self.taps], noise_seed=abs(int(seed)) + 1, block_tags=True)
-        self.connect(self, self.model, self)
+        self.fading, self.front_end = fading, front_end
+        chain = [self.model]
+        if fading is not None:
+            self.fader = fading.make_block()
+            chain.insert(0, self.fader)
+        if front_end is not None and front_end.active:
+            self.impairments = front_end.make_block()
+            chain.append(self.impairments)
+        self.connect(self, *chain, self)
+
+    def settings(self) -> dict:
+        """The channel's settings as JSON-ready values (for a sweep's record)."""
+        return {"snr_db": self.snr_db, "cfo": self.cfo, "sco_ppm": self.sco_ppm,
+                "taps": [[t.real, t.imag] for t in self.taps],
+                "fading": None if self.fading is None else self.fading.to_json(),
+                "front_end": None if self.front_end is None else self.front_end.to_json()}
 
     def set_snr_db(self, snr_db: float) -> None:
         """Change the SNR while the flowgraph runs (a GUI slider's callback)."""

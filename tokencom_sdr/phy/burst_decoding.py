@@ -28,6 +28,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .channel_tracking import track_channel
 from .burst_mapping import (HEADER_OFDM_SYMBOLS, header_from_symbols, header_symbols,
                             payload_ofdm_symbols, payloads_from_symbols)
 from .mcs import MCS_BY_INDEX, Mcs
@@ -46,6 +47,9 @@ SYMBOLS_PER_HEADER = PREAMBLE_SYMBOLS + HEADER_OFDM_SYMBOLS
 TIMING_PADDING = 24
 #: Timing errors (samples) below this are left to the channel estimate.
 RECUT_THRESHOLD = 3
+#: Rounds of channel tracking and decoding for a payload whose first
+#: decoding failed (each round starts from the previous one's decisions).
+TRACKING_PASSES = 3
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,11 @@ class BurstHeader:
     cfo : float
         Total frequency offset, normalised to the sample rate: fine estimate
         + whole carriers + the residual seen on the header.
+    header_fft : np.ndarray, shape ``(1 + HEADER_OFDM_SYMBOLS, fft_len)``, dtype ``complex64``
+        FFTs of the second preamble symbol and the header symbols, for
+        channel tracking (:mod:`.channel_tracking`).
+    header_rotation : np.ndarray, shape ``(HEADER_OFDM_SYMBOLS,)``, dtype ``complex64``
+        Common phase of each header symbol relative to ``channel``.
     """
 
     header: PhyHeader
@@ -92,6 +101,8 @@ class BurstHeader:
     noise_power: float
     snr_db: float
     cfo: float
+    header_fft: np.ndarray
+    header_rotation: np.ndarray
 
 
 def header_window_length(params: OfdmParams) -> int:
@@ -169,7 +180,8 @@ def decode_header_window(samples: np.ndarray, params: OfdmParams) -> Optional[Bu
         anchor=np.concatenate([anchor, burst.correlation]).astype(np.complex64),
         noise_power=float(noise),
         snr_db=float(burst.snr_db - 10 * np.log10(noise / burst.noise_power)),
-        cfo=float(fine_cfo + carrier_offset / params.fft_len + residual))
+        cfo=float(fine_cfo + carrier_offset / params.fft_len + residual),
+        header_fft=fft_symbols[1:], header_rotation=burst.rotation)
 
 
 def decode_payload_samples(samples: np.ndarray, burst: BurstHeader,
@@ -221,5 +233,23 @@ def decode_payloads(samples: Sequence[np.ndarray], bursts: Sequence[BurstHeader]
     pooled = ((header_noise * header_samples + equalized.noise_power * pilot_samples)
               / (header_samples + pilot_samples))
     noise_var = equalized.noise_var * (pooled / equalized.noise_power).astype(np.float32)[:, None]
-    decoded = payloads_from_symbols(equalized.symbols, noise_var, first.header.payload_bytes, first.mcs)
-    return list(zip(equalized.symbols, decoded))
+    decoded = payloads_from_symbols(equalized.symbols, noise_var, first.header.payload_bytes, first.mcs,
+                                    params)
+    symbols = list(equalized.symbols)
+    # Bursts the first decoding could not fix: track their channel across
+    # the payload from the decoder's decisions and decode again, while that
+    # keeps fixing some (a static channel at a working SNR never gets here).
+    failed = [j for j, d in enumerate(decoded) if not d.fec_ok and d.coded_llr is not None]
+    for tracking_pass in range(TRACKING_PASSES):
+        if not failed:
+            break
+        # First from symbol-by-symbol decisions, then from the decoder's.
+        decisions = None if tracking_pass == 0 else np.stack([decoded[j].coded_llr for j in failed])
+        tracked = track_channel(fft_symbols[failed], equalized.rotation[failed], decisions,
+                                [bursts[j] for j in failed], first.mcs, params)
+        again = payloads_from_symbols(tracked.symbols, tracked.noise_var, first.header.payload_bytes,
+                                      first.mcs, params)
+        for j, symbols_j, decoded_j in zip(failed, tracked.symbols, again):
+            symbols[j], decoded[j] = symbols_j, decoded_j
+        failed = [j for j, d in zip(failed, again) if not d.fec_ok]
+    return list(zip(symbols, decoded))

@@ -25,14 +25,46 @@ _FILLER_SEED = 0xF111
 
 
 @lru_cache(maxsize=64)
-def _filler_bits(n_bits: int) -> np.ndarray:
+def filler_bits(n_bits: int) -> np.ndarray:
     return np.random.RandomState(_FILLER_SEED).randint(0, 2, n_bits).astype(np.uint8)
 
 
-def payload_ofdm_symbols(n_bytes: int, mcs: Mcs, params: OfdmParams) -> int:
-    """OFDM symbols that carry the payload of an ``n_bytes`` packet."""
+def data_ofdm_symbols(n_bytes: int, mcs: Mcs, params: OfdmParams) -> int:
+    """OFDM symbols that carry the coded bits of an ``n_bytes`` packet."""
     bits_per_ofdm_symbol = len(params.data_carriers) * mcs.bits_per_symbol
     return -(-coded_length(n_bytes, mcs) // bits_per_ofdm_symbol)
+
+
+def payload_ofdm_symbols(n_bytes: int, mcs: Mcs, params: OfdmParams) -> int:
+    """OFDM symbols after the header: the coded payload, and the midambles
+    between every ``mcs.midamble_period`` of them (none after the last)."""
+    n_data = data_ofdm_symbols(n_bytes, mcs, params)
+    return n_data + (n_data - 1) // mcs.midamble_period if mcs.midamble_period else n_data
+
+
+@lru_cache(maxsize=256)
+def midamble_rows(n_payload_symbols: int, midamble_period: int) -> np.ndarray:
+    """Which of a payload's OFDM symbols are midambles.
+
+    Returns
+    -------
+    np.ndarray, shape ``(n_payload_symbols,)``, dtype ``bool``, read-only
+    """
+    rows = np.zeros(n_payload_symbols, dtype=bool)
+    if midamble_period:
+        rows[midamble_period::midamble_period + 1] = True
+    rows.setflags(write=False)
+    return rows
+
+
+@lru_cache(maxsize=4)
+def midamble_symbols(params: OfdmParams) -> np.ndarray:
+    """What a midamble carries on the data carriers: the second preamble
+    symbol's values there (BPSK, unit power), shape ``(n_data,)``, complex64."""
+    word = params.sync_words()[1]
+    symbols = word[np.array(params.data_carriers) + params.fft_len // 2].astype(np.complex64)
+    symbols.setflags(write=False)
+    return symbols
 
 
 def burst_length(n_bytes: int, mcs, params: OfdmParams) -> int:
@@ -52,10 +84,17 @@ def burst_symbols(data: bytes, mcs, packet_number: int, params: OfdmParams) -> n
     mcs = get_mcs(mcs)
     header = header_symbols(PhyHeader(len(data), mcs.index, packet_number % 256))
     coded = encode_payload(data, mcs)
-    n_sym = payload_ofdm_symbols(len(data), mcs, params)
+    n_sym = data_ofdm_symbols(len(data), mcs, params)
     padding = n_sym * len(params.data_carriers) * mcs.bits_per_symbol - coded.size
-    coded = np.concatenate([coded, _filler_bits(padding)])
-    return np.concatenate([header, map_bits(coded, mcs.constellation)])
+    coded = np.concatenate([coded, filler_bits(padding)])
+    payload = map_bits(coded, mcs.constellation)
+    if mcs.midamble_period:
+        rows = midamble_rows(payload_ofdm_symbols(len(data), mcs, params), mcs.midamble_period)
+        grid = np.empty((rows.size, len(params.data_carriers)), dtype=np.complex64)
+        grid[rows] = midamble_symbols(params)
+        grid[~rows] = payload.reshape(-1, len(params.data_carriers))
+        payload = grid.reshape(-1)
+    return np.concatenate([header, payload])
 
 
 def header_from_symbols(symbols: np.ndarray, noise_var: np.ndarray) -> Optional[PhyHeader]:
@@ -81,10 +120,15 @@ def header_symbols(header: PhyHeader) -> np.ndarray:
 
 
 def payloads_from_symbols(symbols: np.ndarray, noise_var: np.ndarray, n_bytes: int,
-                          mcs: Mcs) -> List[DecodedPayload]:
+                          mcs: Mcs, params: OfdmParams) -> List[DecodedPayload]:
     """Soft-demap and decode payloads of the same size and MCS from their
-    equalised symbols (filler included): rows of ``symbols`` and
-    ``noise_var``, shape ``(n_packets, n_symbols)``."""
+    equalised symbols (filler and midambles included): rows of ``symbols``
+    and ``noise_var``, shape ``(n_packets, n_symbols)``."""
     n_packets = symbols.shape[0]
+    if mcs.midamble_period:
+        n_data = len(params.data_carriers)
+        data_rows = ~midamble_rows(symbols.shape[1] // n_data, mcs.midamble_period)
+        symbols = symbols.reshape(n_packets, -1, n_data)[:, data_rows].reshape(n_packets, -1)
+        noise_var = noise_var.reshape(n_packets, -1, n_data)[:, data_rows].reshape(n_packets, -1)
     llr = demap_maxlog(symbols.reshape(-1), noise_var.reshape(-1), mcs.constellation).reshape(n_packets, -1)
     return decode_payloads(llr[:, :coded_length(n_bytes, mcs)], n_bytes, mcs)

@@ -118,12 +118,18 @@ class DecodeResult:
     converged : np.ndarray, shape ``(batch,)``, dtype ``bool``
         True where the decoder found a valid codeword (zero syndrome).
     iterations : np.ndarray, shape ``(batch,)``, dtype ``int64``
+    codeword_llr : np.ndarray, shape ``(batch, n)``, dtype ``float32``
+        Posterior LLRs of every code bit (the input where BP was not run).
+        Where BP did not converge they are still far better decisions than
+        the channel's, which is what a receiver re-estimating its channel
+        from decoded bits needs.
     """
 
     info_bits: np.ndarray
     info_llr: np.ndarray
     converged: np.ndarray
     iterations: np.ndarray
+    codeword_llr: np.ndarray
 
 
 class LdpcCode:
@@ -226,7 +232,8 @@ class LdpcCode:
         batch = llr.shape[0]
         hard = (llr < 0).astype(np.uint8)
         info_bits = hard[:, self.info_positions]
-        info_llr = llr[:, self.info_positions].astype(np.float32)
+        codeword_llr = llr.astype(np.float32)
+        info_llr = codeword_llr[:, self.info_positions]
         iterations = np.zeros(batch, dtype=np.int64)
         # A systematic code: the information bits fix the parity bits.
         parity = self.parity_positions
@@ -249,10 +256,10 @@ class LdpcCode:
                 posterior = np.asarray(self._decoder.log_prob_ratios, dtype=np.float32)
                 converged[i] = bool(self._decoder.converge)
                 iterations[i] = int(self._decoder.iter)
-            posterior = np.where(hard[i] == 1, -posterior, posterior)
+            codeword_llr[i] = np.where(hard[i] == 1, -posterior, posterior)
             info_bits[i] = word[self.info_positions]
-            info_llr[i] = posterior[self.info_positions]
-        return DecodeResult(info_bits, info_llr, converged, iterations)
+            info_llr[i] = codeword_llr[i, self.info_positions]
+        return DecodeResult(info_bits, info_llr, converged, iterations, codeword_llr)
 
 
 @lru_cache(maxsize=None)

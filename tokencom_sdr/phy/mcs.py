@@ -36,6 +36,12 @@ class Mcs:
         ``"ldpc"``, ``"cc57"`` or ``"none"``.
     rate : float
         Code rate (information bits per coded bit sent).
+    midamble_period : int
+        0, or the payload OFDM symbols between two known OFDM symbols
+        (midambles): the "mobile" MCSs anchor the receiver's channel
+        tracking on a channel that changes within the burst
+        (:mod:`.channel_tracking`), at the cost of one symbol in
+        ``midamble_period + 1`` of air time.
     """
 
     index: int
@@ -43,6 +49,7 @@ class Mcs:
     constellation: str
     code: str
     rate: float
+    midamble_period: int = 0
 
     @property
     def bits_per_symbol(self) -> int:
@@ -52,6 +59,12 @@ class Mcs:
     def info_bits_per_symbol(self) -> float:
         return self.bits_per_symbol * self.rate
 
+
+#: Payload symbols between midambles in the mobile MCSs: a 100-byte QPSK
+#: burst (17 payload symbols, 0.7 ms at 2 MS/s) gets 3 known symbols, so the
+#: channel is anchored at least every 0.25 ms, well inside the coherence
+#: time at 300 Hz of Doppler (about 1.4 ms).
+MOBILE_MIDAMBLE_PERIOD = 6
 
 _TABLE: Tuple[Mcs, ...] = (
     Mcs(0, "bpsk", "bpsk", "none", 1.0),
@@ -65,6 +78,10 @@ _TABLE: Tuple[Mcs, ...] = (
     Mcs(8, "64qam-3/4", "64qam", "ldpc", 3 / 4),
     Mcs(9, "16qam-2/3", "16qam", "ldpc", 2 / 3),
     Mcs(10, "tokcom-16qam-cc", "16qam", "cc57", 1 / 2),
+    # The mobile family: the same codes with a midamble every few symbols.
+    Mcs(11, "qpsk-1/2-mobile", "qpsk", "ldpc", 1 / 2, MOBILE_MIDAMBLE_PERIOD),
+    Mcs(12, "16qam-1/2-mobile", "16qam", "ldpc", 1 / 2, MOBILE_MIDAMBLE_PERIOD),
+    Mcs(13, "64qam-2/3-mobile", "64qam", "ldpc", 2 / 3, MOBILE_MIDAMBLE_PERIOD),
 )
 
 MCS_BY_NAME: Dict[str, Mcs] = {m.name: m for m in _TABLE}

@@ -63,7 +63,7 @@ class EqualizedBurst:
 
 
 @lru_cache(maxsize=4)
-def _indices(params: OfdmParams):
+def carrier_indices(params: OfdmParams):
     """Fft-shifted bins of the data and of the pilot carriers."""
     half = params.fft_len // 2
     data = np.array(params.data_carriers) + half
@@ -72,7 +72,7 @@ def _indices(params: OfdmParams):
 
 
 @lru_cache(maxsize=4)
-def _active_indices(params: OfdmParams) -> np.ndarray:
+def active_indices(params: OfdmParams) -> np.ndarray:
     """Fft-shifted bins of every active carrier (data and pilots), ascending."""
     return np.array(sorted(params.data_carriers + params.pilot_carriers)) + params.fft_len // 2
 
@@ -80,11 +80,11 @@ def _active_indices(params: OfdmParams) -> np.ndarray:
 # Delays (in samples) the smoothed channel may have: a little before the
 # symbol start (the sync may trigger a few samples early, which looks like a
 # negative delay) up to the cyclic prefix (longer echoes break OFDM anyway).
-_CHANNEL_DELAYS = np.arange(-4, 17)
+_CHANNEL_DELAYS = np.arange(-4, 23)
 
 
 @lru_cache(maxsize=4)
-def _smoothing_projection(params: OfdmParams) -> np.ndarray:
+def smoothing_projection(params: OfdmParams) -> np.ndarray:
     """Matrix that projects a per-carrier channel onto short impulse responses.
 
     A channel of at most ``len(_CHANNEL_DELAYS)`` taps has that many degrees
@@ -95,7 +95,7 @@ def _smoothing_projection(params: OfdmParams) -> np.ndarray:
     -------
     np.ndarray, shape ``(n_active, n_active)``, dtype ``complex128``
     """
-    carriers = _active_indices(params) - params.fft_len // 2
+    carriers = active_indices(params) - params.fft_len // 2
     basis = np.exp(-2j * np.pi * np.outer(carriers, _CHANNEL_DELAYS) / params.fft_len)
     return basis @ np.linalg.pinv(basis)
 
@@ -119,9 +119,9 @@ def smooth_channel(channel: np.ndarray, params: OfdmParams) -> np.ndarray:
     np.ndarray, shape ``(fft_len,)``, dtype ``complex64``; zero off the
     active carriers.
     """
-    active = _active_indices(params)
+    active = active_indices(params)
     out = np.zeros(params.fft_len, dtype=np.complex64)
-    out[active] = _smoothing_projection(params) @ np.asarray(channel)[active]
+    out[active] = smoothing_projection(params) @ np.asarray(channel)[active]
     return out
 
 
@@ -145,8 +145,8 @@ def refine_channel(fft_symbols: np.ndarray, channel: np.ndarray, carrier_offset:
     """
     Y = np.asarray(fft_symbols, dtype=np.complex64).reshape(-1, params.fft_len)
     n_sym = Y.shape[0]
-    data_idx, pilot_idx = _indices(params)
-    pilots = _pilot_rows(first_pilot_index, n_sym)
+    data_idx, pilot_idx = carrier_indices(params)
+    pilots = pilot_rows(first_pilot_index, n_sym)
     derotate = np.conj(np.asarray(rotation, dtype=np.complex64))[:, None]
     total = np.asarray(channel, dtype=np.complex64).copy()
     known = np.asarray(known_data, dtype=np.complex64).reshape(n_sym, -1)
@@ -161,7 +161,7 @@ def _pilot_table() -> np.ndarray:
 
 
 @lru_cache(maxsize=1024)
-def _pilot_rows(first_pilot_index: int, n_sym: int) -> np.ndarray:
+def pilot_rows(first_pilot_index: int, n_sym: int) -> np.ndarray:
     """Pilot symbols of ``n_sym`` OFDM symbols from ``first_pilot_index`` on,
     shape ``(n_sym, n_pilots)`` (cached: bursts repeat a few lengths)."""
     table = _pilot_table()
@@ -243,13 +243,13 @@ def equalize_burst(fft_symbols: np.ndarray, channel: np.ndarray, carrier_offset:
     # fixed overhead, not the arithmetic, is what this costs.
     Y = np.asarray(fft_symbols, dtype=np.complex64).reshape(-1, params.fft_len)
     n_sym = Y.shape[0]
-    data_idx, pilot_idx = _indices(params)
+    data_idx, pilot_idx = carrier_indices(params)
     H = np.asarray(channel, dtype=np.complex64)
     H_data, H_pilot = H[data_idx], H[pilot_idx]
     # An integer carrier offset moves every carrier by the same number of bins.
     Y_data = Y[:, data_idx + carrier_offset]
     Y_pilot = Y[:, pilot_idx + carrier_offset]
-    reference = H_pilot * _pilot_rows(first_pilot_index, n_sym)
+    reference = H_pilot * pilot_rows(first_pilot_index, n_sym)
     correlation = (Y_pilot * np.conj(reference)).sum(axis=1)
     if known_data is not None:
         known_reference = H_data * np.asarray(known_data, dtype=np.complex64).reshape(n_sym, -1)
@@ -368,7 +368,7 @@ def equalize_bursts(fft_symbols: np.ndarray, channel: np.ndarray, carrier_offset
     # bursts pays it once.
     Y = np.asarray(fft_symbols, dtype=np.complex64)
     n_bursts, n_sym = Y.shape[:2]
-    data_idx, pilot_idx = _indices(params)
+    data_idx, pilot_idx = carrier_indices(params)
     H = np.asarray(channel, dtype=np.complex64)
     H_data, H_pilot = H[:, data_idx], H[:, pilot_idx]
     # An integer carrier offset moves every carrier by the same number of bins.
@@ -378,7 +378,7 @@ def equalize_bursts(fft_symbols: np.ndarray, channel: np.ndarray, carrier_offset
     else:
         rows = np.arange(n_bursts)[:, None, None], np.arange(n_sym)[None, :, None]
         Y_data, Y_pilot = Y[rows + (data_idx + shift,)], Y[rows + (pilot_idx + shift,)]
-    reference = H_pilot[:, None, :] * _pilot_rows(first_pilot_index, n_sym)
+    reference = H_pilot[:, None, :] * pilot_rows(first_pilot_index, n_sym)
     correlation = (Y_pilot * np.conj(reference)).sum(axis=2)
     if known_data is not None:
         known_reference = H_data[:, None, :] * np.asarray(known_data, dtype=np.complex64).reshape(
@@ -410,7 +410,7 @@ def preamble_correlation(sync_fft_2: np.ndarray, sync_word_2: np.ndarray, channe
                          carrier_offset: int, params: OfdmParams) -> np.complex64:
     """Phase reference of the second preamble symbol against ``channel``
     (sum of ``Y * conj(H * X)`` over its carriers), for use as an anchor."""
-    active = _active_indices(params)
+    active = active_indices(params)
     return np.complex64(np.sum(sync_fft_2[active + carrier_offset]
                                * np.conj(channel[active] * sync_word_2[active])))
 
@@ -486,7 +486,7 @@ def _ifftshift_index(fft_len: int) -> np.ndarray:
 def _neighbour_pairs(params: OfdmParams, max_offset: int):
     """Active carriers whose upper neighbour is active too (fft-shifted), and
     the even offsets to try that keep every pair inside the FFT."""
-    active = _active_indices(params)
+    active = active_indices(params)
     pairs = active[:-1][np.diff(active) == 1]
     offsets = np.arange(-max_offset, max_offset + 1, 2)
     offsets = offsets[(pairs.min() + offsets >= 0) & (pairs.max() + 1 + offsets < params.fft_len)]
@@ -516,7 +516,7 @@ def preamble_channel(sync_fft_2: np.ndarray, sync_word_2: np.ndarray, carrier_of
     -------
     np.ndarray, shape ``(fft_len,)``, dtype ``complex64``
     """
-    active = _active_indices(params)
+    active = active_indices(params)
     channel = np.zeros(params.fft_len, dtype=np.complex64)
     channel[active] = sync_fft_2[active + carrier_offset] / sync_word_2[active]
     return channel

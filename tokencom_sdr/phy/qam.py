@@ -160,3 +160,38 @@ def demap_maxlog(symbols: np.ndarray, noise_var: np.ndarray, name: str) -> np.nd
 def hard_decision(llr: np.ndarray) -> np.ndarray:
     """Bits from LLRs: 1 where the LLR is negative. dtype ``uint8``."""
     return (np.asarray(llr) < 0).astype(np.uint8)
+
+
+def soft_symbols(llr: np.ndarray, name: str) -> Tuple[np.ndarray, np.ndarray]:
+    """Mean and mean energy of each symbol under its bits' LLRs.
+
+    With ``P(b=1) = 1 / (1 + exp(LLR))`` for each bit, independently: the
+    posterior mean ``E[x]`` is what a channel estimator should regress on
+    when it is unsure of a decision (an unsure symbol pulls towards 0 and
+    carries little weight), and ``E[|x|^2]`` completes the least-squares
+    normal equations. Known bits (LLR +-inf or large) give the point itself.
+
+    Parameters
+    ----------
+    llr : np.ndarray, shape ``(n * bits_per_symbol,)``, float
+    name : str
+        Constellation name.
+
+    Returns
+    -------
+    mean : np.ndarray, shape ``(n,)``, dtype ``complex64``
+    energy : np.ndarray, shape ``(n,)``, dtype ``float32``
+    """
+    llr = np.clip(np.asarray(llr, dtype=np.float32), -30.0, 30.0)
+    if name == "bpsk":
+        mean = np.tanh(llr / 2)
+        return mean.astype(np.complex64), np.ones(mean.size, dtype=np.float32)
+    levels, ones = _axis_tables(name)
+    half = ones.shape[0]
+    p_one = (1.0 / (1.0 + np.exp(llr))).reshape(-1, 2, half)  # (n, axis, bit)
+    # P(level) per axis: the product over the axis' bits of P(bit = level's bit).
+    p_level = np.where(ones.T[None, None, :, :], p_one[:, :, None, :], 1.0 - p_one[:, :, None, :]).prod(axis=3)
+    axis_mean = p_level @ levels
+    axis_energy = p_level @ (levels * levels)
+    mean = (axis_mean[:, 0] + 1j * axis_mean[:, 1]).astype(np.complex64)
+    return mean, axis_energy.sum(axis=1).astype(np.float32)

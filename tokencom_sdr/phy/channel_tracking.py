@@ -1,0 +1,329 @@
+"""Decision-directed channel tracking across a burst, in numpy.
+
+The first decoding of a payload equalises every symbol with one channel,
+estimated from the preamble and the header (:mod:`.burst_decoding`), and
+tracks only a common phase from the pilots. On a static channel that is all
+there is. On a moving one (300 Hz of Doppler, a burst of 0.5-1 ms) the
+channel drifts away from that estimate over the payload, and errors pile up
+at the burst's end: a PER floor that more SNR does not remove.
+
+When the first LDPC decoding fails, this module estimates the channel again,
+as it was during every symbol:
+
+1. the decoder's posterior code bits, even when BP did not converge, are
+   far better decisions than the channel's; re-mapped to symbols (with the
+   known filler, pilots, header and preamble) they make every carrier of
+   every symbol a known training symbol, give or take a few errors;
+2. each symbol's raw channel ``Y / X`` is smoothed in frequency by the same
+   short-impulse-response projection the preamble estimate uses, and in
+   time by a least-squares polynomial over the burst (degree growing with
+   the burst's length): the channel of a moving radio changes smoothly
+   within a coherence time, and the fit averages the decision errors out;
+3. the payload is equalised with its own channel per symbol and decoded
+   again; the caller repeats this while it helps (see
+   :func:`~.burst_decoding.decode_payloads`).
+
+Only bursts whose decoding failed pay for it, so a static channel at a
+working SNR costs nothing.
+"""
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+
+from .burst_mapping import HEADER_OFDM_SYMBOLS, filler_bits, header_symbols, midamble_rows, midamble_symbols
+from .mcs import Mcs
+from .ofdm_equalizer import active_indices, carrier_indices, pilot_rows, smoothing_projection
+from .ofdm_params import OfdmParams
+from .qam import demap_maxlog, map_bits, soft_symbols
+
+#: OFDM symbols with known content before the payload: the second
+#: preamble symbol and the header.
+KNOWN_ROWS = 1 + HEADER_OFDM_SYMBOLS
+#: Highest degree of the polynomial that models the channel over time.
+MAX_DEGREE = 3
+#: Symbols per degree of freedom in time: a burst of ``n`` symbols fits a
+#: polynomial of degree ``n // SYMBOLS_PER_DEGREE`` (up to MAX_DEGREE).
+SYMBOLS_PER_DEGREE = 6
+
+
+@dataclass(frozen=True)
+class TrackedChannel:
+    """Payload symbols equalised with a channel per symbol.
+
+    Attributes
+    ----------
+    symbols : np.ndarray, shape ``(n_bursts, n_sym * n_data)``, dtype ``complex64``
+    noise_var : np.ndarray, shape ``(n_bursts, n_sym * n_data)``, dtype ``float32``
+    channel_change : np.ndarray, shape ``(n_bursts,)``, dtype ``float64``
+        How far the channel moved over the burst: the energy of its change
+        from the first to the last symbol over its mean energy (0: static;
+        about 2: unrelated channels).
+    """
+
+    symbols: np.ndarray
+    noise_var: np.ndarray
+    channel_change: np.ndarray
+
+
+#: Symbols behind the newest decision that the forward tracker fits a
+#: straight line in time to, and how many symbols it decides per step.
+FORWARD_WINDOW = 6
+FORWARD_STEP = 2
+LINE_DEGREE = 1
+IMPUTE_HOLD = 0
+#: Rounds of the smooth fit, each with the previous one as the prior of
+#: unsure symbols.
+FIT_ROUNDS = 2
+
+
+def _imputed_raw(received: np.ndarray, mean: np.ndarray, energy: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """Per-carrier channel observations from uncertain symbols.
+
+    The expectation step of EM channel estimation: with the symbol's
+    posterior mean ``m`` and energy ``E``, ``(Y m* + (E - |m|^2) H_prior) / E``
+    is ``Y / x`` for a certain symbol and falls back to the prior channel as
+    the symbol becomes a coin toss, so a wrong but unsure decision cannot
+    drag the fit away. All arrays share one shape, complex64 (``energy``
+    float32)."""
+    return (received * np.conj(mean) + (energy - np.abs(mean) ** 2) * prior) / energy
+
+
+@lru_cache(maxsize=64)
+def _line_extrapolation(rows_fitted: int, rows_ahead: int) -> np.ndarray:
+    """Matrix that fits a straight line to ``rows_fitted`` equally spaced
+    values and evaluates it at the next ``rows_ahead``: shape
+    ``(rows_ahead, rows_fitted)``, float64 (a constant when only one row)."""
+    fitted = np.arange(rows_fitted, dtype=np.float64)
+    ahead = rows_fitted + np.arange(rows_ahead, dtype=np.float64)
+    degree = min(LINE_DEGREE, rows_fitted - 1)
+    solve = np.linalg.pinv(np.vander(fitted, degree + 1))
+    return np.vander(ahead, degree + 1) @ solve
+
+
+def _decide_forward(received: np.ndarray, mean: np.ndarray, energy: np.ndarray, noise_power: np.ndarray,
+                    mcs: Mcs, params: OfdmParams) -> np.ndarray:
+    """Decide the payload a few symbols at a time, each with the channel
+    extrapolated from the symbols just before.
+
+    The header's channel is right at the burst's start and the drift grows
+    towards its end, so decisions made from the start outward stay right
+    where one channel for the whole burst goes wrong.
+
+    Parameters
+    ----------
+    received, mean : np.ndarray, shape ``(n_bursts, KNOWN_ROWS + n_sym, n_active)``, complex64
+        The arrived carriers, and the posterior mean of what was sent:
+        preamble, header and pilots filled in; the payload's data carriers
+        are written here.
+    energy : np.ndarray, same shape, float32
+        Posterior mean energy of what was sent, filled in like ``mean``.
+    noise_power : np.ndarray, shape ``(n_bursts,)``
+        Noise variance per carrier, from the header.
+
+    Returns
+    -------
+    np.ndarray, same shape as ``received``, complex64: the channel each
+    symbol was decided with (the prior for the fit that follows).
+    """
+    data_cols, _ = _columns(params)
+    n_bursts, n_rows = received.shape[:2]
+    smoothing = smoothing_projection(params).T
+    raw = np.zeros_like(received)
+    raw[:, :KNOWN_ROWS] = received[:, :KNOWN_ROWS] / mean[:, :KNOWN_ROWS]
+    predicted = raw.copy()
+    decided = KNOWN_ROWS
+    while decided < n_rows:
+        ahead = min(FORWARD_STEP, n_rows - decided)
+        start = max(0, decided - FORWARD_WINDOW)
+        extrapolation = _line_extrapolation(decided - start, ahead)
+        rows = slice(decided, decided + ahead)
+        predicted[:, rows] = np.einsum("as,bsk->bak", extrapolation, raw[:, start:decided]) @ smoothing
+        mean[:, rows, data_cols], energy[:, rows, data_cols] = _soft_decide(
+            received[:, rows, data_cols], predicted[:, rows, data_cols], noise_power, mcs)
+        hold = np.broadcast_to(raw[:, decided - 1:decided] @ smoothing, predicted[:, rows].shape) if IMPUTE_HOLD else predicted[:, rows]
+        raw[:, rows] = _imputed_raw(received[:, rows], mean[:, rows], energy[:, rows], hold)
+        decided += ahead
+    return predicted
+
+
+def _soft_decide(received: np.ndarray, channel: np.ndarray, noise_power: np.ndarray, mcs: Mcs):
+    """Posterior mean and energy of symbols equalised with ``channel``
+    (all ``(n_bursts, rows, carriers)``; ``noise_power`` per burst)."""
+    gain = np.maximum(np.abs(channel) ** 2, 1e-12)
+    equalized = received * np.conj(channel) / gain
+    llr = demap_maxlog(equalized.reshape(-1), (noise_power[:, None, None] / gain).reshape(-1), mcs.constellation)
+    symbol_mean, symbol_energy = soft_symbols(llr, mcs.constellation)
+    return symbol_mean.reshape(received.shape), symbol_energy.reshape(received.shape)
+
+
+@lru_cache(maxsize=256)
+def _anchor_interpolation(n_rows: int, known: tuple, degree: int) -> np.ndarray:
+    """Matrix that fits a polynomial of ``degree`` in time to the rows
+    ``known`` and evaluates it on all ``n_rows``: shape ``(n_rows, len(known))``."""
+    t = np.linspace(-1.0, 1.0, n_rows)
+    basis = np.vander(t, degree + 1, increasing=True)
+    return basis @ np.linalg.pinv(basis[list(known)])
+
+
+def _decide_anchored(received: np.ndarray, mean: np.ndarray, energy: np.ndarray, noise_power: np.ndarray,
+                     known_rows: np.ndarray, payload_rows: np.ndarray, mcs: Mcs,
+                     params: OfdmParams) -> np.ndarray:
+    """Decide the payload with the channel interpolated between the known
+    symbols (preamble, header, midambles) of a mobile MCS.
+
+    Arguments as :func:`_decide_forward`; ``known_rows`` and
+    ``payload_rows`` index the rows of ``received``. Returns the
+    interpolated channel, shape of ``received``.
+    """
+    data_cols, _ = _columns(params)
+    n_rows = received.shape[1]
+    # Known symbols sit in clusters (preamble with header, each midamble):
+    # one degree of freedom in time per cluster at most.
+    clusters = 1 + int(np.count_nonzero(np.diff(known_rows) > 1))
+    degree = min(tracking_degree(n_rows), clusters)
+    raw = received[:, known_rows] / mean[:, known_rows]
+    interpolation = _anchor_interpolation(n_rows, tuple(int(r) for r in known_rows), degree)
+    channel = (np.einsum("rs,bsk->brk", interpolation, raw) @ smoothing_projection(params).T).astype(np.complex64)
+    where = (slice(None), payload_rows[:, None], data_cols[None, :])
+    mean[where], energy[where] = _soft_decide(received[where], channel[where], noise_power, mcs)
+    return channel
+
+
+def tracking_degree(n_rows: int) -> int:
+    """Polynomial degree in time for a burst of ``n_rows`` known-or-decided symbols."""
+    return int(min(MAX_DEGREE, n_rows // SYMBOLS_PER_DEGREE))
+
+
+@lru_cache(maxsize=64)
+def _time_projection(n_rows: int, degree: int) -> np.ndarray:
+    """Least-squares projection onto polynomials of ``degree`` over ``n_rows``
+    equally spaced symbols, shape ``(n_rows, n_rows)``, float64 (orthonormal
+    basis from a QR of the Vandermonde matrix on [-1, 1], for conditioning)."""
+    t = np.linspace(-1.0, 1.0, n_rows)
+    basis, _ = np.linalg.qr(np.vander(t, degree + 1, increasing=True))
+    projection = basis @ basis.T
+    projection.setflags(write=False)
+    return projection
+
+
+@lru_cache(maxsize=4)
+def _columns(params: OfdmParams):
+    """Positions of the data and the pilot carriers among the active ones."""
+    active = active_indices(params)
+    data, pilots = carrier_indices(params)
+    return np.searchsorted(active, data), np.searchsorted(active, pilots)
+
+
+def _gather_active(fft_symbols: np.ndarray, carrier_offset: np.ndarray, params: OfdmParams) -> np.ndarray:
+    """Active carriers of each burst's symbols, integer carrier offset removed:
+    ``(n_bursts, n_sym, fft_len)`` -> ``(n_bursts, n_sym, n_active)``."""
+    active = active_indices(params)
+    n_bursts, n_sym = fft_symbols.shape[:2]
+    rows = np.arange(n_bursts)[:, None, None], np.arange(n_sym)[None, :, None]
+    return fft_symbols[rows + (active[None, None, :] + carrier_offset.reshape(-1, 1, 1),)]
+
+
+def track_channel(payload_fft: np.ndarray, payload_rotation: np.ndarray, coded_llr: np.ndarray,
+                  bursts: Sequence, mcs: Mcs, params: OfdmParams) -> TrackedChannel:
+    """Re-estimate each burst's channel symbol by symbol from decisions and
+    equalise its payload again.
+
+    Parameters
+    ----------
+    payload_fft : np.ndarray, shape ``(n_bursts, n_sym, fft_len)``, complex64
+        The payload symbols' FFTs (fft-shifted, fine frequency offset removed).
+    payload_rotation : np.ndarray, shape ``(n_bursts, n_sym)``, complex64
+        Common phase of each payload symbol from the first equalisation.
+    coded_llr : np.ndarray, shape ``(n_bursts, n_coded)``, float32, or None
+        Posterior LLRs of the coded payload bits as sent (the decoder's
+        latest, :attr:`~.payload_code.DecodedPayload.coded_llr`): the
+        decisions to estimate from. None: decide symbol by symbol from the
+        header on (:func:`_decide_forward`), which is what to start from
+        when the first decoding failed badly.
+    bursts : sequence of :class:`~.burst_decoding.BurstHeader`
+        The bursts' headers (channel, offsets, header symbols and phases).
+    mcs : Mcs
+        The payloads' MCS (all the same).
+    params : OfdmParams
+    """
+    n_bursts, n_sym = payload_fft.shape[:2]
+    data_cols, pilot_cols = _columns(params)
+    n_data, n_active = len(data_cols), len(data_cols) + len(pilot_cols)
+    n_rows = KNOWN_ROWS + n_sym
+    carrier_offset = np.array([b.carrier_offset for b in bursts])
+    noise_power = np.array([b.noise_power for b in bursts])
+
+    # What was sent, as the posterior mean and energy of every active
+    # carrier of every symbol: preamble, header and pilots are certain.
+    mean = np.zeros((n_bursts, n_rows, n_active), dtype=np.complex64)
+    mean[:, 0] = params.sync_words()[1][active_indices(params)]
+    mean[:, 1:KNOWN_ROWS, pilot_cols] = pilot_rows(0, HEADER_OFDM_SYMBOLS)
+    for j, burst in enumerate(bursts):
+        mean[j, 1:KNOWN_ROWS][:, data_cols] = header_symbols(burst.header).reshape(HEADER_OFDM_SYMBOLS, -1)
+    mean[:, KNOWN_ROWS:, pilot_cols] = pilot_rows(HEADER_OFDM_SYMBOLS, n_sym)
+    midambles = KNOWN_ROWS + np.flatnonzero(midamble_rows(n_sym, mcs.midamble_period))
+    payload_rows = KNOWN_ROWS + np.flatnonzero(~midamble_rows(n_sym, mcs.midamble_period))
+    mean[:, midambles[:, None], data_cols[None, :]] = midamble_symbols(params)
+    energy = np.abs(mean) ** 2
+
+    # What arrived, with each symbol's common phase (relative to the
+    # header's channel estimate) taken out, so that what is left of the
+    # channel's change is smooth.
+    received = np.empty_like(mean)
+    header_fft = np.stack([b.header_fft for b in bursts])
+    preamble_phase = np.exp(-1j * np.angle([b.anchor[0] for b in bursts]))
+    known = _gather_active(header_fft, carrier_offset, params)
+    received[:, 0] = known[:, 0] * preamble_phase[:, None]
+    received[:, 1:KNOWN_ROWS] = known[:, 1:] * np.conj(np.stack([b.header_rotation for b in bursts]))[:, :, None]
+    received[:, KNOWN_ROWS:] = _gather_active(payload_fft, carrier_offset, params) * np.conj(
+        payload_rotation)[:, :, None]
+
+    if coded_llr is None and midambles.size:
+        prior = _decide_anchored(received, mean, energy, noise_power, np.concatenate(
+            [np.arange(KNOWN_ROWS), midambles]), payload_rows, mcs, params)
+    elif coded_llr is None:
+        prior = _decide_forward(received, mean, energy, noise_power, mcs, params)
+    else:
+        bits_per_burst = payload_rows.size * n_data * mcs.bits_per_symbol
+        n_filler = bits_per_burst - coded_llr.shape[1]
+        # Filler bits are known: LLRs as certain as the clip allows.
+        filler_llr = (1.0 - 2.0 * filler_bits(n_filler)) * 100.0
+        llr = np.concatenate([coded_llr, np.broadcast_to(filler_llr, (n_bursts, n_filler))], axis=1)
+        symbol_mean, symbol_energy = soft_symbols(llr.reshape(-1), mcs.constellation)
+        where = payload_rows[:, None], data_cols[None, :]
+        mean[(slice(None),) + where] = symbol_mean.reshape(n_bursts, payload_rows.size, n_data)
+        energy[(slice(None),) + where] = symbol_energy.reshape(n_bursts, payload_rows.size, n_data)
+        prior = np.broadcast_to(np.stack([b.channel[active_indices(params)] for b in bursts])[:, None, :],
+                                mean.shape)
+
+    # Fit a channel smooth in time and frequency to the observations, twice:
+    # the second time unsure symbols lean on the first fit instead of on
+    # the header's channel or the extrapolation.
+    degree = tracking_degree(n_rows)
+    time_projection = _time_projection(n_rows, degree)
+    frequency_projection = smoothing_projection(params).T
+    for _ in range(FIT_ROUNDS):
+        raw = _imputed_raw(received, mean, energy, prior)
+        prior = channel = (np.einsum("rs,bsk->brk", time_projection, raw) @ frequency_projection).astype(
+            np.complex64)
+
+    # Noise from what is certainly known: preamble, header and pilots.
+    residual = received - channel * mean
+    known_error = (np.sum(np.abs(residual[:, :KNOWN_ROWS]) ** 2, axis=(1, 2))
+                   + np.sum(np.abs(residual[:, KNOWN_ROWS:, pilot_cols]) ** 2, axis=(1, 2)))
+    count = KNOWN_ROWS * n_active + n_sym * len(pilot_cols)
+    # The fit spent (degree + 1) * delays of the observations' degrees of freedom.
+    fit_share = (degree + 1) * smoothing_projection(params).trace().real / (n_rows * n_active)
+    noise = np.maximum(known_error / count / (1.0 - fit_share), 1e-12)
+
+    payload_channel = channel[:, KNOWN_ROWS:, :][:, :, data_cols]
+    gain = np.maximum(np.abs(payload_channel) ** 2, 1e-12)
+    symbols = received[:, KNOWN_ROWS:, :][:, :, data_cols] * np.conj(payload_channel) / gain
+    noise_var = noise[:, None, None] / gain
+    change = np.sum(np.abs(channel[:, -1] - channel[:, 0]) ** 2, axis=1) / np.maximum(
+        np.mean(np.sum(np.abs(channel) ** 2, axis=2), axis=1), 1e-12)
+    return TrackedChannel(symbols.reshape(n_bursts, -1).astype(np.complex64),
+                          noise_var.reshape(n_bursts, -1).astype(np.float32), change)
