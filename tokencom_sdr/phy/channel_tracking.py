@@ -1,27 +1,30 @@
-"""Decision-directed channel tracking across a burst, in numpy.
+"""Channel tracking across a burst, in numpy.
 
 The first decoding of a payload equalises every symbol with one channel,
 estimated from the preamble and the header (:mod:`.burst_decoding`), and
 tracks only a common phase from the pilots. On a static channel that is all
-there is. On a moving one (300 Hz of Doppler, a burst of 0.5-1 ms) the
-channel drifts away from that estimate over the payload, and errors pile up
-at the burst's end: a PER floor that more SNR does not remove.
+there is. On a moving one (300 Hz of Doppler: the channel decorrelates to
+about 0.3 over a 1 ms burst) the channel drifts away from that estimate
+over the payload, and errors pile up towards the burst's end: a PER floor
+that more SNR does not remove.
 
-When the first LDPC decoding fails, this module estimates the channel again,
-as it was during every symbol:
+When the first LDPC decoding fails, :func:`track_channel` estimates the
+channel again as it was during every symbol:
 
-1. the decoder's posterior code bits, even when BP did not converge, are
-   far better decisions than the channel's; re-mapped to symbols (with the
-   known filler, pilots, header and preamble) they make every carrier of
-   every symbol a known training symbol, give or take a few errors;
-2. each symbol's raw channel ``Y / X`` is smoothed in frequency by the same
-   short-impulse-response projection the preamble estimate uses, and in
-   time by a least-squares polynomial over the burst (degree growing with
-   the burst's length): the channel of a moving radio changes smoothly
-   within a coherence time, and the fit averages the decision errors out;
+1. first decisions, soft (posterior mean and energy of each symbol, so an
+   unsure one weighs little): symbol by symbol from the header on, each
+   with the channel extrapolated from the ones just decided
+   (:func:`_decide_forward`); or, in a mobile MCS, with the channel
+   interpolated between the known preamble, header and midambles
+   (:func:`_decide_anchored`), which cannot lose track;
+2. a channel smooth in time (a least-squares polynomial over the burst)
+   and in frequency (the short impulse response of the preamble estimate)
+   is fitted to every carrier of every symbol, EM style: an unsure symbol's
+   observation falls back to the previous estimate (:func:`_imputed_raw`);
 3. the payload is equalised with its own channel per symbol and decoded
-   again; the caller repeats this while it helps (see
-   :func:`~.burst_decoding.decode_payloads`).
+   again; the caller repeats this from the decoder's posterior code bits,
+   far better decisions even when BP did not converge, while it keeps
+   fixing bursts (:func:`~.burst_decoding.decode_payloads`).
 
 Only bursts whose decoding failed pay for it, so a static channel at a
 working SNR costs nothing.
@@ -37,7 +40,7 @@ from .burst_mapping import HEADER_OFDM_SYMBOLS, filler_bits, header_symbols, mid
 from .mcs import Mcs
 from .ofdm_equalizer import active_indices, carrier_indices, pilot_rows, smoothing_projection
 from .ofdm_params import OfdmParams
-from .qam import demap_maxlog, map_bits, soft_symbols
+from .qam import demap_maxlog, soft_symbols
 
 #: OFDM symbols with known content before the payload: the second
 #: preamble symbol and the header.
@@ -72,8 +75,6 @@ class TrackedChannel:
 #: straight line in time to, and how many symbols it decides per step.
 FORWARD_WINDOW = 6
 FORWARD_STEP = 2
-LINE_DEGREE = 1
-IMPUTE_HOLD = 0
 #: Rounds of the smooth fit, each with the previous one as the prior of
 #: unsure symbols.
 FIT_ROUNDS = 2
@@ -98,7 +99,7 @@ def _line_extrapolation(rows_fitted: int, rows_ahead: int) -> np.ndarray:
     ``(rows_ahead, rows_fitted)``, float64 (a constant when only one row)."""
     fitted = np.arange(rows_fitted, dtype=np.float64)
     ahead = rows_fitted + np.arange(rows_ahead, dtype=np.float64)
-    degree = min(LINE_DEGREE, rows_fitted - 1)
+    degree = min(1, rows_fitted - 1)
     solve = np.linalg.pinv(np.vander(fitted, degree + 1))
     return np.vander(ahead, degree + 1) @ solve
 
@@ -129,7 +130,7 @@ def _decide_forward(received: np.ndarray, mean: np.ndarray, energy: np.ndarray, 
     symbol was decided with (the prior for the fit that follows).
     """
     data_cols, _ = _columns(params)
-    n_bursts, n_rows = received.shape[:2]
+    n_rows = received.shape[1]
     smoothing = smoothing_projection(params).T
     raw = np.zeros_like(received)
     raw[:, :KNOWN_ROWS] = received[:, :KNOWN_ROWS] / mean[:, :KNOWN_ROWS]
@@ -143,8 +144,7 @@ def _decide_forward(received: np.ndarray, mean: np.ndarray, energy: np.ndarray, 
         predicted[:, rows] = np.einsum("as,bsk->bak", extrapolation, raw[:, start:decided]) @ smoothing
         mean[:, rows, data_cols], energy[:, rows, data_cols] = _soft_decide(
             received[:, rows, data_cols], predicted[:, rows, data_cols], noise_power, mcs)
-        hold = np.broadcast_to(raw[:, decided - 1:decided] @ smoothing, predicted[:, rows].shape) if IMPUTE_HOLD else predicted[:, rows]
-        raw[:, rows] = _imputed_raw(received[:, rows], mean[:, rows], energy[:, rows], hold)
+        raw[:, rows] = _imputed_raw(received[:, rows], mean[:, rows], energy[:, rows], predicted[:, rows])
         decided += ahead
     return predicted
 
