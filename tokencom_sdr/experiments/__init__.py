@@ -4,7 +4,8 @@
   PER vs SNR per MCS through the real chain.
 * :mod:`.text_eval`: text recovery modes vs SNR over held-out messages.
 * :mod:`.text_erasure_eval`, :mod:`.image_erasure_eval`: recovery under
-  packet erasures, without the PHY.
+  packet erasures, without the PHY; :mod:`.text_sources_eval`: the text
+  erasure measurement per source (17th-century and modern English).
 """
 
 from ..lazy_exports import lazy_exports
@@ -13,6 +14,7 @@ _EXPORTS = {
     "per_sweep": ".per_sweep", "run_stock_loopback": ".stock_ofdm",
     "TextEvalConfig": ".text_eval", "run_text_eval": ".text_eval",
     "run_erasure_eval": ".text_erasure_eval", "evaluate_erasures": ".image_erasure_eval",
+    "run_text_sources_eval": ".text_sources_eval",
 }
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
