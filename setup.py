@@ -11,7 +11,8 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
     packages=find_packages(include=["tokencom_sdr", "tokencom_sdr.*"]),
-    package_data={"tokencom_sdr": ["tokens/data/*.json", "context/data/*.safetensors",
+    package_data={"tokencom_sdr": ["models.json", "tokens/data/*.json",
+                                   "context/data/*.safetensors",
                                    "tokens/data/*.safetensors", "radio/profiles/*.yaml"]},
     include_package_data=True,
     install_requires=[

@@ -11,6 +11,9 @@ The data path, one subpackage per stage::
     context/  the context models and the recovery API
     gr/       GNU Radio blocks placed in GRC
 
+Beside them: ``model_manifest`` (with ``models.json``), what every committed
+model file is and the check its loader makes.
+
 Above them: ``app/`` (TX, RX and loopback applications, and this API),
 ``experiments/``, ``training/`` and ``cli/``.
 

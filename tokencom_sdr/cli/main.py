@@ -5,7 +5,8 @@ import sys
 from typing import List, Optional
 
 from .. import __version__
-from . import data, demo, erasure_eval, grc_check, loopback, per_sweep, rx, text_eval, train, tx
+from . import (data, demo, erasure_eval, grc_check, loopback, models, per_sweep, rx, text_eval,
+               train, tx)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     text_eval.add_parser(subparsers)
     grc_check.add_parser(subparsers)
     data.add_parser(subparsers)
+    models.add_parser(subparsers)
     return parser
 
 

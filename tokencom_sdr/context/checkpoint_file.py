@@ -15,6 +15,8 @@ from typing import Dict, Optional, Tuple, Union
 
 import torch
 
+from ..model_manifest import ModelManifestError, verify_model_bytes
+
 __all__ = ["ContextModelFileError", "read_checkpoint", "write_checkpoint"]
 
 
@@ -68,6 +70,8 @@ def read_checkpoint(path: Union[str, os.PathLike, None], default, *, what: str,
     Raises
     ------
     ContextModelFileError
+        Also when the default differs from its entry in the model manifest
+        (:mod:`tokencom_sdr.model_manifest`).
     """
     from safetensors import SafetensorError
     from safetensors.torch import load
@@ -80,6 +84,11 @@ def read_checkpoint(path: Union[str, os.PathLike, None], default, *, what: str,
             raise ContextModelFileError(
                 f"{source} is missing; reinstall the package or rebuild it with "
                 f"`{retrain}`") from error
+        # A committed default must be the file its manifest entry describes.
+        try:
+            verify_model_bytes(blob, f"context/data/{default.name}", source)
+        except ModelManifestError as error:
+            raise ContextModelFileError(str(error)) from None
     else:
         source = str(path)
         try:

@@ -34,7 +34,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..tokens.image_vq import WeightFileError, load_state_checked, load_module_file, save_module
+from ..tokens.image_vq import (WeightFileError, load_module_file, load_state_checked, save_module,
+                               verify_default_weights)
 
 __all__ = ["ContextConfig", "ImageContextModel", "grid_logits", "maskgit_fill", "FillResult",
            "CONTEXT_NAMES", "default_context_path"]
@@ -263,8 +264,16 @@ class ImageContextModel(nn.Module):
 
     @classmethod
     def default(cls, name: str = "standard", device: str = "cpu") -> "ImageContextModel":
-        """The embedded model for tokenizer ``name`` (``standard`` or ``low-rate``)."""
-        return cls.from_file(default_context_path(name), device)
+        """The embedded model for tokenizer ``name`` (``standard`` or ``low-rate``).
+
+        Raises
+        ------
+        WeightFileError
+            Also when the file differs from its model-manifest entry.
+        """
+        path = default_context_path(name)
+        verify_default_weights(path, "context/data")
+        return cls.from_file(path, device)
 
 
 def _starts(size: int, window: int, stride: int):

@@ -39,10 +39,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data.image_data import to_rgb_uint8
+from ..model_manifest import ModelManifestError, verify_model_bytes
 from .frame import Modality, TokenFrame
 from .registry import tokenizer_id
 
 __all__ = ["VQConfig", "VQVAE", "VectorQuantizer", "ImageTokenizer", "WeightFileError",
+           "verify_default_weights",
            "TOKENIZER_NAMES", "default_weight_path", "save_module", "load_module_file"]
 
 _DATA = Path(__file__).resolve().parent / "data"
@@ -100,6 +102,32 @@ def save_module(module: nn.Module, path: Union[str, Path], kind: str, config: di
         metadata["extra"] = json.dumps(extra)
     save_file(state, str(path), metadata=metadata)
     return path
+
+
+def verify_default_weights(path: Path, package_folder: str) -> None:
+    """Refuse an embedded weight file that differs from its model-manifest entry.
+
+    Parameters
+    ----------
+    path : Path
+        The file inside the package.
+    package_folder : str
+        Its folder inside the package (``"tokens/data"``), which with the
+        file name makes the manifest key.
+
+    Raises
+    ------
+    WeightFileError
+        Missing file, or other tensor shapes or SHA-256 than the manifest's.
+    """
+    try:
+        blob = Path(path).read_bytes()
+    except OSError as error:
+        raise WeightFileError(f"cannot read weight file {path}: {error}") from None
+    try:
+        verify_model_bytes(blob, f"{package_folder}/{Path(path).name}", str(path))
+    except ModelManifestError as error:
+        raise WeightFileError(str(error)) from None
 
 
 def load_module_file(path: Union[str, Path], kind: str) -> Tuple[Dict[str, torch.Tensor], dict, dict]:
@@ -510,9 +538,16 @@ class ImageTokenizer:
 
     @classmethod
     def default(cls, name: str = "standard", device: str = "cpu") -> "ImageTokenizer":
-        """One of the embedded tokenizers: ``standard`` or ``low-rate``."""
+        """One of the embedded tokenizers: ``standard`` or ``low-rate``.
+
+        Raises
+        ------
+        WeightFileError
+            Also when the file differs from its model-manifest entry.
+        """
         path = default_weight_path(name)
         key = "low-rate" if "low" in name.lower() else "standard"
+        verify_default_weights(path, "tokens/data")
         return cls.from_file(path, device, key)
 
     def save(self, path: Union[str, Path], extra: Optional[dict] = None) -> Path:

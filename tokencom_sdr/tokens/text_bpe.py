@@ -30,6 +30,7 @@ import numpy as np
 from tokenizers import Tokenizer
 from tokenizers.pre_tokenizers import ByteLevel
 
+from ..model_manifest import ModelManifestError, verify_model_bytes
 from .frame import Modality, TokenFrame
 from .registry import tokenizer_id
 
@@ -93,14 +94,21 @@ class TextTokenizer:
         :mod:`tokencom_sdr.data.corpus`."""
         resource = resources.files("tokencom_sdr.tokens") / "data" / DEFAULT_TOKENIZER_FILE
         try:
-            text = resource.read_text(encoding="utf-8")
+            blob = resource.read_bytes()
         except (FileNotFoundError, OSError) as error:
             raise TokenizerFileError(
                 f"default text tokenizer {DEFAULT_TOKENIZER_FILE} is missing from the "
                 "installed package; reinstall it, or regenerate it with "
                 "`python -m tokencom_sdr.training.text_tokenizer --out "
                 f"tokencom_sdr/tokens/data/{DEFAULT_TOKENIZER_FILE}`") from error
-        tokenizer = cls.from_str(text, source=f"package data {DEFAULT_TOKENIZER_FILE}")
+        # The committed file must be the one its model-manifest entry describes.
+        try:
+            verify_model_bytes(blob, f"tokens/data/{DEFAULT_TOKENIZER_FILE}",
+                               f"package data {DEFAULT_TOKENIZER_FILE}")
+        except ModelManifestError as error:
+            raise TokenizerFileError(str(error)) from None
+        tokenizer = cls.from_str(blob.decode("utf-8"),
+                                 source=f"package data {DEFAULT_TOKENIZER_FILE}")
         tokenizer.name = DEFAULT_TOKENIZER_NAME
         return tokenizer
 

@@ -4,6 +4,8 @@
   masked-token text model; :mod:`.text_memory`: the corpus memory.
 * :mod:`.image_tokenizer`: the VQ-VAE; :mod:`.image_context`: the MaskGIT
   image context model.
+* :mod:`.model_manifest_writer`: recomputes the model manifest's hashes,
+  sizes, shapes and configs (``tokencom models --refresh``).
 
 Nothing below this package imports it.
 """
@@ -13,6 +15,7 @@ from ..lazy_exports import lazy_exports
 _EXPORTS = {
     "train_text_tokenizer": ".text_tokenizer", "train_text_context": ".text_context",
     "train_image_tokenizer": ".image_tokenizer", "train_image_context": ".image_context",
+    "refresh_manifest": ".model_manifest_writer",
 }
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -37,6 +37,7 @@ from typing import Iterable, List, Optional, Sequence, Union
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from ..data.corpus import CorpusUnavailableError, TextBlock, load_corpus_split, split_into_blocks
+from ..data.training_text import TRAINING_DATA_CHOICES, training_blocks
 from ..tokens.text_bpe import TextTokenizer
 
 __all__ = ["train_text_tokenizer", "mean_bytes_per_token", "add_cli_arguments",
@@ -75,7 +76,11 @@ def _select_within_budget(blocks: List[TextBlock], max_bytes: Optional[int]) -> 
 
 def _training_blocks(corpus_files: Optional[Sequence[Union[str, os.PathLike]]],
                      cache_dir: Union[str, os.PathLike, None],
-                     heldout_fraction: float) -> List[TextBlock]:
+                     heldout_fraction: float, data: str = "corpus") -> List[TextBlock]:
+    if corpus_files is None and data != "corpus":
+        # Corpus and modern-English train blocks, named by position for the
+        # byte-budget ranking.
+        return [TextBlock(f"{data}/{i}", i, text) for i, text in enumerate(training_blocks(data))]
     if corpus_files is None:
         return load_corpus_split(cache_dir, heldout_fraction).train
     blocks: List[TextBlock] = []
@@ -96,7 +101,7 @@ def train_text_tokenizer(out_path: Union[str, os.PathLike],
                          progress: bool = True,
                          *,
                          cache_dir: Union[str, os.PathLike, None] = None,
-                         heldout_fraction: float = 0.02) -> TextTokenizer:
+                         heldout_fraction: float = 0.02, data: str = "corpus") -> TextTokenizer:
     """Train a lossless byte-level BPE and write its JSON to ``out_path``.
 
     Parameters
@@ -119,6 +124,10 @@ def train_text_tokenizer(out_path: Union[str, os.PathLike],
         :func:`tokencom_sdr.data.corpus.resolve_cache_dir`.
     heldout_fraction : float
         Held-out share kept away from training (default corpus only).
+    data : str
+        Without ``corpus_files``: ``"corpus"`` (the 17th-century train
+        split) or ``"corpus+modern"`` (plus the modern-English train sides of
+        ``tokencom data fetch``; see :mod:`tokencom_sdr.data.training_text`).
 
     Returns
     -------
@@ -135,8 +144,8 @@ def train_text_tokenizer(out_path: Union[str, os.PathLike],
     """
     if vocab_size < 256:
         raise ValueError(f"vocab_size must be at least 256 (one id per byte), got {vocab_size}")
-    blocks = _select_within_budget(_training_blocks(corpus_files, cache_dir, heldout_fraction),
-                                   max_bytes)
+    blocks = _select_within_budget(
+        _training_blocks(corpus_files, cache_dir, heldout_fraction, data), max_bytes)
     if not blocks:
         raise ValueError("no training text: the corpus is empty or max_bytes is too small")
 
@@ -199,6 +208,9 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
                              "~/.cache/tokencom_sdr/corpus)")
     parser.add_argument("--heldout-fraction", type=float, default=0.02,
                         help="share of the project corpus kept out of training (default 0.02)")
+    parser.add_argument("--data", choices=TRAINING_DATA_CHOICES, default="corpus",
+                        help="without --corpus: the 17th-century corpus, or it plus the modern-"
+                             "English data set of `tokencom data fetch` (train sides only)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
@@ -209,7 +221,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         tokenizer = train_text_tokenizer(
             args.out, vocab_size=args.vocab, corpus_files=args.corpus,
             max_bytes=args.max_bytes, progress=not args.quiet,
-            cache_dir=args.cache_dir, heldout_fraction=args.heldout_fraction)
+            cache_dir=args.cache_dir, heldout_fraction=args.heldout_fraction, data=args.data)
     except (ValueError, CorpusUnavailableError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
