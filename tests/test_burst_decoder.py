@@ -113,11 +113,11 @@ def test_a_failing_payload_decode_drops_that_burst_only(same_size_air, monkeypat
     real = burst_decoder_block.decode_payloads
     batch_sizes = []
 
-    def failing_on_packet_1(samples, bursts, params):
+    def failing_on_packet_1(samples, bursts, params, channel_tracking):
         batch_sizes.append(len(bursts))
         if any(burst.header.packet_number == 1 for burst in bursts):
             raise ValueError("injected failure")
-        return real(samples, bursts, params)
+        return real(samples, bursts, params, channel_tracking)
 
     monkeypatch.setattr(burst_decoder_block, "decode_payloads", failing_on_packet_1)
     block, received = run_block(iq, starts + LAG, [len(iq)])

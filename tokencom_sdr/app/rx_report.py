@@ -48,6 +48,25 @@ def _channel_uses(message: ReceivedMessage, params: OfdmParams) -> Optional[int]
     return int(max(end for _, end in spans) - min(start for start, _ in spans))
 
 
+def channel_diagnostics(message: ReceivedMessage, sample_rate_hz: float) -> Dict[str, object]:
+    """How the channel behaved during a message's bursts.
+
+    ``evm_db``: mean EVM of the payload symbols (power average);
+    ``evm_rise_db``: how much worse the last third of a burst's symbols is
+    than the first third, averaged (a moving channel shows a rise);
+    ``bursts_tracked``: bursts whose channel the receiver had to track;
+    ``doppler_hz``: the largest Doppler estimate among them (None: none tracked).
+    """
+    evms = [b.evm_db for b in message.bursts if b.evm_db is not None and b.evm_db.size]
+    power = [10.0 ** (e / 10.0) for e in evms]
+    rises = [float(np.mean(e[-max(1, e.size // 3):]) - np.mean(e[:max(1, e.size // 3)])) for e in evms]
+    dopplers = [b.doppler for b in message.bursts if b.doppler is not None]
+    return {"evm_db": float(10 * np.log10(np.mean(np.concatenate(power)))) if power else None,
+            "evm_rise_db": float(np.mean(rises)) if rises else None,
+            "bursts_tracked": sum(1 for b in message.bursts if b.channel_change is not None),
+            "doppler_hz": max(dopplers) * sample_rate_hz if dopplers else None}
+
+
 def message_report(message: ReceivedMessage, sample_rate_hz: float, gap_len: int,
                    expected: Optional[Expected] = None, config: Optional[dict] = None,
                    latency_s: Optional[float] = None) -> Dict[str, object]:
@@ -60,7 +79,8 @@ def message_report(message: ReceivedMessage, sample_rate_hz: float, gap_len: int
     ``token_error_rates_from`` says which), ``exact_raw``, ``exact`` and
     ``semantic_similarity`` (text with ``expected.text``), ``psnr_no_recovery_db``, ``psnr_db``,
     ``ms_ssim_no_recovery``, ``ms_ssim`` (images with ``expected.image``),
-    ``channel_uses``, ``bits_per_channel_use`` (text), ``cfo_hz``,
+    ``channel_uses``, ``bits_per_channel_use`` (text), ``cfo_hz``, the channel
+    diagnostics of :func:`channel_diagnostics`,
     ``first_sample``, ``latency_s`` (from the first packet to the report),
     ``received_at`` (UTC) and ``config``.
     """
@@ -79,6 +99,7 @@ def message_report(message: ReceivedMessage, sample_rate_hz: float, gap_len: int
                                       if channel_uses and message.modality == Modality.TEXT
                                       else None)
     report["cfo_hz"] = None if message.cfo is None else message.cfo * sample_rate_hz
+    report.update(channel_diagnostics(message, sample_rate_hz))
     starts = [b.start_sample for b in message.bursts if b.start_sample is not None]
     report["first_sample"] = min(starts) if starts else None
     report["latency_s"] = latency_s
@@ -109,6 +130,10 @@ def format_report(report: dict, totals: dict) -> str:
              f"{', re-decoded ' + str(report['packets_redecoded']) if report['packets_redecoded'] else ''}"
              f") | {report['recovery']}: {ter} | {report['mcs']} | SNR {snr} | CFO {cfo} | "
              f"{report['reason']}")
+    if report.get("evm_db") is not None:
+        stats += f" | EVM {report['evm_db']:.1f} dB (rise {report['evm_rise_db']:+.1f} dB)"
+    if report.get("doppler_hz") is not None:
+        stats += f" | tracked {report['bursts_tracked']}, Doppler ~{report['doppler_hz']:.0f} Hz"
     if report["exact"] is not None:
         stats += f" | exact {report['exact_raw']} -> {report['exact']}"
     if report.get("psnr_db") is not None:

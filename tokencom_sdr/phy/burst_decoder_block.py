@@ -108,6 +108,9 @@ class BurstDecoderBlock(gr.sync_block):
         Samples from a burst's first sample to its trigger, as the detector
         places it on a clean channel; the header's timing estimate corrects
         the rest (up to ``TIMING_PADDING``).
+    channel_tracking : bool
+        Track the channel across payloads whose first decoding failed
+        (:mod:`.channel_tracking`); False only to measure what it brings.
 
     Attributes
     ----------
@@ -126,7 +129,7 @@ class BurstDecoderBlock(gr.sync_block):
         or lost to an error.
     """
 
-    def __init__(self, params: OfdmParams = None, trigger_lag: int = 68):
+    def __init__(self, params: OfdmParams = None, trigger_lag: int = 68, channel_tracking: bool = True):
         gr.sync_block.__init__(self, "tokencom_burst_decoder", in_sig=[np.complex64, np.uint8],
                                out_sig=None)
         self.params = params = params or OfdmParams()
@@ -138,6 +141,7 @@ class BurstDecoderBlock(gr.sync_block):
         self.headers_ok = self.headers_failed = 0
         self.bursts_decoded = self.bursts_dropped = 0
         self._lag = trigger_lag
+        self.channel_tracking = bool(channel_tracking)
         self._window = header_window_length(params)
         # How far a header window reaches back from its trigger. The buffer
         # starts with that many zeros, as if the receiver had heard silence
@@ -241,9 +245,9 @@ class BurstDecoderBlock(gr.sync_block):
             if index not in results:
                 self.bursts_dropped += 1
                 continue
-            symbols, decoded = results[index]
+            symbols, decoded, diagnostics = results[index]
             try:
-                received = ReceivedBurst.from_decoded(burst, decoded, max(0, start))
+                received = ReceivedBurst.from_decoded(burst, decoded, max(0, start), diagnostics)
                 pdu = received.to_pdu() if self._pdus_wanted else None
             except Exception as error:  # noqa: BLE001 - one bad burst must not stop the rest
                 gr.log.warn(f"tokencom burst decoder dropped a burst: {error!r}")
@@ -263,7 +267,8 @@ class BurstDecoderBlock(gr.sync_block):
         error loses only the burst that causes it."""
         try:
             return dict(zip(members, decode_payloads([ready[i][2] for i in members],
-                                                     [ready[i][0] for i in members], self.params)))
+                                                     [ready[i][0] for i in members], self.params,
+                                                     self.channel_tracking)))
         except Exception as error:  # noqa: BLE001 - one bad burst must not stop the rest
             if len(members) == 1:
                 gr.log.warn(f"tokencom burst decoder dropped a burst: {error!r}")

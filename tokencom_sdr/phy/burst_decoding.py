@@ -29,8 +29,8 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from .channel_tracking import track_channel
-from .burst_mapping import (HEADER_OFDM_SYMBOLS, header_from_symbols, header_symbols,
-                            payload_ofdm_symbols, payloads_from_symbols)
+from .burst_mapping import (HEADER_OFDM_SYMBOLS, header_from_symbols, header_symbols, midamble_rows,
+                            midamble_symbols, payload_ofdm_symbols, payloads_from_symbols)
 from .mcs import MCS_BY_INDEX, Mcs
 from .ofdm_equalizer import (channel_fit_share, cut_symbols, equalize_burst, equalize_bursts,
                              fine_frequency_offset,
@@ -39,6 +39,7 @@ from .ofdm_equalizer import (channel_fit_share, cut_symbols, equalize_burst, equ
 from .ofdm_params import OfdmParams
 from .payload_code import DecodedPayload
 from .phy_header import HEADER_CODED_BITS, PhyHeader
+from .qam import demap_maxlog, map_bits
 
 PREAMBLE_SYMBOLS = 2
 SYMBOLS_PER_HEADER = PREAMBLE_SYMBOLS + HEADER_OFDM_SYMBOLS
@@ -103,6 +104,63 @@ class BurstHeader:
     cfo: float
     header_fft: np.ndarray
     header_rotation: np.ndarray
+
+
+@dataclass(frozen=True)
+class BurstDiagnostics:
+    """What a user tuning a live link wants to see of one burst.
+
+    Attributes
+    ----------
+    evm_db : np.ndarray, shape ``(n_payload_ofdm_symbols,)``, dtype ``float32``
+        Error vector magnitude of each payload OFDM symbol against the
+        nearest constellation points (midambles: against what they carry),
+        dB relative to the constellation's power. A rising EVM across the
+        burst is a channel that moves within it.
+    channel_change : float or None
+        For a burst whose channel was tracked: the energy of the channel's
+        change from the first to the last symbol over its mean energy (0
+        static, about 2 for unrelated channels). None when the first
+        decoding succeeded and no tracking was needed.
+    doppler : float or None
+        With ``channel_change``: the maximum Doppler shift, normalised to the
+        sample rate, for which a Jakes channel decorrelates that much over
+        the burst (``J0(2 pi f_D t)`` = correlation). Noise adds to the
+        measured change, so at low SNR it reads high; beyond the first zero
+        of ``J0`` it is a lower bound.
+    """
+
+    evm_db: np.ndarray
+    channel_change: Optional[float] = None
+    doppler: Optional[float] = None
+
+
+@lru_cache(maxsize=1)
+def _j0_table():
+    """``J0`` on ``[0, first zero]`` (decreasing), for inverting it."""
+    from scipy.special import j0
+    x = np.linspace(0.0, 2.404825557695773, 512)
+    return x, j0(x)
+
+
+def doppler_from_change(channel_change: float, n_symbols: int, params: OfdmParams) -> float:
+    """Normalised maximum Doppler from a tracked burst's channel change
+    over ``n_symbols`` OFDM symbols (see :attr:`BurstDiagnostics.doppler`)."""
+    x, j0 = _j0_table()
+    correlation = 1.0 - 0.5 * channel_change
+    argument = float(np.interp(correlation, j0[::-1], x[::-1]))
+    return argument / (2 * np.pi * max(n_symbols, 1) * params.symbol_len)
+
+
+def _evm_per_symbol(symbols: np.ndarray, mcs: Mcs, params: OfdmParams) -> np.ndarray:
+    """EVM in dB of each OFDM symbol of equalised payloads,
+    ``(n_bursts, n_sym * n_data)`` -> ``(n_bursts, n_sym)`` float32."""
+    n_bursts, n_data = symbols.shape[0], len(params.data_carriers)
+    llr = demap_maxlog(symbols.reshape(-1), np.ones(symbols.size, dtype=np.float32), mcs.constellation)
+    nearest = map_bits(llr < 0, mcs.constellation).reshape(n_bursts, -1, n_data)
+    nearest[:, midamble_rows(nearest.shape[1], mcs.midamble_period)] = midamble_symbols(params)
+    error = np.mean(np.abs(symbols.reshape(nearest.shape) - nearest) ** 2, axis=2)
+    return (10 * np.log10(np.maximum(error, 1e-12))).astype(np.float32)
 
 
 def header_window_length(params: OfdmParams) -> int:
@@ -184,8 +242,8 @@ def decode_header_window(samples: np.ndarray, params: OfdmParams) -> Optional[Bu
         header_fft=fft_symbols[1:], header_rotation=burst.rotation)
 
 
-def decode_payload_samples(samples: np.ndarray, burst: BurstHeader,
-                           params: OfdmParams) -> Tuple[np.ndarray, DecodedPayload]:
+def decode_payload_samples(samples: np.ndarray, burst: BurstHeader, params: OfdmParams,
+                           channel_tracking: bool = True) -> Tuple[np.ndarray, DecodedPayload, BurstDiagnostics]:
     """Equalise, demap and decode a burst's payload.
 
     Parameters
@@ -199,22 +257,29 @@ def decode_payload_samples(samples: np.ndarray, burst: BurstHeader,
 
     Returns
     -------
+    channel_tracking : bool
+        Track the channel across the payload when the first decoding
+        fails (:mod:`.channel_tracking`); False only to measure what it brings.
+
+    Returns
+    -------
     symbols : np.ndarray, shape ``(n_sym * n_data,)``, dtype ``complex64``
-        The equalised payload symbols (filler included), for a display.
+        The equalised payload symbols (filler and midambles included), for a display.
     decoded : DecodedPayload
+    diagnostics : BurstDiagnostics
     """
-    return decode_payloads([samples], [burst], params)[0]
+    return decode_payloads([samples], [burst], params, channel_tracking)[0]
 
 
-def decode_payloads(samples: Sequence[np.ndarray], bursts: Sequence[BurstHeader],
-                    params: OfdmParams) -> List[Tuple[np.ndarray, DecodedPayload]]:
+def decode_payloads(samples: Sequence[np.ndarray], bursts: Sequence[BurstHeader], params: OfdmParams,
+                    channel_tracking: bool = True) -> List[Tuple[np.ndarray, DecodedPayload, BurstDiagnostics]]:
     """:func:`decode_payload_samples` for bursts of the same MCS and payload
     size, in one pass of numpy calls: each step's fixed cost is paid once
     for the batch instead of once per burst.
 
     Returns
     -------
-    list of ``(symbols, decoded)``, one per burst, in order
+    list of ``(symbols, decoded, diagnostics)``, one per burst, in order
     """
     first = bursts[0]
     if any(b.mcs != first.mcs or b.header.payload_bytes != first.header.payload_bytes for b in bursts):
@@ -236,11 +301,12 @@ def decode_payloads(samples: Sequence[np.ndarray], bursts: Sequence[BurstHeader]
     decoded = payloads_from_symbols(equalized.symbols, noise_var, first.header.payload_bytes, first.mcs,
                                     params)
     symbols = list(equalized.symbols)
+    change = [None] * len(bursts)
     # Bursts the first decoding could not fix: track their channel across
     # the payload from the decoder's decisions and decode again, while that
     # keeps fixing some (a static channel at a working SNR never gets here).
     failed = [j for j, d in enumerate(decoded) if not d.fec_ok and d.coded_llr is not None]
-    for tracking_pass in range(TRACKING_PASSES):
+    for tracking_pass in range(TRACKING_PASSES if channel_tracking else 0):
         if not failed:
             break
         # First from symbol-by-symbol decisions, then from the decoder's.
@@ -249,7 +315,11 @@ def decode_payloads(samples: Sequence[np.ndarray], bursts: Sequence[BurstHeader]
                                 [bursts[j] for j in failed], first.mcs, params)
         again = payloads_from_symbols(tracked.symbols, tracked.noise_var, first.header.payload_bytes,
                                       first.mcs, params)
-        for j, symbols_j, decoded_j in zip(failed, tracked.symbols, again):
-            symbols[j], decoded[j] = symbols_j, decoded_j
+        for j, symbols_j, decoded_j, change_j in zip(failed, tracked.symbols, again, tracked.channel_change):
+            symbols[j], decoded[j], change[j] = symbols_j, decoded_j, float(change_j)
         failed = [j for j, d in zip(failed, again) if not d.fec_ok]
-    return list(zip(symbols, decoded))
+    evm = _evm_per_symbol(np.stack(symbols), first.mcs, params)
+    # The tracked channel spans the second preamble symbol to the last payload symbol.
+    span = n_sym + HEADER_OFDM_SYMBOLS
+    return [(s, d, BurstDiagnostics(e, c, None if c is None else doppler_from_change(c, span, params)))
+            for s, d, e, c in zip(symbols, decoded, evm, change)]

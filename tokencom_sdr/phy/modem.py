@@ -93,11 +93,12 @@ def modulate(packets: Sequence[bytes], mcs: str = "qpsk-1/2",
 class _ChannelReceiver(gr.top_block):
     """IQ vector -> [channel] -> OFDM RX -> stored bursts."""
 
-    def __init__(self, iq: np.ndarray, channel, sync_threshold: float, params: OfdmParams):
+    def __init__(self, iq: np.ndarray, channel, sync_threshold: float, params: OfdmParams,
+                 channel_tracking: bool = True):
         gr.top_block.__init__(self, "tokencom_channel_receive", catch_exceptions=False)
         self.source = blocks.vector_source_c(np.asarray(iq, dtype=np.complex64).tolist(), False)
         self.channel = channel
-        self.rx = OfdmBurstRx(sync_threshold, params, message_output=False)
+        self.rx = OfdmBurstRx(sync_threshold, params, message_output=False, channel_tracking=channel_tracking)
         # Collected by direct callback, not through a message sink: at the
         # end of a finite run a message hop can stop before its queue drains.
         self.bursts: List[ReceivedBurst] = []
@@ -110,7 +111,7 @@ class _ChannelReceiver(gr.top_block):
 
 def demodulate(iq: np.ndarray, channel=None,
                sync_threshold: float = DEFAULT_SYNC_THRESHOLD,
-               params: OfdmParams = None) -> List[ReceivedBurst]:
+               params: OfdmParams = None, channel_tracking: bool = True) -> List[ReceivedBurst]:
     """Pass IQ through ``channel`` (none if None) and the OFDM receiver.
 
     Parameters
@@ -126,7 +127,7 @@ def demodulate(iq: np.ndarray, channel=None,
     list of ReceivedBurst
         In arrival order.
     """
-    tb = _ChannelReceiver(iq, channel, sync_threshold, params or OfdmParams())
+    tb = _ChannelReceiver(iq, channel, sync_threshold, params or OfdmParams(), channel_tracking)
     tb.run()
     return tb.bursts
 
@@ -134,7 +135,7 @@ def demodulate(iq: np.ndarray, channel=None,
 def run_phy_loopback(packets: Sequence[bytes], mcs: str = "qpsk-1/2",
                      channel=None,
                      sync_threshold: float = DEFAULT_SYNC_THRESHOLD,
-                     params: OfdmParams = None) -> PhyLoopbackResult:
+                     params: OfdmParams = None, channel_tracking: bool = True) -> PhyLoopbackResult:
     """Send ``packets`` through the real GNU Radio OFDM chain and collect what
     the receiver delivers.
 
@@ -148,8 +149,11 @@ def run_phy_loopback(packets: Sequence[bytes], mcs: str = "qpsk-1/2",
         Impairments (e.g. a ``LoopbackChannel``); none when omitted.
     sync_threshold : float
         Receiver's Schmidl & Cox threshold.
+    channel_tracking : bool
+        The receiver tracks the channel across failed payloads (False only to
+        measure what that brings).
     """
     start = time.perf_counter()
     iq = modulate(packets, mcs, params)
-    received = demodulate(iq, channel, sync_threshold, params)
+    received = demodulate(iq, channel, sync_threshold, params, channel_tracking)
     return PhyLoopbackResult(received, len(iq), time.perf_counter() - start)

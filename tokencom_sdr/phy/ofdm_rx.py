@@ -55,10 +55,14 @@ class OfdmBurstRx(gr.hier_block2):
         message-connected to the hier's own port (gnuradio#7706), and a sweep
         that builds hundreds of receivers in one process would run out of
         shared memory.
+    channel_tracking : bool
+        Track the channel across payloads whose first decoding failed
+        (:mod:`.channel_tracking`): what a moving radio needs, free on a
+        static channel. False only to measure what it brings.
     """
 
     def __init__(self, sync_threshold: float = DEFAULT_SYNC_THRESHOLD, params: OfdmParams = None,
-                 message_output: bool = True):
+                 message_output: bool = True, channel_tracking: bool = True):
         gr.hier_block2.__init__(self, "tokencom_ofdm_rx",
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature(0, 0, 0))
@@ -73,7 +77,8 @@ class OfdmBurstRx(gr.hier_block2):
         # The detector's own frequency estimate is unused: each burst's
         # offset is estimated from its preamble, in the decoder.
         self.frequency_sink = blocks.null_sink(gr.sizeof_float)
-        self.decoder = BurstDecoderBlock(params, trigger_lag=params.symbol_len - _MARK_LEAD)
+        self.decoder = BurstDecoderBlock(params, trigger_lag=params.symbol_len - _MARK_LEAD,
+                                         channel_tracking=channel_tracking)
         # Each work() call of a Python block costs tens of microseconds of
         # scheduling and wrapping; large input buffers let the decoder take
         # many bursts per call. (The buffers in front of it belong to blocks

@@ -12,8 +12,9 @@ metadata read or written.
 
 PDU metadata keys (all optional except none; a bare ``u8vector`` PDU is a
 burst with bytes only): ``mcs`` (symbol), ``fec_ok`` (bool), ``snr_db``,
-``cfo`` (double), ``packet_number``, ``start_sample`` (long), ``bit_llr``,
-``code_llr`` (f32vector). Unknown keys are ignored.
+``cfo``, ``channel_change``, ``doppler`` (double), ``packet_number``, ``start_sample``
+(long), ``bit_llr``, ``code_llr``, ``evm_db`` (f32vector). Unknown keys are
+ignored.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import pmt
 
 __all__ = ["ReceivedBurst"]
 
-_VECTORS = ("bit_llr", "code_llr")
+_VECTORS = ("bit_llr", "code_llr", "evm_db")
 
 
 def _f32vector(values: np.ndarray):
@@ -42,7 +43,9 @@ _TO_PMT = tuple((pmt.intern(name), name, convert) for name, convert in (
     ("snr_db", lambda v: pmt.from_double(float(v))), ("cfo", lambda v: pmt.from_double(float(v))),
     ("packet_number", lambda v: pmt.from_long(int(v))),
     ("start_sample", lambda v: pmt.from_long(int(v))),
-    ("bit_llr", _f32vector), ("code_llr", _f32vector)))
+    ("bit_llr", _f32vector), ("code_llr", _f32vector),
+    ("evm_db", _f32vector), ("channel_change", lambda v: pmt.from_double(float(v))),
+    ("doppler", lambda v: pmt.from_double(float(v)))))
 
 
 @dataclass
@@ -70,6 +73,14 @@ class ReceivedBurst:
         The channel LLRs of the coded payload as sent; only for bursts whose
         FEC failed, so that the receiver can decode them again with prior
         knowledge (:func:`~tokencom_sdr.phy.payload_code.decode_payload`).
+    evm_db : np.ndarray or None, shape ``(payload OFDM symbols,)``, dtype ``float32``
+        EVM of each payload OFDM symbol in dB: one that rises across the
+        burst shows a channel moving within it.
+    channel_change : float or None
+        How far the channel moved over the burst, when the receiver had to
+        track it (see :class:`~tokencom_sdr.phy.burst_decoding.BurstDiagnostics`).
+    doppler : float or None
+        The Doppler shift that change implies, normalised to the sample rate.
     """
 
     data: bytes
@@ -81,6 +92,9 @@ class ReceivedBurst:
     start_sample: Optional[int] = None
     bit_llr: Optional[np.ndarray] = None
     code_llr: Optional[np.ndarray] = None
+    evm_db: Optional[np.ndarray] = None
+    channel_change: Optional[float] = None
+    doppler: Optional[float] = None
 
     def __post_init__(self):
         self.data = bytes(self.data)
@@ -92,17 +106,22 @@ class ReceivedBurst:
             raise ValueError(f"bit_llr has {self.bit_llr.size} values for {len(self.data)} bytes")
 
     @classmethod
-    def from_decoded(cls, burst, decoded, start_sample: Optional[int] = None) -> "ReceivedBurst":
+    def from_decoded(cls, burst, decoded, start_sample: Optional[int] = None,
+                     diagnostics=None) -> "ReceivedBurst":
         """From the burst decoder's header and payload results.
 
         Parameters
         ----------
         burst : ~tokencom_sdr.phy.burst_decoding.BurstHeader
         decoded : ~tokencom_sdr.phy.payload_code.DecodedPayload
+        diagnostics : ~tokencom_sdr.phy.burst_decoding.BurstDiagnostics, optional
         """
         return cls(decoded.data, burst.mcs.name, bool(decoded.fec_ok), float(burst.snr_db),
                    float(burst.cfo), int(burst.header.packet_number), start_sample,
-                   decoded.bit_llr, None if decoded.fec_ok else decoded.channel_llr)
+                   decoded.bit_llr, None if decoded.fec_ok else decoded.channel_llr,
+                   None if diagnostics is None else diagnostics.evm_db,
+                   None if diagnostics is None else diagnostics.channel_change,
+                   None if diagnostics is None else diagnostics.doppler)
 
     def meta(self) -> Dict[str, object]:
         """The scalar fields that are set, JSON-ready (no LLR vectors)."""
@@ -168,7 +187,7 @@ def _read(key: str, value):
         return pmt.symbol_to_string(value) if pmt.is_symbol(value) else None
     if key == "fec_ok":
         return pmt.to_bool(value) if pmt.is_bool(value) else None
-    if key in ("snr_db", "cfo"):
+    if key in ("snr_db", "cfo", "channel_change", "doppler"):
         if not pmt.is_number(value) or pmt.is_complex(value):
             return None
         number = pmt.to_double(value) if pmt.is_real(value) else float(pmt.to_long(value))
