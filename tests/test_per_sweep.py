@@ -39,3 +39,29 @@ def test_snr_ranges_and_bad_input(capsys):
             parse_snr_range(bad)
     assert main(["per-sweep", "--mcs", "qpsk-7/8", "--snr", "5", "--json", "/dev/null"]) == 1
     assert "unknown MCS" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(180)
+def test_fading_sweep_records_its_channel_and_what_tracking_brings(tmp_path):
+    """ETU at 300 Hz, 20 dB: the rows say which channel and receiver they
+    measured, and the receiver with tracking loses fewer packets."""
+    common = ["per-sweep", "--mcs", "qpsk-1/2", "--snr", "20", "--packets", "40", "--no-stock",
+              "--channel", "etu", "--doppler", "300", "--rate", "2e6", "--phase-noise", "-40"]
+    assert main(common + ["--json", str(tmp_path / "on.json")]) == 0
+    assert main(common + ["--no-tracking", "--json", str(tmp_path / "off.json")]) == 0
+    [on] = json.loads((tmp_path / "on.json").read_text())
+    [off] = json.loads((tmp_path / "off.json").read_text())
+    assert on["channel"]["fading"] == {"profile": "etu", "doppler_hz": 300.0, "sample_rate": 2e6,
+                                       "rician_k": 0.0, "seed": on["channel"]["fading"]["seed"]}
+    assert on["channel"]["front_end"]["phase_noise_db"] == -40.0
+    assert on["channel_tracking"] is True and off["channel_tracking"] is False
+    assert on["sample_rate"] == 2e6
+    assert off["per"] >= 0.25 and on["per"] <= 0.1
+
+
+@pytest.mark.timeout(30)
+def test_bad_channel_options_are_refused(capsys):
+    assert main(["per-sweep", "--snr", "5", "--channel", "etu", "--doppler", "1e6", "--json", "/dev/null"]) == 1
+    assert "doppler_hz" in capsys.readouterr().err
+    assert main(["per-sweep", "--snr", "5", "--iq-imbalance", "1", "--json", "/dev/null"]) == 1
+    assert "--iq-imbalance" in capsys.readouterr().err

@@ -18,6 +18,7 @@ from typing import Dict, List, Optional, Union
 import numpy as np
 
 from ..channel.loopback_channel import LoopbackChannel
+from ..channel.mobility import FadingSpec, FrontEndSpec
 from ..context.modes import DEFAULT_IMAGE_RECOVERY, DEFAULT_TEXT_RECOVERY
 from ..data.image_data import to_rgb_uint8
 from ..link import make_aggregation, packetize
@@ -69,6 +70,10 @@ class LinkConfig:
         header, then the context model's token prior), ``header``,
         ``model-only`` or ``off``
         (:mod:`tokencom_sdr.link.receiver.redecoding`).
+    fading : FadingSpec, optional
+        A moving channel (3GPP delay profile, Doppler); none when omitted.
+    front_end : FrontEndSpec, optional
+        IQ imbalance, DC offset and phase noise at the receiver.
     """
 
     snr_db: float = 25.0
@@ -83,12 +88,17 @@ class LinkConfig:
     message_id: int = 1
     recovery: str = DEFAULT_TEXT_RECOVERY
     context_decoding: str = "model"
+    fading: Optional[FadingSpec] = None
+    front_end: Optional[FrontEndSpec] = None
 
     def make_channel(self) -> LoopbackChannel:
-        return LoopbackChannel(self.snr_db, self.cfo, self.sco_ppm, self.taps, self.seed)
+        return LoopbackChannel(self.snr_db, self.cfo, self.sco_ppm, self.taps, self.seed,
+                               fading=self.fading, front_end=self.front_end)
 
     def to_json(self) -> dict:
-        return asdict(self) | {"taps": [str(complex(t)) for t in self.taps]}
+        return asdict(self) | {"taps": [str(complex(t)) for t in self.taps],
+                               "fading": None if self.fading is None else self.fading.to_json(),
+                               "front_end": None if self.front_end is None else self.front_end.to_json()}
 
 
 def _send(frame: TokenFrame, config: LinkConfig):

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from ..app.loopback import LinkConfig, run_text_loopback
 from ..context.modes import CONTEXT_DECODING, DEFAULT_TEXT_RECOVERY, TEXT_RECOVERY_MODES
-from .options import add_channel_options, add_link_options, parse_taps
+from .options import (add_channel_options, add_link_options, add_mobility_options, fading_from_args,
+                      front_end_from_args, parse_taps)
 from .image_options import add_image_source_options, run_image_loopback_from_args
 
 
@@ -23,6 +24,7 @@ def add_parser(subparsers) -> None:
     exclusive.add_argument("--text", metavar="TEXT", help="message to send")
     add_image_source_options(parser, exclusive)
     add_channel_options(parser)
+    add_mobility_options(parser)
     add_link_options(parser)
     text = parser.add_argument_group("text (with --text)")
     text.add_argument(
@@ -47,7 +49,8 @@ def config_from_args(args) -> LinkConfig:
                       mcs=args.mcs, aggregation=args.aggregation,
                       tokens_per_packet=args.packet_tokens, sync_threshold=args.sync_threshold,
                       seed=args.seed, recovery=getattr(args, "text_recovery", "none"),
-                      context_decoding=getattr(args, "context_decoding", "model"))
+                      context_decoding=getattr(args, "context_decoding", "model"),
+                      fading=fading_from_args(args), front_end=front_end_from_args(args))
 
 
 def summary_line(report: dict) -> str:

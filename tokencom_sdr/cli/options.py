@@ -81,3 +81,55 @@ def add_link_options(parser: argparse.ArgumentParser) -> None:
                        help="tokens per packet (default 32)")
     group.add_argument("--sync-threshold", type=float, default=DEFAULT_SYNC_THRESHOLD, metavar="T",
                        help=f"receiver's Schmidl & Cox detection threshold (default {DEFAULT_SYNC_THRESHOLD})")
+
+
+def add_mobility_options(parser: argparse.ArgumentParser, rate_option: bool = True) -> None:
+    """``--channel/--doppler/--rician-k`` (fading) and ``--iq-imbalance/--dc-offset/--phase-noise``
+    (front end), the gr-channels models of :mod:`tokencom_sdr.channel.mobility`."""
+    from ..channel.mobility import DELAY_PROFILES
+
+    group = parser.add_argument_group(
+        "moving channel and front end",
+        "gr-channels' selective_fading_model with a 3GPP delay profile, and channels.impairments.")
+    group.add_argument("--channel", choices=("static",) + tuple(DELAY_PROFILES), default="static",
+                       help="delay profile of a fading channel: 3GPP EPA (pedestrian), EVA (vehicular), "
+                            "ETU (typical urban); static = no fading")
+    group.add_argument("--doppler", type=float, default=5.0, metavar="HZ",
+                       help="maximum Doppler shift of the fading channel (300 Hz is about "
+                            "130 km/h at 2.45 GHz)")
+    group.add_argument("--rician-k", type=float, default=0.0, metavar="K",
+                       help="Rician K factor of the first path, linear (0: Rayleigh)")
+    if rate_option:
+        group.add_argument("-r", "--rate", type=float, default=2e6, metavar="HZ",
+                           help="sample rate the delays and the Doppler refer to")
+    group.add_argument("--iq-imbalance", default=None, metavar="DB,DEG",
+                       help="receiver IQ gain and phase imbalance, e.g. 1,5")
+    group.add_argument("--dc-offset", type=complex, default=0j, metavar="C",
+                       help="DC offset added at the receiver, e.g. 0.1 or 0.05+0.05j")
+    group.add_argument("--phase-noise", type=float, default=None, metavar="DB",
+                       help="phase-noise magnitude in dB, e.g. -30")
+
+
+def fading_from_args(args, sample_rate: float = None):
+    """The :class:`~tokencom_sdr.channel.mobility.FadingSpec` the options ask for, or None."""
+    from ..channel.mobility import FadingSpec
+
+    if args.channel == "static":
+        return None
+    rate = sample_rate if sample_rate is not None else args.rate
+    return FadingSpec(args.channel, args.doppler, rate, args.rician_k, args.seed)
+
+
+def front_end_from_args(args):
+    """The :class:`~tokencom_sdr.channel.mobility.FrontEndSpec` the options ask for, or None."""
+    from ..channel.mobility import FrontEndSpec
+
+    magnitude = phase = 0.0
+    if args.iq_imbalance:
+        try:
+            magnitude, phase = (float(v) for v in args.iq_imbalance.split(","))
+        except ValueError:
+            raise ValueError(f"cannot read --iq-imbalance {args.iq_imbalance!r}; write DB,DEG "
+                             f"(e.g. 1,5)") from None
+    spec = FrontEndSpec(magnitude, phase, complex(args.dc_offset), args.phase_noise)
+    return spec if spec.active else None

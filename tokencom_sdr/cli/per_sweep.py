@@ -8,7 +8,7 @@ from tqdm import tqdm
 
 from ..phy.mcs import CODED_MCS_NAMES, MCS_NAMES
 from ..experiments.per_sweep import per_sweep, plot_per
-from .options import parse_snr_range, parse_taps
+from .options import add_mobility_options, fading_from_args, front_end_from_args, parse_snr_range, parse_taps
 
 
 def add_parser(subparsers) -> None:
@@ -31,10 +31,13 @@ def add_parser(subparsers) -> None:
                          help="carrier frequency offset, normalised to the sample rate")
     channel.add_argument("--sco", type=float, default=0.0, metavar="PPM", help="sample-clock offset")
     channel.add_argument("--taps", nargs="+", default=None, metavar="TAP", help="multipath taps")
-    channel.add_argument("--seed", type=int, default=0, help="payload and noise seed")
+    channel.add_argument("--seed", type=int, default=0, help="payload, noise and fading seed")
+    add_mobility_options(parser)
+    receiver = parser.add_argument_group("receiver")
+    receiver.add_argument("--no-tracking", action="store_true",
+                          help="switch off the receiver's channel tracking across failed payloads "
+                               "(to measure what it brings)")
     output = parser.add_argument_group("output")
-    output.add_argument("--sample-rate", type=float, default=1e6, metavar="HZ",
-                        help="sample rate used to express goodput in bit/s")
     output.add_argument("--json", type=Path, required=True, metavar="PATH", help="write the points here")
     output.add_argument("--plot", type=Path, metavar="PATH", help="write a PER-vs-SNR plot (PNG)")
     parser.set_defaults(run=run)
@@ -49,8 +52,10 @@ def run(args) -> int:
     with tqdm(total=total, unit="point", desc="per-sweep") as bar:
         rows = per_sweep(names, snrs, args.packets, args.payload_bytes, args.cfo, args.sco,
                          parse_taps(args.taps) if args.taps else None, not args.no_stock,
-                         args.sample_rate, seed=args.seed,
-                         progress=lambda label: (bar.set_postfix_str(label), bar.update(1)))
+                         args.rate, seed=args.seed,
+                         progress=lambda label: (bar.set_postfix_str(label), bar.update(1)),
+                         fading=fading_from_args(args), front_end=front_end_from_args(args),
+                         channel_tracking=not args.no_tracking)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(rows, indent=1) + "\n")
     print(f"{'MCS':>20} {'SNR':>6} {'PER':>7} {'BER':>9} {'goodput kb/s':>13}")

@@ -34,13 +34,17 @@ def add_radio_options(parser: argparse.ArgumentParser, required: bool = True,
 def add_channel_options(parser: argparse.ArgumentParser, what: str) -> None:
     group = parser.add_argument_group(
         "simulated channel", f"Software impairments added to the {what} (for ZMQ and replay "
-                             f"tests; off unless --snr, --cfo, --sco or --taps is given).")
+                             f"tests; off unless --snr, --cfo, --sco, --taps or an option of the "
+                             f"moving channel below is given; delays and Doppler refer to the "
+                             f"profile's sample rate).")
     group.add_argument("--snr", type=float, metavar="DB", help="burst SNR in dB")
     group.add_argument("--cfo", type=float, metavar="F",
                        help="carrier frequency offset, normalised to the sample rate")
     group.add_argument("--sco", type=float, metavar="PPM", help="sample-clock offset in ppm")
     group.add_argument("--taps", nargs="+", metavar="TAP", help="multipath taps (1 0.3+0.1j)")
     group.add_argument("--seed", type=int, default=0, metavar="N", help="noise seed")
+    from .options import add_mobility_options
+    add_mobility_options(parser, rate_option=False)
 
 
 def load_radio(args, direction: str, extra: Optional[dict] = None) -> RadioProfile:
@@ -55,15 +59,22 @@ def load_radio(args, direction: str, extra: Optional[dict] = None) -> RadioProfi
     return load_profile(args.radio, overrides)
 
 
-def make_channel(args):
-    """A LoopbackChannel from the simulated-channel flags, or None."""
-    if args.snr is None and args.cfo is None and args.sco is None and args.taps is None:
+def make_channel(args, sample_rate: float):
+    """A LoopbackChannel from the simulated-channel flags, or None.
+
+    ``sample_rate`` (Hz, the radio profile's) turns the fading profile's
+    delays and Doppler into samples."""
+    from .options import fading_from_args, front_end_from_args, parse_taps
+
+    fading, front_end = fading_from_args(args, sample_rate), front_end_from_args(args)
+    if (args.snr is None and args.cfo is None and args.sco is None and args.taps is None
+            and fading is None and front_end is None):
         return None
     from ..channel.loopback_channel import LoopbackChannel
-    from .options import parse_taps
 
     return LoopbackChannel(float("inf") if args.snr is None else args.snr, args.cfo or 0.0,
-                           args.sco or 0.0, parse_taps(args.taps) if args.taps else None, args.seed)
+                           args.sco or 0.0, parse_taps(args.taps) if args.taps else None, args.seed,
+                           fading=fading, front_end=front_end)
 
 
 def profiles_help() -> str:

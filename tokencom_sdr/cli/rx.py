@@ -114,7 +114,7 @@ def run(args) -> int:
     print(f"tokencom rx: {label}, {profile.sample_rate_hz / 1e6:g} MS/s, recovery "
           f"{text_recovery} (text) / {image_recovery} (images)"
           + ("" if backend.finite_source else " - Ctrl-C to stop"), file=sys.stderr, flush=True)
-    flowgraph = RxFlowgraph(source, profile, make_channel(args), args.record)
+    flowgraph = RxFlowgraph(source, profile, make_channel(args, profile.sample_rate_hz), args.record)
     options = RxOptions(count=args.count, duration_s=args.duration, json_path=args.json,
                         out_dir=args.out, record_path=args.record, expected=_expected(args),
                         text_recovery=text_recovery, image_recovery=image_recovery)

@@ -1,12 +1,13 @@
 """Packet error rate vs SNR through the real GNU Radio chain, per MCS, with
 GNU Radio's stock OFDM loopback as the reference curve."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
 from ..channel.loopback_channel import LoopbackChannel
+from ..channel.mobility import FadingSpec, FrontEndSpec
 from ..phy.mcs import get_mcs
 from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD
 from ..phy.modem import run_phy_loopback
@@ -39,6 +40,8 @@ class SweepPoint:
     packets_detected: int
     channel_uses: int
     sample_rate: float
+    channel_tracking: bool = True
+    channel: Optional[Dict] = None
 
 
 def random_packets(count: int, size: int, seed: int) -> List[bytes]:
@@ -60,47 +63,63 @@ def _bit_errors(delivered: Sequence[bytes], sent: Sequence[bytes]) -> (int, int)
 
 
 def _point(name: str, snr: float, sent: Sequence[bytes], delivered_ok: int, delivered: Sequence[bytes],
-           channel_uses: int, sample_rate: float) -> SweepPoint:
+           channel_uses: int, sample_rate: float, channel: LoopbackChannel,
+           channel_tracking: bool = True) -> SweepPoint:
     errors, bits = _bit_errors(delivered, sent)
     air_time = channel_uses / sample_rate
     return SweepPoint(mcs=name, snr_db=snr, packets=len(sent), per=1.0 - delivered_ok / len(sent),
                       ber=errors / bits if bits else 1.0,
                       goodput_bps=8 * len(sent[0]) * delivered_ok / air_time,
-                      packets_detected=len(delivered), channel_uses=channel_uses, sample_rate=sample_rate)
+                      packets_detected=len(delivered), channel_uses=channel_uses, sample_rate=sample_rate,
+                      channel_tracking=channel_tracking, channel=channel.settings())
 
 
 def per_sweep(mcs_names: Sequence[str], snrs: Sequence[float], packets: int = 500, payload_bytes: int = 100,
               cfo: float = 0.0, sco_ppm: float = 0.0, taps=None, include_stock: bool = True,
               sample_rate: float = 1e6, sync_threshold: float = DEFAULT_SYNC_THRESHOLD, seed: int = 0,
-              progress: Optional[Callable[[str], None]] = None) -> List[Dict]:
+              progress: Optional[Callable[[str], None]] = None, fading: Optional[FadingSpec] = None,
+              front_end: Optional[FrontEndSpec] = None, channel_tracking: bool = True) -> List[Dict]:
     """Measure every (MCS, SNR) point; return the JSON rows.
 
     Each point sends ``packets`` random payloads of ``payload_bytes`` through
     OFDM TX -> channel -> OFDM RX. A packet counts as delivered when the
     receiver outputs it byte-exact with its FEC converged (for uncoded MCSs,
     byte-exact). ``progress`` is called after each point with a short label.
+    ``fading`` and ``front_end`` (see :mod:`~tokencom_sdr.channel.mobility`)
+    are added to the channel, with a different fading seed per point; each
+    row records the channel's settings. ``channel_tracking=False`` measures
+    the receiver without its in-burst tracking.
     """
     for name in mcs_names:
         get_mcs(name)
     sent = random_packets(packets, payload_bytes, seed)
     sent_set = set(sent)
     rows: List[Dict] = []
+
+    def make_channel(i: int, snr: float) -> LoopbackChannel:
+        # Every MCS meets the same noise and the same fading at a given SNR.
+        point_seed = seed * 1000 + i + 1
+        point_fading = None if fading is None else replace(fading, seed=fading.seed * 1000 + point_seed)
+        return LoopbackChannel(snr, cfo, sco_ppm, taps, seed=point_seed, fading=point_fading,
+                               front_end=front_end)
+
     for name in mcs_names:
         for i, snr in enumerate(snrs):
-            channel = LoopbackChannel(snr, cfo, sco_ppm, taps, seed=seed * 1000 + i + 1)
-            result = run_phy_loopback(sent, name, channel, sync_threshold)
+            channel = make_channel(i, snr)
+            result = run_phy_loopback(sent, name, channel, sync_threshold, channel_tracking=channel_tracking)
             good = sum(1 for pdu in result.received
                        if pdu.data in sent_set and pdu.fec_ok is not False)
             rows.append(asdict(_point(name, snr, sent, good, [p.data for p in result.received],
-                                      result.channel_uses, sample_rate)))
+                                      result.channel_uses, sample_rate, channel, channel_tracking)))
             if progress:
                 progress(f"{name} {snr:g} dB")
     if include_stock:
         for i, snr in enumerate(snrs):
-            channel = LoopbackChannel(snr, cfo, sco_ppm, taps, seed=seed * 1000 + i + 1)
+            channel = make_channel(i, snr)
             delivered, channel_uses, _ = run_stock_loopback(sent, channel)
             good = sum(1 for data in delivered if data in sent_set)
-            rows.append(asdict(_point(STOCK_CURVE, snr, sent, good, delivered, channel_uses, sample_rate)))
+            rows.append(asdict(_point(STOCK_CURVE, snr, sent, good, delivered, channel_uses, sample_rate,
+                                      channel, False)))
             if progress:
                 progress(f"stock {snr:g} dB")
     return rows

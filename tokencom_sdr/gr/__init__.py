@@ -8,12 +8,15 @@ below; none holds a receive state machine of its own.
   (:class:`~tokencom_sdr.link.receiver.StreamReceiver`).
 * :class:`OfdmStreamTx`: packet PDUs -> OFDM bursts on a continuous stream.
 * :class:`OfdmBurstRx` (the PHY's receiver) and :class:`LoopbackChannel`
-  (the software channel), re-exported.
+  (the software channel), re-exported; :func:`loopback_channel_block`
+  builds the latter from the GRC block's flat parameters (fading profile,
+  Doppler, front-end impairments).
 * :mod:`.radio_blocks`: Pluto and USRP token TX/RX blocks.
 """
 
 from ..channel.loopback_channel import LoopbackChannel
 from ..phy.ofdm_rx import OfdmBurstRx
+from .channel_block import loopback_channel_block
 from .image_decoder import TokenImageDecoder
 from .image_encoder import TokenImageEncoder
 from .ofdm_stream_tx import OfdmStreamTx
@@ -21,4 +24,4 @@ from .text_decoder import TokenTextDecoder
 from .text_encoder import TokenTextEncoder
 
 __all__ = ["TokenTextEncoder", "TokenTextDecoder", "TokenImageEncoder", "TokenImageDecoder",
-           "OfdmStreamTx", "OfdmBurstRx", "LoopbackChannel"]
+           "OfdmStreamTx", "OfdmBurstRx", "LoopbackChannel", "loopback_channel_block"]
