@@ -39,7 +39,7 @@ from .ofdm_equalizer import (channel_fit_share, cut_symbols, equalize_burst, equ
 from .ofdm_params import OfdmParams
 from .payload_code import DecodedPayload
 from .phy_header import HEADER_CODED_BITS, PhyHeader
-from .qam import demap_maxlog, map_bits
+from .qam import bits_per_symbol, constellation as qam_constellation
 
 PREAMBLE_SYMBOLS = 2
 SYMBOLS_PER_HEADER = PREAMBLE_SYMBOLS + HEADER_OFDM_SYMBOLS
@@ -152,15 +152,40 @@ def doppler_from_change(channel_change: float, n_symbols: int, params: OfdmParam
     return argument / (2 * np.pi * max(n_symbols, 1) * params.symbol_len)
 
 
+@lru_cache(maxsize=8)
+def _axis_grid(constellation: str) -> Tuple[float, int]:
+    """Spacing of a square constellation's levels on each axis (half the
+    distance between neighbours) and the number of levels per axis."""
+    levels = 1 << (bits_per_symbol(constellation) // 2)
+    points, _ = qam_constellation(constellation)
+    return float(np.min(np.abs(points.real))), levels
+
+
+def _nearest_on_axis(values: np.ndarray, spacing: float, levels: int) -> np.ndarray:
+    """The nearest of the levels ``(2 i - (levels - 1)) * spacing``."""
+    index = np.clip(np.rint((values / spacing + (levels - 1)) / 2), 0, levels - 1)
+    return (2 * index - (levels - 1)) * spacing
+
+
 def _evm_per_symbol(symbols: np.ndarray, mcs: Mcs, params: OfdmParams) -> np.ndarray:
     """EVM in dB of each OFDM symbol of equalised payloads,
-    ``(n_bursts, n_sym * n_data)`` -> ``(n_bursts, n_sym)`` float32."""
+    ``(n_bursts, n_sym * n_data)`` -> ``(n_bursts, n_sym)`` float32.
+
+    Against the nearest point, found per axis by rounding (a few array
+    operations for the whole batch: diagnostics must not slow the receiver)."""
     n_bursts, n_data = symbols.shape[0], len(params.data_carriers)
-    llr = demap_maxlog(symbols.reshape(-1), np.ones(symbols.size, dtype=np.float32), mcs.constellation)
-    nearest = map_bits(llr < 0, mcs.constellation).reshape(n_bursts, -1, n_data)
-    nearest[:, midamble_rows(nearest.shape[1], mcs.midamble_period)] = midamble_symbols(params)
-    error = np.mean(np.abs(symbols.reshape(nearest.shape) - nearest) ** 2, axis=2)
-    return (10 * np.log10(np.maximum(error, 1e-12))).astype(np.float32)
+    y = np.ascontiguousarray(symbols, dtype=np.complex64).reshape(n_bursts, -1, n_data)
+    if mcs.constellation == "bpsk":
+        error = (np.abs(y.real) - 1.0) ** 2 + y.imag ** 2
+    else:
+        # Both axes share one grid: slice the interleaved real view at once.
+        spacing, levels = _axis_grid(mcs.constellation)
+        axes = y.view(np.float32)
+        error = ((axes - _nearest_on_axis(axes, spacing, levels)) ** 2).reshape(y.shape + (2,)).sum(axis=3)
+    rows = midamble_rows(y.shape[1], mcs.midamble_period)
+    if rows.any():
+        error[:, rows] = np.abs(y[:, rows] - midamble_symbols(params)) ** 2
+    return (10 * np.log10(np.maximum(error.mean(axis=2), 1e-12))).astype(np.float32)
 
 
 def header_window_length(params: OfdmParams) -> int:
