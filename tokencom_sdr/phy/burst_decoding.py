@@ -51,6 +51,11 @@ RECUT_THRESHOLD = 3
 #: Rounds of channel tracking and decoding for a payload whose first
 #: decoding failed (each round starts from the previous one's decisions).
 TRACKING_PASSES = 3
+#: Tracking is tried when the pilots' residual over the payload is at least
+#: this many times the header's noise: the channel moved. Measured
+#: (qpsk-1/2, 150 bursts each): AWGN at 1 dB, all bursts failing, 0.6-1.7;
+#: ETU at 300 Hz and 14 dB, the failed bursts tracking fixed, 2.0-27.
+TRACKING_MIN_DRIFT = 1.8
 
 
 @dataclass(frozen=True)
@@ -327,10 +332,14 @@ def decode_payloads(samples: Sequence[np.ndarray], bursts: Sequence[BurstHeader]
                                     params)
     symbols = list(equalized.symbols)
     change = [None] * len(bursts)
-    # Bursts the first decoding could not fix: track their channel across
-    # the payload from the decoder's decisions and decode again, while that
-    # keeps fixing some (a static channel at a working SNR never gets here).
-    failed = [j for j, d in enumerate(decoded) if not d.fec_ok and d.coded_llr is not None]
+    # Bursts the first decoding could not fix, and whose pilots saw the
+    # channel move: track their channel across the payload and decode
+    # again, while that keeps fixing some. (A static channel at a working
+    # SNR never gets here; at a hopeless one the pilots see noise only,
+    # and the receiver does not spend three more decodings per burst.)
+    drift = equalized.noise_power / header_noise
+    failed = [j for j, d in enumerate(decoded)
+              if not d.fec_ok and d.coded_llr is not None and drift[j] >= TRACKING_MIN_DRIFT]
     for tracking_pass in range(TRACKING_PASSES if channel_tracking else 0):
         if not failed:
             break
