@@ -336,10 +336,11 @@ def decode_payloads(samples: Sequence[np.ndarray], bursts: Sequence[BurstHeader]
     # channel move: track their channel across the payload and decode
     # again, while that keeps fixing some. (A static channel at a working
     # SNR never gets here; at a hopeless one the pilots see noise only,
-    # and the receiver does not spend three more decodings per burst.)
+    # and the receiver does not spend three more decodings per burst. A
+    # mobile MCS asked for tracking: its midambles are there for it.)
     drift = equalized.noise_power / header_noise
-    failed = [j for j, d in enumerate(decoded)
-              if not d.fec_ok and d.coded_llr is not None and drift[j] >= TRACKING_MIN_DRIFT]
+    failed = [j for j, d in enumerate(decoded) if not d.fec_ok and d.coded_llr is not None
+              and (drift[j] >= TRACKING_MIN_DRIFT or first.mcs.midamble_period)]
     for tracking_pass in range(TRACKING_PASSES if channel_tracking else 0):
         if not failed:
             break
