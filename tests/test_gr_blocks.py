@@ -204,6 +204,15 @@ def test_loopback_text_flowgraph_runs_headless_with_recovery(tmp_path):
     assert message["samples_out"] > message["gap_len"] + 10_000
 
 
+@pytest.mark.timeout(120)
+def test_loopback_mobile_flowgraph_delivers_over_fast_fading(tmp_path):
+    """The mobile example: ETU at 300 Hz of Doppler, a mobile MCS, and the
+    receiver's channel tracking; the text arrives exactly at 20 dB."""
+    message = run_generated_flowgraph("loopback_mobile", tmp_path, {"text": TEXT, "initial_snr_db": 20.0})
+    assert message["channel_snr_db"] == 20.0
+    assert message["text"] == TEXT and message["reason"] == COMPLETE
+
+
 @pytest.mark.timeout(150)
 def test_loopback_image_flowgraph_matches_the_loopback_cli(tmp_path):
     """loopback_image.grc headless: the bundled image crosses the channel and
