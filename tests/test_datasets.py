@@ -226,3 +226,34 @@ def test_licences_of_free_form_and_missing_copyright(tmp_path):
 def test_missing_dataset_says_how_to_fetch(tmp_path):
     with pytest.raises(RuntimeError, match="tokencom data fetch"):
         read_manifest(TEXT_DATASET, tmp_path)
+
+
+@needs_dpkg
+def test_training_text_adds_only_train_sides_of_split_sources(tmp_path, packages, monkeypatch):
+    from tokencom_sdr.data import training_text
+    from tokencom_sdr.data.corpus import split_corpus
+
+    sources, downloader, _, _ = packages
+    data_dir = tmp_path / "data"
+    fetch_datasets(data_dir, [TEXT_DATASET], sources=sources, downloader=downloader,
+                   progress=False)
+    corpus = split_corpus({"old/play": "Thou art more lovely and more temperate.\n"},
+                          heldout_fraction=0.0)
+    monkeypatch.setattr(training_text, "load_corpus_split", lambda: corpus)
+
+    assert training_text.training_blocks("corpus", data_dir) == corpus.train_text
+    blocks = training_text.training_blocks("corpus+modern", data_dir)
+    assert blocks[0] == corpus.train_text[0]  # the corpus first
+    modern = "".join(blocks[1:])
+    assert modern == load_text_dataset("train", data_dir)["prose"]
+    held_out = load_text_dataset("heldout", data_dir)
+    assert not set(held_out["prose"].splitlines()) & set(modern.splitlines())
+    assert "fortune" not in modern  # the source held out completely never trains
+
+    capped = training_text.training_blocks("corpus+modern", data_dir, max_bytes_per_source=20000)
+    capped_bytes = sum(len(b.encode("utf-8")) for b in capped[1:])
+    assert 10000 < capped_bytes <= 20000
+    # Drawn from the whole source, not its first pages only.
+    assert set("".join(capped[1:]).splitlines()) - set(modern[:40000].splitlines())
+    with pytest.raises(ValueError, match="unknown training data"):
+        training_text.training_blocks("modern", data_dir)

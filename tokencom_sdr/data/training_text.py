@@ -9,10 +9,11 @@ sources held out completely never enter, whatever the choice.
 
 from __future__ import annotations
 
+import hashlib
 import os
-from typing import List, Union
+from typing import List, Optional, Union
 
-from .corpus import load_corpus_split, split_into_blocks
+from .corpus import TextBlock, load_corpus_split, split_into_blocks
 from .datasets import load_text_dataset
 from .debian_sources import ROLE_SPLIT
 
@@ -23,7 +24,8 @@ TRAINING_DATA_CHOICES = ("corpus", "corpus+modern")
 
 
 def training_blocks(data: str = "corpus",
-                    data_dir: Union[str, os.PathLike, None] = None) -> List[str]:
+                    data_dir: Union[str, os.PathLike, None] = None,
+                    max_bytes_per_source: Optional[int] = None) -> List[str]:
     """Train-side text blocks (about 4 KB of whole lines each), corpus first.
 
     Parameters
@@ -32,6 +34,10 @@ def training_blocks(data: str = "corpus",
         One of :data:`TRAINING_DATA_CHOICES`.
     data_dir : str or path-like or None
         Data folder of ``tokencom data fetch`` (``corpus+modern`` only).
+    max_bytes_per_source : int or None
+        Cap on each modern source's UTF-8 bytes: blocks are taken in a fixed
+        pseudo-random order (a hash of source and block index) until the cap,
+        so a capped source is still sampled from end to end. None: no cap.
 
     Returns
     -------
@@ -42,8 +48,25 @@ def training_blocks(data: str = "corpus",
     blocks = load_corpus_split().train_text
     if data == "corpus+modern":
         for name, text in load_text_dataset("train", data_dir, role=ROLE_SPLIT).items():
-            blocks.extend(block.text for block in split_into_blocks(name, text))
+            source_blocks = split_into_blocks(name, text)
+            if max_bytes_per_source is not None:
+                source_blocks = _within_budget(source_blocks, max_bytes_per_source)
+            blocks.extend(block.text for block in source_blocks)
     return blocks
+
+
+def _within_budget(blocks: List[TextBlock], max_bytes: int) -> List[TextBlock]:
+    """Blocks in hash order up to ``max_bytes``, returned in text order."""
+    def rank(block: TextBlock) -> bytes:
+        return hashlib.sha256(f"{block.document}\x00{block.index}".encode("utf-8")).digest()
+
+    chosen, used = set(), 0
+    for block in sorted(blocks, key=rank):
+        size = len(block.text.encode("utf-8"))
+        if used + size <= max_bytes:
+            chosen.add(block.index)
+            used += size
+    return [block for block in blocks if block.index in chosen]
 
 
 def modern_heldout_texts(data_dir: Union[str, os.PathLike, None] = None,

@@ -35,6 +35,9 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
                              "English data set of `tokencom data fetch` (train sides only)")
     parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
                         help="data folder of `tokencom data fetch` (with --data corpus+modern)")
+    parser.add_argument("--max-bytes-per-source", type=int, default=None, metavar="N",
+                        help="with --data corpus+modern: at most N bytes of each modern source "
+                             "(blocks drawn evenly; keeps the committed memory small)")
     parser.add_argument("--tiny", action="store_true",
                         help="only the first 20 train blocks, for CI (seconds)")
 
@@ -49,7 +52,7 @@ def run_from_args(args) -> int:
         out = Path("out/text_memory_tiny.safetensors") if args.tiny else \
             Path(str(default_text_memory_path()))
     tokenizer = TextTokenizer.default()
-    texts = training_blocks(args.data, args.data_dir)
+    texts = training_blocks(args.data, args.data_dir, args.max_bytes_per_source)
     if args.tiny:
         texts = texts[:20]
     print(f"tokenizing {len(texts)} train blocks ...", file=sys.stderr)
@@ -57,7 +60,9 @@ def run_from_args(args) -> int:
     memory = CorpusMemory(stream, tokenizer.vocab_size, max_side=args.max_side,
                           min_context=args.min_context, kappa=args.kappa)
     digest = hashlib.sha256(stream.astype("<i2").tobytes()).hexdigest()[:16]
-    save_corpus_memory(memory, out, {"source": f"train split of {args.data}",
+    save_corpus_memory(memory, out, {"source": f"train split of {args.data}"
+                                     + (f", at most {args.max_bytes_per_source} bytes per modern "
+                                        "source" if args.max_bytes_per_source else ""),
                                      "tokenizer_vocab": tokenizer.vocab_size,
                                      "stream_sha256_16": digest})
     print(f"{len(memory)} tokens, contexts of {memory.min_context}..{2 * memory.max_side} "
