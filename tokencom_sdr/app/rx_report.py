@@ -54,6 +54,8 @@ def channel_diagnostics(message: ReceivedMessage, sample_rate_hz: float) -> Dict
     ``evm_db``: mean EVM of the payload symbols (power average);
     ``evm_rise_db``: how much worse the last third of a burst's symbols is
     than the first third, averaged (a moving channel shows a rise);
+    ``drift_db``: the largest pilot drift of the bursts (0-2 dB static,
+    more when the channel moves within a burst);
     ``bursts_tracked``: bursts whose channel the receiver had to track;
     ``doppler_hz``: the largest Doppler estimate among them (None: none tracked).
     """
@@ -61,8 +63,10 @@ def channel_diagnostics(message: ReceivedMessage, sample_rate_hz: float) -> Dict
     power = [10.0 ** (e / 10.0) for e in evms]
     rises = [float(np.mean(e[-max(1, e.size // 3):]) - np.mean(e[:max(1, e.size // 3)])) for e in evms]
     dopplers = [b.doppler for b in message.bursts if b.doppler is not None]
+    drifts = [b.drift_db for b in message.bursts if b.drift_db is not None]
     return {"evm_db": float(10 * np.log10(np.mean(np.concatenate(power)))) if power else None,
             "evm_rise_db": float(np.mean(rises)) if rises else None,
+            "drift_db": max(drifts) if drifts else None,
             "bursts_tracked": sum(1 for b in message.bursts if b.channel_change is not None),
             "doppler_hz": max(dopplers) * sample_rate_hz if dopplers else None}
 
@@ -132,6 +136,8 @@ def format_report(report: dict, totals: dict) -> str:
              f"{report['reason']}")
     if report.get("evm_db") is not None:
         stats += f" | EVM {report['evm_db']:.1f} dB (rise {report['evm_rise_db']:+.1f} dB)"
+    if report.get("drift_db") is not None:
+        stats += f" | drift {report['drift_db']:.1f} dB"
     if report.get("doppler_hz") is not None:
         stats += f" | tracked {report['bursts_tracked']}, Doppler ~{report['doppler_hz']:.0f} Hz"
     if report["exact"] is not None:

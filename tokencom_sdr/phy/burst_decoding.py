@@ -133,11 +133,17 @@ class BurstDiagnostics:
         the burst (``J0(2 pi f_D t)`` = correlation). Noise adds to the
         measured change, so at low SNR it reads high; beyond the first zero
         of ``J0`` it is a lower bound.
+    drift_db : float or None
+        Every burst: the pilots' residual over the payload, against the
+        constant channel of the header, over the header's noise, in dB.
+        About 0-2 dB on a static channel; more when the channel moves
+        within the burst (what decides whether tracking is tried).
     """
 
     evm_db: np.ndarray
     channel_change: Optional[float] = None
     doppler: Optional[float] = None
+    drift_db: Optional[float] = None
 
 
 @lru_cache(maxsize=1)
@@ -356,5 +362,6 @@ def decode_payloads(samples: Sequence[np.ndarray], bursts: Sequence[BurstHeader]
     evm = _evm_per_symbol(np.stack(symbols), first.mcs, params)
     # The tracked channel spans the second preamble symbol to the last payload symbol.
     span = n_sym + HEADER_OFDM_SYMBOLS
-    return [(s, d, BurstDiagnostics(e, c, None if c is None else doppler_from_change(c, span, params)))
-            for s, d, e, c in zip(symbols, decoded, evm, change)]
+    drift_db = 10 * np.log10(np.maximum(drift, 1e-12))
+    return [(s, d, BurstDiagnostics(e, c, None if c is None else doppler_from_change(c, span, params), float(r)))
+            for s, d, e, c, r in zip(symbols, decoded, evm, change, drift_db)]

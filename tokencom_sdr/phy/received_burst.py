@@ -12,7 +12,7 @@ metadata read or written.
 
 PDU metadata keys (all optional except none; a bare ``u8vector`` PDU is a
 burst with bytes only): ``mcs`` (symbol), ``fec_ok`` (bool), ``snr_db``,
-``cfo``, ``channel_change``, ``doppler`` (double), ``packet_number``, ``start_sample``
+``cfo``, ``channel_change``, ``doppler``, ``drift_db`` (double), ``packet_number``, ``start_sample``
 (long), ``bit_llr``, ``code_llr``, ``evm_db`` (f32vector). Unknown keys are
 ignored.
 """
@@ -45,7 +45,7 @@ _TO_PMT = tuple((pmt.intern(name), name, convert) for name, convert in (
     ("start_sample", lambda v: pmt.from_long(int(v))),
     ("bit_llr", _f32vector), ("code_llr", _f32vector),
     ("evm_db", _f32vector), ("channel_change", lambda v: pmt.from_double(float(v))),
-    ("doppler", lambda v: pmt.from_double(float(v)))))
+    ("doppler", lambda v: pmt.from_double(float(v))), ("drift_db", lambda v: pmt.from_double(float(v)))))
 
 
 @dataclass
@@ -81,6 +81,9 @@ class ReceivedBurst:
         track it (see :class:`~tokencom_sdr.phy.burst_decoding.BurstDiagnostics`).
     doppler : float or None
         The Doppler shift that change implies, normalised to the sample rate.
+    drift_db : float or None
+        How much the channel moved as the pilots saw it, dB over the noise
+        (0-2 static; see :class:`~tokencom_sdr.phy.burst_decoding.BurstDiagnostics`).
     """
 
     data: bytes
@@ -95,6 +98,7 @@ class ReceivedBurst:
     evm_db: Optional[np.ndarray] = None
     channel_change: Optional[float] = None
     doppler: Optional[float] = None
+    drift_db: Optional[float] = None
 
     def __post_init__(self):
         self.data = bytes(self.data)
@@ -121,7 +125,8 @@ class ReceivedBurst:
                    decoded.bit_llr, None if decoded.fec_ok else decoded.channel_llr,
                    None if diagnostics is None else diagnostics.evm_db,
                    None if diagnostics is None else diagnostics.channel_change,
-                   None if diagnostics is None else diagnostics.doppler)
+                   None if diagnostics is None else diagnostics.doppler,
+                   None if diagnostics is None else diagnostics.drift_db)
 
     def meta(self) -> Dict[str, object]:
         """The scalar fields that are set, JSON-ready (no LLR vectors)."""
@@ -187,7 +192,7 @@ def _read(key: str, value):
         return pmt.symbol_to_string(value) if pmt.is_symbol(value) else None
     if key == "fec_ok":
         return pmt.to_bool(value) if pmt.is_bool(value) else None
-    if key in ("snr_db", "cfo", "channel_change", "doppler"):
+    if key in ("snr_db", "cfo", "channel_change", "doppler", "drift_db"):
         if not pmt.is_number(value) or pmt.is_complex(value):
             return None
         number = pmt.to_double(value) if pmt.is_real(value) else float(pmt.to_long(value))
