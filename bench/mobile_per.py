@@ -90,11 +90,16 @@ def plot(out: Path) -> Path:
         ax.set_title(name.upper().replace("-", ", ") + (" Hz" if "-" in name else " + CFO"))
         ax.set_xlabel("SNR (dB)")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=6)
     axes[0].set_ylabel("packet error rate (100-byte packets)")
+    # One legend for all panels, beside them: inside, it would hide curves.
+    handles = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    fig.legend(handles.values(), handles.keys(), loc="center right", fontsize=7)
     fig.suptitle("TokenCom-SDR PER on gr-channels' 3GPP fading models at 2 MS/s: "
                  "solid with channel tracking, dashed without (bottom row: no error seen)", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.86, 1))
     path = out / "mobile_per.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
