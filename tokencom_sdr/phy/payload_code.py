@@ -57,8 +57,8 @@ class DecodedPayload:
         scrambled). Kept so that a receiver with prior knowledge of the
         payload bits can decode again (:func:`decode_payload` ``prior_llr``).
     coded_llr : np.ndarray or None, shape ``(coded_length(n_bytes, mcs),)``, dtype ``float32``
-        The decoder's posterior LLRs of the coded bits as sent (LDPC MCSs
-        only): re-mapped to symbols, what the receiver now believes was on
+        The decoder's posterior LLRs of the coded bits as sent (LDPC MCSs,
+        payloads whose decoding failed only): re-mapped to symbols, what the receiver now believes was on
         the air, for decision-directed channel tracking.
     """
 
@@ -206,7 +206,7 @@ def decode_payloads(llr: np.ndarray, n_bytes: int, mcs: Mcs,
             raise ValueError(f"prior_llr has shape {prior_llr.shape}, expected ({n_packets}, {8 * n_bytes})")
     inverse, sign = _descrambler(expected)
     descrambled = llr[:, inverse] * sign
-    coded_llr = None
+    coded_llr = {}
     if mcs.code == "none":
         bit_llr, ok = descrambled, np.ones(n_packets, dtype=bool)
         if prior_llr is not None:
@@ -216,14 +216,19 @@ def decode_payloads(llr: np.ndarray, n_bytes: int, mcs: Mcs,
         bit_llr = np.stack([_cc57_decode(row, 8 * n_bytes) for row in descrambled])
         ok = np.ones(n_packets, dtype=bool)
     else:
-        bit_llr, ok, encoded_llr = _ldpc_decode(descrambled, 8 * n_bytes, mcs.rate, prior_llr)
-        # Back to the order and polarity on the air: scramble, interleave.
-        interleaver = _interleaver(expected)
-        coded_llr = encoded_llr[:, interleaver] * sign[interleaver]
+        bit_llr, ok, codeword_llr = _ldpc_decode(descrambled, 8 * n_bytes, mcs.rate, prior_llr)
+        failed = np.flatnonzero(~ok)
+        if failed.size:
+            # Only a failed payload needs its posteriors (for channel
+            # tracking), back in the order and polarity on the air.
+            plan = _ldpc_plan(8 * n_bytes, mcs.rate)
+            interleaver = _interleaver(expected)
+            encoded = codeword_llr[failed][:, plan.sent]
+            coded_llr = dict(zip(failed.tolist(), encoded[:, interleaver] * sign[interleaver]))
     bit_llr = bit_llr.astype(np.float32)
     data = np.packbits(bit_llr < 0, axis=1)
-    return [DecodedPayload(data[j].tobytes(), bit_llr[j], bool(ok[j]), llr[j],
-                           None if coded_llr is None else coded_llr[j]) for j in range(n_packets)]
+    return [DecodedPayload(data[j].tobytes(), bit_llr[j], bool(ok[j]), llr[j], coded_llr.get(j))
+            for j in range(n_packets)]
 
 
 def _ldpc_encode(info: np.ndarray, rate: float) -> np.ndarray:
@@ -269,9 +274,9 @@ _BIT_SIGN = np.array([1.0, -1.0], dtype=np.float32)
 def _ldpc_decode(llr: np.ndarray, n_info: int, rate: float,
                  prior_llr: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Posterior LLRs ``(n_packets, n_info)``, per-packet success
-    ``(n_packets,)`` and posterior LLRs of the coded bits as encoded
-    ``(n_packets, n_coded)``, from descrambled, deinterleaved LLRs
-    ``(n_packets, n_coded)``."""
+    ``(n_packets,)`` and posterior LLRs of every bit of each packet's
+    codewords ``(n_packets, n_codewords * n)``, from descrambled,
+    deinterleaved LLRs ``(n_packets, n_coded)``."""
     plan = _ldpc_plan(n_info, rate)
     n_packets = llr.shape[0]
     # Unsent bits: shortened information bits are known zeros (certain),
@@ -287,8 +292,7 @@ def _ldpc_decode(llr: np.ndarray, n_info: int, rate: float,
     # BP's posteriors are only trustworthy as a sign when it converged;
     # the hard decision is what we deliver either way.
     bit_llr = np.abs(result.info_llr.reshape(n_packets, -1)[:, plan.info_rank]) * _BIT_SIGN[bits]
-    encoded_llr = result.codeword_llr.reshape(n_packets, -1)[:, plan.sent]
-    return bit_llr, result.converged.reshape(n_packets, -1).all(axis=1), encoded_llr
+    return bit_llr, result.converged.reshape(n_packets, -1).all(axis=1), result.codeword_llr.reshape(n_packets, -1)
 
 
 def _cc57_encode(info: np.ndarray) -> np.ndarray:
