@@ -28,7 +28,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .channel_tracking import track_channel
+from .channel_tracking import MAX_DEGREE, track_channel
 from .burst_mapping import (HEADER_OFDM_SYMBOLS, header_from_symbols, header_symbols, midamble_rows,
                             midamble_symbols, payload_ofdm_symbols, payloads_from_symbols)
 from .mcs import MCS_BY_INDEX, Mcs
@@ -51,6 +51,13 @@ RECUT_THRESHOLD = 3
 #: Rounds of channel tracking and decoding for a payload whose first
 #: decoding failed (each round starts from the previous one's decisions).
 TRACKING_PASSES = 3
+#: Rounds of re-estimation from the decoder's posteriors for a failed
+#: payload whose channel did not move, and the degree in time it allows
+#: (1: a slow drift or a residual frequency offset). Measured near the AWGN
+#: thresholds (300 packets, CFO 0.005): PER qpsk-1/2 at 2 dB 14 % -> 3.7 %,
+#: 16qam-1/2 at 7 dB 19 % -> 2.3 %, 64qam-2/3 at 16 dB 4 % -> 0.3 %.
+REFINE_PASSES = 2
+STILL_DEGREE = 1
 #: Tracking is tried when the pilots' residual over the payload is at least
 #: this many times the header's noise: the channel moved. Measured
 #: (qpsk-1/2, 150 bursts each): AWGN at 1 dB, all bursts failing, 0.6-1.7;
@@ -199,6 +206,13 @@ def _evm_per_symbol(symbols: np.ndarray, mcs: Mcs, params: OfdmParams) -> np.nda
     return (10 * np.log10(np.maximum(error.mean(axis=2), 1e-12))).astype(np.float32)
 
 
+def _decodable_snr_db(mcs: Mcs) -> float:
+    """1 dB under the Shannon limit of the MCS's information bits per
+    symbol: a burst whose SNR estimate is lower cannot be decoded by any
+    receiver, and is not worth more decodings."""
+    return 10 * np.log10(2.0 ** mcs.info_bits_per_symbol - 1.0) - 1.0
+
+
 def header_window_length(params: OfdmParams) -> int:
     """Samples :func:`decode_header_window` takes: preamble and header
     symbols with their cyclic prefixes, plus the padding either side."""
@@ -338,27 +352,32 @@ def decode_payloads(samples: Sequence[np.ndarray], bursts: Sequence[BurstHeader]
                                     params)
     symbols = list(equalized.symbols)
     change = [None] * len(bursts)
-    # Bursts the first decoding could not fix, and whose pilots saw the
-    # channel move: track their channel across the payload and decode
-    # again, while that keeps fixing some. (A static channel at a working
-    # SNR never gets here; at a hopeless one the pilots see noise only,
-    # and the receiver does not spend three more decodings per burst. A
-    # mobile MCS asked for tracking: its midambles are there for it.)
+    # Bursts the first decoding could not fix get their channel estimated
+    # again from every symbol, with the decisions now at hand, and are
+    # decoded again while that keeps fixing some (a working link's bursts
+    # never get here; a burst below the Shannon limit is not tried). If the
+    # pilots saw the channel move, it is tracked symbol by symbol from the
+    # header (or between a mobile MCS's midambles), then from the decoder's
+    # posteriors; if not, re-estimated at once from the decoder's
+    # posteriors as (nearly) constant over the burst.
     drift = equalized.noise_power / header_noise
-    failed = [j for j, d in enumerate(decoded) if not d.fec_ok and d.coded_llr is not None
-              and (drift[j] >= TRACKING_MIN_DRIFT or first.mcs.midamble_period)]
-    for tracking_pass in range(TRACKING_PASSES if channel_tracking else 0):
-        if not failed:
-            break
-        # First from symbol-by-symbol decisions, then from the decoder's.
-        decisions = None if tracking_pass == 0 else np.stack([decoded[j].coded_llr for j in failed])
-        tracked = track_channel(fft_symbols[failed], equalized.rotation[failed], decisions,
-                                [bursts[j] for j in failed], first.mcs, params)
-        again = payloads_from_symbols(tracked.symbols, tracked.noise_var, first.header.payload_bytes,
-                                      first.mcs, params)
-        for j, symbols_j, decoded_j, change_j in zip(failed, tracked.symbols, again, tracked.channel_change):
-            symbols[j], decoded[j], change[j] = symbols_j, decoded_j, float(change_j)
-        failed = [j for j, d in zip(failed, again) if not d.fec_ok]
+    candidates = [j for j, d in enumerate(decoded) if channel_tracking and not d.fec_ok
+                  and d.coded_llr is not None and bursts[j].snr_db >= _decodable_snr_db(first.mcs)]
+    moving = [j for j in candidates if drift[j] >= TRACKING_MIN_DRIFT or first.mcs.midamble_period]
+    still = [j for j in candidates if j not in moving]
+    for group, passes, max_degree, decide_first in ((moving, TRACKING_PASSES, MAX_DEGREE, True),
+                                                    (still, REFINE_PASSES, STILL_DEGREE, False)):
+        for retry in range(passes):
+            if not group:
+                break
+            decisions = None if decide_first and retry == 0 else np.stack([decoded[j].coded_llr for j in group])
+            tracked = track_channel(fft_symbols[group], equalized.rotation[group], decisions,
+                                    [bursts[j] for j in group], first.mcs, params, max_degree)
+            again = payloads_from_symbols(tracked.symbols, tracked.noise_var, first.header.payload_bytes,
+                                          first.mcs, params)
+            for j, symbols_j, decoded_j, change_j in zip(group, tracked.symbols, again, tracked.channel_change):
+                symbols[j], decoded[j], change[j] = symbols_j, decoded_j, float(change_j)
+            group = [j for j, d in zip(group, again) if not d.fec_ok]
     evm = _evm_per_symbol(np.stack(symbols), first.mcs, params)
     # The tracked channel spans the second preamble symbol to the last payload symbol.
     span = n_sym + HEADER_OFDM_SYMBOLS
