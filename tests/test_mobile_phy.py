@@ -206,3 +206,24 @@ def test_rx_report_shows_the_moving_channel():
     quiet = message_report(still, 2e6, PARAMS.gap_len)
     assert quiet["bursts_tracked"] == 0 and quiet["doppler_hz"] is None and quiet["evm_db"] < -18.0
     assert quiet["drift_db"] < 3.0
+
+
+def test_still_channel_reestimation_gains_near_the_threshold():
+    """AWGN, qpsk-1/2 at 2 dB: re-estimating the channel of a failed burst
+    from all its symbols rescues most of the failures."""
+    sent = random_packets(100, 100, 8)
+    channel = lambda: LoopbackChannel(2.0, 0.005, 0.0, None, seed=4)  # noqa: E731
+    without = len(sent) - delivered(run_phy_loopback(sent, "qpsk-1/2", channel(), channel_tracking=False), sent)
+    result = run_phy_loopback(sent, "qpsk-1/2", channel())
+    with_tracking = len(sent) - delivered(result, sent)
+    assert without >= 8 and with_tracking <= without / 2
+    assert any(b.channel_change is not None for b in result.received)
+
+
+def test_bursts_under_the_shannon_limit_are_not_retried():
+    """16qam-1/2 at 0 dB (its Shannon limit is 4.8 dB): every burst fails,
+    and none is decoded again."""
+    sent = random_packets(20, 100, 9)
+    result = run_phy_loopback(sent, "16qam-1/2", LoopbackChannel(0.0, 0.005, 0.0, None, seed=5))
+    assert result.received and delivered(result, sent) == 0
+    assert all(b.channel_change is None for b in result.received)
