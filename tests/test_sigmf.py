@@ -177,3 +177,20 @@ def test_tx_recording_has_exact_packet_annotations_and_replays(tmp_path):
     reports = run_receiver(RxFlowgraph(ArraySource(samples), profile), profile,
                            RxOptions(expected=Expected(text=text), stream=_Quiet()), finite=True)
     assert [(r["message_id"], r["exact"]) for r in reports] == [(7, True), (8, True)]
+
+
+@pytest.mark.timeout(60)
+def test_replay_through_a_simulated_fading_channel(live):
+    """``rx --replay`` with the moving-channel options: the recording goes
+    through gr-channels' ETU fader at the recording's sample rate, and the
+    report carries the channel diagnostics."""
+    out = live["tmp"] / "faded.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "tokencom_sdr.cli", "rx", "--replay", str(recording_paths(live["record"])[1]),
+         "--channel", "etu", "--doppler", "70", "--snr", "25", "--expect", SONNET_18, "--json", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=50)
+    assert result.returncode == 0, result.stderr
+    reports = json.loads(out.read_text())
+    assert reports and all(r["evm_db"] is not None and r["drift_db"] is not None for r in reports)
+    assert "EVM" in result.stdout and "drift" in result.stdout
+    assert any(r["packets_received"] > 0 for r in reports)
