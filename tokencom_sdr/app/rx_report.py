@@ -12,6 +12,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from ..link.receiver import ReceivedMessage, receiver_estimates, score_image, score_text
+from ..metrics.text_baseline import text_baseline_sizes
 from ..phy.burst_mapping import burst_length
 from ..phy.ofdm_params import OfdmParams
 from ..tokens.frame import Modality
@@ -83,7 +84,9 @@ def message_report(message: ReceivedMessage, sample_rate_hz: float, gap_len: int
     ``token_error_rates_from`` says which), ``exact_raw``, ``exact`` and
     ``semantic_similarity`` (text with ``expected.text``), ``psnr_no_recovery_db``, ``psnr_db``,
     ``ms_ssim_no_recovery``, ``ms_ssim`` (images with ``expected.image``),
-    ``channel_uses``, ``bits_per_channel_use`` (text), ``cfo_hz``, the channel
+    ``channel_uses``, ``bits_per_channel_use`` (text), ``baseline`` (text:
+    UTF-8 + zlib bytes against the BPE bits, as in ``tokencom loopback``),
+    ``cfo_hz``, the channel
     diagnostics of :func:`channel_diagnostics`,
     ``first_sample``, ``latency_s`` (from the first packet to the report),
     ``received_at`` (UTC) and ``config``.
@@ -102,6 +105,12 @@ def message_report(message: ReceivedMessage, sample_rate_hz: float, gap_len: int
     report["bits_per_channel_use"] = (8 * len(payload.encode("utf-8")) / channel_uses
                                       if channel_uses and message.modality == Modality.TEXT
                                       else None)
+    # The conventional sender's size for the same text (the original when
+    # known, else what arrived): UTF-8 through zlib, against the BPE bits.
+    report["baseline"] = (text_baseline_sizes(payload, len(message.frame),
+                                              message.frame.bits_per_token)
+                          if message.modality == Modality.TEXT and payload
+                          and message.frame is not None else None)
     report["cfo_hz"] = None if message.cfo is None else message.cfo * sample_rate_hz
     report.update(channel_diagnostics(message, sample_rate_hz))
     starts = [b.start_sample for b in message.bursts if b.start_sample is not None]
