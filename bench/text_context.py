@@ -120,6 +120,9 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (1: a shared 2-core machine oversubscribed "
                              "with 2 threads ran 30x slower)")
+    parser.add_argument("--ldpc-snr", default="1.5:3.0:0.25", metavar="START:STOP:STEP",
+                        help="SNR grid (dB) of the qpsk-1/2 none sweep; lower it when the PHY "
+                             "delivers more than 20 %% of messages at its start")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
@@ -183,7 +186,7 @@ def main(argv=None) -> int:
         # Coded QPSK 1/2 (LDPC): a failed packet is a failed decode, with
         # many wrong bits; LLRs are the decoder's posteriors.
         out["soft_vs_none"]["ofdm qpsk-1/2"] = soft_vs_none(
-            "ofdm", [round(x, 2) for x in np.arange(1.5, 3.01, 0.25)], args.ofdm_messages,
+            "ofdm", _grid(args.ldpc_snr), args.ofdm_messages,
             recovery, "qpsk-1/2", args.seed, progress, split=True)
     out["summary"] = {
         "fill_restored_at_30pct_erasure": [round(erasure["fill_restored_rate"], 3), ">= 0.40",
@@ -213,11 +216,17 @@ def _summarise_soft(out):
 
 def _only_coded(args, recovery, out, progress, started):
     out["soft_vs_none"] = {"ofdm qpsk-1/2": soft_vs_none(
-        "ofdm", [round(x, 2) for x in np.arange(1.5, 3.01, 0.25)], args.ofdm_messages,
+        "ofdm", _grid(args.ldpc_snr), args.ofdm_messages,
         recovery, "qpsk-1/2", args.seed, progress, split=True)}
     out["summary"] = {}
     _summarise_soft(out)
     return _finish(args, out, started)
+
+
+def _grid(text):
+    """``START:STOP:STEP`` in dB as a list, STOP included."""
+    start, stop, step = (float(v) for v in text.split(":"))
+    return [round(x, 2) for x in np.arange(start, stop + step / 2, step)]
 
 
 def _finish(args, out, started):
