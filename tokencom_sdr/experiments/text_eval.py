@@ -278,8 +278,12 @@ def run_text_eval(config: TextEvalConfig, recovery=None, tokenizer: Optional[Tex
                         text, ter, elapsed = "", 1.0, 0.0
                     else:
                         text, elapsed = message.text, message.recovery_s
-                        wrong = message.frame.erased | (message.frame.ids != frame.ids)
-                        ter = float(np.mean(wrong))
+                        if len(message.frame) != len(frame):
+                            # A layout estimated from CRC-failed headers alone
+                            # can get the length wrong: every token counts as wrong.
+                            ter = 1.0
+                        else:
+                            ter = float(np.mean(message.frame.erased | (message.frame.ids != frame.ids)))
                         if message.redecoding is not None:
                             for key in redecoded:
                                 redecoded[key] += message.redecoding[key]
