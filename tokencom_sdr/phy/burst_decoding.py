@@ -77,7 +77,9 @@ class BurstHeader:
         The payload's MCS.
     timing_correction : int
         Samples by which the burst starts later than the window assumed
-        (negative: earlier). The payload starts that much later too.
+        (negative: earlier), as applied when cutting the symbols (errors
+        under ``RECUT_THRESHOLD`` are left to the channel estimate). The
+        payload starts that much later too.
     payload_ofdm_symbols : int
         OFDM symbols of payload after the header.
     fine_cfo : float
@@ -101,6 +103,11 @@ class BurstHeader:
         channel tracking (:mod:`.channel_tracking`).
     header_rotation : np.ndarray, shape ``(HEADER_OFDM_SYMBOLS,)``, dtype ``complex64``
         Common phase of each header symbol relative to ``channel``.
+    timing_residual : int
+        The timing error left in the channel estimate (not cut away): where
+        the burst really starts is ``timing_correction + timing_residual``
+        after the window's assumption. The detector's trigger wanders by a
+        sample or two with how the stream is chunked; this does not.
     """
 
     header: PhyHeader
@@ -116,6 +123,7 @@ class BurstHeader:
     cfo: float
     header_fft: np.ndarray
     header_rotation: np.ndarray
+    timing_residual: int = 0
 
 
 @dataclass(frozen=True)
@@ -253,10 +261,11 @@ def decode_header_window(samples: np.ndarray, params: OfdmParams) -> Optional[Bu
     sync_word_2 = _sync_word_2(params)
     fine_cfo, fft_symbols, carrier_offset, raw_channel = _synchronise(samples, TIMING_PADDING, params)
     correction = int(np.clip(timing_error(raw_channel, params), -TIMING_PADDING, TIMING_PADDING))
+    residual = 0
     # A few samples either way stay inside the cyclic prefix's margin and
     # the channel estimate absorbs them; only a real miss is re-cut.
     if abs(correction) < RECUT_THRESHOLD:
-        correction = 0
+        correction, residual = 0, correction
     else:
         fine_cfo, fft_symbols, carrier_offset, raw_channel = _synchronise(
             samples, TIMING_PADDING + correction, params)
@@ -289,7 +298,7 @@ def decode_header_window(samples: np.ndarray, params: OfdmParams) -> Optional[Bu
         noise_power=float(noise),
         snr_db=float(burst.snr_db - 10 * np.log10(noise / burst.noise_power)),
         cfo=float(fine_cfo + carrier_offset / params.fft_len + residual),
-        header_fft=fft_symbols[1:], header_rotation=burst.rotation)
+        header_fft=fft_symbols[1:], header_rotation=burst.rotation, timing_residual=residual)
 
 
 def decode_payload_samples(samples: np.ndarray, burst: BurstHeader, params: OfdmParams,
