@@ -202,6 +202,10 @@ def run_receiver(flowgraph: RxFlowgraph, profile, options: RxOptions, finite: bo
                           bursts_failed=message.bursts_failed,
                           packets_redecoded=message.packets_redecoded)
             reports.append(report)
+            # A source that checks its input (ZMQ) says what it refused.
+            problems = getattr(flowgraph.source, "input_problems", None)
+            if problems is not None:
+                totals.update({k: v - totals[k] for k, v in problems().items()})
             print(format_report(report, totals), file=options.stream, flush=True)
             if options.out_dir:
                 save_message(options.out_dir, report, message)

@@ -158,6 +158,9 @@ def format_report(report: dict, totals: dict) -> str:
     stats += (f"\n[total] {totals['messages']} messages, packets {totals['packets_received']}/"
               f"{expected} (PER {per:.3f}), {totals['bursts_failed']} bursts failed the CRC, "
               f"{totals['packets_redecoded']} re-decoded")
+    if totals.get("zmq_messages_dropped") or totals.get("samples_zeroed"):
+        stats += (f", input: {totals.get('zmq_messages_dropped', 0)} malformed messages dropped, "
+                  f"{totals.get('samples_zeroed', 0)} non-finite samples zeroed")
     lines.append(stats)
     return "\n".join(lines)
 
