@@ -12,10 +12,12 @@ below; none holds a receive state machine of its own.
   builds the latter from the GRC block's flat parameters (fading profile,
   Doppler, front-end impairments).
 * :mod:`.radio_blocks`: Pluto and USRP token TX/RX blocks.
+* :class:`ZmqIqSource`: a ZMQ PULL source that survives malformed messages.
 """
 
 from ..channel.loopback_channel import LoopbackChannel
 from ..phy.ofdm_rx import OfdmBurstRx
+from ..radio.zmq_source import ZmqIqSource
 from .channel_block import loopback_channel_block
 from .image_decoder import TokenImageDecoder
 from .image_encoder import TokenImageEncoder
@@ -24,4 +26,5 @@ from .text_decoder import TokenTextDecoder
 from .text_encoder import TokenTextEncoder
 
 __all__ = ["TokenTextEncoder", "TokenTextDecoder", "TokenImageEncoder", "TokenImageDecoder",
-           "OfdmStreamTx", "OfdmBurstRx", "LoopbackChannel", "loopback_channel_block"]
+           "OfdmStreamTx", "OfdmBurstRx", "LoopbackChannel", "loopback_channel_block",
+           "ZmqIqSource"]
