@@ -189,3 +189,40 @@ def test_cli_rejects_out_of_range_override_before_touching_a_device():
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "tokencom: error: pluto: center_freq_hz: 7 GHz is above" in result.stderr
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("text, message", [
+    # The alias bomb of issue 16: 9 levels of anchors, 10 aliases each.
+    ("a: &a [x,x,x,x,x,x,x,x,x,x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 10) + "]\n" for i in range(8))
+     + "backend: zmq\nname: *i\n", "aliases"),
+    ("backend: zmq\ngap_len: 100\ngap_len: 200\n", "given twice"),
+    ("backend: zmq\nname: [unclosed\n", "not valid YAML at line"),
+])
+def test_profile_yaml_is_read_strictly(tmp_path, text, message):
+    import resource
+    import time
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    with pytest.raises(ProfileError) as error:
+        load_profile(path)
+    assert time.monotonic() - started < 2.0
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KiB
+    line = str(error.value)
+    assert message in line and str(path) in line and "\n" not in line and len(line) < 1000
+
+
+@pytest.mark.timeout(30)
+def test_profile_that_is_not_text_or_too_big_is_refused(tmp_path):
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"backend: zmq\nname: \xff\xfe\n")
+    with pytest.raises(ProfileError, match="not UTF-8"):
+        load_profile(binary)
+    big = tmp_path / "big.yaml"
+    big.write_text("backend: zmq\n" + "# padding\n" * 10000)
+    with pytest.raises(ProfileError, match="too large"):
+        load_profile(big)

@@ -45,13 +45,12 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
-import yaml
-
 from ..phy.mcs import MCS_NAMES
 from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD
 from .backend import RadioBackend
 from .backends import BACKENDS, backend_names, get_backend
 from .checks import ProfileError, parse_si
+from .profile_yaml import ProfileYamlError, read_profile_yaml
 from .sigmf_backend import SigmfBackend, profile_fields_from_recording
 from .sigmf_file import recording_paths
 from .zmq_radio import parse_zmq_address
@@ -247,12 +246,9 @@ def load_profile(name_or_path: Union[str, os.PathLike],
     """
     path = find_profile(name_or_path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ProfileError(str(path), None, f"not valid YAML{where}: "
-                           f"{getattr(error, 'problem', None) or error}") from None
+        raw = read_profile_yaml(path)
+    except (ProfileYamlError, OSError) as error:
+        raise ProfileError(str(path), None, str(error)) from None
     if raw is None:
         raise ProfileError(str(path), None, "the file is empty")
     if not isinstance(raw, dict):
