@@ -226,3 +226,24 @@ def test_profile_that_is_not_text_or_too_big_is_refused(tmp_path):
     big.write_text("backend: zmq\n" + "# padding\n" * 10000)
     with pytest.raises(ProfileError, match="too large"):
         load_profile(big)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("line, field", [
+    ("gap_len: 1000000000", "gap_len"), ("gap_len: .inf", "gap_len"), ("gap_len: 1e18", "gap_len"),
+    ("gap_len: .nan", "gap_len"), ("taps: ['1e308', '1e308']", "taps"), ("snr_db: -.inf", "snr_db"),
+    ("snr_db: .nan", "snr_db"), ("snr_db: -4000", "snr_db"), ("hwm: 99999999999", "hwm"),
+    ("name: " + "x" * 5000, "name"), ("address: tcp://127.0.0.1:" + "9" * 3000, "address"),
+])
+def test_bad_profile_numbers_are_one_line_naming_the_field(tmp_path, line, field):
+    """The profiles of issue 16 through the command line: non-zero exit
+    within seconds, one line, no traceback, under 1 kB, naming the field."""
+    backend = "loopback" if field in ("snr_db", "taps") else "zmq"
+    path = tmp_path / "bad.yaml"
+    path.write_text(f"backend: {backend}\n{line}\n")
+    result = subprocess.run([sys.executable, "-m", "tokencom_sdr.cli", "tx", "--radio", str(path),
+                             "--text", "hello"], capture_output=True, text=True, timeout=30)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Traceback" not in output and len(output.encode()) < 1024, output[-1500:]
+    assert field in output

@@ -8,6 +8,19 @@ from gnuradio import channels, gr
 from .mobility import FadingSpec, FrontEndSpec
 
 
+#: Lowest SNR the channel accepts: far below where anything decodes, and
+#: far above where the noise amplitude overflows.
+MIN_SNR_DB = -60.0
+
+
+def check_snr_db(snr_db: float) -> float:
+    """``snr_db`` as a float, or a ValueError saying what is allowed."""
+    snr_db = float(snr_db)
+    if np.isnan(snr_db) or snr_db < MIN_SNR_DB or snr_db == -np.inf:
+        raise ValueError(f"SNR must be a number of dB >= {MIN_SNR_DB:g} (or inf: no noise), got {snr_db}")
+    return snr_db
+
+
 def noise_voltage_for_snr(snr_db: float, signal_power: float = 1.0) -> float:
     """Noise amplitude for gr-channels' ``channel_model`` at a given SNR.
 
@@ -82,7 +95,8 @@ class LoopbackChannel(gr.hier_block2):
             raise ValueError(f"cfo is normalised to the sample rate and must lie in (-0.5, 0.5), got {cfo}")
         if abs(sco_ppm) >= 1e5:
             raise ValueError(f"sco_ppm {sco_ppm} is not a plausible clock offset")
-        noise = 0.0 if np.isinf(snr_db) and snr_db > 0 else noise_voltage_for_snr(snr_db)
+        snr_db = check_snr_db(snr_db)
+        noise = 0.0 if np.isinf(snr_db) else noise_voltage_for_snr(snr_db)
         self.snr_db, self.cfo, self.sco_ppm = snr_db, cfo, sco_ppm
         self.taps = normalise_taps(taps)
         # Tags stop here, as they would at a real antenna.
@@ -110,7 +124,6 @@ class LoopbackChannel(gr.hier_block2):
 
     def set_snr_db(self, snr_db: float) -> None:
         """Change the SNR while the flowgraph runs (a GUI slider's callback)."""
-        snr_db = float(snr_db)
-        self.model.set_noise_voltage(0.0 if np.isinf(snr_db) and snr_db > 0
-                                     else noise_voltage_for_snr(snr_db))
+        snr_db = check_snr_db(snr_db)
+        self.model.set_noise_voltage(0.0 if np.isinf(snr_db) else noise_voltage_for_snr(snr_db))
         self.snr_db = snr_db

@@ -28,8 +28,11 @@ class ProfileError(ValueError):
     def __init__(self, profile: str, field: Optional[str], message: str):
         self.profile = profile
         self.field = field
-        where = f"{profile}: {field}: " if field else f"{profile}: "
-        super().__init__(where + message)
+        # (a name or a value can be anything a file says: an error shows
+        # the start of it, on one line)
+        shown = str(profile) if len(str(profile)) <= 80 else str(profile)[:77] + "..."
+        where = f"{shown}: {field}: " if field else f"{shown}: "
+        super().__init__((where + message).replace("\n", " ")[:1000])
 
 
 def parse_si(text: Union[str, float, int]) -> float:

@@ -7,12 +7,11 @@ clock offset, multipath from the profile) into the streaming receiver. The
 functional check to run first.
 """
 
-import math
 from typing import List
 
 import numpy as np
 
-from ..channel.loopback_channel import LoopbackChannel
+from ..channel.loopback_channel import LoopbackChannel, check_snr_db
 from .backend import Log, RadioBackend, TxSink
 from .checks import ProfileError
 
@@ -60,8 +59,10 @@ class LoopbackBackend(RadioBackend):
 
     def validate(self, profile, label: str) -> None:
         p = profile
-        if math.isnan(p.snr_db):
-            raise ProfileError(label, "snr_db", "must be a number of dB (or .inf for no noise)")
+        try:
+            check_snr_db(p.snr_db)
+        except ValueError as error:
+            raise ProfileError(label, "snr_db", str(error)) from None
         if not -0.5 < p.cfo < 0.5:
             raise ProfileError(label, "cfo", f"is normalised to the sample rate and must lie in "
                                f"(-0.5, 0.5), got {p.cfo:g}")

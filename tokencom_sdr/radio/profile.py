@@ -289,47 +289,74 @@ def profile_from_dict(raw: Dict[str, Any], source: str = "<dict>",
     return profile
 
 
+#: Largest value of each integer field: beyond it GNU Radio fails deep
+#: inside (a gap of 10^9 samples is a failed allocation). (The lower
+#: bounds, which depend on the backend, are checked in validation.)
+_INT_MAXIMA = {"gap_len": 1_000_000, "burst_padding": 1_000_000, "buffer_size": 1 << 24,
+               "hwm": 1_000_000, "seed": (1 << 31) - 1}
+#: Most taps a profile's multipath may have, and the largest tap magnitude.
+_MAX_TAPS, _MAX_TAP = 64, 1e3
+#: Longest string field (names, addresses, paths).
+_MAX_STRING = 1024
+
+
+def _show(value: Any) -> str:
+    """A bad value as an error shows it: its repr, at most 80 characters."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _convert(label: str, key: str, value: Any) -> Any:
     """Type-check and convert one field as read from YAML."""
     if key in _FLOAT_FIELDS:
         if key == "master_clock_rate_hz" and value is None:
             return None
         if isinstance(value, bool):
-            raise ProfileError(label, key, f"must be a number, got {value!r}")
+            raise ProfileError(label, key, f"must be a number, got {_show(value)}")
         try:
             number = parse_si(value)
         except ValueError:
-            raise ProfileError(label, key, f"must be a number, got {value!r}") from None
-        if not math.isfinite(number) and key != "snr_db":
-            raise ProfileError(label, key, f"must be finite, got {value!r}")
+            raise ProfileError(label, key, f"must be a number, got {_show(value)}") from None
+        if not math.isfinite(number) and not (key == "snr_db" and number == math.inf):
+            raise ProfileError(label, key, f"must be finite{' (or .inf: no noise)' if key == 'snr_db' else ''}, "
+                               f"got {_show(value)}")
         return number
     if key in _INT_FIELDS:
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise ProfileError(label, key, f"must be an integer, got {value!r}")
+            raise ProfileError(label, key, f"must be an integer, got {_show(value)}")
         try:
             number = parse_si(value)
         except ValueError:
-            raise ProfileError(label, key, f"must be an integer, got {value!r}") from None
-        if number != int(number):
-            raise ProfileError(label, key, f"must be an integer, got {value!r}")
+            raise ProfileError(label, key, f"must be an integer, got {_show(value)}") from None
+        if not math.isfinite(number) or number != int(number):
+            raise ProfileError(label, key, f"must be a finite integer, got {_show(value)}")
+        high = _INT_MAXIMA.get(key, 1 << 62)
+        if not -high <= number <= high:
+            raise ProfileError(label, key, f"must be at most {high} in magnitude, got {_show(value)}")
         return int(number)
     if key in _BOOL_FIELDS:
         if not isinstance(value, bool):
-            raise ProfileError(label, key, f"must be true or false, got {value!r}")
+            raise ProfileError(label, key, f"must be true or false, got {_show(value)}")
         return value
     if key == "taps":
-        if not isinstance(value, (list, tuple)) or not value:
-            raise ProfileError(label, key, f"must be a non-empty list of (complex) taps, got {value!r}")
+        if not isinstance(value, (list, tuple)) or not value or len(value) > _MAX_TAPS:
+            raise ProfileError(label, key, f"must be a list of 1 to {_MAX_TAPS} (complex) taps, "
+                               f"got {_show(value)}")
         taps = []
         for tap in value:
             try:
                 taps.append(complex(str(tap).replace(" ", "")))
             except ValueError:
-                raise ProfileError(label, key, f"cannot read tap {tap!r}; write 1 or 0.3+0.1j") from None
+                raise ProfileError(label, key, f"cannot read tap {_show(tap)}; write 1 or 0.3+0.1j") from None
+            if not (math.isfinite(taps[-1].real) and math.isfinite(taps[-1].imag)) or abs(taps[-1]) > _MAX_TAP:
+                raise ProfileError(label, key, f"tap {_show(tap)} must be finite, at most {_MAX_TAP:g} in "
+                                   f"magnitude")
         return taps
     if key in _STR_FIELDS:
         if not isinstance(value, str):
-            raise ProfileError(label, key, f"must be a string, got {value!r}")
+            raise ProfileError(label, key, f"must be a string, got {_show(value)}")
+        if len(value) > _MAX_STRING:
+            raise ProfileError(label, key, f"must be at most {_MAX_STRING} characters, got {len(value)}")
         return value.strip()
     return value
 
