@@ -39,6 +39,13 @@ def test_snr_ranges_and_bad_input(capsys):
             parse_snr_range(bad)
     assert main(["per-sweep", "--mcs", "qpsk-7/8", "--snr", "5", "--json", "/dev/null"]) == 1
     assert "unknown MCS" in capsys.readouterr().err
+    # Issue 16's hang, overflow and NaN: refused at once, naming the problem.
+    for snr, words in (("0:1e9:1e-9", "more than 1000 points"), ("-4000", ">= -60"), ("nan", ">= -60"),
+                       ("-inf", ">= -60")):
+        assert main(["per-sweep", f"--snr={snr}", "--json", "/dev/null"]) == 1
+        assert words in capsys.readouterr().err, snr
+    assert main(["per-sweep", "--snr", "5", "--payload-bytes", "5000", "--json", "/dev/null"]) == 1
+    assert "at most 1500 bytes" in capsys.readouterr().err
 
 
 @pytest.mark.timeout(180)

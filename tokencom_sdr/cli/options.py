@@ -5,6 +5,7 @@ from typing import List
 
 import numpy as np
 
+from ..channel.loopback_channel import check_snr_db
 from ..phy.mcs import MCS_NAMES
 from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD
 
@@ -27,6 +28,19 @@ def parse_taps(values: List[str]) -> List[complex]:
     return taps
 
 
+def snr_argument(text: str) -> float:
+    """``--snr`` value: a number of dB >= the channel's minimum, or inf."""
+    try:
+        return check_snr_db(float(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error) if "SNR" in str(error)
+                                         else f"cannot read SNR {text!r}") from None
+
+
+#: Most points an SNR list or range may have.
+MAX_SNR_POINTS = 1000
+
+
 def parse_snr_range(text: str) -> List[float]:
     """SNRs in dB from ``START:STOP:STEP`` (STOP included) or a comma list.
 
@@ -41,9 +55,12 @@ def parse_snr_range(text: str) -> List[float]:
             start, stop, step = (float(p) for p in parts)
             if step <= 0 or stop < start:
                 raise ValueError(f"SNR range {text!r} needs STEP > 0 and STOP >= START")
-            count = int(np.floor((stop - start) / step + 1e-9)) + 1
-            return [round(start + i * step, 6) for i in range(count)]
-        values = [float(v) for v in text.split(",") if v.strip()]
+            count = (stop - start) / step + 1e-9
+            if not np.isfinite(count) or count >= MAX_SNR_POINTS:
+                raise ValueError(f"SNR range {text!r} has more than {MAX_SNR_POINTS} points")
+            values = [round(start + i * step, 6) for i in range(int(np.floor(count)) + 1)]
+        else:
+            values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError as error:
         if "SNR range" in str(error):
             raise
@@ -51,12 +68,16 @@ def parse_snr_range(text: str) -> List[float]:
                          f"or a comma list (e.g. 3,5,7)") from None
     if not values:
         raise ValueError("no SNR given")
+    if len(values) > MAX_SNR_POINTS:
+        raise ValueError(f"{len(values)} SNRs is more than {MAX_SNR_POINTS}")
+    for value in values:
+        check_snr_db(value)
     return values
 
 
 def add_channel_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("software channel")
-    group.add_argument("--snr", type=float, default=25.0, metavar="DB",
+    group.add_argument("--snr", type=snr_argument, default=25.0, metavar="DB",
                        help="burst SNR in dB: burst power over noise power per sample (default 25)")
     group.add_argument("--cfo", type=float, default=0.0, metavar="F",
                        help="carrier frequency offset, normalised to the sample rate (e.g. 0.01)")

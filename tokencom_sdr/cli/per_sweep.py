@@ -7,6 +7,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..phy.mcs import CODED_MCS_NAMES, MCS_NAMES
+from ..phy.phy_header import MAX_PAYLOAD_BYTES
 from ..experiments.per_sweep import per_sweep, plot_per
 from .options import add_mobility_options, fading_from_args, front_end_from_args, parse_snr_range, parse_taps
 
@@ -48,6 +49,9 @@ def run(args) -> int:
     snrs = parse_snr_range(args.snr)
     if args.packets < 1 or args.payload_bytes < 1:
         raise ValueError("--packets and --payload-bytes must be positive")
+    if args.payload_bytes > MAX_PAYLOAD_BYTES:
+        raise ValueError(f"--payload-bytes {args.payload_bytes}: one burst carries at most "
+                         f"{MAX_PAYLOAD_BYTES} bytes")
     total = len(snrs) * (len(names) + (0 if args.no_stock else 1))
     with tqdm(total=total, unit="point", desc="per-sweep") as bar:
         rows = per_sweep(names, snrs, args.packets, args.payload_bytes, args.cfo, args.sco,

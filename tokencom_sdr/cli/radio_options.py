@@ -37,7 +37,8 @@ def add_channel_options(parser: argparse.ArgumentParser, what: str) -> None:
                              f"tests; off unless --snr, --cfo, --sco, --taps or an option of the "
                              f"moving channel below is given; delays and Doppler refer to the "
                              f"profile's sample rate).")
-    group.add_argument("--snr", type=float, metavar="DB", help="burst SNR in dB")
+    from .options import snr_argument
+    group.add_argument("--snr", type=snr_argument, metavar="DB", help="burst SNR in dB")
     group.add_argument("--cfo", type=float, metavar="F",
                        help="carrier frequency offset, normalised to the sample rate")
     group.add_argument("--sco", type=float, metavar="PPM", help="sample-clock offset in ppm")
