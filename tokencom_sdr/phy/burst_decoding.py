@@ -46,8 +46,12 @@ SYMBOLS_PER_HEADER = PREAMBLE_SYMBOLS + HEADER_OFDM_SYMBOLS
 #: Raw samples taken before and after each header, so that the symbol timing
 #: can be corrected by up to this much in either direction.
 TIMING_PADDING = 24
-#: Timing errors (samples) below this are left to the channel estimate.
-RECUT_THRESHOLD = 3
+#: Timing errors (samples) from this on are cut away (a second pass at the
+#: corrected timing). Every error is: the detector's trigger falls a sample
+#: or two apart with how the stream arrives in work() calls, and only a cut
+#: at the measured timing makes a replayed recording decode exactly as it
+#: did live (about 4 % more receiver instructions at 30 dB; PER unchanged).
+RECUT_THRESHOLD = 1
 #: Rounds of channel tracking and decoding for a payload whose first
 #: decoding failed (each round starts from the previous one's decisions).
 TRACKING_PASSES = 3
