@@ -17,7 +17,7 @@ from tokencom_sdr.phy.burst_mapping import (burst_symbols, data_ofdm_symbols, mi
 from tokencom_sdr.phy.mcs import MCS_NAMES, get_mcs
 from tokencom_sdr.phy.modem import run_phy_loopback
 from tokencom_sdr.phy.ofdm_params import OfdmParams
-from tokencom_sdr.phy.qam import map_bits, soft_symbols
+from tokencom_sdr.phy.qam import demap_maxlog, map_bits, nearest_points, soft_symbols
 from tokencom_sdr.phy.received_burst import ReceivedBurst
 
 pytestmark = pytest.mark.timeout(300)
@@ -107,6 +107,15 @@ def test_soft_symbols_are_the_point_when_sure_and_zero_when_not(name):
     assert np.allclose(mean, points, atol=1e-5) and np.allclose(energy, np.abs(points) ** 2, atol=1e-4)
     mean, energy = soft_symbols(np.zeros(3 * bits_per_symbol), name)
     assert np.allclose(mean, 0) and np.allclose(energy, 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["bpsk", "qpsk", "16qam", "64qam"])
+def test_nearest_points_is_the_max_log_slicer(name):
+    symbols = (np.random.default_rng(2).standard_normal((20, 48))
+               + 1j * np.random.default_rng(3).standard_normal((20, 48))).astype(np.complex64)
+    llr = demap_maxlog(symbols.reshape(-1), np.ones(symbols.size, dtype=np.float32), name)
+    expected = map_bits(llr < 0, name).reshape(symbols.shape)
+    assert np.allclose(nearest_points(symbols, name), expected, atol=1e-6)
 
 
 def test_mobile_mcs_puts_a_known_symbol_after_every_period():

@@ -205,7 +205,8 @@ def run_receiver(flowgraph: RxFlowgraph, profile, options: RxOptions, finite: bo
             # A source that checks its input (ZMQ) says what it refused.
             problems = getattr(flowgraph.source, "input_problems", None)
             if problems is not None:
-                totals.update({k: v - totals[k] for k, v in problems().items()})
+                for key, count in problems().items():
+                    totals[key] = count
             print(format_report(report, totals), file=options.stream, flush=True)
             if options.out_dir:
                 save_message(options.out_dir, report, message)

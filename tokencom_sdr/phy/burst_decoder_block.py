@@ -247,10 +247,7 @@ class BurstDecoderBlock(gr.sync_block):
                 continue
             symbols, decoded, diagnostics = results[index]
             try:
-                # (where the burst starts, not where it was cut: the cut
-                # follows the detector's trigger, which wanders with chunking)
-                received = ReceivedBurst.from_decoded(burst, decoded, max(0, start + burst.timing_residual),
-                                                      diagnostics)
+                received = ReceivedBurst.from_decoded(burst, decoded, max(0, start), diagnostics)
                 pdu = received.to_pdu() if self._pdus_wanted else None
             except Exception as error:  # noqa: BLE001 - one bad burst must not stop the rest
                 gr.log.warn(f"tokencom burst decoder dropped a burst: {error!r}")

@@ -157,6 +157,33 @@ def demap_maxlog(symbols: np.ndarray, noise_var: np.ndarray, name: str) -> np.nd
     return llr.reshape(-1)
 
 
+def nearest_points(symbols: np.ndarray, name: str) -> np.ndarray:
+    """The constellation point nearest to each symbol (a hard slicer).
+
+    A square Gray QAM's levels are evenly spaced on each axis, so the
+    nearest one is found by rounding, a few array operations for any shape.
+
+    Parameters
+    ----------
+    symbols : np.ndarray, any shape, complex
+    name : str
+        Constellation name.
+
+    Returns
+    -------
+    np.ndarray, shape of ``symbols``, dtype ``complex64``
+    """
+    y = np.asarray(symbols, dtype=np.complex64)
+    if name == "bpsk":
+        return np.where(y.real < 0, -1.0, 1.0).astype(np.complex64)
+    levels, _ = _axis_tables(name)
+    spacing, top = float(np.min(np.abs(levels))), len(levels) - 1
+    # Both axes share the grid: round the interleaved real view at once.
+    axes = np.ascontiguousarray(y).view(np.float32)
+    index = np.clip(np.rint((axes / spacing + top) / 2), 0, top)
+    return ((2 * index - top) * spacing).astype(np.float32).view(np.complex64)
+
+
 def hard_decision(llr: np.ndarray) -> np.ndarray:
     """Bits from LLRs: 1 where the LLR is negative. dtype ``uint8``."""
     return (np.asarray(llr) < 0).astype(np.uint8)
