@@ -16,6 +16,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from ..channel.loss_models import LossProcess, make_loss_model
 from ..context.image_maskgit import ImageContextModel
 from ..context.image_recovery import IMAGE_RECOVERY_METHODS, ImageRecovery
 from ..link import FrameGeometry, depacketize, make_aggregation, packetize
@@ -29,8 +30,11 @@ __all__ = ["packet_erasure_channel", "evaluate_erasures", "CONTEXT_VARIANTS"]
 
 def packet_erasure_channel(frame: TokenFrame, loss: float, tokens_per_packet: int,
                            rng: np.random.Generator, aggregation: str = "interleaved",
-                           message_id: int = 1) -> TokenFrame:
+                           message_id: int = 1, trace: Optional[LossProcess] = None) -> TokenFrame:
     """Send ``frame`` through packets that are each lost with probability ``loss``.
+
+    With ``trace`` (a running loss model, e.g. Gilbert-Elliott or EP5), the
+    trace decides which packets go instead, and ``loss`` and ``rng`` are unused.
 
     Returns
     -------
@@ -41,8 +45,8 @@ def packet_erasure_channel(frame: TokenFrame, loss: float, tokens_per_packet: in
         raise ValueError(f"loss must lie in [0, 1], got {loss}")
     agg = make_aggregation(aggregation, tokens_per_packet)
     packets = packetize(frame, message_id, agg)
-    survive = rng.random(len(packets)) >= loss
-    arrived = [p for p, ok in zip(packets, survive) if ok]
+    lost = trace.lost(len(packets)) if trace is not None else rng.random(len(packets)) < loss
+    arrived = [p for p, gone in zip(packets, lost) if not gone]
     return depacketize(arrived, message_id, expected=FrameGeometry.from_frame(frame, agg)).frame
 
 
@@ -58,14 +62,17 @@ def evaluate_erasures(image: np.ndarray, tokenizer: ImageTokenizer, losses: Sequ
                       methods: Sequence[str] = IMAGE_RECOVERY_METHODS, draws: int = 5,
                       tokens_per_packet: int = 32, seed: int = 0,
                       context_model: Optional[ImageContextModel] = None, steps: int = 2,
-                      soft: bool = True, aggregation: str = "interleaved") -> Dict[str, object]:
+                      soft: bool = True, aggregation: str = "interleaved",
+                      loss_model: str = "iid", burst: Optional[float] = None) -> Dict[str, object]:
     """Quality of each recovery method at each packet-loss rate.
 
     Parameters
     ----------
     image : np.ndarray, shape ``(H, W, 3)``, dtype ``uint8``
     losses : floats in ``[0, 1]``
-        Packet-loss probabilities.
+        Packet-loss probabilities (``iid`` and ``gilbert``); one row set per
+        entry. For ``ep1`` ... ``ep6`` pass one entry (it is not used: those
+        models fix their own loss rate).
     methods : names from :data:`IMAGE_RECOVERY_METHODS` or :data:`CONTEXT_VARIANTS`
     draws : int
         Loss draws per rate (shared by all methods).
@@ -76,11 +83,17 @@ def evaluate_erasures(image: np.ndarray, tokenizer: ImageTokenizer, losses: Sequ
     soft : bool
         ``context`` draws the expected codeword of the model's beliefs at
         filled positions (True) or only its hard choice of ids (False).
+    loss_model : str
+        ``iid``, ``gilbert`` (with ``burst``) or ``ep1`` ... ``ep6``. The
+        draws of one loss rate are consecutive stretches of one trace.
+    burst : float, optional
+        Mean burst length in packets for ``gilbert``.
 
     Returns
     -------
     dict
-        ``rows``: list of ``{recovery, loss, psnr_db, ms_ssim, psnr_std_db,
+        ``rows``: list of ``{recovery, loss, loss_model, mean_burst_length,
+        packet_loss_rate, psnr_db, ms_ssim, psnr_std_db,
         token_erasure_rate, draws, recovery_ms}`` (means over draws);
         ``psnr_tokens_only_db`` and ``ms_ssim_tokens_only`` (error-free
         tokens); ``bits_per_pixel``; the JPEG baseline at the tokens' bit
@@ -104,8 +117,14 @@ def evaluate_erasures(image: np.ndarray, tokenizer: ImageTokenizer, losses: Sequ
     rows: List[dict] = []
     for loss in losses:
         rng = np.random.default_rng([seed, int(round(float(loss) * 1e6))])
+        model = make_loss_model(loss_model, None if loss_model.startswith("ep") else float(loss),
+                                burst)
+        # i.i.d. keeps its historical draws from rng; other models run one trace.
+        trace = None if loss_model == "iid" else model.process([seed, 1 + int(1e6 * loss)])
         received = [packet_erasure_channel(frame, float(loss), tokens_per_packet, rng,
-                                           aggregation) for _ in range(draws)]
+                                           aggregation, trace=trace) for _ in range(draws)]
+        packet_loss = float(np.mean([np.mean(_packets_lost(rx, frame, tokens_per_packet,
+                                                           aggregation)) for rx in received]))
         # One fill per base method and draw, shared by its renderings.
         fills = {}
         for b, recovery in recoveries.items():
@@ -127,7 +146,9 @@ def evaluate_erasures(image: np.ndarray, tokenizer: ImageTokenizer, losses: Sequ
                 scores.append(psnr(image, out))
                 ssims.append(ms_ssim(image, out))
             rows.append({
-                "recovery": method, "loss": float(loss),
+                "recovery": method, "loss": model.loss_rate(), "loss_model": model.name,
+                "mean_burst_length": model.mean_burst_length(),
+                "packet_loss_rate": packet_loss,
                 "psnr_db": float(np.mean(scores)), "ms_ssim": float(np.mean(ssims)),
                 "psnr_std_db": float(np.std(scores)),
                 "token_erasure_rate": float(np.mean([rx.erased.mean() for rx in received])),
@@ -143,3 +164,11 @@ def evaluate_erasures(image: np.ndarray, tokenizer: ImageTokenizer, losses: Sequ
         "grid": list(frame.shape),
         "packets": make_aggregation(aggregation, tokens_per_packet).num_packets(len(frame)),
     }
+
+
+def _packets_lost(received: TokenFrame, frame: TokenFrame, tokens_per_packet: int,
+                  aggregation: str) -> np.ndarray:
+    """Which packets of ``frame`` the receiver lost, ``(P,)`` bool, read off the erasures."""
+    groups = make_aggregation(aggregation, tokens_per_packet).assign(len(frame))
+    erased = received.erased.reshape(-1)
+    return np.array([bool(erased[group].all()) for group in groups])

@@ -16,6 +16,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from ..channel.loss_models import MarkovLossModel
 from ..channel.packet_erasure import PacketErasureChannel
 from ..context.text_recovery import TextRecovery
 from ..link import FrameGeometry, depacketize, make_aggregation, packetize
@@ -44,7 +45,8 @@ def run_erasure_eval(messages: Sequence[str], recovery: TextRecovery, *,
                      loss_probability: float = 0.3, tokens_per_packet: int = 8,
                      aggregation: str = "interleaved", seed: int = 0,
                      tokenizer: Optional[TextTokenizer] = None,
-                     progress: bool = False) -> Dict[str, object]:
+                     progress: bool = False,
+                     loss_model: Optional[MarkovLossModel] = None) -> Dict[str, object]:
     """Fill the tokens of lost packets and count how many are exactly right.
 
     Parameters
@@ -55,16 +57,21 @@ def run_erasure_eval(messages: Sequence[str], recovery: TextRecovery, *,
         Run in ``fill`` mode.
     loss_probability : float
         Independent packet loss probability (the expected token erasure rate).
+        Ignored when ``loss_model`` is given.
     tokens_per_packet : int
         Small packets make each message's erasure rate close to the target.
     aggregation : str
         ``interleaved`` or ``sequential``.
+    loss_model : MarkovLossModel, optional
+        Bursty loss (Gilbert-Elliott, EP1-EP6): one trace runs over all the
+        messages' packets in turn. Default: i.i.d. at ``loss_probability``.
 
     Returns
     -------
     dict
         ``messages``, ``tokens``, ``erased_tokens``, ``token_erasure_rate``
-        (realised), ``fill_restored_rate`` (erased tokens restored exactly),
+        (realised), ``packet_loss_rate`` (realised), ``loss_model`` (the
+        model's settings), ``fill_restored_rate`` (erased tokens restored exactly),
         ``unigram_restored_rate``, ``exact_rate_none`` and
         ``exact_rate_fill`` (whole messages), ``recovery_ms_mean`` and
         ``recovery_ms_p95`` per message, ``baseline`` (the messages as UTF-8
@@ -75,9 +82,10 @@ def run_erasure_eval(messages: Sequence[str], recovery: TextRecovery, *,
     tokenizer = tokenizer or TextTokenizer.default()
     counts = unigram_counts(tokenizer)
     unigram_guess = int(np.argmax(counts))
-    channel = PacketErasureChannel(loss_probability, seed)
+    channel = PacketErasureChannel(loss_probability, seed, model=loss_model)
     agg = make_aggregation(aggregation, tokens_per_packet)
     total = erased_total = restored = unigram_hits = exact_none = exact_fill = 0
+    packets_sent = packets_lost = 0
     times: List[float] = []
     token_counts: List[int] = []
     iterator = messages
@@ -90,6 +98,8 @@ def run_erasure_eval(messages: Sequence[str], recovery: TextRecovery, *,
         message_id = index % 65536
         packets = packetize(frame, message_id, agg)
         arrived = channel.transmit_all(packets)
+        packets_sent += len(packets)
+        packets_lost += len(packets) - len(arrived)
         received = depacketize(arrived, message_id,
                                expected=FrameGeometry.from_frame(frame, agg)).frame
         result = recovery.recover(received, mode="fill")
@@ -107,7 +117,9 @@ def run_erasure_eval(messages: Sequence[str], recovery: TextRecovery, *,
         "channel": "packet-erasure",
         "messages": len(messages),
         "tokens": total,
-        "loss_probability": loss_probability,
+        "loss_probability": channel.loss_probability,
+        "loss_model": channel.model.settings(),
+        "packet_loss_rate": packets_lost / max(packets_sent, 1),
         "tokens_per_packet": tokens_per_packet,
         "aggregation": aggregation,
         "erased_tokens": erased_total,
