@@ -39,6 +39,11 @@ setup(
         "scikit-image>=0.21",
         "scikit-learn>=1.3",
         "pygame-ce>=2.4",
+        # tokencom sweep: points on a Dask cluster (a LocalCluster or an
+        # existing scheduler), results as Parquet. pyarrow 23+ refuses numpy
+        # < 2 at import (constraints.txt pins it too).
+        "dask[distributed]==2026.8.0",
+        "pyarrow>=14,<23",
     ],
     extras_require={
         "test": ["pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6.80"],

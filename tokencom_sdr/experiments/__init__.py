@@ -6,6 +6,9 @@
 * :mod:`.text_erasure_eval`, :mod:`.image_erasure_eval`: recovery under
   packet erasures, without the PHY; :mod:`.text_sources_eval`: the text
   erasure measurement per source (17th-century and modern English).
+* :mod:`.sweep_config`, :mod:`.sweep_point`, :mod:`.sweep_runner`,
+  :mod:`.sweep_results`: ``tokencom sweep``, a YAML grid of points through
+  the real chain, serial or on Dask, into Parquet and CSV.
 """
 
 from ..lazy_exports import lazy_exports
@@ -15,6 +18,7 @@ _EXPORTS = {
     "TextEvalConfig": ".text_eval", "run_text_eval": ".text_eval",
     "run_erasure_eval": ".text_erasure_eval", "evaluate_erasures": ".image_erasure_eval",
     "run_text_sources_eval": ".text_sources_eval",
+    "load_sweep_config": ".sweep_config", "run_sweep": ".sweep_runner", "read_results": ".sweep_results",
 }
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
