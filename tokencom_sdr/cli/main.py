@@ -7,6 +7,7 @@ from typing import List, Optional
 from .. import __version__
 from . import (data, demo, erasure_eval, grc_check, loopback, loss_trace, models, per_sweep, rx,
                text_eval, train, tx)
+from . import report, sweep
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_parser(subparsers)
     loopback.add_parser(subparsers)
     per_sweep.add_parser(subparsers)
+    sweep.add_parser(subparsers)
+    report.add_parser(subparsers)
     train.add_parser(subparsers)
     erasure_eval.add_parser(subparsers)
     loss_trace.add_parser(subparsers)

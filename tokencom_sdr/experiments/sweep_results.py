@@ -96,7 +96,10 @@ class SweepStore:
 
         rows = [dict(self.rows[p.point_id()], package_version=__version__, config_sha256=self.config_sha256)
                 for p in self.config.points() if p.point_id() in self.rows]
-        table = pa.Table.from_pylist(rows)
+        # from_pylist takes its columns from the first row: text and image
+        # rows have different fields, so give every row the union of them.
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+        table = pa.Table.from_pylist([{k: row.get(k) for k in columns} for row in rows])
         table = table.replace_schema_metadata({"tokencom.version": __version__,
                                                "tokencom.config": self.config_json})
         paths = {"parquet": self.folder / PARQUET, "csv": self.folder / CSV,
