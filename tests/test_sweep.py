@@ -1,0 +1,157 @@
+"""tokencom sweep and tokencom report: the config checks, a small sweep through
+the real GNU Radio chain run serially and on a 2-worker Dask LocalCluster
+(same rows), resume, and the report's figures."""
+
+import json
+import math
+
+import pytest
+
+from tokencom_sdr.cli.main import main
+from tokencom_sdr.experiments.sweep_config import SweepConfigError, load_sweep_config, parse_sweep_config
+from tokencom_sdr.experiments.sweep_point import RUN_COLUMN_PREFIX
+from tokencom_sdr.experiments.sweep_report import efficiency_at_target, wilson_interval, write_report
+from tokencom_sdr.experiments.sweep_results import JOURNAL, read_results
+from tokencom_sdr.experiments.sweep_runner import run_sweep
+
+#: Text at a clean and a noisy SNR, with and without recovery, and one small
+#: image: 10 points, each a full loopback.
+SMALL = {
+    "modalities": ["text", "image"],
+    "text": {"messages": 2, "recovery": ["none", "soft"]},
+    "image": {"images": ["astronaut"], "max_side": 32, "recovery": ["none", "context"]},
+    "snr_db": [1.5],
+    "mcs": ["qpsk-1/2"],
+    "channel": ["awgn"],
+    "seeds": [3],
+    # Small, so that the Dask run recycles its workers several times.
+    "points_per_worker": 3,
+}
+
+
+def result_columns(rows):
+    """Rows without the columns that describe the run (wall time, process id)."""
+    return [{k: v for k, v in row.items() if not k.startswith(RUN_COLUMN_PREFIX)} for row in rows]
+
+
+@pytest.fixture(scope="module")
+def small_config():
+    return parse_sweep_config(SMALL, "small")
+
+
+@pytest.fixture(scope="module")
+def serial_run(tmp_path_factory, small_config):
+    out = tmp_path_factory.mktemp("serial")
+    run = run_sweep(small_config, out, "serial", progress=False)
+    return out, run
+
+
+def test_config_lists_every_bad_field_once():
+    raw = dict(SMALL, snr_db=[3, "x"], mcs=["qpsk-1/2", "qpsk-9/10"], channel=[{"model": "xyz"}],
+               seeds=[-1], typo_field=1, text={"messages": 0, "recovery": ["soft", "magic"]})
+    with pytest.raises(SweepConfigError) as error:
+        parse_sweep_config(raw, "bad.yaml")
+    fields = [p.split(":")[0] for p in error.value.problems]
+    assert fields == ["typo_field", "text.messages", "text.recovery[1]", "snr_db[1]", "mcs[1]",
+                      "channel[0].model", "seeds[0]"], error.value.problems
+    assert "qpsk-9/10" in str(error.value) and "bad.yaml" in str(error.value)
+
+
+def test_config_grid_and_ranges():
+    config = parse_sweep_config(dict(SMALL, snr_db={"start": 2, "stop": 3, "step": 0.5},
+                                     channel=["awgn", {"model": "etu", "doppler_hz": 300}]), "c")
+    assert config.snr_db == (2.0, 2.5, 3.0)
+    points = config.points()
+    # text: 2 messages x 2 recoveries; image: 1 x 2; times 3 SNRs x 2 channels.
+    assert len(points) == (2 * 2 + 1 * 2) * 3 * 2
+    assert {p.channel for p in points} == {"awgn", "etu@300Hz"}
+    assert len({p.point_id() for p in points}) == len(points)
+
+
+def test_config_file_is_read_strictly(tmp_path):
+    path = tmp_path / "dup.yaml"
+    path.write_text("modalities: [text]\nmodalities: [image]\n")
+    with pytest.raises(SweepConfigError, match="given twice"):
+        load_sweep_config(path)
+
+
+def test_cli_names_the_bad_field(tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text("modalities: [text]\ntext: {messages: 1, recovery: [none]}\nsnr_db: [nan]\n"
+                    "mcs: [qpsk-1/2]\n")
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out")]) == 1
+    assert "snr_db[0]: SNR must be a number" in capsys.readouterr().err
+
+
+def test_wilson_interval():
+    low, high = wilson_interval(5, 10)
+    assert low == pytest.approx(0.2366, abs=1e-4) and high == pytest.approx(0.7634, abs=1e-4)
+    low, high = wilson_interval(0, 20)
+    assert low == 0.0 and high == pytest.approx(0.1611, abs=1e-4)
+    assert wilson_interval(20, 20)[1] == 1.0
+
+
+@pytest.mark.timeout(120)
+def test_serial_sweep_rows_and_resume(serial_run, small_config, tmp_path):
+    out, run = serial_run
+    rows, meta = read_results(out)
+    assert run.ran == run.points == len(rows) == 6
+    assert meta["version"] and meta["config"]["points_per_worker"] == 3
+    by_id = {r["point_id"]: r for r in rows}
+    assert len(by_id) == 6
+    for row in rows:
+        assert row["packets_sent"] >= 1 and row["channel_uses"] > 0
+        assert 0.0 <= row["packet_error_rate"] <= 1.0
+    text = [r for r in rows if r["modality"] == "text"]
+    # Recovery modes of one message see the same noise: same PHY result.
+    for source in {r["source"] for r in text}:
+        pair = [r for r in text if r["source"] == source]
+        assert len({(r["packets_received"], r["channel_uses"]) for r in pair}) == 1
+    # Resume: a journal cut after two points runs the other four, same rows.
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    lines = (out / JOURNAL).read_text().splitlines()
+    (partial / JOURNAL).write_text("\n".join(lines[:2]) + "\n" + lines[2][:40])
+    again = run_sweep(small_config, partial, "serial", progress=False)
+    assert again.ran == 4
+    assert result_columns(read_results(partial)[0]) == result_columns(rows)
+
+
+@pytest.mark.timeout(150)
+def test_local_cluster_matches_serial(serial_run, small_config, tmp_path):
+    out, _ = serial_run
+    run = run_sweep(small_config, tmp_path / "dask", "local", workers=2, progress=False)
+    serial_rows = read_results(out)[0]
+    dask_rows = read_results(tmp_path / "dask")[0]
+    assert result_columns(dask_rows) == result_columns(serial_rows)
+    # 6 points, a worker recycled after 3: more processes than the 2 workers
+    # ran points (each worker's second life at least).
+    assert run.workers > 2
+    assert len({r["run_pid"] for r in dask_rows}) == run.workers
+
+
+@pytest.mark.timeout(60)
+def test_report_figures(serial_run, tmp_path):
+    out, _ = serial_run
+    files = write_report(out, tmp_path / "report")
+    for name in ("link", "text", "image", "efficiency"):
+        data = files[name].read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, name
+    page = files["html"].read_text()
+    assert page.count("data:image/png;base64,") == 4
+    entries = json.loads(files["efficiency_json"].read_text())
+    assert {e["modality"] for e in entries} == {"text", "image"}
+
+
+def test_efficiency_picks_the_cheapest_setting_that_reaches_the_target():
+    def row(mcs, recovery, exact, uses):
+        return {"modality": "text", "channel": "awgn", "snr_db": 3.0, "recovery": recovery, "mcs": mcs,
+                "tokens_per_packet": 32, "aggregation": "interleaved", "tokenizer": "",
+                "exact": exact, "source_units": 400, "channel_uses": uses}
+
+    rows = [row("qpsk-1/2", "none", True, 4000), row("16qam-1/2", "none", False, 2500),
+            row("qpsk-1/2", "soft", True, 4000), row("16qam-1/2", "soft", True, 2500)]
+    entries = {e["recovery"]: e for e in efficiency_at_target(rows)}
+    assert entries["none"]["setting"]["mcs"] == "qpsk-1/2"
+    assert entries["soft"]["setting"]["mcs"] == "16qam-1/2"
+    assert math.isclose(entries["soft"]["gain_over_none"], 4000 / 2500 - 1)
