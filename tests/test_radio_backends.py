@@ -327,7 +327,7 @@ def test_sigmf_backend_round_trip(tmp_path, sent_packets):
     received = []
     tb = gr.top_block("sigmf_backend_playback", catch_exceptions=False)
     tb.source = backend.make_source(playback)
-    tb.rx = OfdmBurstRx(playback.sync_threshold, message_output=False)
+    tb.rx = OfdmBurstRx(playback.sync_threshold)
     # Called from the flowgraph's thread; read only after run() has joined it.
     tb.rx.decoder.listeners.append(lambda burst: received.append(burst.data))
     tb.connect(tb.source, tb.rx)

@@ -22,7 +22,7 @@ class _Receiver(gr.top_block):
     def __init__(self, address: str):
         gr.top_block.__init__(self, "zmq_garbage_rx", catch_exceptions=False)
         self.source = make_pull_source(address)
-        self.rx = OfdmBurstRx(message_output=False)
+        self.rx = OfdmBurstRx()
         self.bursts = []
         self.rx.decoder.listeners.append(self.bursts.append)
         self.connect(self.source, self.rx)

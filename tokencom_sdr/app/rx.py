@@ -86,7 +86,7 @@ class RxFlowgraph(gr.top_block):
         self.source = source
         self.channel = channel
         self.params = OfdmParams(gap_len=profile.gap_len)
-        self.rx = OfdmBurstRx(profile.sync_threshold, self.params, message_output=False)
+        self.rx = OfdmBurstRx(profile.sync_threshold, self.params)
         self.collector = BurstCollector()
         self.rx.decoder.listeners.append(self.collector)
         head = source

@@ -49,8 +49,6 @@ known header and the model's token prior), split into
 
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
@@ -76,12 +74,6 @@ LLR_SOURCES = {
 
 #: The issue's name for the fill computation when reported as a baseline.
 LM_ONLY = "lm-only"
-
-# Messages per PHY worker process. The OFDM receiver leaks its SysV shared-
-# memory buffers (about 60 segments per run; the machine allows 4096 for all
-# users), so each batch runs in a fresh process that returns them on exit.
-_PHY_BATCH = 16
-
 
 def parse_mcs(name: str) -> str:
     """Validate an MCS name for the OFDM chain and return it normalised.
@@ -165,23 +157,23 @@ class TextEvalConfig:
             raise ValueError("evaluation messages must have at least 60 tokens")
 
 
-def _phy_worker(jobs):
-    """Run OFDM loopbacks in a worker process: ``[(packets, mcs, snr, cfo,
-    seed, threshold)] -> [[ReceivedBurst, ...], ...]``."""
+def _ofdm_loopback(packets, mcs: str, snr: float, cfo: float, seed: int,
+                   threshold: Optional[float]) -> list:
+    """One message's packets through the OFDM chain: what the receiver
+    delivered, as :class:`~tokencom_sdr.phy.received_burst.ReceivedBurst`.
+    (Each run's flowgraph is freed afterwards, so the sweep runs in this
+    process.)"""
     from ..channel.loopback_channel import LoopbackChannel
     from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD
     from ..phy.modem import run_phy_loopback
 
-    out = []
-    for packets, mcs, snr, cfo, seed, threshold in jobs:
-        channel = LoopbackChannel(snr, cfo, 0.0, [1.0], seed)
-        result = run_phy_loopback(packets, mcs, channel,
-                                  DEFAULT_SYNC_THRESHOLD if threshold is None else threshold)
-        # A PHY with soft output attaches per-bit LLRs (positive = 0).
-        # A failed codeword also brings its channel LLRs (code_llr) so that
-        # the receiver can decode it again with a prior.
-        out.append(result.received)
-    return out
+    channel = LoopbackChannel(snr, cfo, 0.0, [1.0], seed)
+    result = run_phy_loopback(packets, mcs, channel,
+                              DEFAULT_SYNC_THRESHOLD if threshold is None else threshold)
+    # A PHY with soft output attaches per-bit LLRs (positive = 0). A failed
+    # codeword also brings its channel LLRs (code_llr) so that the receiver
+    # can decode it again with a prior.
+    return result.received
 
 
 def _channel_seed(seed: int, snr_db: float, message_index: int) -> int:
@@ -249,16 +241,12 @@ def run_text_eval(config: TextEvalConfig, recovery=None, tokenizer: Optional[Tex
         from tqdm import tqdm
         bar = tqdm(total=len(config.snrs) * len(messages), unit="msg", dynamic_ncols=True,
                    desc=f"text-eval {config.channel} {config.mcs}")
-    executor = None
-    if config.channel == "ofdm":
-        executor = ProcessPoolExecutor(max_workers=1, max_tasks_per_child=1,
-                                       mp_context=multiprocessing.get_context("spawn"))
     rows: List[Dict] = []
     try:
         for snr in config.snrs:
             if bar is not None:
                 bar.set_postfix({"snr": f"{snr:g} dB"}, refresh=True)
-            received_pdus = _transmit(config, executor, packets, snr)
+            received_pdus = _transmit(config, packets, snr)
             llr_source = config.channel
             if config.channel == "ofdm" and not any(
                     p.bit_llr is not None for message in received_pdus for p in message):
@@ -322,12 +310,10 @@ def run_text_eval(config: TextEvalConfig, recovery=None, tokenizer: Optional[Tex
     finally:
         if bar is not None:
             bar.close()
-        if executor is not None:
-            executor.shutdown(cancel_futures=True)
     return rows
 
 
-def _transmit(config: TextEvalConfig, executor, packets, snr: float) -> List[list]:
+def _transmit(config: TextEvalConfig, packets, snr: float) -> List[list]:
     """What arrived for every message at one SNR, as lists of
     :class:`~tokencom_sdr.phy.received_burst.ReceivedBurst` (``bit_llr`` None
     when the PHY made hard decisions only)."""
@@ -339,12 +325,9 @@ def _transmit(config: TextEvalConfig, executor, packets, snr: float) -> List[lis
             channel = SoftBitChannel(snr, seed=_channel_seed(config.seed, snr, i))
             out.append(channel.transmit_all(message_packets))
         return out
-    jobs = [(message_packets, config.modulation, snr, config.cfo,
-             _channel_seed(config.seed, snr, i), config.sync_threshold)
+    return [_ofdm_loopback(message_packets, config.modulation, snr, config.cfo,
+                           _channel_seed(config.seed, snr, i), config.sync_threshold)
             for i, message_packets in enumerate(packets)]
-    futures = [executor.submit(_phy_worker, jobs[start:start + _PHY_BATCH])
-               for start in range(0, len(jobs), _PHY_BATCH)]
-    return [message for future in futures for message in future.result()]
 
 
 def plot_text_eval(rows: List[Dict], path) -> None:

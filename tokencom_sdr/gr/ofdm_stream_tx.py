@@ -36,6 +36,7 @@ from typing import Optional
 from gnuradio import gr, pdu
 
 from ..phy.burst_stream import BurstPadder, BurstStreamSource
+from ..phy.hier_message_ports import export_message_input
 from ..phy.ofdm_params import LENGTH_TAG, OfdmParams
 from ..phy.ofdm_tx import OfdmBurstTx
 
@@ -76,13 +77,12 @@ class OfdmStreamTx(gr.hier_block2):
         self.mcs = mcs
         self.idle_fill = bool(idle_fill)
 
-        self.message_port_register_hier_in("pdus")
         self.to_tagged_stream = pdu.pdu_to_tagged_stream(gr.types.byte_t, LENGTH_TAG)
         # No gap inside the burst TX: its burst shaper would hold it back.
         self.burst_tx = OfdmBurstTx(mcs, dataclasses.replace(params, gap_len=0))
         self.to_bursts = pdu.tagged_stream_to_pdu(gr.types.complex_t, LENGTH_TAG)
         self.connect(self.to_tagged_stream, self.burst_tx, self.to_bursts)
-        self.msg_connect(self, "pdus", self.to_tagged_stream, "pdus")
+        export_message_input(self, "pdus", self.to_tagged_stream)
         if self.idle_fill:
             self.streamer = BurstStreamSource(self.gap_len)
             self.msg_connect(self.to_bursts, "pdus", self.streamer, "bursts")

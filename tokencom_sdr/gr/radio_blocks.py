@@ -11,6 +11,7 @@ checks and messages as a YAML profile.
 
 from gnuradio import blocks, gr
 
+from ..phy.hier_message_ports import export_message_input, export_message_output
 from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD, OfdmBurstRx
 from ..radio.pluto import make_pluto_sink, make_pluto_source
 from ..radio.profile import RadioProfile, profile_from_dict
@@ -25,11 +26,10 @@ def wire_token_tx(block: gr.hier_block2, sink, mcs: str, gap_len: int, idle_fill
                   amplitude: float) -> None:
     """Message port ``pdus`` -> OFDM stream TX -> ``amplitude`` -> ``sink``;
     the scaled stream is also ``block``'s output (for GUI sinks)."""
-    block.message_port_register_hier_in("pdus")
     block.tx = OfdmStreamTx(mcs=mcs, gap_len=int(gap_len), idle_fill=idle_fill)
     block.scale = blocks.multiply_const_cc(float(amplitude))
     block.sink = sink
-    block.msg_connect(block, "pdus", block.tx, "pdus")
+    export_message_input(block, "pdus", block.tx)
     block.connect(block.tx, block.scale, block.sink)
     block.connect(block.scale, block)
 
@@ -37,14 +37,12 @@ def wire_token_tx(block: gr.hier_block2, sink, mcs: str, gap_len: int, idle_fill
 def wire_token_rx(block: gr.hier_block2, source, sync_threshold: float) -> None:
     """``source`` -> OFDM RX, whose ``pdus`` and ``symbols`` message ports
     become ``block``'s; the samples are also ``block``'s output."""
-    block.message_port_register_hier_out("pdus")
-    block.message_port_register_hier_out("symbols")
     block.source = source
     block.rx = OfdmBurstRx(sync_threshold)
     block.connect(block.source, block.rx)
     block.connect(block.source, block)
-    block.msg_connect(block.rx, "pdus", block, "pdus")
-    block.msg_connect(block.rx, "symbols", block, "symbols")
+    export_message_output(block, block.rx, "pdus")
+    export_message_output(block, block.rx, "symbols")
 
 
 def _pluto_profile(uri, center_freq_hz, sample_rate_hz, rf_bandwidth_hz, buffer_size,

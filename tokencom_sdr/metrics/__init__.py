@@ -2,7 +2,9 @@
 :mod:`.token_errors`), images (PSNR, MS-SSIM, in :mod:`.image_quality`) and
 text (MiniLM sentence similarity, in :mod:`.semantic`); the conventional
 baselines beside them: JPEG at the tokens' bit budget (:mod:`.jpeg_baseline`)
-and UTF-8 + zlib for text (:mod:`.text_baseline`)."""
+and UTF-8 + zlib for text (:mod:`.text_baseline`). What the process itself
+holds (memory, shared-memory mappings, descriptors, threads) for soak runs
+and leak checks: :mod:`.process_resources`."""
 
 from ..lazy_exports import lazy_exports
 
@@ -12,6 +14,7 @@ _EXPORTS = {
     "semantic_similarity_or_none": ".semantic",
     "jpeg_at_bit_budget": ".jpeg_baseline", "jpeg_same_bpp_scores": ".jpeg_baseline",
     "zlib_bytes": ".text_baseline", "text_baseline_sizes": ".text_baseline",
+    "process_resources": ".process_resources",
 }
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

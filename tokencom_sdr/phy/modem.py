@@ -98,7 +98,7 @@ class _ChannelReceiver(gr.top_block):
         gr.top_block.__init__(self, "tokencom_channel_receive", catch_exceptions=False)
         self.source = blocks.vector_source_c(np.asarray(iq, dtype=np.complex64).tolist(), False)
         self.channel = channel
-        self.rx = OfdmBurstRx(sync_threshold, params, message_output=False, channel_tracking=channel_tracking)
+        self.rx = OfdmBurstRx(sync_threshold, params, channel_tracking=channel_tracking)
         # Collected by direct callback, not through a message sink: at the
         # end of a finite run a message hop can stop before its queue drains.
         self.bursts: List[ReceivedBurst] = []

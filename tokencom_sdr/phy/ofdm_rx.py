@@ -3,6 +3,7 @@
 from gnuradio import blocks, digital, gr
 
 from .burst_decoder_block import BurstDecoderBlock
+from .hier_message_ports import export_message_output
 from .ofdm_params import OfdmParams
 
 DEFAULT_SYNC_THRESHOLD = 0.3
@@ -40,7 +41,12 @@ class OfdmBurstRx(gr.hier_block2):
     such burst is delivered, even if its FEC failed, so that the link layer
     can keep its soft values; the link CRC decides what is good. Message
     port ``symbols``: each burst's equalised payload symbols (c32vector
-    PDUs), for a constellation display.
+    PDUs), for a constellation display. Scripts can instead take every burst
+    as a :class:`~.received_burst.ReceivedBurst` from ``decoder.listeners``
+    (no PMT round trip, and nothing lost when a finite run stops). The
+    message ports do not keep the receiver alive after its flowgraph is
+    dropped (:mod:`.hier_message_ports`), so a process can build and drop
+    receivers without end.
 
     Parameters
     ----------
@@ -48,13 +54,6 @@ class OfdmBurstRx(gr.hier_block2):
         Schmidl & Cox timing-metric threshold in (0, 1).
     params : OfdmParams
         Numerology; must match the transmitter's. The MCS comes in the header.
-    message_output : bool
-        Expose the ``pdus`` message port (for GRC and message-connected
-        flowgraphs). Scripts that take PDUs from ``decoder.listeners`` pass
-        False: GNU Radio 3.10 never frees a hier block whose inner block is
-        message-connected to the hier's own port (gnuradio#7706), and a sweep
-        that builds hundreds of receivers in one process would run out of
-        shared memory.
     channel_tracking : bool
         Track the channel across payloads whose first decoding failed
         (:mod:`.channel_tracking`): what a moving radio needs, free on a
@@ -62,15 +61,12 @@ class OfdmBurstRx(gr.hier_block2):
     """
 
     def __init__(self, sync_threshold: float = DEFAULT_SYNC_THRESHOLD, params: OfdmParams = None,
-                 message_output: bool = True, channel_tracking: bool = True):
+                 channel_tracking: bool = True):
         gr.hier_block2.__init__(self, "tokencom_ofdm_rx",
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature(0, 0, 0))
         if not 0.0 < sync_threshold < 1.0:
             raise ValueError(f"sync_threshold must lie in (0, 1), got {sync_threshold}")
-        if message_output:
-            self.message_port_register_hier_out("pdus")
-            self.message_port_register_hier_out("symbols")
         self.params = params = params or OfdmParams()
 
         self.sync_detector = digital.ofdm_sync_sc_cfb(params.fft_len, params.cp_len, False, sync_threshold)
@@ -91,6 +87,5 @@ class OfdmBurstRx(gr.hier_block2):
         self.connect(self, self.sync_detector)
         self.connect((self.sync_detector, 0), self.frequency_sink)
         self.connect((self.sync_detector, 1), self.trigger_buffer, (self.decoder, 1))
-        if message_output:
-            self.msg_connect(self.decoder, "pdus", self, "pdus")
-            self.msg_connect(self.decoder, "symbols", self, "symbols")
+        export_message_output(self, self.decoder, "pdus")
+        export_message_output(self, self.decoder, "symbols")
