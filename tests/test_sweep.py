@@ -14,8 +14,8 @@ from tokencom_sdr.experiments.sweep_report import efficiency_at_target, wilson_i
 from tokencom_sdr.experiments.sweep_results import JOURNAL, read_results
 from tokencom_sdr.experiments.sweep_runner import run_sweep
 
-#: Text at a clean and a noisy SNR, with and without recovery, and one small
-#: image: 10 points, each a full loopback.
+#: Two messages and one small image at a noisy SNR, with and without
+#: recovery: 6 points, each a full loopback.
 SMALL = {
     "modalities": ["text", "image"],
     "text": {"messages": 2, "recovery": ["none", "soft"]},
@@ -155,3 +155,24 @@ def test_efficiency_picks_the_cheapest_setting_that_reaches_the_target():
     assert entries["none"]["setting"]["mcs"] == "qpsk-1/2"
     assert entries["soft"]["setting"]["mcs"] == "16qam-1/2"
     assert math.isclose(entries["soft"]["gain_over_none"], 4000 / 2500 - 1)
+
+
+@pytest.mark.timeout(120)
+def test_conventional_senders_over_the_same_phy(tmp_path):
+    """JPEG and zlib files in CRC packets the size of the token packets,
+    through the same chain and noise: error-free at a high SNR, the JPEG
+    file fills the token packets' channel uses, and a noisy SNR loses packets."""
+    raw = {"modalities": ["text", "image"], "text": {"messages": 1, "recovery": ["none"], "baselines": ["zlib"]},
+           "image": {"images": ["astronaut"], "max_side": 128, "recovery": ["none"], "baselines": ["jpeg"]},
+           "snr_db": [1.0, 20], "mcs": ["qpsk-1/2"], "seeds": [0]}
+    run_sweep(parse_sweep_config(raw, "baselines"), tmp_path, "serial", progress=False)
+    rows = {(r["modality"], r["recovery"], r["snr_db"]): r for r in read_results(tmp_path)[0]}
+    jpeg, tokens = rows[("image", "jpeg", 20.0)], rows[("image", "none", 20.0)]
+    assert jpeg["packets_received"] == jpeg["packets_sent"] == tokens["packets_sent"]
+    # Same packets count and size, within the padding of the last one.
+    assert abs(jpeg["channel_uses"] - tokens["channel_uses"]) <= 0.02 * tokens["channel_uses"]
+    assert jpeg["psnr_db"] == pytest.approx(jpeg["psnr_jpeg_error_free_db"])
+    assert rows[("text", "zlib", 20.0)]["exact"] is True
+    noisy = rows[("image", "jpeg", 1.0)]
+    assert noisy["packets_received"] < noisy["packets_sent"]
+    assert noisy["psnr_db"] < jpeg["psnr_db"]

@@ -10,11 +10,13 @@ the real chain (:mod:`~tokencom_sdr.experiments.sweep_point`). Example
     text:
       messages: 2              # held-out corpus messages (data.heldout_messages)
       recovery: [none, soft]   # context.modes.TEXT_RECOVERY_MODES
+      baselines: [zlib]        # conventional senders: utf8, zlib
     image:
       images: [astronaut]      # bundled names or files
       max_side: 64
       tokenizer: [standard]    # or low-rate
       recovery: [none, context]
+      baselines: [jpeg]
     snr_db: [2, 3, 4]          # or {start: 2, stop: 4, step: 1}
     mcs: [qpsk-1/2]
     channel: [awgn, {model: etu, doppler_hz: 70}]
@@ -45,9 +47,13 @@ from ..phy.mcs import MCS_NAMES
 from ..radio.profile_yaml import ProfileYamlError, read_profile_yaml
 
 __all__ = ["SweepConfig", "SweepPoint", "SweepConfigError", "load_sweep_config", "parse_sweep_config",
-           "MODALITIES", "IMAGE_TOKENIZERS", "TEXT_SOURCES", "MAX_POINTS"]
+           "MODALITIES", "TEXT_BASELINES", "IMAGE_BASELINES", "IMAGE_TOKENIZERS", "TEXT_SOURCES", "MAX_POINTS"]
 
 MODALITIES = ("text", "image")
+#: Conventional senders over the same PHY (:mod:`.conventional_link`): they
+#: run as points whose ``recovery`` is the codec's name.
+TEXT_BASELINES = ("utf8", "zlib")
+IMAGE_BASELINES = ("jpeg",)
 IMAGE_TOKENIZERS = ("standard", "low-rate")
 #: Text source sets: the held-out blocks of the public-domain corpus.
 TEXT_SOURCES = ("heldout",)
@@ -58,8 +64,8 @@ MAX_SNR_VALUES = 1000
 
 _TOP_FIELDS = ("modalities", "text", "image", "snr_db", "mcs", "channel", "aggregation",
                "tokens_per_packet", "seeds", "cfo", "points_per_worker")
-_TEXT_FIELDS = ("source", "messages", "message_seed", "recovery", "semantic")
-_IMAGE_FIELDS = ("images", "max_side", "tokenizer", "recovery")
+_TEXT_FIELDS = ("source", "messages", "message_seed", "recovery", "baselines", "semantic")
+_IMAGE_FIELDS = ("images", "max_side", "tokenizer", "recovery", "baselines")
 _CHANNEL_FIELDS = ("model", "doppler_hz", "rician_k")
 
 
@@ -130,12 +136,12 @@ class SweepConfig:
     text_source: str = "heldout"
     text_messages: int = 0
     text_message_seed: int = 0
-    text_recovery: Tuple[str, ...] = ()
+    text_recovery: Tuple[str, ...] = ()  # recovery modes, then baseline codecs
     semantic: bool = False
     images: Tuple[str, ...] = ()
     image_max_side: int = 64
     image_tokenizers: Tuple[str, ...] = ()
-    image_recovery: Tuple[str, ...] = ()
+    image_recovery: Tuple[str, ...] = ()  # recovery modes, then baseline codecs
     points_per_worker: int = 200
 
     def channel_model(self, label: str) -> ChannelModel:
@@ -253,6 +259,11 @@ class _Checker:
         return float(value)
 
 
+def _baselines(check: _Checker, value, field: str, allowed) -> Tuple[str, ...]:
+    """An optional list of conventional codecs (none when absent)."""
+    return () if value is None else check.choices(value, field, allowed)
+
+
 def _snr_values(check: _Checker, value) -> Tuple[float, ...]:
     """``snr_db``: a list of dB values, or ``{start, stop, step}`` (stop included)."""
     if isinstance(value, dict):
@@ -331,7 +342,8 @@ def parse_sweep_config(raw: Any, source: str = "<config>") -> SweepConfig:
             text_source=source_set,
             text_messages=check.integer(text.get("messages"), "text.messages", 1, 10_000),
             text_message_seed=check.integer(text.get("message_seed", 0), "text.message_seed", 0, 2**31 - 1),
-            text_recovery=check.choices(text.get("recovery"), "text.recovery", TEXT_RECOVERY_MODES),
+            text_recovery=check.choices(text.get("recovery"), "text.recovery", TEXT_RECOVERY_MODES)
+            + _baselines(check, text.get("baselines"), "text.baselines", TEXT_BASELINES),
         )
         semantic = text.get("semantic", False)
         if not isinstance(semantic, bool):
@@ -350,7 +362,8 @@ def parse_sweep_config(raw: Any, source: str = "<config>") -> SweepConfig:
             image_max_side=check.integer(image.get("max_side", 64), "image.max_side", 16, 4096),
             image_tokenizers=check.choices(image.get("tokenizer", ["standard"]), "image.tokenizer",
                                            IMAGE_TOKENIZERS),
-            image_recovery=check.choices(image.get("recovery"), "image.recovery", IMAGE_RECOVERY_MODES),
+            image_recovery=check.choices(image.get("recovery"), "image.recovery", IMAGE_RECOVERY_MODES)
+            + _baselines(check, image.get("baselines"), "image.baselines", IMAGE_BASELINES),
         )
     elif image:
         check.fail("image", "given, but 'image' is not in modalities")

@@ -26,7 +26,10 @@ import numpy as np
 from ..app.loopback import LinkConfig, run_image_loopback, run_text_loopback
 from ..data.heldout_messages import heldout_messages
 from ..data.image_data import load_image_source
-from .sweep_config import SweepConfig, SweepPoint
+from ..link import make_aggregation, packetize
+from ..metrics.image_quality import psnr
+from .conventional_link import jpeg_over_link, text_over_link
+from .sweep_config import IMAGE_BASELINES, TEXT_BASELINES, SweepConfig, SweepPoint
 
 __all__ = ["run_point", "channel_seed", "describe", "RUN_COLUMN_PREFIX", "point_source_text"]
 
@@ -103,6 +106,69 @@ def _scalar(value):
     return value
 
 
+
+def _token_link_fields(report: Dict, bits_per_token: int) -> Dict[str, object]:
+    fields = {k: report[k] for k in _LINK_FIELDS}
+    payload_bits = report["tokens_sent"] * bits_per_token
+    fields.update(bits_per_token=bits_per_token, payload_bits=payload_bits,
+                  goodput_bits_per_channel_use=payload_bits * (1.0 - report["token_erasure_rate"])
+                  / report["channel_uses"])
+    return fields
+
+
+def _text_point(point: SweepPoint, config: SweepConfig, link: LinkConfig) -> Dict[str, object]:
+    tokenizer = _text_tokenizer()
+    context = _text_recovery() if point.recovery in ("fill", "soft") else None
+    report = run_text_loopback(point_source_text(point, config), link, tokenizer,
+                               text_recovery=context, semantic=config.semantic)
+    fields = _token_link_fields(report, tokenizer.bits_per_token)
+    fields.update({k: report.get(k) for k in _TEXT_FIELDS})
+    fields.update(source_units=report["baseline"]["utf8_bytes"], source_unit="utf8_byte",
+                  zlib_bytes=report["baseline"]["zlib_bytes"])
+    return fields
+
+
+def _image_point(point: SweepPoint, config: SweepConfig, link: LinkConfig) -> Dict[str, object]:
+    image = _image(point.source, config.image_max_side)
+    report = run_image_loopback(image, link, _image_tokenizer(point.tokenizer), recovery=point.recovery)
+    fields = _token_link_fields(report, report["bits_per_token"])
+    fields.update({k: report.get(k) for k in _IMAGE_FIELDS})
+    fields.update(source_units=int(image.shape[0] * image.shape[1]), source_unit="pixel")
+    return fields
+
+
+def _conventional_point(point: SweepPoint, config: SweepConfig, link: LinkConfig) -> Dict[str, object]:
+    """A JPEG, UTF-8 or zlib file in CRC packets as large as the token
+    packets this point stands beside (:mod:`.conventional_link`)."""
+    aggregation = make_aggregation(point.aggregation, point.tokens_per_packet)
+    if point.modality == "text":
+        text = point_source_text(point, config)
+        token_packets = packetize(_text_tokenizer().encode_frame(text), link.message_id, aggregation)
+        result = text_over_link(text, point.recovery, max(map(len, token_packets)), link)
+        extra = {"exact_raw": result["exact"], "exact": result["exact"],
+                 "source_units": len(text.encode("utf-8")), "source_unit": "utf8_byte"}
+        if config.semantic:
+            from ..metrics.semantic import semantic_similarity_or_none
+
+            extra["semantic_similarity"] = semantic_similarity_or_none(text, result["received_text"])
+    else:
+        image = _image(point.source, config.image_max_side)
+        tokenizer = _image_tokenizer(point.tokenizer)
+        frame = tokenizer.encode_frame(image)
+        token_packets = packetize(frame, link.message_id, aggregation)
+        result = jpeg_over_link(image, len(token_packets), max(map(len, token_packets)), link)
+        clean = tokenizer.decode_frame(frame, image.shape[:2])
+        extra = {k: result[k] for k in ("psnr_db", "ms_ssim", "psnr_jpeg_error_free_db", "jpeg_quality")}
+        extra.update(psnr_tokens_only_db=psnr(image, clean), source_units=int(image.shape[0] * image.shape[1]),
+                     source_unit="pixel")
+    fields = {k: result[k] for k in ("packets_sent", "packets_received", "channel_uses", "payload_bits")}
+    fields["file_bytes"] = result["payload_bits"] // 8
+    fields.update(packet_error_rate=1.0 - result["packets_received"] / result["packets_sent"],
+                  goodput_bits_per_channel_use=8 * result["bytes_delivered"] / result["channel_uses"])
+    fields.update(extra)
+    return fields
+
+
 def run_point(point: SweepPoint, config: SweepConfig) -> Dict[str, object]:
     """Send one point through the chain and return its row.
 
@@ -122,7 +188,12 @@ def run_point(point: SweepPoint, config: SweepConfig) -> Dict[str, object]:
         ``zlib_bytes``; images: PSNR and MS-SSIM after recovery, without
         recovery, of the error-free tokens and of a JPEG at the same bits
         (see :func:`~tokencom_sdr.app.loopback.run_image_loopback`);
-        ``run_wall_s`` and ``run_pid``.
+        ``run_wall_s`` and ``run_pid``. A conventional baseline's row
+        (``recovery`` ``jpeg``, ``utf8`` or ``zlib``) has the packet fields,
+        ``payload_bits`` and ``file_bytes`` (the file's), goodput from the file bytes that
+        arrived, ``exact``, or ``psnr_db``/``ms_ssim`` of what a receiver
+        shows with ``psnr_tokens_only_db`` and ``psnr_jpeg_error_free_db``
+        beside them; no token fields.
     """
     import torch
 
@@ -131,30 +202,15 @@ def run_point(point: SweepPoint, config: SweepConfig) -> Dict[str, object]:
     torch.set_num_threads(1)
     start = time.perf_counter()
     link = _link_config(point, config)
-    if point.modality == "text":
-        tokenizer = _text_tokenizer()
-        context = _text_recovery() if point.recovery in ("fill", "soft") else None
-        report = run_text_loopback(point_source_text(point, config), link, tokenizer,
-                                   text_recovery=context, semantic=config.semantic)
-        bits_per_token = tokenizer.bits_per_token
-        extra = {k: report.get(k) for k in _TEXT_FIELDS}
-        extra.update(source_units=report["baseline"]["utf8_bytes"], source_unit="utf8_byte",
-                     zlib_bytes=report["baseline"]["zlib_bytes"])
+    if point.recovery in TEXT_BASELINES + IMAGE_BASELINES:
+        fields = _conventional_point(point, config, link)
+    elif point.modality == "text":
+        fields = _text_point(point, config, link)
     else:
-        tokenizer = _image_tokenizer(point.tokenizer)
-        image = _image(point.source, config.image_max_side)
-        report = run_image_loopback(image, link, tokenizer, recovery=point.recovery)
-        bits_per_token = report["bits_per_token"]
-        extra = {k: report.get(k) for k in _IMAGE_FIELDS}
-        extra.update(source_units=int(image.shape[0] * image.shape[1]), source_unit="pixel")
+        fields = _image_point(point, config, link)
     row: Dict[str, object] = {"point_id": point.point_id()}
     row.update({k: getattr(point, k) for k in point.__dataclass_fields__})
-    row.update({k: report[k] for k in _LINK_FIELDS})
-    payload_bits = report["tokens_sent"] * bits_per_token
-    row.update(bits_per_token=bits_per_token, payload_bits=payload_bits,
-               goodput_bits_per_channel_use=payload_bits * (1.0 - report["token_erasure_rate"])
-               / report["channel_uses"])
-    row.update(extra)
+    row.update(fields)
     row.update({f"{RUN_COLUMN_PREFIX}wall_s": time.perf_counter() - start,
                 f"{RUN_COLUMN_PREFIX}pid": os.getpid()})
     return {k: _scalar(v) for k, v in row.items()}

@@ -31,6 +31,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .sweep_config import IMAGE_BASELINES, TEXT_BASELINES
 from .sweep_results import read_results
 
 __all__ = ["wilson_interval", "mean_interval", "curves", "efficiency_at_target", "write_report",
@@ -43,6 +44,8 @@ _Z95 = 1.959963984540054
 
 #: What makes a curve: every axis but SNR, source and seed.
 CURVE_FIELDS = ("modality", "tokenizer", "mcs", "channel", "aggregation", "tokens_per_packet", "recovery")
+#: ``recovery`` values of the conventional senders' rows.
+CONVENTIONAL = TEXT_BASELINES + IMAGE_BASELINES
 #: Link settings a sender may choose to save channel uses (efficiency search).
 DESIGN_FIELDS = ("mcs", "tokens_per_packet", "aggregation", "tokenizer")
 
@@ -134,7 +137,9 @@ def efficiency_at_target(rows: Sequence[Dict], targets: Dict[str, QualityTarget]
         reaches the target), ``channel_uses`` (mean per message or image of
         the best setting), ``setting`` (its MCS, tokens per packet,
         aggregation and tokenizer), ``gain_over_none`` (efficiency ratio - 1;
-        None when either side misses the target).
+        None when either side misses the target) and
+        ``gain_over_conventional`` (over the best conventional sender, JPEG
+        or UTF-8/zlib, that reaches the target; None for those senders).
     """
     targets = targets or DEFAULT_TARGETS
     cells: Dict[Tuple, Dict[Tuple, List[Dict]]] = defaultdict(lambda: defaultdict(list))
@@ -156,13 +161,24 @@ def efficiency_at_target(rows: Sequence[Dict], targets: Dict[str, QualityTarget]
                     "efficiency": None if best is None else best[0],
                     "channel_uses": None if best is None else best[1],
                     "setting": None if best is None else dict(zip(DESIGN_FIELDS, best[2]))})
-    baseline = {(e["modality"], e["channel"], e["snr_db"]): e["efficiency"]
-                for e in out if e["recovery"] == "none"}
+    no_recovery = {(e["modality"], e["channel"], e["snr_db"]): e["efficiency"]
+                   for e in out if e["recovery"] == "none"}
+    conventional: Dict[Tuple, float] = {}
+    for e in out:
+        if e["recovery"] in CONVENTIONAL and e["efficiency"] is not None:
+            cell = (e["modality"], e["channel"], e["snr_db"])
+            conventional[cell] = max(conventional.get(cell, 0.0), e["efficiency"])
     for entry in out:
-        reference = baseline.get((entry["modality"], entry["channel"], entry["snr_db"]))
-        entry["gain_over_none"] = (entry["efficiency"] / reference - 1.0
-                                   if entry["efficiency"] is not None and reference else None)
+        cell = (entry["modality"], entry["channel"], entry["snr_db"])
+        entry["gain_over_none"] = _gain(entry["efficiency"], no_recovery.get(cell))
+        entry["gain_over_conventional"] = (None if entry["recovery"] in CONVENTIONAL
+                                           else _gain(entry["efficiency"], conventional.get(cell)))
     return out
+
+
+def _gain(efficiency: Optional[float], reference: Optional[float]) -> Optional[float]:
+    """Relative gain; None when either side misses the target."""
+    return efficiency / reference - 1.0 if efficiency is not None and reference else None
 
 
 def _plt():
@@ -193,12 +209,13 @@ def _figure_link(grouped, path: Path) -> None:
     fig, (ax_per, ax_goodput) = plt.subplots(1, 2, figsize=(12, 4.5))
     link_curves = {}
     for key, by_snr in grouped.items():
-        # One recovery mode per link setting: the PHY result is the same for all.
-        link_key = key[:-1]
-        link_curves.setdefault(link_key, (key, by_snr))
-    for link_key, (key, by_snr) in link_curves.items():
+        # One recovery mode per link setting: the PHY result is the same for
+        # all of them. A conventional sender's packets are its own.
+        recovery = key[-1] if key[-1] in CONVENTIONAL else ""
+        link_curves.setdefault(key[:-1] + (recovery,), by_snr)
+    for key, by_snr in link_curves.items():
         xs = list(by_snr)
-        _errorbar(ax_per, xs, [_per_stats(by_snr[x]) for x in xs], _label(key[:-1] + ("",)))
+        _errorbar(ax_per, xs, [_per_stats(by_snr[x]) for x in xs], _label(key))
     for key, by_snr in grouped.items():
         xs = list(by_snr)
         _errorbar(ax_goodput, xs, [mean_interval([r["goodput_bits_per_channel_use"] for r in by_snr[x]])
@@ -309,16 +326,18 @@ def _figure_efficiency(entries: List[Dict], path: Path) -> None:
 
 def _efficiency_table(entries: List[Dict]) -> str:
     head = ("<tr><th>modality</th><th>channel</th><th>SNR dB</th><th>recovery</th><th>channel uses</th>"
-            "<th>units / channel use</th><th>best setting</th><th>gain over none</th></tr>")
+            "<th>units / channel use</th><th>best setting</th><th>gain over none</th>"
+            "<th>gain over JPEG / UTF-8 / zlib</th></tr>")
     body = []
     for e in entries:
-        gain = "" if e["gain_over_none"] is None else f"{100 * e['gain_over_none']:+.1f} %"
+        gains = ["" if g is None else f"{100 * g:+.1f} %" for g in (e["gain_over_none"],
+                                                                  e["gain_over_conventional"])]
         setting = "target not reached" if e["setting"] is None else \
             ", ".join(f"{k}={v}" for k, v in e["setting"].items() if v != "")
         body.append("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
             e["modality"], e["channel"], f"{e['snr_db']:g}", e["recovery"],
             "" if e["channel_uses"] is None else f"{e['channel_uses']:.0f}",
-            "" if e["efficiency"] is None else f"{e['efficiency']:.4f}", setting, gain)) + "</tr>")
+            "" if e["efficiency"] is None else f"{e['efficiency']:.4f}", setting, *gains)) + "</tr>")
     return f"<table>{head}{''.join(body)}</table>"
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from .image_quality import ms_ssim, psnr
 
-__all__ = ["JpegAtBudget", "jpeg_at_bit_budget", "jpeg_same_bpp_scores"]
+__all__ = ["JpegAtBudget", "encode_jpeg", "jpeg_at_bit_budget", "jpeg_same_bpp_scores"]
 
 #: Pillow's quality range; above 95 libjpeg only grows the file.
 _QUALITY_MIN, _QUALITY_MAX = 1, 95
@@ -53,7 +53,9 @@ class JpegAtBudget:
     decoded: np.ndarray
 
 
-def _encode(image: np.ndarray, quality: int) -> bytes:
+def encode_jpeg(image: np.ndarray, quality: int) -> bytes:
+    """The JPEG file of ``image`` (``(H, W, 3)`` uint8) at Pillow ``quality``,
+    with the settings of the module docstring."""
     from PIL import Image
 
     buffer = io.BytesIO()
@@ -86,7 +88,7 @@ def jpeg_at_bit_budget(image: np.ndarray, max_bits: float) -> Optional[JpegAtBud
     # Largest quality whose file fits: bisection over 1..95 (7 encodes).
     while low <= high:
         quality = (low + high) // 2
-        data = _encode(image, quality)
+        data = encode_jpeg(image, quality)
         if len(data) <= budget_bytes:
             best = (quality, data)
             low = quality + 1
