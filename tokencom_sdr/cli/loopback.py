@@ -9,24 +9,25 @@ from ..context.modes import CONTEXT_DECODING, DEFAULT_TEXT_RECOVERY, TEXT_RECOVE
 from .options import (add_channel_options, add_link_options, add_mobility_options, fading_from_args,
                       front_end_from_args, parse_taps)
 from .image_options import add_image_source_options, run_image_loopback_from_args
+from .text_source import add_text_source_options, text_from_args
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "loopback", help="send a message over the software OFDM loopback",
-        description="Send a text message as BPE tokens (--text), or an image as VQ tokens "
-                    "(--image), through the real GNU Radio OFDM transmitter, a software channel "
-                    "and the OFDM receiver; print what arrived. Images: lost tokens are filled "
+        description="Send a text message as BPE tokens (--text or --text-file), or an image "
+                    "as VQ tokens (--image), through the real GNU Radio OFDM transmitter, a "
+                    "software channel and the OFDM receiver; print what arrived. Images: lost tokens are filled "
                     "by --recovery before decoding.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     source = parser.add_argument_group("source (one of)")
     exclusive = source.add_mutually_exclusive_group(required=True)
-    exclusive.add_argument("--text", metavar="TEXT", help="message to send")
+    add_text_source_options(exclusive)
     add_image_source_options(parser, exclusive)
     add_channel_options(parser)
     add_mobility_options(parser)
     add_link_options(parser)
-    text = parser.add_argument_group("text (with --text)")
+    text = parser.add_argument_group("text (with --text or --text-file)")
     text.add_argument(
         "--text-recovery", choices=TEXT_RECOVERY_MODES, default=DEFAULT_TEXT_RECOVERY,
         help="how the receiver restores tokens of lost or CRC-failed packets: none, hard "
@@ -74,7 +75,7 @@ def _redecoded(report: dict) -> str:
 def run(args) -> int:
     if args.image is not None:
         return run_image_loopback_from_args(args, config_from_args(args))
-    report = run_text_loopback(args.text, config_from_args(args))
+    report = run_text_loopback(text_from_args(args), config_from_args(args))
     print(report["received_text"])
     print(summary_line(report))
     if args.json:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .image_options import TOKENIZER_CHOICES, load_image_arg
 from .radio_options import add_radio_options, load_radio, profiles_help
+from .text_source import add_text_source_options, text_from_args
 
 
 def add_parser(subparsers) -> None:
@@ -19,7 +20,7 @@ def add_parser(subparsers) -> None:
     add_radio_options(parser, transmit=True)
     source = parser.add_argument_group("message")
     what = source.add_mutually_exclusive_group(required=True)
-    what.add_argument("--text", metavar="TEXT", help="text to send")
+    add_text_source_options(what)
     what.add_argument("--image", metavar="PATH|NAME",
                       help="image to send: a file, or a bundled image name (e.g. astronaut)")
     source.add_argument("--tokenizer", choices=TOKENIZER_CHOICES, default="standard",
@@ -55,8 +56,9 @@ def run(args) -> int:
 
     profile = load_radio(args, "tx")
     backend = get_backend(profile.backend)
-    if args.text is not None:
-        frame = text_frame(args.text)
+    text = text_from_args(args)
+    if text is not None:
+        frame = text_frame(text)
     else:
         if args.max_side < 0:
             raise ValueError(f"--max-side must be >= 0, got {args.max_side}")
@@ -73,7 +75,7 @@ def run(args) -> int:
           f"{summary['airtime_s'] * 1e3:.1f} ms of airtime", file=sys.stderr, flush=True)
     if backend.loops_back:
         summary["reports"] = receive_looped_back(profile, sink.samples(), log, sys.stdout,
-                                                 expect_text=args.text)
+                                                 expect_text=text)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",

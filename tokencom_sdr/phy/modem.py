@@ -45,12 +45,21 @@ def tagged_packet_stream(packets: Sequence[bytes]):
     Returns
     -------
     (list of int, list of gr.tag_t)
+
+    Raises
+    ------
+    ValueError
+        A packet is empty or longer than the PHY carries (``MAX_PAYLOAD_BYTES``).
     """
     data: List[int] = []
     tags = []
-    for packet in packets:
+    for index, packet in enumerate(packets):
         if not packet:
             raise ValueError("cannot transmit an empty packet")
+        if len(packet) > MAX_PAYLOAD_BYTES:
+            raise ValueError(f"packet {index} is {len(packet)} bytes; the PHY carries at most "
+                             f"{MAX_PAYLOAD_BYTES} bytes per packet (send fewer tokens per "
+                             f"packet)")
         tag = gr.tag_t()
         tag.offset = len(data)
         tag.key = pmt.intern(LENGTH_TAG)
@@ -65,6 +74,9 @@ def tagged_packet_stream(packets: Sequence[bytes]):
 def modulate(packets: Sequence[bytes], mcs: str = "qpsk-1/2",
              params: OfdmParams = None) -> np.ndarray:
     """Run the OFDM transmitter over ``packets`` and return the IQ it emits.
+
+    Every packet must fit the PHY (1 to ``MAX_PAYLOAD_BYTES`` bytes), or
+    nothing is sent (``ValueError``).
 
     The gap after the last burst is completed here: at the end of a finite
     stream gr-digital's burst shaper drops its final padding, and without
@@ -83,8 +95,7 @@ def modulate(packets: Sequence[bytes], mcs: str = "qpsk-1/2",
     tb.connect(tb.source, tb.tx, tb.sink)
     tb.run()
     iq = np.asarray(tb.sink.data(), dtype=np.complex64)
-    # (the transmitter drops packets the PHY cannot carry, with a warning)
-    expected = sum(burst_length(len(p), mcs, params) for p in packets if 1 <= len(p) <= MAX_PAYLOAD_BYTES)
+    expected = sum(burst_length(len(p), mcs, params) for p in packets)
     if len(iq) > expected:
         raise RuntimeError(f"transmitter emitted {len(iq)} samples, expected at most {expected}")
     return np.concatenate([iq, np.zeros(expected - len(iq), dtype=np.complex64)])
