@@ -9,7 +9,7 @@ import pytest
 
 from tokencom_sdr.cli.main import main
 from tokencom_sdr.experiments.sweep_config import SweepConfigError, load_sweep_config, parse_sweep_config
-from tokencom_sdr.experiments.sweep_point import RUN_COLUMN_PREFIX
+from tokencom_sdr.experiments.sweep_point import RUN_COLUMN_PREFIX, channel_seed
 from tokencom_sdr.experiments.sweep_report import efficiency_at_target, wilson_interval, write_report
 from tokencom_sdr.experiments.sweep_results import JOURNAL, read_results
 from tokencom_sdr.experiments.sweep_runner import run_sweep
@@ -145,8 +145,8 @@ def test_report_figures(serial_run, tmp_path):
 
 def test_efficiency_picks_the_cheapest_setting_that_reaches_the_target():
     def row(mcs, recovery, exact, uses):
-        return {"modality": "text", "channel": "awgn", "snr_db": 3.0, "recovery": recovery, "mcs": mcs,
-                "tokens_per_packet": 32, "aggregation": "interleaved", "tokenizer": "",
+        return {"modality": "text", "channel": "awgn", "loss_model": "none", "snr_db": 3.0,
+                "recovery": recovery, "mcs": mcs, "tokens_per_packet": 32, "aggregation": "interleaved", "tokenizer": "",
                 "exact": exact, "source_units": 400, "channel_uses": uses}
 
     rows = [row("qpsk-1/2", "none", True, 4000), row("16qam-1/2", "none", False, 2500),
@@ -176,3 +176,22 @@ def test_conventional_senders_over_the_same_phy(tmp_path):
     noisy = rows[("image", "jpeg", 1.0)]
     assert noisy["packets_received"] < noisy["packets_sent"]
     assert noisy["psnr_db"] < jpeg["psnr_db"]
+
+
+@pytest.mark.timeout(90)
+def test_loss_model_axis_drops_the_traced_packets(tmp_path):
+    """At 20 dB the radio delivers every packet; an i.i.d. 50 % loss model
+    then removes exactly the packets its trace (seeded by the point) marks."""
+    raw = {"modalities": ["text"], "text": {"messages": 1, "recovery": ["none"]}, "snr_db": [20],
+           "mcs": ["qpsk-1/2"], "seeds": [0, 1, 2, 3], "tokens_per_packet": [8],
+           "loss_model": ["none", {"model": "iid", "loss": 0.5}]}
+    config = parse_sweep_config(raw, "loss")
+    run_sweep(config, tmp_path, "serial", progress=False)
+    rows = read_results(tmp_path)[0]
+    lossy = [r for r in rows if r["loss_model"] == "iid(0.5)"]
+    assert all(r["packets_received"] == r["packets_sent"] for r in rows if r["loss_model"] == "none")
+    for row in lossy:
+        point = next(p for p in config.points() if p.point_id() == row["point_id"])
+        lost = config.loss_model("iid(0.5)").process(channel_seed(point)).lost(row["packets_sent"])
+        assert row["packets_received"] == row["packets_sent"] - int(lost.sum())
+    assert sum(r["packets_received"] for r in lossy) < sum(r["packets_sent"] for r in lossy)

@@ -11,13 +11,14 @@ original is used only to score what arrived
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Dict, List, Optional, Union
 
 import numpy as np
 
 from ..channel.loopback_channel import LoopbackChannel
+from ..channel.loss_models import MarkovLossModel
 from ..channel.mobility import FadingSpec, FrontEndSpec
 from ..context.modes import DEFAULT_IMAGE_RECOVERY, DEFAULT_TEXT_RECOVERY
 from ..data.image_data import to_rgb_uint8
@@ -26,12 +27,12 @@ from ..link.receiver import TokenReceiver, score_image, score_text
 from ..metrics.image_quality import ms_ssim, psnr
 from ..metrics.jpeg_baseline import jpeg_same_bpp_scores
 from ..metrics.text_baseline import text_baseline_sizes
-from ..phy.modem import run_phy_loopback
+from ..phy.modem import PhyLoopbackResult, run_phy_loopback
 from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD
 from ..tokens.frame import TokenFrame
 from .image_files import save_comparison, write_png
 
-__all__ = ["LinkConfig", "run_text_loopback", "run_image_loopback"]
+__all__ = ["LinkConfig", "run_text_loopback", "run_image_loopback", "drop_lost_packets"]
 
 
 @dataclass
@@ -74,6 +75,11 @@ class LinkConfig:
         A moving channel (3GPP delay profile, Doppler); none when omitted.
     front_end : FrontEndSpec, optional
         IQ imbalance, DC offset and phase noise at the receiver.
+    loss : MarkovLossModel, optional
+        Packets lost after the radio (a congested hop, a collision the PHY
+        cannot see): a trace seeded with ``seed`` decides which sent packets
+        the receiver never gets, whatever the PHY made of them
+        (:func:`drop_lost_packets`). Their air time still counts.
     """
 
     snr_db: float = 25.0
@@ -90,6 +96,7 @@ class LinkConfig:
     context_decoding: str = "model"
     fading: Optional[FadingSpec] = None
     front_end: Optional[FrontEndSpec] = None
+    loss: Optional[MarkovLossModel] = None
 
     def make_channel(self) -> LoopbackChannel:
         return LoopbackChannel(self.snr_db, self.cfo, self.sco_ppm, self.taps, self.seed,
@@ -98,7 +105,8 @@ class LinkConfig:
     def to_json(self) -> dict:
         return asdict(self) | {"taps": [str(complex(t)) for t in self.taps],
                                "fading": None if self.fading is None else self.fading.to_json(),
-                               "front_end": None if self.front_end is None else self.front_end.to_json()}
+                               "front_end": None if self.front_end is None else self.front_end.to_json(),
+                               "loss": None if self.loss is None else self.loss.settings()}
 
 
 def _send(frame: TokenFrame, config: LinkConfig):
@@ -106,7 +114,22 @@ def _send(frame: TokenFrame, config: LinkConfig):
     aggregation = make_aggregation(config.aggregation, config.tokens_per_packet)
     packets = packetize(frame, config.message_id, aggregation)
     phy = run_phy_loopback(packets, config.mcs, config.make_channel(), config.sync_threshold)
-    return packets, phy
+    return packets, drop_lost_packets(phy, len(packets), config)
+
+
+def drop_lost_packets(phy: PhyLoopbackResult, packets_sent: int, config: LinkConfig) -> PhyLoopbackResult:
+    """``phy`` without the bursts of the packets ``config.loss`` loses.
+
+    Bursts are matched to sent packets by the PHY header's packet counter
+    (0 for the first packet of a run), which its own code protects; a burst
+    without one is kept. Unchanged when ``config.loss`` is None.
+    """
+    if config.loss is None:
+        return phy
+    lost = config.loss.process(config.seed).lost(packets_sent)
+    kept = [b for b in phy.received
+            if b.packet_number is None or not (0 <= b.packet_number < packets_sent and lost[b.packet_number])]
+    return replace(phy, received=kept)
 
 
 def _link_report(message, packets, phy) -> Dict[str, object]:

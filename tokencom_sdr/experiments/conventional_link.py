@@ -3,8 +3,9 @@ text in CRC packets, as a link without TokenCom's token packets would send them.
 
 Each file is cut into packets of ``[sequence (2 bytes), count (2 bytes),
 bytes, CRC-32 (4 bytes)]`` and sent through the same GNU Radio chain and the
-same software channel as the tokens
-(:func:`~tokencom_sdr.phy.modem.run_phy_loopback`). A packet counts when
+same software channel (and packet-loss trace) as the tokens
+(:func:`~tokencom_sdr.phy.modem.run_phy_loopback`,
+:func:`~tokencom_sdr.app.loopback.drop_lost_packets`). A packet counts when
 the PHY's FEC converged and its CRC-32 holds. The receiver does what a real
 one does without retransmission:
 
@@ -30,7 +31,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from ..app.loopback import LinkConfig
+from ..app.loopback import LinkConfig, drop_lost_packets
 from ..metrics.image_quality import ms_ssim, psnr
 from ..metrics.jpeg_baseline import encode_jpeg, jpeg_at_bit_budget
 from ..phy.modem import run_phy_loopback
@@ -94,7 +95,8 @@ def send_file(data: bytes, chunk_bytes: int, link: LinkConfig) -> ReceivedFile:
     if chunk_bytes < 1:
         raise ValueError("chunk_bytes must be at least 1")
     packets = _packets(data, chunk_bytes)
-    phy = run_phy_loopback(packets, link.mcs, link.make_channel(), link.sync_threshold)
+    phy = drop_lost_packets(run_phy_loopback(packets, link.mcs, link.make_channel(), link.sync_threshold),
+                            len(packets), link)
     chunks: List[Optional[bytes]] = [None] * len(packets)
     for burst in phy.received:
         body, crc = burst.data[:-_CRC.size], burst.data[-_CRC.size:]

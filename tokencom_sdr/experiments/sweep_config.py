@@ -20,6 +20,7 @@ the real chain (:mod:`~tokencom_sdr.experiments.sweep_point`). Example
     snr_db: [2, 3, 4]          # or {start: 2, stop: 4, step: 1}
     mcs: [qpsk-1/2]
     channel: [awgn, {model: etu, doppler_hz: 70}]
+    loss_model: [none, ep3, {model: gilbert, loss: 0.1, burst: 4}]
     aggregation: [interleaved]
     tokens_per_packet: [32]
     seeds: [0, 1]
@@ -32,6 +33,7 @@ typo never silently falls back to a default.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,6 +42,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from ..channel.loopback_channel import check_snr_db
+from ..channel.loss_models import LOSS_MODEL_NAMES, MarkovLossModel, make_loss_model
 from ..channel.mobility import DELAY_PROFILES, FadingSpec
 from ..context.modes import IMAGE_RECOVERY_MODES, TEXT_RECOVERY_MODES
 from ..link import AGGREGATIONS
@@ -62,11 +65,12 @@ MAX_POINTS = 100_000
 #: Most values one SNR range may give.
 MAX_SNR_VALUES = 1000
 
-_TOP_FIELDS = ("modalities", "text", "image", "snr_db", "mcs", "channel", "aggregation",
+_TOP_FIELDS = ("modalities", "text", "image", "snr_db", "mcs", "channel", "loss_model", "aggregation",
                "tokens_per_packet", "seeds", "cfo", "points_per_worker")
 _TEXT_FIELDS = ("source", "messages", "message_seed", "recovery", "baselines", "semantic")
 _IMAGE_FIELDS = ("images", "max_side", "tokenizer", "recovery", "baselines")
 _CHANNEL_FIELDS = ("model", "doppler_hz", "rician_k")
+_LOSS_FIELDS = ("model", "loss", "burst")
 
 
 class SweepConfigError(ValueError):
@@ -84,7 +88,9 @@ class SweepPoint:
 
     ``source`` is ``heldout#<i>`` (the i-th held-out message) or an image
     name or path; ``channel`` is ``awgn`` or ``<profile>@<doppler>Hz``;
-    ``tokenizer`` is the image tokenizer (``""`` for text).
+    ``tokenizer`` is the image tokenizer (``""`` for text); ``loss_model``
+    is ``none``, ``ep1`` ... ``ep6``, ``iid(<loss>)`` or
+    ``gilbert(<loss>,<burst>)``.
     """
 
     modality: str
@@ -92,6 +98,7 @@ class SweepPoint:
     snr_db: float
     mcs: str
     channel: str
+    loss_model: str
     aggregation: str
     tokens_per_packet: int
     tokenizer: str
@@ -122,6 +129,27 @@ class ChannelModel:
 
 
 @dataclass(frozen=True)
+class LossModelSpec:
+    """One entry of the ``loss_model`` axis: packets lost after the radio
+    (:mod:`tokencom_sdr.channel.loss_models`), or none."""
+
+    model: str = "none"
+    loss: Optional[float] = None
+    burst: Optional[float] = None
+
+    @property
+    def label(self) -> str:
+        if self.model == "iid":
+            return f"iid({self.loss:g})"
+        if self.model == "gilbert":
+            return f"gilbert({self.loss:g},{self.burst:g})"
+        return self.model
+
+    def build(self) -> Optional[MarkovLossModel]:
+        return None if self.model == "none" else make_loss_model(self.model, self.loss, self.burst)
+
+
+@dataclass(frozen=True)
 class SweepConfig:
     """A checked sweep config (see the module docstring for the fields)."""
 
@@ -129,6 +157,7 @@ class SweepConfig:
     snr_db: Tuple[float, ...]
     mcs: Tuple[str, ...]
     channels: Tuple[ChannelModel, ...]
+    loss_models: Tuple[LossModelSpec, ...]
     aggregation: Tuple[str, ...]
     tokens_per_packet: Tuple[int, ...]
     seeds: Tuple[int, ...]
@@ -147,6 +176,9 @@ class SweepConfig:
     def channel_model(self, label: str) -> ChannelModel:
         return next(c for c in self.channels if c.label == label)
 
+    def loss_model(self, label: str) -> Optional[MarkovLossModel]:
+        return next(m for m in self.loss_models if m.label == label).build()
+
     def points(self) -> List[SweepPoint]:
         """Every point of the grid, in a fixed order (sources outermost)."""
         out = []
@@ -158,7 +190,7 @@ class SweepConfig:
                 sources, tokenizers, recoveries = self.images, self.image_tokenizers, self.image_recovery
             for source in sources:
                 for tokenizer in tokenizers:
-                    for channel in self.channels:
+                    for channel, loss in itertools.product(self.channels, self.loss_models):
                         for mcs in self.mcs:
                             for aggregation in self.aggregation:
                                 for tpp in self.tokens_per_packet:
@@ -166,13 +198,14 @@ class SweepConfig:
                                         for recovery in recoveries:
                                             for seed in self.seeds:
                                                 out.append(SweepPoint(
-                                                    modality, source, snr, mcs, channel.label, aggregation,
-                                                    tpp, tokenizer, recovery, seed))
+                                                    modality, source, snr, mcs, channel.label, loss.label,
+                                                    aggregation, tpp, tokenizer, recovery, seed))
         return out
 
     def to_json(self) -> Dict[str, Any]:
         out = asdict(self)
         out["channels"] = [asdict(c) | {"label": c.label} for c in self.channels]
+        out["loss_models"] = [asdict(m) | {"label": m.label} for m in self.loss_models]
         return out
 
     def settings_sha256(self) -> str:
@@ -181,6 +214,7 @@ class SweepConfig:
         fixed = {k: v for k, v in self.to_json().items()
                  if k in ("cfo", "text_source", "text_message_seed", "semantic", "image_max_side")}
         fixed["channels"] = self.to_json()["channels"]
+        fixed["loss_models"] = self.to_json()["loss_models"]
         return hashlib.sha256(json.dumps(fixed, sort_keys=True).encode()).hexdigest()
 
 
@@ -317,6 +351,34 @@ def _channels(check: _Checker, value) -> Tuple[ChannelModel, ...]:
     return tuple(out)
 
 
+def _loss_models(check: _Checker, value) -> Tuple[LossModelSpec, ...]:
+    """``loss_model``: ``none``, ``ep1`` ... ``ep6``, or ``{model, loss, burst}``
+    for ``iid`` (loss) and ``gilbert`` (loss and mean burst length)."""
+    allowed = ("none",) + LOSS_MODEL_NAMES
+    out = []
+    for i, item in enumerate(check.as_list(value if value is not None else ["none"], "loss_model")):
+        field = f"loss_model[{i}]"
+        entry = {"model": item} if isinstance(item, str) else check.mapping(item, field)
+        check.unknown_fields(entry, _LOSS_FIELDS, f"{field}.")
+        model = entry.get("model")
+        if model not in allowed:
+            check.fail(f"{field}.model", f"{model!r} is not one of {', '.join(allowed)}")
+            continue
+        loss, burst = entry.get("loss"), entry.get("burst")
+        spec = LossModelSpec(model, loss, burst)
+        if model != "none":
+            try:
+                spec.build()
+            except (ValueError, TypeError) as error:
+                check.fail(field, str(error))
+                continue
+        out.append(spec)
+    labels = [m.label for m in out]
+    if len(labels) != len(set(labels)):
+        check.fail("loss_model", "lists the same loss model twice")
+    return tuple(out)
+
+
 def parse_sweep_config(raw: Any, source: str = "<config>") -> SweepConfig:
     """Check a parsed config (a mapping) and build the :class:`SweepConfig`.
 
@@ -372,6 +434,7 @@ def parse_sweep_config(raw: Any, source: str = "<config>") -> SweepConfig:
         snr_db=_snr_values(check, raw.get("snr_db")),
         mcs=check.choices(raw.get("mcs"), "mcs", MCS_NAMES),
         channels=_channels(check, raw.get("channel")),
+        loss_models=_loss_models(check, raw.get("loss_model")),
         aggregation=check.choices(raw.get("aggregation", ["interleaved"]), "aggregation",
                                   tuple(AGGREGATIONS)),
         tokens_per_packet=tuple(check.integer(v, f"tokens_per_packet[{i}]", 1, 1024) for i, v in

@@ -49,8 +49,8 @@ _IMAGE_FIELDS = ("bits_per_pixel", "psnr_db", "ms_ssim", "psnr_no_recovery_db", 
 def channel_seed(point: SweepPoint) -> int:
     """Noise and fading seed of a point: a CRC of what the channel depends on
     (stable across processes, unlike ``hash``), independent of MCS,
-    aggregation, packet size and recovery so that those are compared on the
-    same noise."""
+    aggregation, packet size, loss model and recovery so that those are
+    compared on the same noise. It seeds the packet-loss trace too."""
     key = f"{point.seed}|{point.modality}|{point.source}|{point.tokenizer}|{point.snr_db!r}|{point.channel}"
     return zlib.crc32(key.encode("utf-8")) & 0x7FFFFFFF
 
@@ -96,7 +96,8 @@ def _link_config(point: SweepPoint, config: SweepConfig) -> LinkConfig:
     seed = channel_seed(point)
     return LinkConfig(snr_db=point.snr_db, cfo=config.cfo, mcs=point.mcs, aggregation=point.aggregation,
                       tokens_per_packet=point.tokens_per_packet, seed=seed, recovery=point.recovery,
-                      fading=config.channel_model(point.channel).fading(seed))
+                      fading=config.channel_model(point.channel).fading(seed),
+                      loss=config.loss_model(point.loss_model))
 
 
 def _scalar(value):

@@ -13,7 +13,7 @@ Statistics
   the mean over sources and seeds with a normal 95 % interval,
   1.96 standard errors.
 * Bandwidth efficiency at equal quality (:func:`efficiency_at_target`):
-  for each channel and SNR, among the link settings the sweep tried (MCS,
+  for each channel, loss model and SNR, among the link settings the sweep tried (MCS,
   tokens per packet, aggregation, image tokenizer), the most source units
   (UTF-8 bytes, pixels) per channel use whose mean quality reaches the
   target, per recovery mode; and the gain of each mode over ``none``.
@@ -43,7 +43,8 @@ TOKCOM_REFERENCE_GAIN = 0.708
 _Z95 = 1.959963984540054
 
 #: What makes a curve: every axis but SNR, source and seed.
-CURVE_FIELDS = ("modality", "tokenizer", "mcs", "channel", "aggregation", "tokens_per_packet", "recovery")
+CURVE_FIELDS = ("modality", "tokenizer", "mcs", "channel", "loss_model", "aggregation", "tokens_per_packet",
+                "recovery")
 #: ``recovery`` values of the conventional senders' rows.
 CONVENTIONAL = TEXT_BASELINES + IMAGE_BASELINES
 #: Link settings a sender may choose to save channel uses (efficiency search).
@@ -79,7 +80,8 @@ def mean_interval(values: Sequence[float]) -> Tuple[float, float, float]:
 
 def _label(key: Tuple) -> str:
     fields = dict(zip(CURVE_FIELDS, key))
-    parts = [fields["modality"], fields["tokenizer"], fields["mcs"], fields["channel"],
+    loss = "" if fields["loss_model"] == "none" else f"loss:{fields['loss_model']}"
+    parts = [fields["modality"], fields["tokenizer"], fields["mcs"], fields["channel"], loss,
              f"{fields['aggregation']}/{fields['tokens_per_packet']}tpp", fields["recovery"]]
     return " ".join(str(p) for p in parts if p not in ("", None))
 
@@ -127,12 +129,12 @@ DEFAULT_TARGETS = {
 
 def efficiency_at_target(rows: Sequence[Dict], targets: Dict[str, QualityTarget] = None) -> List[Dict]:
     """The best bandwidth efficiency that reaches the quality target, per
-    (modality, channel, SNR, recovery), and the gain over no recovery.
+    (modality, channel, loss model, SNR, recovery), and the gain over no recovery.
 
     Returns
     -------
     list of dict
-        ``modality``, ``channel``, ``snr_db``, ``recovery``, ``target``,
+        ``modality``, ``channel``, ``loss_model``, ``snr_db``, ``recovery``, ``target``,
         ``efficiency`` (source units per channel use, None when no setting
         reaches the target), ``channel_uses`` (mean per message or image of
         the best setting), ``setting`` (its MCS, tokens per packet,
@@ -144,10 +146,10 @@ def efficiency_at_target(rows: Sequence[Dict], targets: Dict[str, QualityTarget]
     targets = targets or DEFAULT_TARGETS
     cells: Dict[Tuple, Dict[Tuple, List[Dict]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
-        cell = (row["modality"], row["channel"], row["snr_db"], row["recovery"])
+        cell = (row["modality"], row["channel"], row["loss_model"], row["snr_db"], row["recovery"])
         cells[cell][tuple(row[k] for k in DESIGN_FIELDS)].append(row)
     out = []
-    for (modality, channel, snr, recovery), settings in sorted(cells.items()):
+    for (modality, channel, loss, snr, recovery), settings in sorted(cells.items()):
         target = targets[modality]
         best = None
         for setting, group in settings.items():
@@ -156,20 +158,21 @@ def efficiency_at_target(rows: Sequence[Dict], targets: Dict[str, QualityTarget]
             efficiency = float(np.mean([r["source_units"] / r["channel_uses"] for r in group]))
             if best is None or efficiency > best[0]:
                 best = (efficiency, float(np.mean([r["channel_uses"] for r in group])), setting)
-        out.append({"modality": modality, "channel": channel, "snr_db": snr, "recovery": recovery,
+        out.append({"modality": modality, "channel": channel, "loss_model": loss, "snr_db": snr,
+                    "recovery": recovery,
                     "target": target.description,
                     "efficiency": None if best is None else best[0],
                     "channel_uses": None if best is None else best[1],
                     "setting": None if best is None else dict(zip(DESIGN_FIELDS, best[2]))})
-    no_recovery = {(e["modality"], e["channel"], e["snr_db"]): e["efficiency"]
+    no_recovery = {(e["modality"], e["channel"], e["loss_model"], e["snr_db"]): e["efficiency"]
                    for e in out if e["recovery"] == "none"}
     conventional: Dict[Tuple, float] = {}
     for e in out:
         if e["recovery"] in CONVENTIONAL and e["efficiency"] is not None:
-            cell = (e["modality"], e["channel"], e["snr_db"])
+            cell = (e["modality"], e["channel"], e["loss_model"], e["snr_db"])
             conventional[cell] = max(conventional.get(cell, 0.0), e["efficiency"])
     for entry in out:
-        cell = (entry["modality"], entry["channel"], entry["snr_db"])
+        cell = (entry["modality"], entry["channel"], entry["loss_model"], entry["snr_db"])
         entry["gain_over_none"] = _gain(entry["efficiency"], no_recovery.get(cell))
         entry["gain_over_conventional"] = (None if entry["recovery"] in CONVENTIONAL
                                            else _gain(entry["efficiency"], conventional.get(cell)))
@@ -308,11 +311,11 @@ def _figure_efficiency(entries: List[Dict], path: Path) -> None:
         lines = defaultdict(list)
         for e in entries:
             if e["modality"] == modality:
-                lines[(e["channel"], e["recovery"])].append(e)
-        for (channel, recovery), points in lines.items():
+                lines[(e["channel"], e["loss_model"], e["recovery"])].append(e)
+        for (channel, loss, recovery), points in lines.items():
             ax.plot([p["snr_db"] for p in points],
                     [np.nan if p["efficiency"] is None else p["efficiency"] for p in points],
-                    marker="o", label=f"{channel} {recovery}")
+                    marker="o", label=f"{channel} {'' if loss == 'none' else loss + ' '}{recovery}")
         unit = "UTF-8 bytes" if modality == "text" else "pixels"
         ax.set(xlabel="SNR (dB)", ylabel=f"{unit} per channel use",
                title=f"{modality}: efficiency at {DEFAULT_TARGETS[modality].description}")
@@ -325,7 +328,7 @@ def _figure_efficiency(entries: List[Dict], path: Path) -> None:
 
 
 def _efficiency_table(entries: List[Dict]) -> str:
-    head = ("<tr><th>modality</th><th>channel</th><th>SNR dB</th><th>recovery</th><th>channel uses</th>"
+    head = ("<tr><th>modality</th><th>channel</th><th>loss</th><th>SNR dB</th><th>recovery</th><th>channel uses</th>"
             "<th>units / channel use</th><th>best setting</th><th>gain over none</th>"
             "<th>gain over JPEG / UTF-8 / zlib</th></tr>")
     body = []
@@ -335,7 +338,7 @@ def _efficiency_table(entries: List[Dict]) -> str:
         setting = "target not reached" if e["setting"] is None else \
             ", ".join(f"{k}={v}" for k, v in e["setting"].items() if v != "")
         body.append("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
-            e["modality"], e["channel"], f"{e['snr_db']:g}", e["recovery"],
+            e["modality"], e["channel"], e["loss_model"], f"{e['snr_db']:g}", e["recovery"],
             "" if e["channel_uses"] is None else f"{e['channel_uses']:.0f}",
             "" if e["efficiency"] is None else f"{e['efficiency']:.4f}", setting, *gains)) + "</tr>")
     return f"<table>{head}{''.join(body)}</table>"
@@ -401,7 +404,7 @@ chain (OFDM TX, gr-channels, OFDM RX, the receiver library). PER and exact-messa
 <h2>Bandwidth efficiency at equal quality</h2>
 <p>Targets: text, {html.escape(DEFAULT_TARGETS['text'].description)}; images,
 {html.escape(DEFAULT_TARGETS['image'].description)}. Gains are of each recovery mode over
-<code>none</code> at the same channel and SNR; TokCom reports +{100 * TOKCOM_REFERENCE_GAIN:.1f} %
+<code>none</code> at the same channel, loss model and SNR; TokCom reports +{100 * TOKCOM_REFERENCE_GAIN:.1f} %
 (Qiao et al., IEEE Wireless Communications 2025).</p>
 {_efficiency_table(entries)}
 <h2>Config</h2><pre>{html.escape(config)}</pre>
