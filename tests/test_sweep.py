@@ -146,8 +146,8 @@ def test_report_figures(serial_run, tmp_path):
 def test_efficiency_picks_the_cheapest_setting_that_reaches_the_target():
     def row(mcs, recovery, exact, uses):
         return {"modality": "text", "channel": "awgn", "loss_model": "none", "snr_db": 3.0,
-                "recovery": recovery, "mcs": mcs, "tokens_per_packet": 32, "aggregation": "interleaved", "tokenizer": "",
-                "exact": exact, "source_units": 400, "channel_uses": uses}
+                "recovery": recovery, "mcs": mcs, "tokens_per_packet": 32, "aggregation": "interleaved",
+                "tokenizer": "", "exact": exact, "source_units": 400, "channel_uses": uses}
 
     rows = [row("qpsk-1/2", "none", True, 4000), row("16qam-1/2", "none", False, 2500),
             row("qpsk-1/2", "soft", True, 4000), row("16qam-1/2", "soft", True, 2500)]
@@ -162,7 +162,8 @@ def test_conventional_senders_over_the_same_phy(tmp_path):
     """JPEG and zlib files in CRC packets the size of the token packets,
     through the same chain and noise: error-free at a high SNR, the JPEG
     file fills the token packets' channel uses, and a noisy SNR loses packets."""
-    raw = {"modalities": ["text", "image"], "text": {"messages": 1, "recovery": ["none"], "baselines": ["zlib"]},
+    raw = {"modalities": ["text", "image"],
+           "text": {"messages": 1, "recovery": ["none"], "baselines": ["zlib"]},
            "image": {"images": ["astronaut"], "max_side": 128, "recovery": ["none"], "baselines": ["jpeg"]},
            "snr_db": [1.0, 20], "mcs": ["qpsk-1/2"], "seeds": [0]}
     run_sweep(parse_sweep_config(raw, "baselines"), tmp_path, "serial", progress=False)

@@ -50,7 +50,8 @@ from ..phy.mcs import MCS_NAMES
 from ..radio.profile_yaml import ProfileYamlError, read_profile_yaml
 
 __all__ = ["SweepConfig", "SweepPoint", "SweepConfigError", "load_sweep_config", "parse_sweep_config",
-           "MODALITIES", "TEXT_BASELINES", "IMAGE_BASELINES", "IMAGE_TOKENIZERS", "TEXT_SOURCES", "MAX_POINTS"]
+           "MODALITIES", "TEXT_BASELINES", "IMAGE_BASELINES", "IMAGE_TOKENIZERS", "TEXT_SOURCES",
+           "MAX_POINTS"]
 
 MODALITIES = ("text", "image")
 #: Conventional senders over the same PHY (:mod:`.conventional_link`): they
@@ -323,18 +324,33 @@ def _snr_values(check: _Checker, value) -> Tuple[float, ...]:
     return tuple(out)
 
 
+def _model_entries(check: _Checker, value, name: str, default: str, allowed, fields):
+    """The entries of an axis of models, each a model name or a mapping of
+    ``model`` and its settings: yields ``(field, entry)`` for each entry whose
+    model is known, after reporting unknown settings and models."""
+    for i, item in enumerate(check.as_list(value if value is not None else [default], name)):
+        field = f"{name}[{i}]"
+        entry = {"model": item} if isinstance(item, str) else check.mapping(item, field)
+        check.unknown_fields(entry, fields, f"{field}.")
+        if entry.get("model") not in allowed:
+            check.fail(f"{field}.model", f"{entry.get('model')!r} is not one of {', '.join(allowed)}")
+            continue
+        yield field, entry
+
+
+def _unique_labels(check: _Checker, items, name: str) -> tuple:
+    labels = [item.label for item in items]
+    if len(labels) != len(set(labels)):
+        check.fail(name, f"lists the same {name.replace('_', ' ')} twice")
+    return tuple(items)
+
+
 def _channels(check: _Checker, value) -> Tuple[ChannelModel, ...]:
     """``channel``: ``awgn``, a profile name, or ``{model, doppler_hz, rician_k}``."""
-    allowed = ("awgn",) + tuple(DELAY_PROFILES)
     out = []
-    for i, item in enumerate(check.as_list(value if value is not None else ["awgn"], "channel")):
-        field = f"channel[{i}]"
-        entry = {"model": item} if isinstance(item, str) else check.mapping(item, field)
-        check.unknown_fields(entry, _CHANNEL_FIELDS, f"{field}.")
-        model = entry.get("model")
-        if model not in allowed:
-            check.fail(f"{field}.model", f"{model!r} is not one of {', '.join(allowed)}")
-            continue
+    for field, entry in _model_entries(check, value, "channel", "awgn", ("awgn",) + tuple(DELAY_PROFILES),
+                                       _CHANNEL_FIELDS):
+        model = entry["model"]
         doppler = check.number(entry.get("doppler_hz", 70.0), f"{field}.doppler_hz", 0, 10_000)
         rician_k = check.number(entry.get("rician_k", 0.0), f"{field}.rician_k", 0, 1e3)
         if model == "awgn" and ("doppler_hz" in entry or "rician_k" in entry):
@@ -345,38 +361,23 @@ def _channels(check: _Checker, value) -> Tuple[ChannelModel, ...]:
             check.fail(field, str(error))
             continue
         out.append(ChannelModel(model, doppler, rician_k))
-    labels = [c.label for c in out]
-    if len(labels) != len(set(labels)):
-        check.fail("channel", "lists the same channel twice")
-    return tuple(out)
+    return _unique_labels(check, out, "channel")
 
 
 def _loss_models(check: _Checker, value) -> Tuple[LossModelSpec, ...]:
     """``loss_model``: ``none``, ``ep1`` ... ``ep6``, or ``{model, loss, burst}``
     for ``iid`` (loss) and ``gilbert`` (loss and mean burst length)."""
-    allowed = ("none",) + LOSS_MODEL_NAMES
     out = []
-    for i, item in enumerate(check.as_list(value if value is not None else ["none"], "loss_model")):
-        field = f"loss_model[{i}]"
-        entry = {"model": item} if isinstance(item, str) else check.mapping(item, field)
-        check.unknown_fields(entry, _LOSS_FIELDS, f"{field}.")
-        model = entry.get("model")
-        if model not in allowed:
-            check.fail(f"{field}.model", f"{model!r} is not one of {', '.join(allowed)}")
+    for field, entry in _model_entries(check, value, "loss_model", "none", ("none",) + LOSS_MODEL_NAMES,
+                                       _LOSS_FIELDS):
+        spec = LossModelSpec(entry["model"], entry.get("loss"), entry.get("burst"))
+        try:
+            spec.build()
+        except (ValueError, TypeError) as error:
+            check.fail(field, str(error))
             continue
-        loss, burst = entry.get("loss"), entry.get("burst")
-        spec = LossModelSpec(model, loss, burst)
-        if model != "none":
-            try:
-                spec.build()
-            except (ValueError, TypeError) as error:
-                check.fail(field, str(error))
-                continue
         out.append(spec)
-    labels = [m.label for m in out]
-    if len(labels) != len(set(labels)):
-        check.fail("loss_model", "lists the same loss model twice")
-    return tuple(out)
+    return _unique_labels(check, out, "loss_model")
 
 
 def parse_sweep_config(raw: Any, source: str = "<config>") -> SweepConfig:
@@ -389,7 +390,8 @@ def parse_sweep_config(raw: Any, source: str = "<config>") -> SweepConfig:
     """
     check = _Checker()
     if not isinstance(raw, dict):
-        raise SweepConfigError(source, ["the file must be a mapping of fields (see docs/sweeps/example.yaml)"])
+        raise SweepConfigError(source, ["the file must be a mapping of fields "
+                                        "(see docs/sweeps/example.yaml)"])
     check.unknown_fields(raw, _TOP_FIELDS, "")
     modalities = check.choices(raw.get("modalities"), "modalities", MODALITIES)
     fields: Dict[str, Any] = {}

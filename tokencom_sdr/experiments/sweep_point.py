@@ -160,8 +160,8 @@ def _conventional_point(point: SweepPoint, config: SweepConfig, link: LinkConfig
         result = jpeg_over_link(image, len(token_packets), max(map(len, token_packets)), link)
         clean = tokenizer.decode_frame(frame, image.shape[:2])
         extra = {k: result[k] for k in ("psnr_db", "ms_ssim", "psnr_jpeg_error_free_db", "jpeg_quality")}
-        extra.update(psnr_tokens_only_db=psnr(image, clean), source_units=int(image.shape[0] * image.shape[1]),
-                     source_unit="pixel")
+        extra.update(psnr_tokens_only_db=psnr(image, clean),
+                     source_units=int(image.shape[0] * image.shape[1]), source_unit="pixel")
     fields = {k: result[k] for k in ("packets_sent", "packets_received", "channel_uses", "payload_bits")}
     fields["file_bytes"] = result["payload_bits"] // 8
     fields.update(packet_error_rate=1.0 - result["packets_received"] / result["packets_sent"],

@@ -192,6 +192,16 @@ def _plt():
     return plt
 
 
+def _finish(fig, axes, path: Path) -> None:
+    """Grid and legend on every panel, then the PNG."""
+    for ax in axes:
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _plt().close(fig)
+
+
 def _errorbar(ax, xs, stats, label, **style):
     """Plot (mean, low, high) triples with asymmetric error bars."""
     means = np.array([s[0] for s in stats], dtype=float)
@@ -227,12 +237,7 @@ def _figure_link(grouped, path: Path) -> None:
                title="PER (Wilson 95 % intervals)")
     ax_goodput.set(xlabel="SNR (dB)", ylabel="token bits delivered per channel use",
                    title="goodput (CRC-good packets, re-decoded ones included; 95 % CI)")
-    for ax in (ax_per, ax_goodput):
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(fig, (ax_per, ax_goodput), path)
 
 
 def _figure_text(grouped, path: Path) -> bool:
@@ -261,12 +266,7 @@ def _figure_text(grouped, path: Path) -> bool:
     axes[1].set(xlabel="SNR (dB)", ylabel="token error rate after recovery", title="TER (95 % CI)")
     if semantic:
         axes[2].set(xlabel="SNR (dB)", ylabel="MiniLM cosine", title="semantic similarity (95 % CI)")
-    for ax in axes:
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(fig, axes, path)
     return True
 
 
@@ -281,8 +281,9 @@ def _figure_image(grouped, path: Path) -> bool:
         xs = list(by_snr)
         _errorbar(axes[0], xs, [mean_interval([r["psnr_db"] for r in by_snr[x]]) for x in xs], _label(key))
         _errorbar(axes[1], xs, [mean_interval([r["ms_ssim"] for r in by_snr[x]]) for x in xs], _label(key))
-        every = [r for rows in by_snr.values() for r in rows]
-        references[key[1]] = every
+        if key[-1] not in CONVENTIONAL:
+            # Error-free references from the token rows of each tokenizer.
+            references.setdefault(key[1], []).extend(r for rows in by_snr.values() for r in rows)
     for tokenizer, every in references.items():
         for ax, field, jpeg in ((axes[0], "psnr_tokens_only_db", "psnr_jpeg_same_bpp_db"),
                                 (axes[1], "ms_ssim_tokens_only", "ms_ssim_jpeg_same_bpp")):
@@ -294,12 +295,7 @@ def _figure_image(grouped, path: Path) -> bool:
                            label=f"error-free JPEG at the {tokenizer} tokens' bits")
     axes[0].set(xlabel="SNR (dB)", ylabel="PSNR (dB)", title="image PSNR (95 % CI)")
     axes[1].set(xlabel="SNR (dB)", ylabel="MS-SSIM", title="image MS-SSIM (95 % CI)")
-    for ax in axes:
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(fig, axes, path)
     return True
 
 
@@ -320,15 +316,12 @@ def _figure_efficiency(entries: List[Dict], path: Path) -> None:
         ax.set(xlabel="SNR (dB)", ylabel=f"{unit} per channel use",
                title=f"{modality}: efficiency at {DEFAULT_TARGETS[modality].description}")
         ax.title.set_fontsize(9)
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(fig, axes[0], path)
 
 
 def _efficiency_table(entries: List[Dict]) -> str:
-    head = ("<tr><th>modality</th><th>channel</th><th>loss</th><th>SNR dB</th><th>recovery</th><th>channel uses</th>"
+    head = ("<tr><th>modality</th><th>channel</th><th>loss</th><th>SNR dB</th><th>recovery</th>"
+            "<th>channel uses</th>"
             "<th>units / channel use</th><th>best setting</th><th>gain over none</th>"
             "<th>gain over JPEG / UTF-8 / zlib</th></tr>")
     body = []
