@@ -173,10 +173,11 @@ class LossProcess:
         while filled < count:
             stay = self._stay[self.state]
             if stay >= 1.0:
-                run = count - filled
-            else:
-                # Inverse CDF of the geometric law on 1, 2, ...
-                run = 1 + int(math.log(1.0 - self._uniform()) / math.log(stay)) if stay > 0 else 1
+                # Never left (one-state i.i.d. loss): no draw at all here.
+                out[filled:] = self.state
+                break
+            # Inverse CDF of the geometric law on 1, 2, ...
+            run = 1 + int(math.log(1.0 - self._uniform()) / math.log(stay)) if stay > 0 else 1
             if run > count - filled:
                 out[filled:] = self.state
                 break

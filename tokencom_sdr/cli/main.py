@@ -5,8 +5,8 @@ import sys
 from typing import List, Optional
 
 from .. import __version__
-from . import (data, demo, erasure_eval, grc_check, loopback, loss_trace, models, per_sweep, rx,
-               text_eval, train, tx)
+from . import (aggregation_eval, data, demo, erasure_eval, grc_check, loopback, loss_trace,
+               models, per_sweep, rx, text_erasure_eval, text_eval, train, tx)
 from . import report, sweep
 
 
@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_parser(subparsers)
     erasure_eval.add_parser(subparsers)
     loss_trace.add_parser(subparsers)
+    aggregation_eval.add_parser(subparsers)
+    text_erasure_eval.add_parser(subparsers)
     tx.add_parser(subparsers)
     rx.add_parser(subparsers)
     text_eval.add_parser(subparsers)

@@ -13,7 +13,11 @@ import numpy as np
 
 from ..tokens.text_bpe import TextTokenizer
 
-__all__ = ["split_messages", "heldout_messages"]
+__all__ = ["split_messages", "heldout_messages", "modern_messages", "source_messages",
+           "CORPUS_HELDOUT"]
+
+#: Name of the 17th-century corpus's held-out split among the text sources.
+CORPUS_HELDOUT = "corpus-heldout"
 
 _PIECE = re.compile(r"\S+\s*|\s+")
 # A message may end after a line break or a sentence/clause mark.
@@ -91,3 +95,40 @@ def heldout_messages(count: Optional[int], tokenizer: Optional[TextTokenizer] = 
     if count > len(messages):
         raise ValueError(f"asked for {count} held-out messages, the corpus has {len(messages)}")
     return messages[:count]
+
+
+def modern_messages(text: str, count: Optional[int], tokenizer: TextTokenizer,
+                    seed: int = 0, min_tokens: int = 60, max_tokens: int = 128) -> List[str]:
+    """``count`` messages of ``min_tokens..max_tokens`` tokens cut from ``text``, in a
+    fixed random order (all of them when ``count`` is None or larger than what there is)."""
+    messages = split_messages(text, tokenizer, min_tokens, max_tokens)
+    order = np.random.default_rng(seed).permutation(len(messages))
+    messages = [messages[i] for i in order]
+    return messages if count is None else messages[:count]
+
+
+def source_messages(source: str, count: Optional[int], tokenizer: Optional[TextTokenizer] = None,
+                    min_tokens: int = 60, max_tokens: int = 128, seed: int = 0,
+                    data_dir=None) -> List[str]:
+    """Evaluation messages from one text source.
+
+    Parameters
+    ----------
+    source : str
+        :data:`CORPUS_HELDOUT` (the 17th-century corpus's held-out split,
+        always available), or a modern-English source of ``tokencom data
+        fetch`` (its held-out side; ``debian-reference`` is held out
+        completely). A modern source needs the data set fetched.
+    count : int or None
+        Messages wanted; None for all.
+    """
+    tokenizer = tokenizer or TextTokenizer.default()
+    if source == CORPUS_HELDOUT:
+        return heldout_messages(count, tokenizer, min_tokens, max_tokens, seed)
+    from .training_text import modern_heldout_texts
+
+    texts = modern_heldout_texts(data_dir)
+    if source not in texts:
+        raise ValueError(f"unknown text source {source!r}; known: "
+                         f"{', '.join([CORPUS_HELDOUT, *sorted(texts)])}")
+    return modern_messages(texts[source], count, tokenizer, seed, min_tokens, max_tokens)

@@ -24,22 +24,12 @@ import numpy as np
 
 from ..context.text_recovery import TextRecovery
 from ..data.datasets import read_manifest, TEXT_DATASET
-from ..data.heldout_messages import heldout_messages, split_messages
+from ..data.heldout_messages import heldout_messages, modern_messages
 from ..data.training_text import modern_heldout_texts
 from ..tokens.text_bpe import TextTokenizer
 from .text_erasure_eval import run_erasure_eval, time_recovery
 
 __all__ = ["modern_messages", "run_text_sources_eval"]
-
-
-def modern_messages(text: str, count: Optional[int], tokenizer: TextTokenizer,
-                    seed: int = 0) -> List[str]:
-    """``count`` messages of 60-128 tokens cut from ``text``, in a fixed random order
-    (all of them when ``count`` is None or larger than what there is)."""
-    messages = split_messages(text, tokenizer, 60, 128)
-    order = np.random.default_rng(seed).permutation(len(messages))
-    messages = [messages[i] for i in order]
-    return messages if count is None else messages[:count]
 
 
 def run_text_sources_eval(recovery: TextRecovery, *, messages_per_source: int = 300,

@@ -14,15 +14,18 @@ groups decides which positions a lost packet takes away:
   fill from the intact tokens around them.
 
 Both produce arithmetic progressions, so their headers use the compact
-position block. Content-aware strategies (semantic packet aggregation) can
-subclass :class:`Aggregation` and return arbitrary groups; :meth:`describe`
-then falls back to explicit position lists where needed.
+position block. Content-aware strategies (semantic packet aggregation,
+:mod:`.semantic_aggregation`) look at the tokens first:
+:meth:`Aggregation.for_frame` returns the grouping chosen for one frame as a
+:class:`FixedGrouping`, and :meth:`describe` falls back to explicit position
+lists where the groups are not progressions. The receiver needs nothing from
+the sender: the headers carry the positions.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Dict, List, Type
+from typing import Dict, List, Sequence, Type
 
 import numpy as np
 
@@ -74,6 +77,20 @@ class Aggregation(ABC):
             over all packets; each ``1 <= k_p <= T``. Empty for ``n == 0``.
         """
 
+    def for_frame(self, frame) -> "Aggregation":
+        """The aggregation to use for one frame.
+
+        Content-unaware strategies return themselves; content-aware ones
+        search a grouping for ``frame``'s tokens and return it as a
+        :class:`FixedGrouping`.
+
+        Parameters
+        ----------
+        frame : TokenFrame
+            The frame about to be packetized.
+        """
+        return self
+
     def describe(self, n_tokens: int) -> List[PositionBlock]:
         """Header position blocks of each packet, as compact as possible.
 
@@ -124,6 +141,53 @@ class InterleavedAggregation(Aggregation):
         num_packets = self.num_packets(n_tokens)
         return [np.arange(k, n_tokens, num_packets, dtype=np.int64)
                 for k in range(num_packets)]
+
+
+class FixedGrouping(Aggregation):
+    """A grouping chosen for one frame: packet ``p`` carries ``groups[p]``.
+
+    Parameters
+    ----------
+    groups : sequence of array_like of int
+        Positions per packet; together they must cover ``0..n-1`` exactly
+        once, each group ``1..tokens_per_packet`` long. Each group is sent in
+        ascending position order.
+    tokens_per_packet : int
+        The ``T`` the groups were built for; the number of packets must be
+        ``ceil(n / T)``, as for every strategy.
+    """
+
+    name = "fixed"
+
+    def __init__(self, groups: Sequence, tokens_per_packet: int):
+        super().__init__(tokens_per_packet)
+        self.groups = [np.sort(np.asarray(g, dtype=np.int64).reshape(-1)) for g in groups]
+        self.n_tokens = int(sum(g.size for g in self.groups))
+        sizes = [g.size for g in self.groups]
+        if any(not 1 <= k <= self.tokens_per_packet for k in sizes):
+            raise ValueError(f"every group must hold 1..{self.tokens_per_packet} positions, "
+                             f"got sizes {sizes}")
+        if len(self.groups) != super().num_packets(self.n_tokens):
+            raise ValueError(f"{self.n_tokens} tokens at {self.tokens_per_packet} a packet need "
+                             f"{super().num_packets(self.n_tokens)} groups, got {len(self.groups)}")
+        everything = np.concatenate(self.groups) if self.groups else np.zeros(0, np.int64)
+        if everything.size and (everything.min() < 0 or np.bincount(
+                everything).max() != 1 or everything.max() != self.n_tokens - 1):
+            raise ValueError("the groups must cover positions 0..n-1 exactly once")
+
+    def assign(self, n_tokens: int) -> List[np.ndarray]:
+        if n_tokens != self.n_tokens:
+            raise ValueError(f"this grouping was chosen for {self.n_tokens} tokens, "
+                             f"not {n_tokens}")
+        return [g.copy() for g in self.groups]
+
+    def __eq__(self, other) -> bool:
+        return (type(self) is type(other) and self.tokens_per_packet == other.tokens_per_packet
+                and len(self.groups) == len(other.groups)
+                and all(np.array_equal(a, b) for a, b in zip(self.groups, other.groups)))
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.tokens_per_packet, tuple(map(tuple, self.groups))))
 
 
 #: Strategies known to :func:`make_aggregation`, by name.

@@ -241,6 +241,7 @@ def build_packets(frame: TokenFrame, message_id: int,
         # would make the receiver trust it.
         raise ValueError(
             f"cannot send a frame with {frame.num_erased} erased position(s)")
+    aggregation = aggregation.for_frame(frame)
     blocks = aggregation.describe(len(frame))
     if len(blocks) > MAX_PACKETS_PER_MESSAGE:
         raise ValueError(
