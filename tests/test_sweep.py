@@ -24,8 +24,9 @@ SMALL = {
     "mcs": ["qpsk-1/2"],
     "channel": ["awgn"],
     "seeds": [3],
-    # Small, so that the Dask run recycles its workers several times.
-    "points_per_worker": 3,
+    # Small, so that the Dask run (2 workers, 6 points) restarts its workers
+    # between rounds of 4 points.
+    "points_per_worker": 2,
 }
 
 
@@ -96,7 +97,7 @@ def test_serial_sweep_rows_and_resume(serial_run, small_config, tmp_path):
     out, run = serial_run
     rows, meta = read_results(out)
     assert run.ran == run.points == len(rows) == 6
-    assert meta["version"] and meta["config"]["points_per_worker"] == 3
+    assert meta["version"] and meta["config"]["points_per_worker"] == 2
     by_id = {r["point_id"]: r for r in rows}
     assert len(by_id) == 6
     for row in rows:
@@ -124,8 +125,8 @@ def test_local_cluster_matches_serial(serial_run, small_config, tmp_path):
     serial_rows = read_results(out)[0]
     dask_rows = read_results(tmp_path / "dask")[0]
     assert result_columns(dask_rows) == result_columns(serial_rows)
-    # 6 points, a worker recycled after 3: more processes than the 2 workers
-    # ran points (each worker's second life at least).
+    # 6 points in rounds of 2 per worker, the workers restarted between
+    # rounds: more processes than the 2 workers ran points.
     assert run.workers > 2
     assert len({r["run_pid"] for r in dask_rows}) == run.workers
 

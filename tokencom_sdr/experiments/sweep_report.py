@@ -196,9 +196,11 @@ def _finish(fig, axes, path: Path) -> None:
     """Grid and legend on every panel, then the PNG."""
     for ax in axes:
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
+        # Below the panel: a sweep has more curves than fit inside one.
+        ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.16))
+        ax.xaxis.labelpad = 1
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     _plt().close(fig)
 
 
@@ -235,7 +237,7 @@ def _figure_link(grouped, path: Path) -> None:
                                    for x in xs], _label(key))
     ax_per.set(xlabel="SNR (dB)", ylabel="packet error rate", ylim=(-0.02, 1.02),
                title="PER (Wilson 95 % intervals)")
-    ax_goodput.set(xlabel="SNR (dB)", ylabel="token bits delivered per channel use",
+    ax_goodput.set(xlabel="SNR (dB)", ylabel="payload bits delivered per channel use",
                    title="goodput (CRC-good packets, re-decoded ones included; 95 % CI)")
     _finish(fig, (ax_per, ax_goodput), path)
 

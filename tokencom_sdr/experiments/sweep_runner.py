@@ -18,11 +18,15 @@ sweep resumes where it was.
 
 Worker recycling: every flowgraph a process builds may leave GNU Radio
 buffers behind (SysV shared memory, memory maps: issue 16), and a worker
-lives for the whole sweep. :class:`RecycleWorkers` restarts each worker
-(through its nanny) after ``points_per_worker`` points, so whatever a
-flowgraph leaks is bounded by that many flowgraphs; a point that was queued
-on the worker then runs on another one, and results are unchanged because a
-point's noise depends only on the point.
+would otherwise live for the whole sweep. The points go out in rounds of
+``points_per_worker`` per worker, and ``Client.restart`` replaces every
+worker process (through its nanny) between rounds, so whatever a flowgraph
+leaks is bounded by that many flowgraphs per process. (A worker that retires
+itself mid-round, Dask's ``lifetime`` way, was tried: its nanny was told by
+the scheduler's retirement not to restart it, and the sweep stalled with no
+workers.) Results do not depend on the rounds: a point's noise depends only
+on the point. On an existing cluster (``tcp://``) the restarts restart that
+cluster's workers.
 """
 
 from __future__ import annotations
@@ -34,13 +38,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional
 
-from distributed.diagnostics.plugin import WorkerPlugin
-
 from .sweep_config import SweepConfig
 from .sweep_point import describe, run_point
 from .sweep_results import SweepStore
 
-__all__ = ["run_sweep", "SweepRun", "RecycleWorkers", "SCHEDULERS"]
+__all__ = ["run_sweep", "SweepRun", "SCHEDULERS"]
 
 #: Scheduler names besides ``tcp://HOST:PORT``.
 SCHEDULERS = ("serial", "local")
@@ -69,36 +71,6 @@ class SweepRun:
     wall_s: float
     files: Dict[str, Path]
     workers: int
-
-
-class RecycleWorkers(WorkerPlugin):
-    """Restart a Dask worker (through its nanny) after ``points`` finished tasks.
-
-    Parameters
-    ----------
-    points : int
-        Tasks a worker process runs before it is replaced by a fresh one.
-    """
-
-    name = "tokencom-recycle-workers"
-
-    def __init__(self, points: int):
-        self.points = int(points)
-        self.worker = None
-        self.finished = 0
-        self.closing = False
-
-    def setup(self, worker):
-        self.worker = worker
-
-    def transition(self, key, start, finish, **kwargs):
-        if start != "executing" or finish != "memory" or self.closing:
-            return
-        self.finished += 1
-        if self.finished >= self.points:
-            self.closing = True
-            self.worker.loop.add_callback(self.worker.close_gracefully, restart=True,
-                                          reason=f"tokencom sweep: recycled after {self.finished} points")
 
 
 def _start_client(scheduler: str, workers: Optional[int]):
@@ -174,11 +146,16 @@ def _run_on_dask(config, todo, scheduler, workers, finished) -> None:
 
     client, cluster = _start_client(scheduler, workers)
     try:
-        client.register_plugin(RecycleWorkers(config.points_per_worker))
-        futures = client.map(run_point, todo, config=config, pure=False)
-        for future in as_completed(futures):
-            finished(future.result())
-            future.release()
+        round_size = max(1, len(client.scheduler_info()["workers"])) * config.points_per_worker
+        for start in range(0, len(todo), round_size):
+            if start:
+                # Fresh worker processes (through their nannies) every
+                # points_per_worker points each: see the module docstring.
+                client.restart()
+            futures = client.map(run_point, todo[start:start + round_size], config=config, pure=False)
+            for future in as_completed(futures):
+                finished(future.result())
+                future.release()
     finally:
         client.close()
         if cluster is not None:
