@@ -279,9 +279,11 @@ def test_unknown_mcs_is_rejected():
 @pytest.mark.parametrize("mcs", ["bpsk-1/2", "64qam-3/4"])
 def test_longest_packet_crosses_and_an_oversized_one_is_refused(mcs):
     """1500 bytes at the lowest rate is the longest burst the buffers are
-    sized for; one byte more is dropped by the transmitter, not fatal."""
+    sized for; one byte more is refused before anything is sent."""
     rng = np.random.default_rng(9)
     longest = bytes(rng.integers(0, 256, 1500, dtype=np.uint8))
     oversized = bytes(rng.integers(0, 256, 1501, dtype=np.uint8))
-    result = run_phy_loopback([longest, oversized, b"after"], mcs, LoopbackChannel(30, 0.002))
+    result = run_phy_loopback([longest, b"after"], mcs, LoopbackChannel(30, 0.002))
     assert [pdu.data for pdu in result.received] == [longest, b"after"]
+    with pytest.raises(ValueError, match="packet 1 is 1501 bytes"):
+        run_phy_loopback([longest, oversized, b"after"], mcs, LoopbackChannel(30, 0.002))

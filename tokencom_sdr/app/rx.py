@@ -202,11 +202,13 @@ def run_receiver(flowgraph: RxFlowgraph, profile, options: RxOptions, finite: bo
                           bursts_failed=message.bursts_failed,
                           packets_redecoded=message.packets_redecoded)
             reports.append(report)
-            # A source that checks its input (ZMQ) says what it refused.
-            problems = getattr(flowgraph.source, "input_problems", None)
-            if problems is not None:
-                for key, count in problems().items():
-                    totals[key] = count
+            # A source that checks its input (ZMQ) says what it refused; the
+            # receiver zeroes what non-finite samples still come.
+            problems = dict(getattr(flowgraph.source, "input_problems", dict)())
+            problems["samples_zeroed"] = (problems.get("samples_zeroed", 0)
+                                          + flowgraph.rx.guard.samples_zeroed)
+            for key, count in problems.items():  # (totals so far: assigned, not added)
+                totals[key] = count
             print(format_report(report, totals), file=options.stream, flush=True)
             if options.out_dir:
                 save_message(options.out_dir, report, message)

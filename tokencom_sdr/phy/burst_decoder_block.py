@@ -124,9 +124,9 @@ class BurstDecoderBlock(gr.sync_block):
         ``start`` the index of the burst's first sample in input 0 (timing
         corrected), ``burst`` the :class:`~.burst_decoding.BurstHeader`, or
         None when the header failed.
-    headers_ok, headers_failed, bursts_decoded, bursts_dropped : int
+    headers_ok, headers_failed, bursts_decoded, bursts_dropped, bursts_cut_short : int
         Counters: headers that passed or failed their CRC; payloads decoded,
-        or lost to an error.
+        or lost to an error; bursts cut short by the next one.
     """
 
     def __init__(self, params: OfdmParams = None, trigger_lag: int = 68, channel_tracking: bool = True):
@@ -139,7 +139,7 @@ class BurstDecoderBlock(gr.sync_block):
         self.listeners: List[Callable] = []
         self.header_listeners: List[Callable[[int, Optional[BurstHeader]], None]] = []
         self.headers_ok = self.headers_failed = 0
-        self.bursts_decoded = self.bursts_dropped = 0
+        self.bursts_decoded = self.bursts_dropped = self.bursts_cut_short = 0
         self._lag = trigger_lag
         self.channel_tracking = bool(channel_tracking)
         self._window = header_window_length(params)
@@ -153,6 +153,7 @@ class BurstDecoderBlock(gr.sync_block):
         self._resume = 0
         # (burst, first, stop): the burst whose payload samples are awaited.
         self._pending = None
+        self._last_burst = (None, 0)  # the last burst whose header passed, its payload start
         self._symbols_wanted = self._pdus_wanted = True
 
     def work(self, input_items, output_items):
@@ -190,8 +191,8 @@ class BurstDecoderBlock(gr.sync_block):
                 self._pending = None
                 ready.append((burst, start, self._buffer.get(first, stop)))
                 continue
-            while self._triggers and self._triggers[0] < self._resume:
-                self._triggers.popleft()
+            if not self._skip_triggers_inside_last_burst(ready, available):
+                break  # a trigger inside it awaits its header's samples
             if not self._triggers or self._triggers[0] - self._reach + self._window > available:
                 break
             trigger = self._triggers.popleft()
@@ -203,10 +204,12 @@ class BurstDecoderBlock(gr.sync_block):
             if burst is None:
                 continue
             first = start + SYMBOLS_PER_HEADER * symbol_len
+            self._last_burst = (burst, first)
             stop = first + burst.payload_ofdm_symbols * symbol_len
             self._pending = (burst, start, first, stop)
             # The detector fires again inside a burst (the timing metric has
-            # echoes of the preamble): those triggers are not bursts.
+            # echoes of the preamble): those triggers are not bursts, unless
+            # this burst was cut short (see _skip_triggers_inside_last_burst).
             self._resume = stop + self._lag
         # (The payload views stay valid: nothing is appended before this.)
         self._publish(ready)
@@ -217,6 +220,50 @@ class BurstDecoderBlock(gr.sync_block):
         else:  # a trigger in the next chunk reaches back this far
             keep = available - self._reach
         self._buffer.discard_before(keep)
+
+    def _skip_triggers_inside_last_burst(self, ready, available: int) -> bool:
+        """Drop the triggers that fall inside the last burst whose header
+        passed, unless one of them starts a burst of its own.
+
+        A burst cut short (a truncated recording, a radio that lost samples)
+        still claims the length its header gives, so the next burst starts
+        inside it. Its trigger is probed here (echoes inside a burst are rare:
+        a few per hundred bursts) and, if its header passes, it is tried as a
+        burst and the cut burst's payload keeps only its samples before that
+        burst, zeros after (no information), so the cut costs that burst alone.
+
+        Returns
+        -------
+        bool
+            False when a trigger inside the burst needs samples not yet here.
+        """
+        while self._triggers and self._triggers[0] < self._resume:
+            trigger = self._triggers[0]
+            window_start = trigger - self._reach
+            if window_start + self._window > available:
+                return False
+            try:
+                inner = decode_header_window(self._buffer.get(window_start,
+                                                              window_start + self._window),
+                                             self.params)
+            except Exception:  # noqa: BLE001 - a probe that fails is an echo
+                inner = None
+            inner_start = trigger - self._lag + (0 if inner is None else inner.timing_correction)
+            last_burst, last_payload_first = self._last_burst
+            if inner is None or inner_start < last_payload_first:
+                # (a header found again at the burst's own start is an echo)
+                self._triggers.popleft()
+                continue
+            if ready and ready[-1][0] is last_burst:
+                burst, start, payload = ready[-1]
+                kept = inner_start - last_payload_first
+                if kept < len(payload):
+                    payload = payload.copy()
+                    payload[kept:] = 0
+                    ready[-1] = (burst, start, payload)
+                    self.bursts_cut_short += 1
+            self._resume = trigger  # tried next, as a burst of its own
+        return True
 
     def _header(self, window: np.ndarray) -> Optional[BurstHeader]:
         try:

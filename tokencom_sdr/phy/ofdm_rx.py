@@ -4,6 +4,7 @@ from gnuradio import blocks, digital, gr
 
 from .burst_decoder_block import BurstDecoderBlock
 from .hier_message_ports import export_message_output
+from .non_finite_guard import NonFiniteGuard
 from .ofdm_params import OfdmParams
 
 DEFAULT_SYNC_THRESHOLD = 0.3
@@ -77,14 +78,14 @@ class OfdmBurstRx(gr.hier_block2):
                                          channel_tracking=channel_tracking)
         # Each work() call of a Python block costs tens of microseconds of
         # scheduling and wrapping; large input buffers let the decoder take
-        # many bursts per call. (The buffers in front of it belong to blocks
-        # outside this hier block or inside the detector's, hence copies.)
-        self.sample_buffer = blocks.copy(gr.sizeof_gr_complex)
+        # many bursts per call. (The trigger buffer in front of it belongs to
+        # a block inside the detector, hence a copy.) Non-finite samples are
+        # zeroed before anything sees them.
+        self.guard = NonFiniteGuard(output_items=_DECODER_INPUT_ITEMS)
         self.trigger_buffer = blocks.copy(gr.sizeof_char)
-        for buffer in (self.sample_buffer, self.trigger_buffer):
-            buffer.set_min_output_buffer(0, _DECODER_INPUT_ITEMS)
-        self.connect(self, self.sample_buffer, (self.decoder, 0))
-        self.connect(self, self.sync_detector)
+        self.trigger_buffer.set_min_output_buffer(0, _DECODER_INPUT_ITEMS)
+        self.connect(self, self.guard, (self.decoder, 0))
+        self.connect(self.guard, self.sync_detector)
         self.connect((self.sync_detector, 0), self.frequency_sink)
         self.connect((self.sync_detector, 1), self.trigger_buffer, (self.decoder, 1))
         export_message_output(self, self.decoder, "pdus")

@@ -23,6 +23,8 @@ from typing import Deque
 import numpy as np
 from gnuradio import gr
 
+from ..phy.non_finite_guard import zero_non_finite
+
 __all__ = ["ZmqIqSource", "MAX_MESSAGE_BYTES"]
 
 #: Largest message accepted: 16 MiB, 2 M samples (our sender sends 64 KiB).
@@ -75,11 +77,8 @@ class ZmqIqSource(gr.sync_block):
         if not message or len(message) % _ITEM_BYTES or len(message) > self.max_message_bytes:
             self.messages_dropped += 1
             return
-        samples = np.frombuffer(message, dtype=np.complex64)
-        finite = np.isfinite(samples.view(np.float32)).reshape(-1, 2).all(axis=1)
-        if not finite.all():
-            samples = np.where(finite, samples, np.complex64(0))
-            self.samples_zeroed += int(np.count_nonzero(~finite))
+        samples, zeroed = zero_non_finite(np.frombuffer(message, dtype=np.complex64))
+        self.samples_zeroed += zeroed
         self.messages_received += 1
         self._pending.append(samples)
 
