@@ -14,6 +14,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from fuzzing import fuzz
+
 from tokencom_sdr.link import (
     Aggregation,
     ArithmeticPositions,
@@ -452,15 +454,13 @@ def assert_parses_only_if_valid(data: bytes):
     assert positions.max() < pkt.frame_size and np.unique(positions).size == positions.size
 
 
-@pytest.mark.timeout(30)
-@settings(max_examples=300, deadline=None)
+@fuzz(300, ms_per_example=5)
 @given(data=st.binary(max_size=200))
 def test_random_bytes_never_parse_into_garbage(data):
     assert_parses_only_if_valid(data)
 
 
-@pytest.mark.timeout(30)
-@settings(max_examples=300, deadline=None)
+@fuzz(300, ms_per_example=5)
 @given(body=st.binary(max_size=120))
 def test_random_sealed_bodies_never_parse_into_garbage(body):
     """With the right magic, version and CRC, only the field checks stand
@@ -468,8 +468,7 @@ def test_random_sealed_bodies_never_parse_into_garbage(body):
     assert_parses_only_if_valid(seal(b"TK\x01" + body))
 
 
-@pytest.mark.timeout(30)
-@settings(max_examples=300, deadline=None)
+@fuzz(300, ms_per_example=5)
 @given(pkt=token_packets(bits=st.integers(1, 16)), data=st.data())
 def test_resealed_mutations_of_valid_packets_never_parse_into_garbage(pkt, data):
     body = bytearray(encode_packet(pkt)[:-4])
@@ -478,6 +477,20 @@ def test_resealed_mutations_of_valid_packets_never_parse_into_garbage(pkt, data)
     for offset, value in edits:
         body[offset] = value
     assert_parses_only_if_valid(seal(bytes(body)))
+
+
+@fuzz(300, ms_per_example=5)
+@given(pkt=token_packets(bits=st.integers(1, 16)), data=st.data())
+def test_corrupted_packets_are_never_accepted(pkt, data):
+    """A wrong accept is a corrupted packet that parses: bytes changed on the
+    air (not resealed) must always fail the CRC-32 or a field check."""
+    wire = bytearray(encode_packet(pkt))
+    edits = data.draw(st.lists(st.tuples(st.integers(0, len(wire) - 1), st.integers(1, 255)),
+                               min_size=1, max_size=8, unique_by=lambda edit: edit[0]))
+    for offset, flip in edits:
+        wire[offset] ^= flip
+    with pytest.raises(PacketError):
+        parse_packet(bytes(wire))
 
 
 # --------------------------------------------------------------------------

@@ -5,9 +5,10 @@ package, so the backends can validate their own fields without importing
 :mod:`.profile` (which looks the backends up).
 """
 
-from typing import Callable, Optional, Union
+from typing import Any, Callable, Optional, Union
 
-__all__ = ["ProfileError", "parse_si", "format_hz", "format_rate", "format_db", "check_range"]
+__all__ = ["ProfileError", "parse_si", "format_hz", "format_rate", "format_db", "check_range",
+           "shown_value"]
 
 _SI = {"k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
 
@@ -33,6 +34,13 @@ class ProfileError(ValueError):
         shown = str(profile) if len(str(profile)) <= 80 else str(profile)[:77] + "..."
         where = f"{shown}: {field}: " if field else f"{shown}: "
         super().__init__((where + message).replace("\n", " ")[:1000])
+
+
+def shown_value(value: Any) -> str:
+    """A bad value as an error shows it: its repr, at most 80 characters (a
+    file can hold anything; an error line stays short)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def parse_si(text: Union[str, float, int]) -> float:

@@ -49,7 +49,7 @@ from ..phy.mcs import MCS_NAMES
 from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD
 from .backend import RadioBackend
 from .backends import BACKENDS, backend_names, get_backend
-from .checks import ProfileError, parse_si
+from .checks import ProfileError, parse_si, shown_value
 from .profile_yaml import ProfileYamlError, read_profile_yaml
 from .sigmf_backend import SigmfBackend, profile_fields_from_recording
 from .sigmf_file import recording_paths
@@ -161,8 +161,8 @@ def _backend_of(label: str, name: Any) -> RadioBackend:
     """The backend called ``name``, or a ProfileError naming the ``backend`` field."""
     if name is None:
         raise ProfileError(label, "backend", f"missing; choose one of {', '.join(backend_names())}")
-    if name not in BACKENDS:
-        raise ProfileError(label, "backend", f"unknown backend {name!r}; choose one of "
+    if not isinstance(name, str) or name not in BACKENDS:
+        raise ProfileError(label, "backend", f"unknown backend {shown_value(name)}; choose one of "
                            f"{', '.join(backend_names())}")
     return get_backend(name)
 
@@ -268,7 +268,8 @@ def profile_from_dict(raw: Dict[str, Any], source: str = "<dict>",
         An unknown backend or field, a field of another backend, or a value
         out of range.
     """
-    label = str(raw.get("name") or source)
+    name = raw.get("name")
+    label = name if isinstance(name, str) and name else source
     fields = dict(raw)
     fields.update({k: v for k, v in (overrides or {}).items() if v is not None})
     backend = _backend_of(label, fields.get("backend"))
@@ -300,61 +301,55 @@ _MAX_TAPS, _MAX_TAP = 64, 1e3
 _MAX_STRING = 1024
 
 
-def _show(value: Any) -> str:
-    """A bad value as an error shows it: its repr, at most 80 characters."""
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 def _convert(label: str, key: str, value: Any) -> Any:
     """Type-check and convert one field as read from YAML."""
     if key in _FLOAT_FIELDS:
         if key == "master_clock_rate_hz" and value is None:
             return None
         if isinstance(value, bool):
-            raise ProfileError(label, key, f"must be a number, got {_show(value)}")
+            raise ProfileError(label, key, f"must be a number, got {shown_value(value)}")
         try:
             number = parse_si(value)
         except ValueError:
-            raise ProfileError(label, key, f"must be a number, got {_show(value)}") from None
+            raise ProfileError(label, key, f"must be a number, got {shown_value(value)}") from None
         if not math.isfinite(number) and not (key == "snr_db" and number == math.inf):
             raise ProfileError(label, key, f"must be finite{' (or .inf: no noise)' if key == 'snr_db' else ''}, "
-                               f"got {_show(value)}")
+                               f"got {shown_value(value)}")
         return number
     if key in _INT_FIELDS:
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise ProfileError(label, key, f"must be an integer, got {_show(value)}")
+            raise ProfileError(label, key, f"must be an integer, got {shown_value(value)}")
         try:
             number = parse_si(value)
         except ValueError:
-            raise ProfileError(label, key, f"must be an integer, got {_show(value)}") from None
+            raise ProfileError(label, key, f"must be an integer, got {shown_value(value)}") from None
         if not math.isfinite(number) or number != int(number):
-            raise ProfileError(label, key, f"must be a finite integer, got {_show(value)}")
+            raise ProfileError(label, key, f"must be a finite integer, got {shown_value(value)}")
         high = _INT_MAXIMA.get(key, 1 << 62)
         if not -high <= number <= high:
-            raise ProfileError(label, key, f"must be at most {high} in magnitude, got {_show(value)}")
+            raise ProfileError(label, key, f"must be at most {high} in magnitude, got {shown_value(value)}")
         return int(number)
     if key in _BOOL_FIELDS:
         if not isinstance(value, bool):
-            raise ProfileError(label, key, f"must be true or false, got {_show(value)}")
+            raise ProfileError(label, key, f"must be true or false, got {shown_value(value)}")
         return value
     if key == "taps":
         if not isinstance(value, (list, tuple)) or not value or len(value) > _MAX_TAPS:
             raise ProfileError(label, key, f"must be a list of 1 to {_MAX_TAPS} (complex) taps, "
-                               f"got {_show(value)}")
+                               f"got {shown_value(value)}")
         taps = []
         for tap in value:
             try:
                 taps.append(complex(str(tap).replace(" ", "")))
             except ValueError:
-                raise ProfileError(label, key, f"cannot read tap {_show(tap)}; write 1 or 0.3+0.1j") from None
+                raise ProfileError(label, key, f"cannot read tap {shown_value(tap)}; write 1 or 0.3+0.1j") from None
             if not (math.isfinite(taps[-1].real) and math.isfinite(taps[-1].imag)) or abs(taps[-1]) > _MAX_TAP:
-                raise ProfileError(label, key, f"tap {_show(tap)} must be finite, at most {_MAX_TAP:g} in "
+                raise ProfileError(label, key, f"tap {shown_value(tap)} must be finite, at most {_MAX_TAP:g} in "
                                    f"magnitude")
         return taps
     if key in _STR_FIELDS:
         if not isinstance(value, str):
-            raise ProfileError(label, key, f"must be a string, got {_show(value)}")
+            raise ProfileError(label, key, f"must be a string, got {shown_value(value)}")
         if len(value) > _MAX_STRING:
             raise ProfileError(label, key, f"must be at most {_MAX_STRING} characters, got {len(value)}")
         return value.strip()

@@ -26,6 +26,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 import numpy as np
 
 from .. import __version__
+from .sigmf_meta import MAX_META_BYTES, parse_sigmf_meta
 
 EXTENSION = "tokencom"
 DATA_SUFFIX = ".sigmf-data"
@@ -222,7 +223,9 @@ def read_recording(path: Union[str, Path]) -> Tuple[np.ndarray, RecordingInfo]:
     Raises
     ------
     RecordingError
-        Missing files, bad JSON, or a datatype other than ``cf32_le`` /
+        Missing files, metadata that is not UTF-8 JSON or has a field of the
+        wrong type (:func:`~.sigmf_meta.parse_sigmf_meta`: one line naming
+        the file and the field), or a datatype other than ``cf32_le`` /
         ``ci16_le`` / ``cf32_be`` with one channel.
     """
     data_path, meta_path = recording_paths(path)
@@ -231,14 +234,15 @@ def read_recording(path: Union[str, Path]) -> Tuple[np.ndarray, RecordingInfo]:
     if not data_path.is_file():
         raise RecordingError(f"{data_path}: no such file (the recording's samples are missing)")
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        glob = meta["global"]
-        datatype = glob["core:datatype"]
-        rate = float(glob["core:sample_rate"])
-    except (ValueError, KeyError, TypeError) as error:
-        raise RecordingError(f"{meta_path}: not SigMF metadata ({error})") from None
-    if int(glob.get("core:num_channels", 1)) != 1:
-        raise RecordingError(f"{meta_path}: {glob['core:num_channels']} channels; replay needs 1")
+        with open(meta_path, "rb") as file:
+            data = file.read(MAX_META_BYTES + 1)
+    except OSError as error:
+        raise RecordingError(f"{meta_path}: {error.strerror or error}") from None
+    meta = parse_sigmf_meta(data, str(meta_path), RecordingError)
+    datatype = meta.datatype
+    if meta.num_channels != 1:
+        raise RecordingError(f"{meta_path}: global.core:num_channels: {meta.num_channels} "
+                             f"channels; replay needs 1")
     if datatype == "cf32_le":
         samples = np.memmap(data_path, dtype="<c8", mode="r") if data_path.stat().st_size else \
             np.zeros(0, dtype=np.complex64)
@@ -250,15 +254,14 @@ def read_recording(path: Union[str, Path]) -> Tuple[np.ndarray, RecordingInfo]:
     else:
         raise RecordingError(f"{meta_path}: datatype {datatype!r} is not supported for replay "
                              f"(cf32_le, cf32_be, ci16_le)")
-    captures = meta.get("captures") or [{}]
     info = RecordingInfo(
-        sample_rate_hz=rate,
-        center_freq_hz=captures[0].get("core:frequency"),
+        sample_rate_hz=meta.sample_rate_hz,
+        center_freq_hz=meta.center_freq_hz,
         datatype=datatype,
-        hardware=glob.get("core:hw", ""),
-        mcs=glob.get(f"{EXTENSION}:mcs"),
-        sync_threshold=glob.get(f"{EXTENSION}:sync_threshold"),
-        annotations=list(meta.get("annotations") or []),
+        hardware=meta.hardware,
+        mcs=meta.mcs,
+        sync_threshold=meta.sync_threshold,
+        annotations=meta.annotations,
         num_samples=len(samples),
     )
     return samples, info
