@@ -321,6 +321,13 @@ def _figure_efficiency(entries: List[Dict], path: Path) -> None:
     _finish(fig, axes[0], path)
 
 
+def _gain_text(entry: Dict, key: str, reference_missed: str) -> str:
+    if entry[key] is not None:
+        return f"{100 * entry[key]:+.1f} %"
+    # The mode reached the target and the reference did not: no finite ratio.
+    return reference_missed if entry["efficiency"] is not None else ""
+
+
 def _efficiency_table(entries: List[Dict]) -> str:
     head = ("<tr><th>modality</th><th>channel</th><th>loss</th><th>SNR dB</th><th>recovery</th>"
             "<th>channel uses</th>"
@@ -328,8 +335,9 @@ def _efficiency_table(entries: List[Dict]) -> str:
             "<th>gain over JPEG / UTF-8 / zlib</th></tr>")
     body = []
     for e in entries:
-        gains = ["" if g is None else f"{100 * g:+.1f} %" for g in (e["gain_over_none"],
-                                                                  e["gain_over_conventional"])]
+        gains = [_gain_text(e, "gain_over_none", "none misses the target"),
+                 "" if e["recovery"] in CONVENTIONAL else
+                 _gain_text(e, "gain_over_conventional", "conventional misses the target")]
         setting = "target not reached" if e["setting"] is None else \
             ", ".join(f"{k}={v}" for k, v in e["setting"].items() if v != "")
         body.append("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
