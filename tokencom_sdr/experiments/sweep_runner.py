@@ -16,9 +16,10 @@ Each point is one Dask task (:func:`~tokencom_sdr.experiments.sweep_point.run_po
 and the driver writes each row to the journal as it arrives, so a stopped
 sweep resumes where it was.
 
-Worker recycling: every flowgraph a process builds may leave GNU Radio
-buffers behind (SysV shared memory, memory maps: issue 16), and a worker
-would otherwise live for the whole sweep. The points go out in rounds of
+Worker recycling: a flowgraph built and dropped in one process used to
+leave GNU Radio's SysV buffers behind (issue 16, fixed since for our
+blocks), and a worker would otherwise live for the whole sweep; recycling
+keeps whatever a block still leaks bounded. The points go out in rounds of
 ``points_per_worker`` per worker, and ``Client.restart`` replaces every
 worker process (through its nanny) between rounds, so whatever a flowgraph
 leaks is bounded by that many flowgraphs per process. (A worker that retires
