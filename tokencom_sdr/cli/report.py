@@ -10,7 +10,7 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "report", help="figures and a self-contained HTML report of a sweep's results",
         description="Read a sweep's results (tokencom sweep --out DIR) and write PER and goodput vs "
-                    "SNR with Wilson 95 %% intervals, text and image quality vs SNR, and bandwidth "
+                    "SNR with Wilson 95 % intervals, text and image quality vs SNR, and bandwidth "
                     "efficiency at equal quality (the best link setting reaching a quality target, "
                     "with and without context recovery) as PNG figures and one HTML page that "
                     "embeds them.",

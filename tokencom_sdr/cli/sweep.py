@@ -26,14 +26,16 @@ def add_parser(subparsers) -> None:
                            help="serial: this process; local: a Dask LocalCluster on 127.0.0.1, one "
                                 "single-threaded worker process per core; tcp://...: an existing "
                                 "Dask scheduler")
-    execution.add_argument("--workers", type=int, default=None, metavar="N",
-                           help="worker processes of the local cluster (default: one per core)")
+    execution.add_argument("--workers", type=int, default=0, metavar="N",
+                           help="worker processes of the local cluster; 0: one per core")
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
     config = load_sweep_config(args.config)
-    result = run_sweep(config, args.out, args.scheduler, args.workers, progress=not args.quiet)
+    if args.workers < 0:
+        raise ValueError("--workers must be 0 (one per core) or more")
+    result = run_sweep(config, args.out, args.scheduler, args.workers or None, progress=not args.quiet)
     print(f"{result.ran} of {result.points} points run in {result.wall_s:.1f} s "
           f"({result.points - result.ran} from an earlier run) on {result.workers} worker process(es)")
     for name, path in result.files.items():
