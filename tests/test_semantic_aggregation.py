@@ -128,8 +128,9 @@ def test_semantic_grouping_reaches_the_receiver_through_explicit_positions():
 def test_fixed_grouping_rejects_what_is_not_a_partition():
     with pytest.raises(ValueError, match="exactly once"):
         FixedGrouping([[0, 1], [1, 2]], 2)
-    with pytest.raises(ValueError, match="groups"):
-        FixedGrouping([[0], [1], [2], [3]], 2)
+    assert FixedGrouping([[0], [1], [2], [3]], 2).num_packets(4) == 4
+    with pytest.raises(ValueError, match="chosen for 4 tokens"):
+        FixedGrouping([[0], [1], [2], [3]], 2).assign(5)
     with pytest.raises(ValueError, match="1..2"):
         FixedGrouping([[0, 1, 2], [3]], 2)
     assert [g.tolist() for g in groups_of(np.array([1, 0, 1, 0]), 2)] == [[1, 3], [0, 2]]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from ..channel.loopback_channel import LoopbackChannel
 from ..channel.loss_models import MarkovLossModel
 from ..channel.mobility import FadingSpec, FrontEndSpec
 from ..context.modes import DEFAULT_IMAGE_RECOVERY, DEFAULT_TEXT_RECOVERY
+from ..context.token_importance import text_token_surprisal
 from ..data.image_data import to_rgb_uint8
 from ..link import make_aggregation, packetize
 from ..link.receiver import TokenReceiver, score_image, score_text
@@ -31,6 +32,7 @@ from ..phy.modem import PhyLoopbackResult, run_phy_loopback
 from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD
 from ..tokens.frame import TokenFrame
 from .image_files import save_comparison, write_png
+from .unequal_protection import equal_airtime_protection
 
 __all__ = ["LinkConfig", "run_text_loopback", "run_image_loopback", "drop_lost_packets"]
 
@@ -80,6 +82,14 @@ class LinkConfig:
         cannot see): a trace seeded with ``seed`` decides which sent packets
         the receiver never gets, whatever the PHY made of them
         (:func:`drop_lost_packets`). Their air time still counts.
+    uep : (str, str), optional
+        Unequal protection (text): the packets whose tokens the context
+        model would restore worst go at the first MCS, the rest at the
+        second, as many robust as fit in the air time of ``mcs`` for all
+        (:mod:`tokencom_sdr.app.unequal_protection`).
+    uep_ranking : str
+        ``model`` (the context model's surprisal, the default) or ``random``
+        (a control: the same MCS split with packets ranked at random).
     """
 
     snr_db: float = 25.0
@@ -97,6 +107,8 @@ class LinkConfig:
     fading: Optional[FadingSpec] = None
     front_end: Optional[FrontEndSpec] = None
     loss: Optional[MarkovLossModel] = None
+    uep: Optional[Tuple[str, str]] = None
+    uep_ranking: str = "model"
 
     def make_channel(self) -> LoopbackChannel:
         return LoopbackChannel(self.snr_db, self.cfo, self.sco_ppm, self.taps, self.seed,
@@ -109,12 +121,21 @@ class LinkConfig:
                                "loss": None if self.loss is None else self.loss.settings()}
 
 
-def _send(frame: TokenFrame, config: LinkConfig):
-    """(packets, PHY result) of one frame sent over the loopback."""
-    aggregation = make_aggregation(config.aggregation, config.tokens_per_packet)
-    packets = packetize(frame, config.message_id, aggregation)
-    phy = run_phy_loopback(packets, config.mcs, config.make_channel(), config.sync_threshold)
-    return packets, drop_lost_packets(phy, len(packets), config)
+def _send(frame: TokenFrame, config: LinkConfig, importance: Optional[np.ndarray] = None):
+    """(packets, PHY result, protection summary or None) of one frame sent over the loopback."""
+    mcs, protection = config.mcs, None
+    if config.uep is not None:
+        if importance is None:
+            raise ValueError("unequal protection needs the tokens' importance")
+        aggregation = make_aggregation(config.aggregation, config.tokens_per_packet)
+        plan = equal_airtime_protection(frame, config.message_id, importance, aggregation,
+                                        config.mcs, *config.uep)
+        packets, mcs, protection = plan.packets, plan.packet_mcs, plan.summary(*config.uep)
+    else:
+        aggregation = make_aggregation(config.aggregation, config.tokens_per_packet)
+        packets = packetize(frame, config.message_id, aggregation)
+    phy = run_phy_loopback(packets, mcs, config.make_channel(), config.sync_threshold)
+    return packets, drop_lost_packets(phy, len(packets), config), protection
 
 
 def drop_lost_packets(phy: PhyLoopbackResult, packets_sent: int, config: LinkConfig) -> PhyLoopbackResult:
@@ -196,8 +217,17 @@ def run_text_loopback(text: str, config: Optional[LinkConfig] = None, tokenizer=
                                          text_tokenizer=tokenizer, text_context=text_recovery)
     t0 = time.perf_counter()
     frame = tokenizer.encode_frame(text)
+    # The sender ranks tokens with the same model the receiver fills with.
+    importance = None
+    if config.uep is not None:
+        if config.uep_ranking == "random":
+            importance = np.random.default_rng([config.seed, 99]).random(len(frame))
+        elif config.uep_ranking == "model":
+            importance = text_token_surprisal(receiver.text_context, frame.ids)
+        else:
+            raise ValueError(f"uep_ranking must be model or random, got {config.uep_ranking!r}")
     t1 = time.perf_counter()
-    packets, phy = _send(frame, config)
+    packets, phy, protection = _send(frame, config, importance)
     t2 = time.perf_counter()
     message = receiver.receive(phy.received, config.message_id)
     t3 = time.perf_counter()
@@ -214,6 +244,7 @@ def run_text_loopback(text: str, config: Optional[LinkConfig] = None, tokenizer=
         "received_text_raw": "" if message is None else message.text_raw,
         "received_text": "" if message is None else message.text,
         "latency_s": {"encode": t1 - t0, "phy": t2 - t1, "decode": t3 - t2},
+        "unequal_protection": protection,
         "config": config.to_json(),
     })
     return report
@@ -271,9 +302,12 @@ def run_image_loopback(image: np.ndarray, config: Optional[LinkConfig] = None,
     image = to_rgb_uint8(image)
     size = image.shape[:2]
     t0 = time.perf_counter()
+    if config.uep is not None:
+        raise ValueError("unequal protection ranks tokens by the text context model; it is "
+                         "not available for images")
     frame = tok.encode_frame(image)
     t1 = time.perf_counter()
-    packets, phy = _send(frame, config)
+    packets, phy, _ = _send(frame, config)
     t2 = time.perf_counter()
     receiver = TokenReceiver(image_recovery=recovery, image_tokenizers={frame.tokenizer: tok},
                              image_context=context_model, image_steps=steps, soft_images=soft)

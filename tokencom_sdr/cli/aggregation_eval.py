@@ -60,9 +60,9 @@ def add_parser(subparsers) -> None:
     how.add_argument("--no-recovery", action="store_true",
                      help="score the received text without the context model")
     how.add_argument("--search-samples", type=int, default=32, metavar="S",
-                     help="Monte Carlo survivor sets of the searches (above 10 packets)")
+                     help="Monte Carlo survivor sets of the searches (above 6 packets)")
     how.add_argument("--eval-samples", type=int, default=128, metavar="S",
-                     help="Monte Carlo survivor sets of the final ATS (above 10 packets)")
+                     help="Monte Carlo survivor sets of the final ATS (above 7 packets)")
     search = parser.add_argument_group("search budgets")
     search.add_argument("--beam", type=int, default=8, metavar="B", help="sempa-gbeam: beam width")
     search.add_argument("--children", type=int, default=4, metavar="C",
@@ -72,6 +72,8 @@ def add_parser(subparsers) -> None:
     search.add_argument("--polish", type=int, default=120, metavar="E",
                         help="sempa-look: evaluations of the swap phase")
     how.add_argument("--seed", type=int, default=0, metavar="N")
+    how.add_argument("--threads", type=int, default=1, metavar="N",
+                     help="torch threads for the encoder and the context model")
     out = parser.add_argument_group("output")
     out.add_argument("--json", type=Path, metavar="PATH", help="write the result here")
     out.add_argument("--plot", type=Path, metavar="PATH",
@@ -84,6 +86,9 @@ def run(args) -> int:
     from ..data.heldout_messages import source_messages
     from ..experiments.aggregation_eval import run_aggregation_eval
 
+    import torch
+
+    torch.set_num_threads(max(1, args.threads))
     if not 0.0 <= args.loss < 1.0:
         raise ValueError(f"--loss must lie in [0, 1), got {args.loss}")
     if not 1 <= args.messages <= 10_000 or not 1 <= args.tokens_per_packet <= 1500:

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from ..app.loopback import LinkConfig, run_text_loopback
+from ..app.unequal_protection import parse_uep
 from ..context.modes import CONTEXT_DECODING, DEFAULT_TEXT_RECOVERY, TEXT_RECOVERY_MODES
 from .options import (add_channel_options, add_link_options, add_mobility_options, fading_from_args,
                       front_end_from_args, parse_taps)
@@ -40,6 +41,11 @@ def add_parser(subparsers) -> None:
              "(model), with the header only (header), with the model's prior only "
              "(model-only, a measurement aid) or not at all (off); a packet counts "
              "only if it then passes its CRC")
+    text.add_argument(
+        "--uep", metavar="ROBUST,FAST", default=None,
+        help="unequal protection: the packets whose tokens the context model would restore "
+             "worst go at the ROBUST MCS, the rest at FAST, as many robust as fit in the air "
+             "time of --mcs for every packet (e.g. bpsk-1/2,16qam-1/2 against qpsk-1/2)")
     output = parser.add_argument_group("output")
     output.add_argument("--json", type=Path, metavar="PATH", help="write the metrics as JSON here")
     parser.set_defaults(run=run)
@@ -51,7 +57,8 @@ def config_from_args(args) -> LinkConfig:
                       tokens_per_packet=args.packet_tokens, sync_threshold=args.sync_threshold,
                       seed=args.seed, recovery=getattr(args, "text_recovery", "none"),
                       context_decoding=getattr(args, "context_decoding", "model"),
-                      fading=fading_from_args(args), front_end=front_end_from_args(args))
+                      fading=fading_from_args(args), front_end=front_end_from_args(args),
+                      uep=None if getattr(args, "uep", None) is None else parse_uep(args.uep))
 
 
 def summary_line(report: dict) -> str:

@@ -44,7 +44,7 @@ AGGREGATION_METHODS = ("sequential", "interleaved", *SEMANTIC_METHODS)
 def run_aggregation_eval(messages: Sequence[str], methods: Sequence[str], *,
                          tokens_per_packet: int = 3, loss: float = 0.3, recovery=None,
                          draws: int = 8, seed: int = 0, search_samples: int = 32,
-                         eval_samples: int = 128, exact_max_packets: int = 10,
+                         eval_samples: int = 128, exact_max_packets: int = 7,
                          loss_model: Optional[MarkovLossModel] = None,
                          search_options: Optional[Dict[str, dict]] = None,
                          encoder: Optional[MiniLMEncoder] = None,
@@ -109,8 +109,8 @@ def run_aggregation_eval(messages: Sequence[str], methods: Sequence[str], *,
             start = time.perf_counter()
             if method in SEMANTIC_METHODS:
                 aggregation = SemanticAggregation(method, tokens_per_packet, similarity_for,
-                                                  loss, search_samples, exact_max_packets,
-                                                  seed=seed + index,
+                                                  loss, search_samples,
+                                                  min(exact_max_packets, 6), seed=seed + index,
                                                   options=(search_options or {}).get(method))
                 grouping = aggregation.for_frame(frame)
                 counters = aggregation.last_search

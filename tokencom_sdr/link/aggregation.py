@@ -153,8 +153,9 @@ class FixedGrouping(Aggregation):
         once, each group ``1..tokens_per_packet`` long. Each group is sent in
         ascending position order.
     tokens_per_packet : int
-        The ``T`` the groups were built for; the number of packets must be
-        ``ceil(n / T)``, as for every strategy.
+        The ``T`` the groups were built for: no group is longer. There may
+        be more than ``ceil(n / T)`` groups (unequal protection packs each
+        protection class on its own).
     """
 
     name = "fixed"
@@ -167,19 +168,23 @@ class FixedGrouping(Aggregation):
         if any(not 1 <= k <= self.tokens_per_packet for k in sizes):
             raise ValueError(f"every group must hold 1..{self.tokens_per_packet} positions, "
                              f"got sizes {sizes}")
-        if len(self.groups) != super().num_packets(self.n_tokens):
-            raise ValueError(f"{self.n_tokens} tokens at {self.tokens_per_packet} a packet need "
-                             f"{super().num_packets(self.n_tokens)} groups, got {len(self.groups)}")
         everything = np.concatenate(self.groups) if self.groups else np.zeros(0, np.int64)
         if everything.size and (everything.min() < 0 or np.bincount(
                 everything).max() != 1 or everything.max() != self.n_tokens - 1):
             raise ValueError("the groups must cover positions 0..n-1 exactly once")
 
+    def num_packets(self, n_tokens: int) -> int:
+        self._check_tokens(n_tokens)
+        return len(self.groups)
+
     def assign(self, n_tokens: int) -> List[np.ndarray]:
+        self._check_tokens(n_tokens)
+        return [g.copy() for g in self.groups]
+
+    def _check_tokens(self, n_tokens: int) -> None:
         if n_tokens != self.n_tokens:
             raise ValueError(f"this grouping was chosen for {self.n_tokens} tokens, "
                              f"not {n_tokens}")
-        return [g.copy() for g in self.groups]
 
     def __eq__(self, other) -> bool:
         return (type(self) is type(other) and self.tokens_per_packet == other.tokens_per_packet

@@ -4,7 +4,7 @@ received bursts (:func:`demodulate`), and both through a software channel
 
 import time
 from dataclasses import dataclass
-from typing import List, Sequence
+from typing import List, Sequence, Union
 
 import numpy as np
 import pmt
@@ -71,9 +71,15 @@ def tagged_packet_stream(packets: Sequence[bytes]):
 
 
 
-def modulate(packets: Sequence[bytes], mcs: str = "qpsk-1/2",
+def modulate(packets: Sequence[bytes], mcs: Union[str, Sequence[str]] = "qpsk-1/2",
              params: OfdmParams = None) -> np.ndarray:
     """Run the OFDM transmitter over ``packets`` and return the IQ it emits.
+
+    ``mcs`` is one MCS name for every packet, or one per packet (unequal
+    protection): each run of packets with the same MCS is modulated in turn
+    and the bursts follow each other on the air. The PHY header names every
+    burst's MCS, so the receiver needs nothing more. Packet counters restart
+    at each run.
 
     Every packet must fit the PHY (1 to ``MAX_PAYLOAD_BYTES`` bytes), or
     nothing is sent (``ValueError``).
@@ -87,6 +93,16 @@ def modulate(packets: Sequence[bytes], mcs: str = "qpsk-1/2",
     np.ndarray, shape ``(channel_uses,)``, dtype ``complex64``
     """
     params = params or OfdmParams()
+    if not isinstance(mcs, str):
+        per_packet = list(mcs)
+        if len(per_packet) != len(packets):
+            raise ValueError(f"{len(per_packet)} MCS names for {len(packets)} packets")
+        pieces, start = [], 0
+        for end in range(1, len(packets) + 1):
+            if end == len(packets) or per_packet[end] != per_packet[start]:
+                pieces.append(modulate(packets[start:end], per_packet[start], params))
+                start = end
+        return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.complex64)
     data, tags = tagged_packet_stream(packets)
     tb = gr.top_block("tokencom_modulate", catch_exceptions=False)
     tb.source = blocks.vector_source_b(data, False, 1, tags)
@@ -143,7 +159,7 @@ def demodulate(iq: np.ndarray, channel=None,
     return tb.bursts
 
 
-def run_phy_loopback(packets: Sequence[bytes], mcs: str = "qpsk-1/2",
+def run_phy_loopback(packets: Sequence[bytes], mcs: Union[str, Sequence[str]] = "qpsk-1/2",
                      channel=None,
                      sync_threshold: float = DEFAULT_SYNC_THRESHOLD,
                      params: OfdmParams = None, channel_tracking: bool = True) -> PhyLoopbackResult:
@@ -154,8 +170,9 @@ def run_phy_loopback(packets: Sequence[bytes], mcs: str = "qpsk-1/2",
     ----------
     packets : sequence of bytes
         Link-layer packets, one OFDM burst each.
-    mcs : str
-        Modulation and coding scheme (``tokencom_sdr.phy.mcs``).
+    mcs : str or sequence of str
+        Modulation and coding scheme (``tokencom_sdr.phy.mcs``), or one per
+        packet (see :func:`modulate`).
     channel : gr block, optional
         Impairments (e.g. a ``LoopbackChannel``); none when omitted.
     sync_threshold : float
