@@ -15,7 +15,8 @@ And around them:
 * :mod:`.profile`: the YAML profiles (shipped in ``profiles/``), loaded and
   validated, UHD-style overrides.
 * :mod:`.checks`: the range checks and number formats the backends share.
-* :mod:`.sigmf_file`: SigMF recordings with one annotation per packet.
+* :mod:`.sigmf_file`: SigMF recordings with one annotation per packet;
+  :mod:`.sigmf_meta`: their metadata read strictly.
 * :mod:`.array_source`: a sample array as a finite GNU Radio source.
 * :mod:`.errors`: one clear line when a device is missing.
 
