@@ -81,7 +81,7 @@ def main(argv=None) -> int:
                 scores[case].append(1.0 - report["token_error_rate"])
                 air[case].append(report["channel_uses"])
                 if case == "uep":
-                    protection = report["unequal_protection"]
+                    protection = report["config"]["unequal_protection"]
                     robust_share.append(protection["robust_tokens"] / report["tokens_sent"])
         for case in cases:
             rows.append({"snr_db": snr, "case": case, "exact_token_rate": float(np.mean(scores[case])),

@@ -71,7 +71,7 @@ def test_unequal_protection_through_the_loopback(tokenizer):
     clean = run_text_loopback(TEXT, LinkConfig(snr_db=25.0, uep=uep, **base), tokenizer,
                               semantic=False)
     assert clean["exact"] and clean["received_text"] == TEXT
-    protection = clean["unequal_protection"]
+    protection = clean["config"]["unequal_protection"]
     assert protection["robust_packets"] > 0
     assert clean["channel_uses"] == protection["channel_uses"] <= \
         protection["equal_protection_channel_uses"]
@@ -81,7 +81,7 @@ def test_unequal_protection_through_the_loopback(tokenizer):
     low = run_text_loopback(TEXT, LinkConfig(snr_db=5.0, uep=uep, **base), tokenizer,
                             semantic=False)
     equal = run_text_loopback(TEXT, LinkConfig(snr_db=5.0, **base), tokenizer, semantic=False)
-    assert low["packets_received"] == low["unequal_protection"]["robust_packets"]
+    assert low["packets_received"] == low["config"]["unequal_protection"]["robust_packets"]
     assert equal["packets_received"] == 0
     assert low["token_error_rate"] < equal["token_error_rate"]
     with pytest.raises(ValueError, match="not available for images"):

@@ -244,8 +244,8 @@ def run_text_loopback(text: str, config: Optional[LinkConfig] = None, tokenizer=
         "received_text_raw": "" if message is None else message.text_raw,
         "received_text": "" if message is None else message.text,
         "latency_s": {"encode": t1 - t0, "phy": t2 - t1, "decode": t3 - t2},
-        "unequal_protection": protection,
-        "config": config.to_json(),
+        # The sender's choice, like the rest of config: a receiver sees only the bursts.
+        "config": dict(config.to_json(), unequal_protection=protection),
     })
     return report
 
