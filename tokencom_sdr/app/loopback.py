@@ -23,10 +23,12 @@ from ..channel.mobility import FadingSpec, FrontEndSpec
 from ..context.modes import DEFAULT_IMAGE_RECOVERY, DEFAULT_TEXT_RECOVERY
 from ..context.token_importance import text_token_surprisal
 from ..data.image_data import to_rgb_uint8
-from ..link import make_aggregation, packetize
+from ..link import Aggregation, make_aggregation, packetize
+from ..link.semantic_aggregation import SEMANTIC_METHODS, SemanticAggregation
 from ..link.receiver import TokenReceiver, score_image, score_text
 from ..metrics.image_quality import ms_ssim, psnr
 from ..metrics.jpeg_baseline import jpeg_same_bpp_scores
+from ..metrics.subset_similarity import text_similarity_for
 from ..metrics.text_baseline import text_baseline_sizes
 from ..phy.modem import PhyLoopbackResult, run_phy_loopback
 from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD
@@ -55,7 +57,9 @@ class LinkConfig:
         Modulation and coding scheme (``tokencom_sdr.phy.mcs``), e.g.
         ``"qpsk-1/2"``; ``"bpsk"`` and ``"qpsk"`` are uncoded.
     aggregation : str
-        ``"interleaved"`` (token i -> packet i mod P) or ``"sequential"``.
+        ``"interleaved"`` (token i -> packet i mod P) or ``"sequential"``;
+        for text also ``"sempa-gbeam"`` or ``"sempa-look"`` (semantic packet
+        aggregation with MiniLM, optimised for ``loss``'s rate or 30 %).
     tokens_per_packet : int
         Tokens per packet.
     sync_threshold : float
@@ -121,18 +125,22 @@ class LinkConfig:
                                "loss": None if self.loss is None else self.loss.settings()}
 
 
-def _send(frame: TokenFrame, config: LinkConfig, importance: Optional[np.ndarray] = None):
+def _send(frame: TokenFrame, config: LinkConfig, importance: Optional[np.ndarray] = None,
+          aggregation: Optional[Aggregation] = None):
     """(packets, PHY result, protection summary or None) of one frame sent over the loopback."""
     mcs, protection = config.mcs, None
+    if aggregation is None:
+        if config.aggregation in SEMANTIC_METHODS:
+            raise ValueError(f"{config.aggregation} groups text tokens by meaning; it is not "
+                             f"available for images")
+        aggregation = make_aggregation(config.aggregation, config.tokens_per_packet)
     if config.uep is not None:
         if importance is None:
             raise ValueError("unequal protection needs the tokens' importance")
-        aggregation = make_aggregation(config.aggregation, config.tokens_per_packet)
         plan = equal_airtime_protection(frame, config.message_id, importance, aggregation,
                                         config.mcs, *config.uep)
         packets, mcs, protection = plan.packets, plan.packet_mcs, plan.summary(*config.uep)
     else:
-        aggregation = make_aggregation(config.aggregation, config.tokens_per_packet)
         packets = packetize(frame, config.message_id, aggregation)
     phy = run_phy_loopback(packets, mcs, config.make_channel(), config.sync_threshold)
     return packets, drop_lost_packets(phy, len(packets), config), protection
@@ -226,8 +234,15 @@ def run_text_loopback(text: str, config: Optional[LinkConfig] = None, tokenizer=
             importance = text_token_surprisal(receiver.text_context, frame.ids)
         else:
             raise ValueError(f"uep_ranking must be model or random, got {config.uep_ranking!r}")
+    aggregation = None
+    if config.aggregation in SEMANTIC_METHODS:
+        # The grouping search is the sender's encoding work: timed as encode.
+        aggregation = SemanticAggregation(
+            config.aggregation, config.tokens_per_packet, text_similarity_for(tokenizer),
+            loss=0.3 if config.loss is None else config.loss.loss_rate(),
+            seed=config.seed).for_frame(frame)
     t1 = time.perf_counter()
-    packets, phy, protection = _send(frame, config, importance)
+    packets, phy, protection = _send(frame, config, importance, aggregation)
     t2 = time.perf_counter()
     message = receiver.receive(phy.received, config.message_id)
     t3 = time.perf_counter()

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import List
 
 from .image_options import IMAGE_RECOVERY_METHODS, add_model_options, load_image_arg, load_models
-from .loss_trace import add_loss_model_options
+from .loss_options import add_loss_model_options
 
 
 def _floats(value: str) -> List[float]:

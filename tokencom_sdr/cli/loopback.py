@@ -10,6 +10,7 @@ from ..context.modes import CONTEXT_DECODING, DEFAULT_TEXT_RECOVERY, TEXT_RECOVE
 from .options import (add_channel_options, add_link_options, add_mobility_options, fading_from_args,
                       front_end_from_args, parse_taps)
 from .image_options import add_image_source_options, run_image_loopback_from_args
+from .loss_options import add_link_loss_options, loss_model_from_args
 from .text_source import add_text_source_options, text_from_args
 
 
@@ -28,6 +29,7 @@ def add_parser(subparsers) -> None:
     add_channel_options(parser)
     add_mobility_options(parser)
     add_link_options(parser)
+    add_link_loss_options(parser)
     text = parser.add_argument_group("text (with --text or --text-file)")
     text.add_argument(
         "--text-recovery", choices=TEXT_RECOVERY_MODES, default=DEFAULT_TEXT_RECOVERY,
@@ -58,7 +60,8 @@ def config_from_args(args) -> LinkConfig:
                       seed=args.seed, recovery=getattr(args, "text_recovery", "none"),
                       context_decoding=getattr(args, "context_decoding", "model"),
                       fading=fading_from_args(args), front_end=front_end_from_args(args),
-                      uep=None if getattr(args, "uep", None) is None else parse_uep(args.uep))
+                      uep=None if getattr(args, "uep", None) is None else parse_uep(args.uep),
+                      loss=loss_model_from_args(args) if hasattr(args, "loss_model") else None)
 
 
 def summary_line(report: dict) -> str:

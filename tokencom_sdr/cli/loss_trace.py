@@ -9,17 +9,6 @@ from pathlib import Path
 from ..channel.loss_models import LOSS_MODEL_NAMES
 
 
-def add_loss_model_options(parser: argparse.ArgumentParser, default: str = "iid") -> None:
-    """``--loss-model NAME [--burst B]``: the options every packet-erasure experiment shares."""
-    group = parser.add_argument_group("packet loss")
-    group.add_argument("--loss-model", choices=LOSS_MODEL_NAMES, default=default,
-                       help="i.i.d. loss, the simple Gilbert model (--loss and --burst), or "
-                            "Yajnik et al.'s 3-state traces EP1-EP6 (their published loss rate "
-                            "and burst length; --loss is then ignored)")
-    group.add_argument("--burst", type=float, default=None, metavar="B",
-                       help="gilbert: mean burst length in packets")
-
-
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "loss-trace", help="draw a packet-loss trace (iid, gilbert, ep1..ep6) and measure it",

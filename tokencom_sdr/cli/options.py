@@ -95,9 +95,12 @@ def add_link_options(parser: argparse.ArgumentParser) -> None:
                         help="modulation and coding scheme (default qpsk-1/2: LDPC rate 1/2, QPSK)")
     choice.add_argument("--modulation", choices=("bpsk", "qpsk"), dest="mcs",
                         help="uncoded payload modulation (same as --mcs bpsk|qpsk)")
-    group.add_argument("--aggregation", choices=("interleaved", "sequential"), default="interleaved",
-                       help="token-to-packet mapping: interleaved (token i -> packet i mod P, TokCom) "
-                            "or sequential (default interleaved)")
+    group.add_argument("--aggregation", choices=("interleaved", "sequential", "sempa-gbeam",
+                                                 "sempa-look"), default="interleaved",
+                       help="token-to-packet mapping: interleaved (token i -> packet i mod P, TokCom), "
+                            "sequential, or for text semantic packet aggregation (SemPA: tokens "
+                            "grouped so what survives a loss keeps the most meaning; explicit "
+                            "positions in the headers) (default interleaved)")
     group.add_argument("--packet-tokens", type=int, default=32, metavar="N",
                        help="tokens per packet (default 32)")
     group.add_argument("--sync-threshold", type=float, default=DEFAULT_SYNC_THRESHOLD, metavar="T",

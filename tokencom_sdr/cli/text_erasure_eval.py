@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .loss_trace import add_loss_model_options
+from .loss_options import add_loss_model_options
 
 
 def add_parser(subparsers) -> None:

@@ -18,9 +18,8 @@ token) and the latency of recovering a 100-token message on one thread.
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
-import numpy as np
 
 from ..context.text_recovery import TextRecovery
 from ..data.datasets import read_manifest, TEXT_DATASET
