@@ -11,6 +11,7 @@ the header that was sent, never to another one (a wrong accept).
 import string
 
 import numpy as np
+import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
@@ -128,3 +129,18 @@ def test_profile_loader_byte_fuzz(tmp_path_factory, data):
     path = tmp_path_factory.mktemp("profiles") / "fuzz.yaml"
     path.write_bytes(b"backend: zmq\n" + data)
     _assert_one_line_error_or_profile(path)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("text, named_by_file", [
+    ("backend: zmq\n{}:\n", True),         # a mapping as a field name: was a TypeError traceback
+    ("backend: []\n", False),               # a list as the backend: was a TypeError traceback
+    ("backend: zmq\nname: [null]\n", True),  # was labelled "[None]"
+])
+def test_profiles_the_fuzzing_found(tmp_path, text, named_by_file):
+    path = tmp_path / "found.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ProfileError) as error:
+        load_profile(path)
+    line = str(error.value)
+    assert line.startswith(str(path) if named_by_file else "found: backend:") and "\n" not in line

@@ -36,7 +36,9 @@ class _StrictLoader(yaml.SafeLoader):
         seen = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
-            if isinstance(key, (str, int, float, bool)) and key in seen:
+            if not isinstance(key, (str, int, float, bool)):
+                continue  # (a list or mapping as a key: yaml's own error below)
+            if key in seen:
                 raise ProfileYamlError(f"line {key_node.start_mark.line + 1}: field {str(key)[:80]!r} "
                                        f"is given twice")
             seen.add(key)
