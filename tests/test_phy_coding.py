@@ -5,7 +5,9 @@ import pytest
 
 from tokencom_sdr.phy.mcs import MCS_BY_NAME, MCS_NAMES, get_mcs
 from tokencom_sdr.phy.payload_code import coded_length, decode_payload, encode_payload
-from tokencom_sdr.phy.phy_header import PhyHeader, decode_header, encode_header
+from tokencom_sdr.phy import phy_header
+from tokencom_sdr.phy.phy_header import (MAX_PAYLOAD_BYTES, PhyHeader, crc16_ccitt, decode_header,
+                                         encode_header, header_code)
 from tokencom_sdr.phy.qam import (BITS_PER_SYMBOL, constellation, demap_maxlog, hard_decision,
                                   map_bits)
 
@@ -196,12 +198,59 @@ def test_header_survives_noise_and_rejects_noise_only():
     assert all(decode_header(rng.normal(0, 3, 96)) is None for _ in range(1000))
 
 
-def test_header_with_a_bad_crc_is_rejected():
+def _header_llrs(info_bits) -> np.ndarray:
+    """Confident LLRs of the 96 bits that would be sent for these 42
+    information bits, whatever they say: a valid LDPC codeword, so the decoder
+    converges and only the CRC and field checks stand between it and a wrong
+    header. (Reaches past ``encode_header``, which cannot send a bad header,
+    to the module's puncturing and scrambler.)"""
+    info = np.asarray(info_bits, dtype=np.uint8)
+    codeword = header_code().encode(info[None, :])[0]
+    sent = codeword[phy_header._sent_positions()] ^ phy_header._pn()
+    return 8.0 * (1 - 2 * sent.astype(np.float32))
+
+
+def _header_info_bits(payload_bytes, mcs_index, packet_number, reserved=0, crc_error=0):
+    """The 42 header bits (fields MSB first, then the CRC-16 XOR ``crc_error``)."""
+    fields = [(payload_bytes, 12), (mcs_index, 4), (packet_number, 8), (reserved, 2)]
+    bits = np.array([(value >> shift) & 1 for value, width in fields
+                     for shift in range(width - 1, -1, -1)], dtype=np.uint8)
+    crc = crc16_ccitt(bits) ^ crc_error
+    return np.concatenate([bits, [(crc >> shift) & 1 for shift in range(15, -1, -1)]])
+
+
+def test_header_llr_builder_matches_the_encoder():
+    """The hand-built codeword of a valid header is what encode_header sends,
+    so the rejections below are of a well-formed codeword, not of a typo."""
+    header = PhyHeader(1234, 7, 200)
+    llr = _header_llrs(_header_info_bits(1234, 7, 200))
+    assert np.array_equal(llr < 0, encode_header(header) == 1)
+    assert decode_header(llr) == header
+
+
+@pytest.mark.parametrize("crc_bit", range(16))
+def test_header_with_a_valid_codeword_but_a_wrong_crc_is_rejected(crc_bit):
+    """One wrong CRC-16 bit, everything else a perfect codeword: rejected.
+    (Removing the CRC comparison in decode_header makes this fail.)"""
+    llr = _header_llrs(_header_info_bits(100, 3, 9, crc_error=1 << crc_bit))
+    assert decode_header(llr) is None
+
+
+@pytest.mark.parametrize("reserved", [1, 2, 3])
+def test_header_with_reserved_bits_set_is_rejected_despite_a_good_crc(reserved):
+    assert decode_header(_header_llrs(_header_info_bits(100, 3, 9, reserved=reserved))) is None
+
+
+@pytest.mark.parametrize("payload_bytes", [0, MAX_PAYLOAD_BYTES + 1, 4095])
+def test_header_with_an_out_of_range_length_is_rejected_despite_a_good_crc(payload_bytes):
+    assert decode_header(_header_llrs(_header_info_bits(payload_bytes, 3, 9))) is None
+
+
+def test_header_too_corrupted_to_decode_is_rejected():
     bits = encode_header(PhyHeader(10, 3, 0))
     llr = 8.0 * (1 - 2 * bits.astype(np.float32))
-    # Flip enough confident bits that the decoder lands elsewhere or fails.
-    llr[:40] *= -1
-    assert decode_header(llr) in (None,) or decode_header(llr) != PhyHeader(10, 3, 0)
+    llr[:40] *= -1  # 40 confident errors in 96 bits: beyond what the code corrects
+    assert decode_header(llr) is None
 
 
 def test_unknown_mcs_and_bad_header_fields_are_clear_errors():
