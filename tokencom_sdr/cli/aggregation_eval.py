@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
-from typing import List, Tuple
+from typing import Tuple
 
 from ..experiments.aggregation_eval import AGGREGATION_METHODS
-
-
-def _methods(value: str) -> List[str]:
-    out = [v.strip() for v in value.split(",") if v.strip()]
-    bad = [v for v in out if v not in AGGREGATION_METHODS]
-    if not out or bad:
-        raise argparse.ArgumentTypeError(
-            f"methods must be among {','.join(AGGREGATION_METHODS)}, got {value!r}")
-    return out
+from .options import comma_choices, write_json_file
 
 
 def _token_range(value: str) -> Tuple[int, int]:
@@ -43,7 +34,7 @@ def add_parser(subparsers) -> None:
                     "similarity and token error rate of what is restored.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     what = parser.add_argument_group("what to compare")
-    what.add_argument("--methods", type=_methods,
+    what.add_argument("--methods", type=comma_choices(AGGREGATION_METHODS, "methods"),
                       default=["sequential", "interleaved", "sempa-gbeam", "sempa-look"],
                       metavar="M,M,...", help=f"among {','.join(AGGREGATION_METHODS)}")
     what.add_argument("--tokens", type=_token_range, default=(12, 12), metavar="K|MIN:MAX",
@@ -52,6 +43,10 @@ def add_parser(subparsers) -> None:
     what.add_argument("--loss", type=float, default=0.3, metavar="P",
                       help="packet-loss probability (searches, ATS and the loss draws)")
     what.add_argument("--messages", type=int, default=20, metavar="N")
+    what.add_argument("--objective", choices=("ats", "ats-filled"), default="ats",
+                      help="what the searches maximise: SemPA's ATS (survivors as they are) or "
+                           "the ATS after one pass of the context model fills the rest (what "
+                           "the receiver shows)")
     what.add_argument("--source", default="corpus-heldout", metavar="NAME",
                       help="corpus-heldout or a fetched modern-English source")
     how = parser.add_argument_group("scoring")
@@ -96,8 +91,10 @@ def run(args) -> int:
     low, high = args.tokens
     messages = source_messages(args.source, args.messages, min_tokens=low, max_tokens=high,
                                seed=args.seed)
+    if args.objective == "ats-filled" and args.no_recovery:
+        raise ValueError("--objective ats-filled scores the context model's fill; drop --no-recovery")
     recovery = None
-    if not args.no_recovery and args.draws:
+    if args.objective == "ats-filled" or (not args.no_recovery and args.draws):
         from ..context.text_model import load_text_context_model
         from ..context.text_recovery import TextRecovery
 
@@ -105,6 +102,7 @@ def run(args) -> int:
     result = run_aggregation_eval(messages, args.methods, tokens_per_packet=args.tokens_per_packet,
                                   loss=args.loss, recovery=recovery, draws=args.draws,
                                   seed=args.seed, search_samples=args.search_samples,
+                                  objective=args.objective,
                                   eval_samples=args.eval_samples, progress=True,
                                   search_options={
                                       "sempa-gbeam": {"beam": args.beam, "children": args.children,
@@ -123,8 +121,7 @@ def run(args) -> int:
               f"{_signed(row.get('semantic_gain_vs_interleaved'))} "
               f"{_num(row.get('token_error_rate'), 6)}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        write_json_file(args.json, result)
     if args.plot:
         _plot(result, args.plot)
     return 0

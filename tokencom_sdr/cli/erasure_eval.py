@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import List
 
 from .image_options import IMAGE_RECOVERY_METHODS, add_model_options, load_image_arg, load_models
 from .loss_options import add_loss_model_options
+from .options import comma_choices, write_json_file
 
 
 def _floats(value: str) -> List[float]:
@@ -18,15 +18,6 @@ def _floats(value: str) -> List[float]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {value!r}") from None
     if not out or any(not 0.0 <= v <= 1.0 for v in out):
         raise argparse.ArgumentTypeError(f"loss rates must lie in [0, 1], got {value!r}")
-    return out
-
-
-def _methods(value: str) -> List[str]:
-    out = [v.strip() for v in value.split(",") if v.strip()]
-    bad = [v for v in out if v not in IMAGE_RECOVERY_METHODS]
-    if not out or bad:
-        raise argparse.ArgumentTypeError(
-            f"recovery methods must be among {','.join(IMAGE_RECOVERY_METHODS)}, got {value!r}")
     return out
 
 
@@ -44,7 +35,7 @@ def add_parser(subparsers) -> None:
                         help="image file (or a bundled image name, e.g. astronaut)")
     parser.add_argument("--loss", type=_floats, default=[0.1, 0.3, 0.5], metavar="P,P,...",
                         help="packet-loss probabilities (iid, gilbert; EP1-EP6 fix their own)")
-    parser.add_argument("--recovery", type=_methods, default=list(IMAGE_RECOVERY_METHODS),
+    parser.add_argument("--recovery", type=comma_choices(IMAGE_RECOVERY_METHODS, "recovery methods"), default=list(IMAGE_RECOVERY_METHODS),
                         metavar="M,M,...", help="recovery methods (none, copy, context)")
     parser.add_argument("--draws", type=int, default=5, metavar="N", help="loss draws per rate")
     parser.add_argument("--packet-tokens", type=int, default=32, metavar="N",
@@ -100,6 +91,5 @@ def run(args) -> int:
               f"{row['recovery']:>9} {row['psnr_db']:8.2f} {row['psnr_std_db']:7.2f} "
               f"{row['ms_ssim']:8.4f} {row['token_erasure_rate']:7.3f}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+        write_json_file(args.json, rows)
     return 0

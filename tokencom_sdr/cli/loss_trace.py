@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from ..channel.loss_models import LOSS_MODEL_NAMES
+from .options import write_json_file
 
 
 def add_parser(subparsers) -> None:
@@ -48,8 +48,7 @@ def run(args) -> int:
         line += (f"; published {model.reference[0]:.5f}, {model.reference[1]:.2f}")
     print(line)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        write_json_file(args.json, result)
     if args.plot:
         _plot(lost, model.name, args.plot)
     return 0

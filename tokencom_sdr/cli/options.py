@@ -28,6 +28,28 @@ def parse_taps(values: List[str]) -> List[complex]:
     return taps
 
 
+def comma_choices(allowed, what: str):
+    """An argparse type: a comma list of names from ``allowed`` (at least one)."""
+    def parse(value: str) -> List[str]:
+        out = [v.strip() for v in value.split(",") if v.strip()]
+        bad = [v for v in out if v not in allowed]
+        if not out or bad:
+            raise argparse.ArgumentTypeError(
+                f"{what} must be among {','.join(allowed)}, got {value!r}")
+        return out
+    return parse
+
+
+def write_json_file(path, result) -> None:
+    """``--json PATH``: the result, indented, folders created."""
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+
+
 def snr_argument(text: str) -> float:
     """``--snr`` value: a number of dB >= the channel's minimum, or inf."""
     try:

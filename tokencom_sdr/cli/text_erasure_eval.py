@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from .loss_options import add_loss_model_options
+from .options import write_json_file
 
 
 def add_parser(subparsers) -> None:
@@ -68,6 +68,5 @@ def run(args) -> int:
               f"{row['token_erasure_rate']:10.3f} {row['fill_restored_rate']:8.3f} "
               f"{row['exact_rate_none']:10.3f} {row['exact_rate_fill']:10.3f}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+        write_json_file(args.json, rows)
     return 0

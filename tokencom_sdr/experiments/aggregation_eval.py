@@ -47,6 +47,7 @@ def run_aggregation_eval(messages: Sequence[str], methods: Sequence[str], *,
                          eval_samples: int = 128, exact_max_packets: int = 7,
                          loss_model: Optional[MarkovLossModel] = None,
                          search_options: Optional[Dict[str, dict]] = None,
+                         objective: str = "ats",
                          encoder: Optional[MiniLMEncoder] = None,
                          tokenizer: Optional[TextTokenizer] = None,
                          progress: bool = False) -> Dict[str, object]:
@@ -73,6 +74,12 @@ def run_aggregation_eval(messages: Sequence[str], methods: Sequence[str], *,
     search_options : dict, optional
         Per method, keyword arguments of its search (e.g.
         ``{"sempa-gbeam": {"beam": 4}}``).
+    objective : str
+        What the searches maximise: ``ats`` (SemPA's: phi of the surviving
+        tokens as they are) or ``ats-filled`` (phi of the survivors after
+        one pass of ``recovery``'s context model fills the rest: what the
+        receiver will show). With ``ats-filled`` the rows also carry
+        ``ats_filled`` and its interval and gain.
 
     Returns
     -------
@@ -85,17 +92,23 @@ def run_aggregation_eval(messages: Sequence[str], methods: Sequence[str], *,
         ``semantic_similarity_ci95``, ``semantic_gain_vs_interleaved`` and
         its ``_ci95``, ``token_error_rate``; plus the settings.
     """
+    if objective not in ("ats", "ats-filled"):
+        raise ValueError(f"objective must be ats or ats-filled, got {objective!r}")
+    if objective == "ats-filled" and recovery is None:
+        raise ValueError("the ats-filled objective needs the context model (recovery)")
+    fill_model = recovery.model if objective == "ats-filled" else None
     unknown = [m for m in methods if m not in AGGREGATION_METHODS]
     if unknown or not methods:
         raise ValueError(f"unknown aggregation method(s) {unknown}; known: "
                          f"{', '.join(AGGREGATION_METHODS)}")
     tokenizer = tokenizer or TextTokenizer.default()
     encoder = encoder or default_encoder()
-    similarity_for = text_similarity_for(tokenizer, encoder)
+    similarity_for = text_similarity_for(tokenizer, encoder, fill_model)
     loss_model = loss_model or iid_loss(loss)
     trace = loss_model.process([seed, 7])
     per: Dict[str, Dict[str, List[float]]] = {m: {k: [] for k in (
-        "ats", "g_calls", "encoder_calls", "evaluations", "seconds", "semantic", "ter")}
+        "ats", "ats_filled", "g_calls", "encoder_calls", "evaluations", "seconds", "semantic",
+        "ter")}
         for m in methods}
     iterator = list(enumerate(messages))
     if progress:
@@ -123,14 +136,19 @@ def run_aggregation_eval(messages: Sequence[str], methods: Sequence[str], *,
             groupings[method] = grouping
         # One scoring objective per message, shared by every method.
         n_packets = make_aggregation("interleaved", tokens_per_packet).num_packets(n)
-        scorer = AverageTokenSimilarity(
-            SubsetSimilarity(text_subset_similarity(frame.ids, tokenizer, encoder), n),
-            n_packets, loss, exact_max_packets, eval_samples, seed=10_000 + index)
+        scorers = {"ats": None, "ats_filled": None} if fill_model is not None else {"ats": None}
+        for key in scorers:
+            phi = text_subset_similarity(frame.ids, tokenizer, encoder,
+                                         fill_model if key == "ats_filled" else None)
+            scorers[key] = AverageTokenSimilarity(SubsetSimilarity(phi, n), n_packets, loss,
+                                                  exact_max_packets, eval_samples,
+                                                  seed=10_000 + index)
         for method, grouping in groupings.items():
             assignment = np.empty(n, dtype=np.int64)
             for packet, group in enumerate(grouping.assign(n)):
                 assignment[group] = packet
-            per[method]["ats"].append(scorer(assignment[np.newaxis, :])[0])
+            for key, scorer in scorers.items():
+                per[method][key].append(scorer(assignment[np.newaxis, :])[0])
         if draws:
             lost = [trace.lost(n_packets) for _ in range(draws)]
             _score_after_loss(frame, groupings, lost, recovery, tokenizer, encoder,
@@ -139,6 +157,7 @@ def run_aggregation_eval(messages: Sequence[str], methods: Sequence[str], *,
     return {"rows": rows, "messages": len(messages), "tokens_per_packet": tokens_per_packet,
             "loss": loss, "loss_model": loss_model.settings(), "draws": draws,
             "search_samples": search_samples, "eval_samples": eval_samples,
+            "objective": objective,
             "exact_max_packets": exact_max_packets,
             "tokens_per_message": float(np.mean([len(tokenizer.encode(m)) for m in messages])),
             "recovery": None if recovery is None else "fill"}
@@ -177,9 +196,15 @@ def _summarise(method: str, per: dict, methods: Sequence[str]) -> Dict[str, obje
     row["ats"], row["ats_ci95"] = _mean_ci(values["ats"])
     for key in ("g_calls", "encoder_calls", "evaluations", "seconds"):
         row[key] = float(np.mean(values[key]))
+    if values["ats_filled"]:
+        row["ats_filled"], row["ats_filled_ci95"] = _mean_ci(values["ats_filled"])
     if "interleaved" in methods:
         gain = np.subtract(values["ats"], per["interleaved"]["ats"])
         row["ats_gain_vs_interleaved"], row["ats_gain_vs_interleaved_ci95"] = _mean_ci(gain)
+        if values["ats_filled"]:
+            gain = np.subtract(values["ats_filled"], per["interleaved"]["ats_filled"])
+            (row["ats_filled_gain_vs_interleaved"],
+             row["ats_filled_gain_vs_interleaved_ci95"]) = _mean_ci(gain)
     if "exhaustive" in methods:
         row["ats_ratio_to_exhaustive"] = float(np.mean(np.divide(values["ats"],
                                                                  per["exhaustive"]["ats"])))
