@@ -341,6 +341,9 @@ BAD_FIELDS = {
     "text with two dims": (dict(dims=(2, 4)), "frame_shape"),
     "image with one dim": (dict(modality=1, dims=(8,)), "frame_shape"),
     "no dims": (dict(dims=()), "frame_shape"),
+    # ndim is checked before the dims are read: 200 dims would run past the
+    # data and be misreported as a short packet.
+    "ndim far beyond the data": (dict(ndim=200), "frame_shape"),
     "zero-length dim": (dict(dims=(0,)), "frame_shape"),
     "frame too large for uint32 positions": (dict(modality=1, dims=(HUGE, 2)), "frame_shape"),
     "start outside frame": (dict(block=ap_block(8, 1, 1), payload=b"\x01"), "positions"),
