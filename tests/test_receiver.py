@@ -238,6 +238,27 @@ def test_failed_bursts_go_to_the_message_whose_id_they_are_closest_to(tokenizer)
     assert (leftover.message_id, leftover.reason, leftover.bursts) == (None, FAILED_ONLY, [stray])
 
 
+def test_a_failed_burst_s_id_is_weighed_by_its_llrs(tokenizer):
+    """A CRC-failed burst whose id field reads 0x0300 is one bit from A
+    (0x0100) and one bit from B (0x0200). Counted in bits it is a tie, which
+    A, delivered first, would win; but the bit that separates it from A is
+    confident and the one that separates it from B is not, so it is B's."""
+    _, a = text_packets(tokenizer, message_id=0x0100, per_packet=8)
+    _, b = text_packets(tokenizer, message_id=0x0200, per_packet=8)
+    data = bytearray(b[0])
+    data[MESSAGE_ID_OFFSET] = 0x03
+    llr = np.where(np.unpackbits(np.frombuffer(bytes(data), np.uint8)) == 1, -8.0, 8.0)
+    llr[8 * MESSAGE_ID_OFFSET + 7] *= 0.05  # the 0x0100 bit: B's only disagreement, doubtful
+    damaged_b = ReceivedBurst(bytes(data), bit_llr=llr.astype(np.float32))
+    assembler = MessageAssembler(timeout_s=5.0)
+    assembler.add(ReceivedBurst(a[0]), 0.0)
+    assembler.add(damaged_b, 0.1)
+    [first] = assembler.add(ReceivedBurst(b[1]), 0.2)  # B supersedes A
+    assert first.message_id == 0x0100 and damaged_b not in first.bursts
+    [second] = assembler.flush()
+    assert second.message_id == 0x0200 and damaged_b in second.bursts
+
+
 def test_a_message_with_no_crc_good_packet_is_still_received_in_a_stream(tokenizer):
     """Between two clean messages, every packet of the middle one fails its
     CRC (BPSK at 3 dB): the stream delivers it from the failed packets'
