@@ -1,0 +1,109 @@
+"""The ToDMA uplink: K devices send one token codeword per slot, superposed.
+
+In slot ``n`` device ``k`` sends ``U[:, t_kn]``; the air adds the K
+codewords, each through the device's flat-fading gain ``h_k`` (constant over
+the frame's N slots: that is what lets the receiver cluster per-token channel
+estimates into devices), and the receiver adds white Gaussian noise::
+
+    y_n = sum_k h_k U[:, t_kn] + w_n,        w_n ~ CN(0, noise_var I_L)
+
+SNR convention: per channel use and per device, as for the OFDM link. A
+unit-norm codeword spreads its energy over ``L`` channel uses, so a device of
+average gain ``E|h|^2 = 1`` brings ``1/L`` per channel use and
+``noise_var = 1 / (L * 10^(snr_db/10))``. After the matched filter a codeword
+sees ``L`` times that SNR.
+
+Channel uses: a frame of ``N`` slots occupies ``N * L`` complex symbols. On the
+OFDM numerology of :mod:`tokencom_sdr.phy` these are ``N * L`` data
+subcarrier-symbols (48 per OFDM symbol of 80 samples with the CP). The frame
+preamble for timing and CFO, timing offsets and CFO are not modelled here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["UplinkFrame", "rayleigh_gains", "noise_variance", "transmit_frame"]
+
+
+def rayleigh_gains(num_devices: int, rng: np.random.Generator) -> np.ndarray:
+    """Flat Rayleigh-fading gains, one per device.
+
+    Returns
+    -------
+    np.ndarray, shape ``(K,)``, dtype ``complex128``
+        i.i.d. ``CN(0, 1)``.
+    """
+    return (rng.standard_normal(num_devices) + 1j * rng.standard_normal(num_devices)) / np.sqrt(2)
+
+
+def noise_variance(snr_db: float, codeword_len: int) -> float:
+    """Noise variance per channel use for a per-use SNR of ``snr_db`` with
+    unit-average device gains and unit-norm codewords of length ``codeword_len``."""
+    return 1.0 / (codeword_len * 10.0 ** (snr_db / 10.0))
+
+
+@dataclass
+class UplinkFrame:
+    """What the receiver gets for one frame, with what the devices sent.
+
+    Attributes
+    ----------
+    received : np.ndarray, shape ``(N, L)``, dtype ``complex128``
+        One row per slot.
+    noise_var : float
+        Noise variance per channel use (known to the receiver).
+    tokens : np.ndarray, shape ``(K, N)``, dtype ``int64``
+        The devices' tokens (ground truth, for scoring only).
+    gains : np.ndarray, shape ``(K,)``, dtype ``complex128``
+        The devices' channels (ground truth, for scoring only).
+    """
+
+    received: np.ndarray
+    noise_var: float
+    tokens: np.ndarray
+    gains: np.ndarray
+
+    @property
+    def channel_uses(self) -> int:
+        """Complex symbols the frame occupies: slots x L."""
+        return int(self.received.size)
+
+
+def transmit_frame(codebook: np.ndarray, tokens: np.ndarray, gains: np.ndarray,
+                   snr_db: float, rng: np.random.Generator) -> UplinkFrame:
+    """Superpose the devices' codewords slot by slot and add noise.
+
+    Parameters
+    ----------
+    codebook : np.ndarray, shape ``(L, Q)``, complex
+        ``U`` (:func:`~tokencom_sdr.todma.codebook.gaussian_codebook`).
+    tokens : np.ndarray, shape ``(K, N)``, integer
+        Token id of device ``k`` in slot ``n``, each in ``[0, Q)``.
+    gains : np.ndarray, shape ``(K,)``, complex
+        Flat-fading gain of each device.
+    snr_db : float
+        Per-use SNR (module docstring).
+    rng : np.random.Generator
+        Noise source.
+
+    Returns
+    -------
+    UplinkFrame
+    """
+    tokens = np.asarray(tokens, dtype=np.int64)
+    gains = np.asarray(gains, dtype=np.complex128)
+    if tokens.ndim != 2 or gains.shape != (tokens.shape[0],):
+        raise ValueError(f"need tokens (K, N) and gains (K,), got {tokens.shape} and {gains.shape}")
+    codeword_len, num_tokens = codebook.shape
+    if tokens.size and (tokens.min() < 0 or tokens.max() >= num_tokens):
+        raise ValueError(f"token ids must lie in [0, {num_tokens})")
+    # (K, N, L): each device's codewords scaled by its gain, summed over K.
+    codewords = codebook.T[tokens].astype(np.complex128)
+    clean = np.einsum("k,knl->nl", gains, codewords)
+    noise_var = noise_variance(snr_db, codeword_len)
+    noise = np.sqrt(noise_var / 2) * (rng.standard_normal(clean.shape)
+                                      + 1j * rng.standard_normal(clean.shape))
+    return UplinkFrame(received=clean + noise, noise_var=noise_var, tokens=tokens, gains=gains)
