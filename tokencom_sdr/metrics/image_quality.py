@@ -3,10 +3,15 @@
 MS-SSIM follows Wang, Simoncelli and Bovik (2003): an 11-tap Gaussian window
 (sigma 1.5), constants ``K1 = 0.01``, ``K2 = 0.03``, five scales with the
 published exponents ``(0.0448, 0.2856, 0.3001, 0.2363, 0.1333)``, and a 2x2
-average pool between scales. Contrast-structure terms are taken at every
-scale and luminance only at the coarsest. RGB images are scored per channel
-and averaged. Images too small for five scales use as many scales as fit
-(each at least the window size), with the exponents renormalised.
+average pool between scales. The mean contrast-structure term is taken at
+every scale but the coarsest, which contributes its full SSIM (luminance
+times contrast-structure, averaged per pixel), as in the authors' reference
+code. RGB images are scored per channel and averaged. Images too small for
+five scales use as many scales as fit (each at least the window size), with
+the exponents renormalised.
+
+``tests/test_image_quality.py`` pins SSIM and MS-SSIM to PyPI's
+``pytorch-msssim`` (an independent implementation) within 1e-4.
 """
 
 from __future__ import annotations
@@ -78,8 +83,9 @@ def _ssim_terms(a: np.ndarray, b: np.ndarray, peak: float, g: np.ndarray):
     cov = _filter(a * b, g) - mu_a * mu_b
     luminance = (2 * mu_a * mu_b + c1) / (mu_a ** 2 + mu_b ** 2 + c1)
     cs = (2 * cov + c2) / (var_a + var_b + c2)
-    # Per-channel means, shape (C,).
-    return luminance.mean(axis=(0, 1)), cs.mean(axis=(0, 1))
+    # Per-channel means, shape (C,). SSIM is the mean of the per-pixel product
+    # (Wang et al.), not the product of the two means.
+    return (luminance * cs).mean(axis=(0, 1)), cs.mean(axis=(0, 1))
 
 
 def ssim(reference: np.ndarray, test: np.ndarray, peak: float = 255.0) -> float:
@@ -87,8 +93,8 @@ def ssim(reference: np.ndarray, test: np.ndarray, peak: float = 255.0) -> float:
     a, b = _check_pair(reference, test)
     if min(a.shape[:2]) < 11:
         raise ValueError(f"SSIM needs images of at least 11x11 pixels, got {a.shape[:2]}")
-    lum, cs = _ssim_terms(a, b, peak, _gaussian_kernel())
-    return float(np.mean(lum * cs))
+    ssim_per_channel, _ = _ssim_terms(a, b, peak, _gaussian_kernel())
+    return float(np.mean(ssim_per_channel))
 
 
 def ms_ssim(reference: np.ndarray, test: np.ndarray, peak: float = 255.0,
@@ -121,14 +127,15 @@ def ms_ssim(reference: np.ndarray, test: np.ndarray, peak: float = 255.0,
     weights = _MS_WEIGHTS[:scales] / _MS_WEIGHTS[:scales].sum()
     values = []
     for s in range(scales):
-        lum, cs = _ssim_terms(a, b, peak, g)
+        ssim_per_channel, cs = _ssim_terms(a, b, peak, g)
         # Negative contrast-structure (anti-correlated images) would make the
         # fractional power undefined: clip as common implementations do.
         values.append(np.maximum(cs, 0.0))
         if s < scales - 1:
             a = _pool(a)
             b = _pool(b)
-    values[-1] = np.maximum(lum, 0.0) * values[-1]
+    # The coarsest scale contributes its full SSIM (luminance included).
+    values[-1] = np.maximum(ssim_per_channel, 0.0)
     score = np.prod([v ** w for v, w in zip(values, weights)], axis=0)
     return float(np.mean(score))
 
