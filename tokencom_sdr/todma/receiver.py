@@ -18,7 +18,7 @@ import numpy as np
 
 from .clustering import cluster_channels, estimate_scale, estimate_spread
 from .detection import SlotDetections, detect_tokens
-from .recovery import fill_text_sequences
+from .recovery import FILL_MODES, fill_text_sequences
 from .sequences import DeviceSequences, rebuild_sequences
 
 __all__ = ["ToDMAReceiver", "ReceivedSequences", "STAGES"]
@@ -66,12 +66,18 @@ class ToDMAReceiver:
         Stopping margin of the detection (:mod:`.detection`).
     seed : int
         Seed of the k-means initialisation.
+    fill : str
+        Context fill of :data:`~tokencom_sdr.todma.recovery.FILL_MODES`:
+        ``candidates`` (restricted to the slot's detected tokens) or ``free``.
     """
 
     def __init__(self, codebook: np.ndarray, num_devices: int, *, gate_sigmas: float = 4.0,
-                 omp_margin: float = 3.0, seed: int = 0):
+                 omp_margin: float = 3.0, seed: int = 0, fill: str = "candidates"):
         if num_devices < 1:
             raise ValueError(f"need at least one device, got {num_devices}")
+        if fill not in FILL_MODES:
+            raise ValueError(f"unknown fill {fill!r}; choose {', '.join(FILL_MODES)}")
+        self.fill = fill
         self.codebook = codebook
         self.num_devices = num_devices
         self.gate_sigmas = gate_sigmas
@@ -121,7 +127,8 @@ class ToDMAReceiver:
         filled = None
         if text_recovery is not None:
             start = time.perf_counter()
+            candidates = detections.tokens if self.fill == "candidates" else None
             filled = fill_text_sequences(sequences, text_recovery, bits_per_token,
-                                         tokenizer_wire_id)
+                                         tokenizer_wire_id, candidates)
             stage_s["recovery"] = time.perf_counter() - start
         return ReceivedSequences(detections, sequences, filled, stage_s)

@@ -25,7 +25,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["UplinkFrame", "rayleigh_gains", "noise_variance", "transmit_frame"]
+from ..phy.ofdm_params import CP_LEN, DATA_CARRIERS, FFT_LEN
+
+__all__ = ["UplinkFrame", "rayleigh_gains", "noise_variance", "transmit_frame",
+           "ofdm_samples"]
+
+
+def ofdm_samples(channel_uses: int) -> int:
+    """Time samples that ``channel_uses`` data subcarrier-symbols take on the
+    OFDM numerology of :mod:`tokencom_sdr.phy` (48 data carriers per symbol of
+    ``FFT_LEN + CP_LEN`` = 80 samples), without a preamble."""
+    symbols = -(-int(channel_uses) // len(DATA_CARRIERS))
+    return symbols * (FFT_LEN + CP_LEN)
 
 
 def rayleigh_gains(num_devices: int, rng: np.random.Generator) -> np.ndarray:
