@@ -29,20 +29,22 @@ def add_parser(subparsers) -> None:
         description="For held-out text messages, group the tokens into packets with each "
                     "method, score the grouping's Average Token Similarity (SemPA: the "
                     "loss-weighted MiniLM similarity of what survives to the message; exact "
-                    "for few packets, else Monte Carlo with a 95%% interval), then send it "
+                    "for few packets, else Monte Carlo with a 95% interval), then send it "
                     "through packet-loss draws and the context model and score the "
                     "similarity and token error rate of what is restored.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     what = parser.add_argument_group("what to compare")
     what.add_argument("--methods", type=comma_choices(AGGREGATION_METHODS, "methods"),
-                      default=["sequential", "interleaved", "sempa-gbeam", "sempa-look"],
+                      default="sequential,interleaved,sempa-gbeam,sempa-look",
                       metavar="M,M,...", help=f"among {','.join(AGGREGATION_METHODS)}")
-    what.add_argument("--tokens", type=_token_range, default=(12, 12), metavar="K|MIN:MAX",
+    what.add_argument("--tokens", type=_token_range, default="12", metavar="K|MIN:MAX",
                       help="tokens per message (exactly K, or a range like 60:128)")
-    what.add_argument("--tokens-per-packet", type=int, default=3, metavar="M")
+    what.add_argument("--tokens-per-packet", type=int, default=3, metavar="M",
+                      help="tokens a packet carries (a message goes in ceil(K / M) packets)")
     what.add_argument("--loss", type=float, default=0.3, metavar="P",
                       help="packet-loss probability (searches, ATS and the loss draws)")
-    what.add_argument("--messages", type=int, default=20, metavar="N")
+    what.add_argument("--messages", type=int, default=20, metavar="N",
+                      help="held-out messages")
     what.add_argument("--objective", choices=("ats", "ats-filled"), default="ats",
                       help="what the searches maximise: SemPA's ATS (survivors as they are) or "
                            "the ATS after one pass of the context model fills the rest (what "
