@@ -22,7 +22,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--source", default="corpus-heldout", metavar="NAME",
                         help="corpus-heldout, or a modern-English source of `tokencom data "
                              "fetch` (e.g. debian-reference, held out completely)")
-    parser.add_argument("--messages", type=int, default=100, metavar="N")
+    parser.add_argument("--messages", type=int, default=100, metavar="N",
+                        help="held-out messages (the same for every loss model)")
     parser.add_argument("--loss", type=float, default=0.3, metavar="P",
                         help="packet-loss rate (iid, gilbert)")
     parser.add_argument("--packet-tokens", type=int, default=8, metavar="N",
@@ -31,7 +32,8 @@ def add_parser(subparsers) -> None:
                         default="interleaved", help="token-to-packet mapping")
     parser.add_argument("--memory", default="default", metavar="PATH|default|none",
                         help="corpus memory refining the model's prior")
-    parser.add_argument("--seed", type=int, default=0, metavar="N")
+    parser.add_argument("--seed", type=int, default=0, metavar="N",
+                        help="message order and loss-trace seed")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the rows here")
     add_loss_model_options(parser)
     parser.set_defaults(run=run)
