@@ -6,7 +6,7 @@ from typing import List, Optional
 
 from .. import __version__
 from . import (aggregation_eval, data, demo, erasure_eval, grc_check, loopback, loss_trace,
-               models, per_sweep, rx, text_erasure_eval, text_eval, train, tx)
+               models, per_sweep, rx, text_erasure_eval, text_eval, todma, train, tx)
 from . import report, sweep
 
 
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     tx.add_parser(subparsers)
     rx.add_parser(subparsers)
     text_eval.add_parser(subparsers)
+    todma.add_parser(subparsers)
     grc_check.add_parser(subparsers)
     data.add_parser(subparsers)
     models.add_parser(subparsers)
