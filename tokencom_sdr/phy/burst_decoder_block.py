@@ -153,7 +153,8 @@ class BurstDecoderBlock(gr.sync_block):
         self._resume = 0
         # (burst, first, stop): the burst whose payload samples are awaited.
         self._pending = None
-        self._last_burst = (None, 0)  # the last burst whose header passed, its payload start
+        # The last burst whose header passed, where its payload starts and stops.
+        self._last_burst = (None, 0, 0)
         self._symbols_wanted = self._pdus_wanted = True
 
     def work(self, input_items, output_items):
@@ -204,8 +205,8 @@ class BurstDecoderBlock(gr.sync_block):
             if burst is None:
                 continue
             first = start + SYMBOLS_PER_HEADER * symbol_len
-            self._last_burst = (burst, first)
             stop = first + burst.payload_ofdm_symbols * symbol_len
+            self._last_burst = (burst, first, stop)
             self._pending = (burst, start, first, stop)
             # The detector fires again inside a burst (the timing metric has
             # echoes of the preamble): those triggers are not bursts, unless
@@ -249,19 +250,21 @@ class BurstDecoderBlock(gr.sync_block):
             except Exception:  # noqa: BLE001 - a probe that fails is an echo
                 inner = None
             inner_start = trigger - self._lag + (0 if inner is None else inner.timing_correction)
-            last_burst, last_payload_first = self._last_burst
+            last_burst, last_payload_first, last_stop = self._last_burst
             if inner is None or inner_start < last_payload_first:
                 # (a header found again at the burst's own start is an echo)
                 self._triggers.popleft()
                 continue
-            if ready and ready[-1][0] is last_burst:
+            # The cut burst loses its samples from the inner one on, if the
+            # inner header lies within it: then it was probed in the same
+            # call that completed the cut burst, before its publication,
+            # however the stream was chunked (a replay decodes as live).
+            if window_start + self._window <= last_stop and ready and ready[-1][0] is last_burst:
                 burst, start, payload = ready[-1]
-                kept = inner_start - last_payload_first
-                if kept < len(payload):
-                    payload = payload.copy()
-                    payload[kept:] = 0
-                    ready[-1] = (burst, start, payload)
-                    self.bursts_cut_short += 1
+                payload = payload.copy()
+                payload[inner_start - last_payload_first:] = 0
+                ready[-1] = (burst, start, payload)
+                self.bursts_cut_short += 1
             self._resume = trigger  # tried next, as a burst of its own
         return True
 
