@@ -77,7 +77,9 @@ def rebuild_sequences(detections: SlotDetections, centroids: np.ndarray,
         if places.size == 0:
             continue
         cost = distance[slot][places]
-        rows, cols = linear_sum_assignment(cost)
+        # Beyond the gate every match costs the same, so a token no device
+        # explains (a collision) cannot push another token off its device.
+        rows, cols = linear_sum_assignment(np.minimum(cost, gate))
         accepted = cost[rows, cols] <= gate
         tokens[cols[accepted], slot] = detections.tokens[slot, places[rows[accepted]]]
         erased[cols[accepted], slot] = False
