@@ -1,10 +1,9 @@
 """``tokencom todma``: token-domain multiple access against TDMA (text)."""
 
 import argparse
-import json
 from pathlib import Path
 
-from .options import parse_snr_range
+from .options import parse_snr_range, write_json_file
 
 
 def _device_counts(text: str):
@@ -73,8 +72,7 @@ def run(args) -> int:
               f"{'n/a' if similarity is None else format(similarity, '.3f'):>8} "
               f"{row['channel_uses']:8.0f}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+        write_json_file(args.json, rows)
     if args.plot:
         args.plot.parent.mkdir(parents=True, exist_ok=True)
         plot_todma_eval(rows, args.plot)

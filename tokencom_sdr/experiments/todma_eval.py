@@ -174,18 +174,12 @@ def run_todma_eval(config: TodmaEvalConfig, text_recovery=None,
         One row per (K, SNR, scheme); see the module docstring.
     """
     from ..context.text_recovery import TextRecovery
-    from ..metrics.semantic import SemanticModelUnavailable, default_encoder
+    from ..metrics.semantic import default_encoder_or_none
 
     tokenizer = tokenizer or TextTokenizer.default()
     if text_recovery is None and set(config.schemes) - {"todma-no-context"}:
         text_recovery = TextRecovery()
-    encoder = None
-    if config.semantic:
-        try:
-            encoder = default_encoder()
-        except SemanticModelUnavailable as error:
-            import warnings
-            warnings.warn(f"semantic_similarity will be null: {error}", RuntimeWarning)
+    encoder = default_encoder_or_none() if config.semantic else None
     codebook = gaussian_codebook(config.codeword_len, 1 << tokenizer.bits_per_token, config.seed)
     rows: List[Dict] = []
     for devices in config.devices:
@@ -242,9 +236,8 @@ def run_todma_eval(config: TodmaEvalConfig, text_recovery=None,
             for scheme, tally in tallies.items():
                 similarity = None
                 if encoder is not None:
-                    sent = encoder.encode(tally.sent_texts)
-                    got = encoder.encode(tally.received_texts)
-                    similarity = float(np.mean(np.sum(sent * got, axis=1)))
+                    similarity = float(np.mean(encoder.similarities(tally.sent_texts,
+                                                                    tally.received_texts)))
                 ter = 1.0 - tally.correct / max(tally.tokens, 1)
                 row = {
                     "devices": devices, "snr_db": float(snr), "scheme": scheme,

