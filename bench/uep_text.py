@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Unequal against equal protection for text, at the same air time, through the real chain.
 
-Every held-out message (60-128 BPE tokens, interleaved, ``--packet-tokens``
-a packet) is sent three ways over the GNU Radio OFDM loopback at each SNR,
-with the same noise seed:
+Every held-out message (60-128 BPE tokens; ``--aggregation``, interleaved by
+default; ``--packet-tokens`` a packet) is sent three ways over the GNU Radio
+OFDM loopback at each SNR, with the same noise seed:
 
 * ``equal``: every packet at ``--mcs``;
 * ``uep``: the packets whose tokens the context model restores worst
@@ -51,6 +51,7 @@ def main(argv=None) -> int:
     parser.add_argument("--mcs", default="16qam-1/2", help="equal protection's MCS")
     parser.add_argument("--uep", default="qpsk-1/2,64qam-2/3", metavar="ROBUST,FAST")
     parser.add_argument("--packet-tokens", type=int, default=8)
+    parser.add_argument("--aggregation", choices=("interleaved", "sequential"), default="interleaved")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="folder for uep_text.json/.png")
     args = parser.parse_args(argv)
@@ -73,6 +74,7 @@ def main(argv=None) -> int:
         for index, text in enumerate(messages):
             for case, uep in cases.items():
                 config = LinkConfig(snr_db=snr, mcs=args.mcs, tokens_per_packet=args.packet_tokens,
+                                    aggregation=args.aggregation,
                                     seed=1000 * args.seed + index, message_id=index % 65536,
                                     recovery="fill", uep=uep,
                                     uep_ranking="random" if case == "uep-random" else "model")
@@ -95,7 +97,8 @@ def main(argv=None) -> int:
               f"  uep-random {np.mean(scores['uep-random']):.3f}  gain {gain.mean():+.3f}",
               file=sys.stderr, flush=True)
     report = {"benchmark": "uep_text", "messages": len(messages), "mcs": args.mcs,
-              "uep": [robust, fast], "packet_tokens": args.packet_tokens, "recovery": "fill",
+              "uep": [robust, fast], "packet_tokens": args.packet_tokens,
+              "aggregation": args.aggregation, "recovery": "fill",
               "rows": rows, "seconds": time.perf_counter() - started}
     if args.out:
         _plot(rows, args, args.out / "uep_text.png")
