@@ -214,8 +214,9 @@ def test_embedded_context_beats_baselines_on_held_out_crops():
     from tokencom_sdr.data.image_data import HELDOUT_IMAGES, load_image
     from tokencom_sdr.tokens.image_vq import default_weight_path
 
-    if not (default_weight_path("standard").is_file() and default_context_path("standard").is_file()):
-        pytest.skip("embedded standard weights not built")
+    # Committed files: a missing one is a broken checkout, not a reason to skip.
+    assert default_weight_path("standard").is_file() and default_context_path("standard").is_file(), \
+        "the committed standard image weights are missing (git checkout tokencom_sdr)"
     tok = ImageTokenizer.default("standard")
     recoveries = {m: ImageRecovery(m, tok) for m in IMAGE_RECOVERY_METHODS}
     scores = {m: [] for m in IMAGE_RECOVERY_METHODS}
