@@ -131,3 +131,19 @@ def test_todma_package_imports_no_application_layer():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module:
                 assert not node.module.split(".")[-1] in ("app", "experiments", "cli", "training"), path
+
+
+@pytest.mark.timeout(40)
+def test_cli_image_rows_carry_psnr_and_context_helps(tmp_path):
+    from tokencom_sdr.cli.main import main
+
+    out = tmp_path / "todma_image.json"
+    assert main(["todma", "--modality", "image", "--devices", "4", "--messages", "1",
+                 "--crop", "64", "--schemes", "todma,todma-no-context", "--json", str(out)]) == 0
+    rows = {r["scheme"]: r for r in json.loads(out.read_text())}
+    assert rows["todma"]["slots"] == 256  # a 64-pixel crop is a 16 x 16 grid
+    assert rows["todma"]["channel_uses"] == 256 * 64
+    assert rows["todma"]["collisions"] == rows["todma-no-context"]["collisions"] > 0
+    # Filled tokens beat the neutral code wherever devices collided.
+    assert rows["todma"]["token_error_rate"] < rows["todma-no-context"]["token_error_rate"]
+    assert rows["todma"]["psnr_db"] <= rows["todma"]["psnr_tokens_only_db"] + 0.5

@@ -26,8 +26,11 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--devices", type=_device_counts, default=[4, 8], metavar="K[,K...]",
                         help="numbers of devices")
-    parser.add_argument("--modality", choices=("text",), default="text",
-                        help="source modality (images are not implemented yet)")
+    parser.add_argument("--modality", choices=("text", "image"), default="text",
+                        help="text: held-out messages (BPE, 4096 tokens); image: crops of the "
+                             "held-out images (VQ, 512 codes), scored by PSNR")
+    parser.add_argument("--crop", type=int, default=64, metavar="PIXELS",
+                        help="image: side of the square crops each device sends")
     parser.add_argument("--snr", default="20", metavar="DB",
                         help="per-channel-use SNR(s) in dB: a value, a comma list or START:STOP:STEP")
     parser.add_argument("--codeword-len", type=int, default=64, metavar="L",
@@ -35,9 +38,11 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--messages", type=int, default=4, metavar="N",
                         help="messages per device (frames per K and SNR)")
     parser.add_argument("--slots", type=int, default=64, metavar="N",
-                        help="tokens per message (slots per frame)")
-    parser.add_argument("--schemes", default="todma,todma-free-fill,todma-no-context,tdma",
-                        metavar="LIST", help="comma list of schemes")
+                        help="text: tokens per message (slots per frame); images send their "
+                             "whole token grid")
+    parser.add_argument("--schemes", default=None, metavar="LIST",
+                        help="comma list of schemes (default: text todma,todma-free-fill,"
+                             "todma-no-context,tdma; image todma,todma-no-context,tdma)")
     parser.add_argument("--seed", type=int, default=0, metavar="N")
     parser.add_argument("--no-semantic", action="store_true",
                         help="skip the MiniLM similarity (reported as null)")
@@ -50,11 +55,14 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     import torch
 
-    from ..experiments.todma_eval import TodmaEvalConfig, plot_todma_eval, run_todma_eval
+    from ..experiments.todma_eval import (SCHEMES, TodmaEvalConfig, plot_todma_eval,
+                                          run_todma_eval)
 
     # Two cores are shared with other work: one thread keeps the timings honest.
     torch.set_num_threads(1)
-    schemes = tuple(s.strip() for s in args.schemes.split(",") if s.strip())
+    if args.modality == "image":
+        return _run_image(args)
+    schemes = tuple(s.strip() for s in (args.schemes or ",".join(SCHEMES)).split(",") if s.strip())
     config = TodmaEvalConfig(devices=args.devices, snrs=parse_snr_range(args.snr),
                              codeword_len=args.codeword_len, frames=args.messages,
                              slots=args.slots, schemes=schemes, seed=args.seed,
@@ -74,6 +82,32 @@ def run(args) -> int:
     if args.json:
         write_json_file(args.json, rows)
     if args.plot:
+        args.plot.parent.mkdir(parents=True, exist_ok=True)
+        plot_todma_eval(rows, args.plot)
+    return 0
+
+
+def _run_image(args) -> int:
+    from ..experiments.todma_image_eval import IMAGE_SCHEMES, run_todma_image_eval
+
+    schemes = tuple(s.strip() for s in (args.schemes or ",".join(IMAGE_SCHEMES)).split(",")
+                    if s.strip())
+    rows = run_todma_image_eval(args.devices, parse_snr_range(args.snr), args.codeword_len,
+                                args.messages, args.crop, schemes, args.seed)
+    header = (f"{'K':>3} {'SNR':>5} {'scheme':>17} {'coll':>5} {'resolved':>8} {'TER':>6} "
+              f"{'PSNR':>6} {'uses':>8}")
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        resolved = row["collisions_resolved_rate"]
+        print(f"{row['devices']:3d} {row['snr_db']:5.1f} {row['scheme']:>17} "
+              f"{row['collisions']:5d} {'-' if resolved is None else format(resolved, '.3f'):>8} "
+              f"{row['token_error_rate']:6.3f} {row['psnr_db']:6.2f} {row['channel_uses']:8.0f}")
+    if args.json:
+        write_json_file(args.json, rows)
+    if args.plot:
+        from ..experiments.todma_eval import plot_todma_eval
+
         args.plot.parent.mkdir(parents=True, exist_ok=True)
         plot_todma_eval(rows, args.plot)
     return 0

@@ -267,8 +267,19 @@ def run_todma_eval(config: TodmaEvalConfig, text_recovery=None,
     return rows
 
 
+def _quality(row: Dict) -> float:
+    """What the quality panel shows: PSNR for images, else the MiniLM cosine,
+    else the exact-message rate."""
+    if "psnr_db" in row:
+        return row["psnr_db"]
+    if row.get("semantic_similarity") is not None:
+        return row["semantic_similarity"]
+    return row["exact_rate"]
+
+
 def plot_todma_eval(rows: List[Dict], path) -> None:
-    """Token error rate and exact-token rate against K, one curve per scheme (first SNR)."""
+    """Token error rate and quality against K, one curve per scheme (first SNR); text or
+    image rows."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -279,14 +290,10 @@ def plot_todma_eval(rows: List[Dict], path) -> None:
         points = [r for r in rows if r["scheme"] == scheme and r["snr_db"] == snr]
         devices = [r["devices"] for r in points]
         axes[0].plot(devices, [r["token_error_rate"] for r in points], marker="o", label=scheme)
-        if all(r["semantic_similarity"] is not None for r in points):
-            axes[1].plot(devices, [r["semantic_similarity"] for r in points], marker="o",
-                         label=scheme)
-        else:
-            axes[1].plot(devices, [r["exact_rate"] for r in points], marker="o", label=scheme)
+        axes[1].plot(devices, [_quality(r) for r in points], marker="o", label=scheme)
     axes[0].set(xlabel="devices K", ylabel="token error rate", title=f"TER at {snr} dB")
-    axes[1].set(xlabel="devices K", ylabel="MiniLM cosine (or exact-message rate)",
-                title="quality")
+    axes[1].set(xlabel="devices K", ylabel="PSNR dB (images), MiniLM cosine or exact-message "
+                "rate (text)", title="quality")
     for ax in axes:
         ax.grid(True, alpha=0.3)
         ax.legend()
