@@ -147,3 +147,45 @@ def test_cli_image_rows_carry_psnr_and_context_helps(tmp_path):
     # Filled tokens beat the neutral code wherever devices collided.
     assert rows["todma"]["token_error_rate"] < rows["todma-no-context"]["token_error_rate"]
     assert rows["todma"]["psnr_db"] <= rows["todma"]["psnr_tokens_only_db"] + 0.5
+
+
+_RUN_TODMA_FLOWGRAPH = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("todma_loopback", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+tb = module.todma_loopback()
+tb.start()
+tb.wait()
+json.dump({"messages": tb.receiver.messages,
+           "sent": [tb.device_0.tokens.tolist(), tb.device_1.tokens.tolist(),
+                    tb.device_2.tokens.tolist(), tb.device_3.tokens.tolist()]},
+          open(sys.argv[2], "w"))
+"""
+
+
+@pytest.mark.timeout(90)
+def test_todma_loopback_flowgraph_compiles_and_runs_headless(tmp_path):
+    """flowgraphs/todma_loopback.grc: 4 devices, the air (Add), noise, the
+    ToDMA receiver; every device's text arrives, in some cluster order."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tokencom_sdr.tokens.text_bpe import TextTokenizer
+
+    grc = Path(__file__).resolve().parents[1] / "flowgraphs" / "todma_loopback.grc"
+    compiled = subprocess.run([sys.executable, "/usr/bin/grcc", "-o", str(tmp_path), str(grc)],
+                              capture_output=True, text=True, timeout=60)
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+    out = tmp_path / "run.json"
+    run = subprocess.run([sys.executable, "-c", _RUN_TODMA_FLOWGRAPH,
+                          str(tmp_path / "todma_loopback.py"), str(out)],
+                         capture_output=True, text=True, timeout=80)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    result = json.loads(out.read_text())
+    tokenizer = TextTokenizer.default()
+    sent = sorted(tokenizer.decode(np.array(tokens)) for tokens in result["sent"])
+    received = sorted(message["text"] for message in result["messages"])
+    assert len(result["messages"]) == 4
+    assert received == sent

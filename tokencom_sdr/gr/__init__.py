@@ -13,6 +13,8 @@ below; none holds a receive state machine of its own.
   Doppler, front-end impairments).
 * :mod:`.radio_blocks`: Pluto and USRP token TX/RX blocks.
 * :class:`ZmqIqSource`: a ZMQ PULL source that survives malformed messages.
+* :class:`TodmaDeviceTx`, :class:`TodmaTextRx`: token-domain multiple access
+  (:mod:`tokencom_sdr.todma`), one device's codeword stream and the receiver.
 """
 
 from ..channel.loopback_channel import LoopbackChannel
@@ -24,7 +26,8 @@ from .image_encoder import TokenImageEncoder
 from .ofdm_stream_tx import OfdmStreamTx
 from .text_decoder import TokenTextDecoder
 from .text_encoder import TokenTextEncoder
+from .todma_blocks import TodmaDeviceTx, TodmaTextRx
 
 __all__ = ["TokenTextEncoder", "TokenTextDecoder", "TokenImageEncoder", "TokenImageDecoder",
            "OfdmStreamTx", "OfdmBurstRx", "LoopbackChannel", "loopback_channel_block",
-           "ZmqIqSource"]
+           "ZmqIqSource", "TodmaDeviceTx", "TodmaTextRx"]

@@ -18,7 +18,7 @@ _EXPORTS = {
     "gaussian_codebook": ".codebook",
     "UplinkFrame": ".transmitter", "rayleigh_gains": ".transmitter",
     "noise_variance": ".transmitter", "transmit_frame": ".transmitter",
-    "ofdm_samples": ".transmitter",
+    "ofdm_samples": ".transmitter", "device_samples": ".transmitter",
     "SlotDetections": ".detection", "detect_tokens": ".detection",
     "cluster_channels": ".clustering", "estimate_spread": ".clustering",
     "estimate_scale": ".clustering",

@@ -28,7 +28,7 @@ import numpy as np
 from ..phy.ofdm_params import CP_LEN, DATA_CARRIERS, FFT_LEN
 
 __all__ = ["UplinkFrame", "rayleigh_gains", "noise_variance", "transmit_frame",
-           "ofdm_samples"]
+           "ofdm_samples", "device_samples"]
 
 
 def ofdm_samples(channel_uses: int) -> int:
@@ -118,3 +118,26 @@ def transmit_frame(codebook: np.ndarray, tokens: np.ndarray, gains: np.ndarray,
     noise = np.sqrt(noise_var / 2) * (rng.standard_normal(clean.shape)
                                       + 1j * rng.standard_normal(clean.shape))
     return UplinkFrame(received=clean + noise, noise_var=noise_var, tokens=tokens, gains=gains)
+
+
+def device_samples(codebook: np.ndarray, tokens: np.ndarray, gain: complex = 1.0) -> np.ndarray:
+    """One device's transmission as a sample stream, slot after slot.
+
+    Parameters
+    ----------
+    codebook : np.ndarray, shape ``(L, Q)``, complex
+    tokens : np.ndarray, shape ``(N,)``, integer
+        The device's token per slot.
+    gain : complex
+        Its channel, applied here when a flowgraph has no fading block.
+
+    Returns
+    -------
+    np.ndarray, shape ``(N * L,)``, dtype ``complex64``
+        Slot ``n`` occupies samples ``n L .. (n + 1) L - 1``: the layout
+        :class:`~tokencom_sdr.todma.receiver.ToDMAReceiver` takes as ``(N, L)``.
+    """
+    tokens = np.asarray(tokens, dtype=np.int64).reshape(-1)
+    if tokens.size and (tokens.min() < 0 or tokens.max() >= codebook.shape[1]):
+        raise ValueError(f"token ids must lie in [0, {codebook.shape[1]})")
+    return (gain * codebook.T[tokens]).reshape(-1).astype(np.complex64)
