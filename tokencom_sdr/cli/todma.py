@@ -52,57 +52,44 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
+def _schemes(option, default) -> tuple:
+    return tuple(s.strip() for s in (option or ",".join(default)).split(",") if s.strip())
+
+
+def _fmt(value, spec: str, missing: str = "-") -> str:
+    return missing if value is None else format(value, spec)
+
+
 def run(args) -> int:
     import torch
 
-    from ..experiments.todma_eval import (SCHEMES, TodmaEvalConfig, plot_todma_eval,
-                                          run_todma_eval)
+    from ..experiments.todma_eval import SCHEMES, TodmaEvalConfig, run_todma_eval
+    from ..experiments.todma_image_eval import IMAGE_SCHEMES, run_todma_image_eval
 
     # Two cores are shared with other work: one thread keeps the timings honest.
     torch.set_num_threads(1)
+    snrs = parse_snr_range(args.snr)
     if args.modality == "image":
-        return _run_image(args)
-    schemes = tuple(s.strip() for s in (args.schemes or ",".join(SCHEMES)).split(",") if s.strip())
-    config = TodmaEvalConfig(devices=args.devices, snrs=parse_snr_range(args.snr),
-                             codeword_len=args.codeword_len, frames=args.messages,
-                             slots=args.slots, schemes=schemes, seed=args.seed,
-                             semantic=not args.no_semantic)
-    rows = run_todma_eval(config)
+        rows = run_todma_image_eval(args.devices, snrs, args.codeword_len, args.messages,
+                                    args.crop, _schemes(args.schemes, IMAGE_SCHEMES), args.seed)
+        quality = (("PSNR", "psnr_db", "6.2f"),)
+    else:
+        config = TodmaEvalConfig(devices=args.devices, snrs=snrs, codeword_len=args.codeword_len,
+                                 frames=args.messages, slots=args.slots,
+                                 schemes=_schemes(args.schemes, SCHEMES), seed=args.seed,
+                                 semantic=not args.no_semantic)
+        rows = run_todma_eval(config)
+        quality = (("exact", "exact_rate", "6.3f"), ("semantic", "semantic_similarity", "8.3f"))
     header = (f"{'K':>3} {'SNR':>5} {'scheme':>17} {'coll':>5} {'resolved':>8} {'TER':>6} "
-              f"{'exact':>6} {'semantic':>8} {'uses':>8}")
+              + " ".join(f"{label:>8}" for label, _, _ in quality) + f" {'uses':>8}")
     print(header)
     print("-" * len(header))
     for row in rows:
-        resolved, similarity = row["collisions_resolved_rate"], row["semantic_similarity"]
         print(f"{row['devices']:3d} {row['snr_db']:5.1f} {row['scheme']:>17} "
-              f"{row['collisions']:5d} {'-' if resolved is None else format(resolved, '.3f'):>8} "
-              f"{row['token_error_rate']:6.3f} {row['exact_rate']:6.3f} "
-              f"{'n/a' if similarity is None else format(similarity, '.3f'):>8} "
-              f"{row['channel_uses']:8.0f}")
-    if args.json:
-        write_json_file(args.json, rows)
-    if args.plot:
-        args.plot.parent.mkdir(parents=True, exist_ok=True)
-        plot_todma_eval(rows, args.plot)
-    return 0
-
-
-def _run_image(args) -> int:
-    from ..experiments.todma_image_eval import IMAGE_SCHEMES, run_todma_image_eval
-
-    schemes = tuple(s.strip() for s in (args.schemes or ",".join(IMAGE_SCHEMES)).split(",")
-                    if s.strip())
-    rows = run_todma_image_eval(args.devices, parse_snr_range(args.snr), args.codeword_len,
-                                args.messages, args.crop, schemes, args.seed)
-    header = (f"{'K':>3} {'SNR':>5} {'scheme':>17} {'coll':>5} {'resolved':>8} {'TER':>6} "
-              f"{'PSNR':>6} {'uses':>8}")
-    print(header)
-    print("-" * len(header))
-    for row in rows:
-        resolved = row["collisions_resolved_rate"]
-        print(f"{row['devices']:3d} {row['snr_db']:5.1f} {row['scheme']:>17} "
-              f"{row['collisions']:5d} {'-' if resolved is None else format(resolved, '.3f'):>8} "
-              f"{row['token_error_rate']:6.3f} {row['psnr_db']:6.2f} {row['channel_uses']:8.0f}")
+              f"{row['collisions']:5d} {_fmt(row['collisions_resolved_rate'], '.3f'):>8} "
+              f"{row['token_error_rate']:6.3f} "
+              + " ".join(f"{_fmt(row[key], spec, 'n/a'):>8}" for _, key, spec in quality)
+              + f" {row['channel_uses']:8.0f}")
     if args.json:
         write_json_file(args.json, rows)
     if args.plot:
