@@ -1,5 +1,7 @@
 """Constellations, soft demapping, the codes and the PHY header, in numpy."""
 
+import binascii
+
 import numpy as np
 import pytest
 
@@ -244,6 +246,35 @@ def test_header_with_reserved_bits_set_is_rejected_despite_a_good_crc(reserved):
 @pytest.mark.parametrize("payload_bytes", [0, MAX_PAYLOAD_BYTES + 1, 4095])
 def test_header_with_an_out_of_range_length_is_rejected_despite_a_good_crc(payload_bytes):
     assert decode_header(_header_llrs(_header_info_bits(payload_bytes, 3, 9))) is None
+
+
+def test_header_crc16_is_ccitt_false():
+    """Against Python's own CRC-CCITT (binascii.crc_hqx, here with init
+    0xFFFF: CRC-16/CCITT-FALSE), including its published check value: the
+    encoder and the decoder share crc16_ccitt, so a round trip alone cannot
+    see it change."""
+    def bits(data: bytes) -> np.ndarray:
+        return np.unpackbits(np.frombuffer(data, np.uint8))
+
+    assert crc16_ccitt(bits(b"123456789")) == 0x29B1
+    assert crc16_ccitt(bits(b"")) == 0xFFFF
+    rng = np.random.default_rng(16)
+    for size in (1, 2, 3, 7, 32):
+        data = rng.bytes(size)
+        assert crc16_ccitt(bits(data)) == binascii.crc_hqx(data, 0xFFFF)
+
+
+def test_header_fields_accept_exactly_their_documented_ranges():
+    for payload_bytes, mcs_index, packet_number in [(1, 0, 0), (MAX_PAYLOAD_BYTES, 15, 255)]:
+        header = PhyHeader(payload_bytes, mcs_index, packet_number)
+        assert decode_header(5.0 * (1 - 2 * encode_header(header).astype(np.float32))) == header
+    for fields, word in [((0, 0, 0), "payload"), ((MAX_PAYLOAD_BYTES + 1, 0, 0), "payload"),
+                         ((10, 16, 0), "MCS index"), ((10, -1, 0), "MCS index"),
+                         ((10, 0, 256), "packet number"), ((10, 0, -1), "packet number")]:
+        with pytest.raises(ValueError, match=word):
+            PhyHeader(*fields)
+    with pytest.raises(ValueError, match="96 LLRs, got 95"):
+        decode_header(np.zeros(95, np.float32))
 
 
 def test_header_too_corrupted_to_decode_is_rejected():
