@@ -117,5 +117,8 @@ def test_semantic_aggregation_and_a_loss_trace_through_the_loopback(tokenizer):
     lossy = LinkConfig(snr_db=25.0, tokens_per_packet=8, seed=3, recovery="none",
                        loss=make_loss_model("gilbert", 0.3, 2.0))
     dropped = run_text_loopback(TEXT, lossy, tokenizer, semantic=False)
+    with pytest.raises(ValueError, match="cannot be combined with unequal protection"):
+        run_text_loopback(TEXT, LinkConfig(uep=("qpsk-1/2", "64qam-2/3"),
+                                           loss=make_loss_model("ep5")), tokenizer)
     lost = make_loss_model("gilbert", 0.3, 2.0).process(3).lost(dropped["packets_sent"])
     assert dropped["packets_received"] == dropped["packets_sent"] - int(lost.sum())

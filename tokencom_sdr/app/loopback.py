@@ -137,6 +137,10 @@ def _send(frame: TokenFrame, config: LinkConfig, importance: Optional[np.ndarray
     if config.uep is not None:
         if importance is None:
             raise ValueError("unequal protection needs the tokens' importance")
+        if config.loss is not None:
+            # Lost packets are matched by the PHY header's packet counter,
+            # which restarts at each MCS run of a mixed-MCS transmission.
+            raise ValueError("a packet-loss model cannot be combined with unequal protection")
         plan = equal_airtime_protection(frame, config.message_id, importance, aggregation,
                                         config.mcs, *config.uep)
         packets, mcs, protection = plan.packets, plan.packet_mcs, plan.summary(*config.uep)
