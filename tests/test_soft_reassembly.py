@@ -1,0 +1,102 @@
+"""Soft reassembly of CRC-failed packets, checked value by value (issue 19:
+the stream tests in ``test_receiver.py`` exercise it only through recovery,
+so mutmut found its hard-decision path and its matching limits untested).
+"""
+
+import numpy as np
+import pytest
+
+from tokencom_sdr.link import FrameGeometry, InterleavedAggregation, packetize
+from tokencom_sdr.link.layout import MessageLayout, expected_packets
+from tokencom_sdr.link.receiver.soft_reassembly import (MAX_HEADER_BIT_ERROR_SHARE,
+                                                        soft_depacketize)
+from tokencom_sdr.phy.received_burst import ReceivedBurst
+from tokencom_sdr.tokens.frame import Modality, TokenFrame
+from tokencom_sdr.tokens.soft import LLR_CLIP
+
+pytestmark = pytest.mark.timeout(30)
+MESSAGE_ID = 0x2A2A
+TOKENS_PER_PACKET = 5
+
+
+@pytest.fixture()
+def message():
+    """A 20-token text frame of 12-bit ids in 4 interleaved packets, and its layout."""
+    ids = np.array([(37 * i + 11) % 4096 for i in range(20)])
+    frame = TokenFrame(ids, Modality.TEXT, (20,), 12)
+    aggregation = InterleavedAggregation(TOKENS_PER_PACKET)
+    layout = MessageLayout(FrameGeometry.from_frame(frame, aggregation), aggregation)
+    return frame, packetize(frame, MESSAGE_ID, aggregation), layout
+
+
+def flip(packet: bytes, bit_positions) -> bytes:
+    bits = np.unpackbits(np.frombuffer(packet, np.uint8))
+    bits[list(bit_positions)] ^= 1
+    return np.packbits(bits).tobytes()
+
+
+def test_hard_decisions_get_the_llr_of_the_bit_error_rate_the_headers_show(message):
+    """Packets 0 and 1 arrive intact, packet 2 as hard bits with 3 header
+    and 2 payload bit errors, packet 3 not at all. The headers are pilots:
+    p = (3 + 0.5) / (all compared header bits + 1), every bit of packet 2's
+    tokens gets +-log((1 - p) / p) with the sign of the bit received."""
+    frame, packets, layout = message
+    templates = expected_packets(layout, MESSAGE_ID)
+    header_bits = [8 * header_bytes for _, header_bytes, _ in templates]
+    damaged = flip(packets[2], [3, 40, 100, header_bits[2] + 1, header_bits[2] + 30])
+    result = soft_depacketize([packets[0], damaged, packets[1]], MESSAGE_ID, layout)
+
+    assert result.failed_packets_used == 1 and result.matches == [(1, 2)]
+    p = (3 + 0.5) / (header_bits[0] + header_bits[1] + header_bits[2] + 1.0)
+    assert result.header_bit_error_rate == pytest.approx(p)
+    llrs = result.received.soft.llrs
+    positions = templates[2][2]
+    received_bits = np.unpackbits(np.frombuffer(damaged, np.uint8))
+    token_bits = received_bits[header_bits[2]:header_bits[2] + 12 * positions.size]
+    expected = (1.0 - 2.0 * token_bits.reshape(positions.size, 12)) * np.log((1 - p) / p)
+    np.testing.assert_allclose(llrs[positions], expected, rtol=1e-6)
+    # Delivered tokens are certain, the lost packet's carry nothing.
+    for seq in (0, 1):
+        sent = np.unpackbits(frame.ids[templates[seq][2]].astype(">u2").view(np.uint8))
+        sent = sent.reshape(-1, 16)[:, 4:]
+        np.testing.assert_array_equal(llrs[templates[seq][2]], (1.0 - 2.0 * sent) * LLR_CLIP)
+    assert not llrs[templates[3][2]].any()
+    assert result.received.frame.erased[templates[2][2]].all()  # soft, not delivered
+
+
+def test_phy_llrs_are_used_as_they_are_and_estimate_no_bit_error_rate(message):
+    _, packets, layout = message
+    templates = expected_packets(layout, MESSAGE_ID)
+    damaged = flip(packets[3], [len(packets[3]) * 8 - 1])  # the CRC's last bit
+    llr = np.linspace(-5, 5, 8 * len(damaged)).astype(np.float32)
+    burst = ReceivedBurst(damaged, bit_llr=llr)
+    result = soft_depacketize([packets[0], burst], MESSAGE_ID, layout)
+    assert result.header_bit_error_rate is None and result.matches == [(1, 3)]
+    start, positions = 8 * templates[3][1], templates[3][2]
+    np.testing.assert_array_equal(result.received.soft.llrs[positions],
+                                  llr[start:start + 12 * positions.size].reshape(-1, 12))
+
+
+def test_a_failed_packet_is_matched_up_to_15_percent_of_header_bits_wrong(message):
+    """Packet 1 with errors in its first 40 header bits (magic to tokenizer,
+    the same in every packet's header, so packet 1's header stays the
+    closest): 33 of its 224 header bits wrong still match it, 34 (over
+    15 %) match nothing."""
+    _, packets, layout = message
+    header_bits = 8 * expected_packets(layout, MESSAGE_ID)[1][1]
+    limit = int(MAX_HEADER_BIT_ERROR_SHARE * header_bits)
+    assert (header_bits, limit) == (224, 33)
+    just_close = flip(packets[1], range(limit))
+    too_far = flip(packets[1], range(limit + 1))
+    assert soft_depacketize([packets[0], just_close], MESSAGE_ID, layout).matches == [(1, 1)]
+    assert soft_depacketize([packets[0], too_far], MESSAGE_ID, layout).matches == []
+
+
+def test_without_an_aggregation_failed_packets_are_not_placed(message):
+    frame, packets, layout = message
+    no_aggregation = MessageLayout(layout.geometry, None)
+    result = soft_depacketize([packets[0], flip(packets[1], [100])], MESSAGE_ID, no_aggregation)
+    assert result.failed_packets_used == 0 and result.header_bit_error_rate is None
+    templates = expected_packets(layout, MESSAGE_ID)
+    assert np.abs(result.received.soft.llrs[templates[0][2]]).min() == LLR_CLIP
+    assert not result.received.soft.llrs[templates[1][2]].any()
