@@ -18,6 +18,14 @@ def one_torch_thread():
     torch.set_num_threads(before)
 
 
+@pytest.fixture(scope="session")
+def tokenizer():
+    """The committed text BPE tokenizer (loaded once per session)."""
+    from tokencom_sdr.tokens.text_bpe import TextTokenizer
+
+    return TextTokenizer.default()
+
+
 def train_cli_or_skip(argv) -> int:
     """Run ``tokencom train ...`` (argv without ``tokencom``); skip the test
     when the corpus cannot be fetched on this machine."""

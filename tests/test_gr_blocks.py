@@ -31,7 +31,7 @@ from tokencom_sdr.link import make_aggregation, packetize, parse_packet
 from tokencom_sdr.phy.burst_mapping import burst_length
 from tokencom_sdr.phy.ofdm_params import OfdmParams
 from tokencom_sdr.phy.modem import modulate
-from tokencom_sdr.tokens.text_bpe import ERASED_MARKER, TextTokenizer
+from tokencom_sdr.tokens.text_bpe import ERASED_MARKER
 
 REPO = Path(__file__).resolve().parents[1]
 BLOCKS_DIR = REPO / "blocks"
@@ -40,11 +40,6 @@ GRCC = "/usr/bin/grcc"
 
 TEXT = ("Token communication sends the tokens of large models over the air; "
         "lost packets become erasures that a context model can fill. Ünïcödé ✓")
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return TextTokenizer.default()
 
 
 def grcc(grc_file: Path, out_dir: Path) -> subprocess.CompletedProcess:

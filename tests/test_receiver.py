@@ -20,17 +20,12 @@ from tokencom_sdr.link.receiver.layout_estimate import estimate_layout
 from tokencom_sdr.phy.received_burst import ReceivedBurst
 from tokencom_sdr.tokens.frame import Modality, TokenFrame
 from tokencom_sdr.tokens.registry import CUSTOM_TOKENIZER
-from tokencom_sdr.tokens.text_bpe import ERASED_MARKER, TextTokenizer
+from tokencom_sdr.tokens.text_bpe import ERASED_MARKER
 
 TEXT = ("The night shift logged three faults on the pump at station four; the spare seal "
         "arrived on Monday and the crew replaced it before the morning inspection.")
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("one_torch_thread")]
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return TextTokenizer.default()
 
 
 def text_packets(tokenizer, text=TEXT, message_id=5, aggregation="interleaved", per_packet=6):

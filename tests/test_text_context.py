@@ -30,7 +30,9 @@ from conftest import train_cli_or_skip
 BITS = 12
 VOCAB = 4096
 
-torch.set_num_threads(1)
+# One torch thread for this module, through the fixture so that the rest
+# of the session keeps its own setting.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

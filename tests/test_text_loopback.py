@@ -19,11 +19,6 @@ REPORT_KEYS = {"modality", "snr_db", "tokens_sent", "token_error_rate", "packets
                "received_text", "latency_s"}
 
 
-@pytest.fixture(scope="module")
-def tokenizer():
-    return TextTokenizer.default()
-
-
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("mcs", ["qpsk-1/2", "qpsk"])
 def test_multi_paragraph_message_crosses_an_impaired_channel_exactly(tokenizer, mcs):

@@ -13,7 +13,9 @@ from tokencom_sdr.tokens.text_bpe import TextTokenizer
 
 from conftest import train_cli_or_skip
 
-torch.set_num_threads(1)
+# One torch thread for this module, through the fixture so that the rest
+# of the session keeps its own setting.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _brute_counts(stream, left, right):

@@ -52,11 +52,6 @@ TINY_CORPUS = "\n".join(
 
 
 @pytest.fixture(scope="module")
-def tokenizer():
-    return TextTokenizer.default()
-
-
-@pytest.fixture(scope="module")
 def tiny_tokenizer(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny")
     source = folder / "tiny.txt"

@@ -10,15 +10,9 @@ from tokencom_sdr.link.unequal_protection import packet_importance, protection_o
 from tokencom_sdr.phy.burst_mapping import burst_length
 from tokencom_sdr.phy.modem import modulate
 from tokencom_sdr.phy.ofdm_params import OfdmParams
-from tokencom_sdr.tokens.text_bpe import TextTokenizer
 
 TEXT = ("The receiver knows which packets failed and how reliable every bit was, and a "
         "transformer restores the lost or corrupted tokens from the context around them.")
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return TextTokenizer.default()
 
 
 @pytest.mark.timeout(10)
