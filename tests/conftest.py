@@ -26,6 +26,28 @@ def tokenizer():
     return TextTokenizer.default()
 
 
+#: Codebook size of the tiny image models (tests that build frames for them use it too).
+TINY_IMAGE_CODEBOOK = 64
+
+
+@pytest.fixture(scope="module")
+def tiny_image_models():
+    """An untrained VQ tokenizer (f=4, 64 codes) and a one-layer context model
+    over its codebook, seeded: fast stand-ins for the committed image models."""
+    import torch
+
+    from tokencom_sdr.context.image_maskgit import ContextConfig, ImageContextModel
+    from tokencom_sdr.tokens.image_vq import VQVAE, ImageTokenizer, VQConfig
+
+    torch.manual_seed(0)
+    tokenizer = ImageTokenizer(VQVAE(VQConfig(downsample=4, codebook_size=TINY_IMAGE_CODEBOOK,
+                                              latent_dim=8, channels=(8, 16), res_blocks=1)), "tiny")
+    context = ImageContextModel(ContextConfig(codebook_size=TINY_IMAGE_CODEBOOK, code_dim=8, window=8,
+                                              d_model=32, layers=1, heads=2, mlp_ratio=2.0),
+                                tokenizer.model.quantizer.codebook).eval()
+    return tokenizer, context
+
+
 def train_cli_or_skip(argv) -> int:
     """Run ``tokencom train ...`` (argv without ``tokencom``); skip the test
     when the corpus cannot be fetched on this machine."""

@@ -11,9 +11,9 @@ from tokencom_sdr.context.image_maskgit import (ContextConfig, ImageContextModel
 from tokencom_sdr.context.image_recovery import IMAGE_RECOVERY_METHODS, ImageRecovery, nearest_copy
 from tokencom_sdr.training.image_context import corrupt, train_image_context
 from tokencom_sdr.tokens.frame import Modality, TokenFrame
-from tokencom_sdr.tokens.image_vq import ImageTokenizer, VQConfig, VQVAE, WeightFileError
+from tokencom_sdr.tokens.image_vq import ImageTokenizer, WeightFileError
 
-K = 64
+K = 64  # the tiny models' codebook (conftest.TINY_IMAGE_CODEBOOK)
 TINY_CTX = ContextConfig(codebook_size=K, code_dim=8, window=8, d_model=32, layers=1, heads=2,
                          mlp_ratio=2.0)
 
@@ -22,15 +22,6 @@ TINY_CTX = ContextConfig(codebook_size=K, code_dim=8, window=8, d_model=32, laye
 # Every test has a timeout (the slow ones set their own below) and runs
 # torch on one thread (see conftest.one_torch_thread).
 pytestmark = [pytest.mark.timeout(30), pytest.mark.usefixtures("one_torch_thread")]
-
-@pytest.fixture(scope="module")
-def tiny():
-    torch.manual_seed(0)
-    tok = ImageTokenizer(VQVAE(VQConfig(downsample=4, codebook_size=K, latent_dim=8,
-                                        channels=(8, 16), res_blocks=1)), "tiny")
-    model = ImageContextModel(TINY_CTX, tok.model.quantizer.codebook).eval()
-    return tok, model
-
 
 def _frame(rows, cols, erased_frac, seed=0, k=K):
     rng = np.random.default_rng(seed)
@@ -42,8 +33,8 @@ def _frame(rows, cols, erased_frac, seed=0, k=K):
 
 
 @pytest.mark.timeout(30)
-def test_model_shapes(tiny):
-    _, model = tiny
+def test_model_shapes(tiny_image_models):
+    _, model = tiny_image_models
     ids = torch.randint(0, K + 1, (3, 8, 5))
     out = model(ids)
     assert out.shape == (3, 8, 5, K) and out.dtype == torch.float32
@@ -59,8 +50,8 @@ def test_model_shapes(tiny):
 
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("shape", [(3, 4), (8, 8), (21, 13), (1, 30)])
-def test_grid_logits_cover_any_grid(tiny, shape):
-    _, model = tiny
+def test_grid_logits_cover_any_grid(tiny_image_models, shape):
+    _, model = tiny_image_models
     ids = torch.randint(0, K, shape)
     need = torch.rand(shape) < 0.5
     ids[need] = K
@@ -72,8 +63,8 @@ def test_grid_logits_cover_any_grid(tiny, shape):
 
 
 @pytest.mark.timeout(30)
-def test_tiled_logits_equal_single_window_inside_one_window(tiny):
-    _, model = tiny
+def test_tiled_logits_equal_single_window_inside_one_window(tiny_image_models):
+    _, model = tiny_image_models
     ids = torch.randint(0, K + 1, (8, 8))
     single = torch.log_softmax(model(ids[None])[0], -1)
     tiled = grid_logits(model, ids, torch.ones(8, 8, dtype=torch.bool))
@@ -82,8 +73,8 @@ def test_tiled_logits_equal_single_window_inside_one_window(tiny):
 
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("steps", [1, 2, 5])
-def test_maskgit_fill_fills_all_and_keeps_received(tiny, steps):
-    _, model = tiny
+def test_maskgit_fill_fills_all_and_keeps_received(tiny_image_models, steps):
+    _, model = tiny_image_models
     rng = np.random.default_rng(steps)
     ids = rng.integers(0, K, (12, 10))
     erased = rng.random((12, 10)) < 0.4
@@ -105,8 +96,8 @@ def test_maskgit_fill_fills_all_and_keeps_received(tiny, steps):
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("method", IMAGE_RECOVERY_METHODS)
 @pytest.mark.parametrize("erased_frac", [0.0, 0.1, 0.5, 1.0])
-def test_recovery_keeps_good_tokens_and_fills_every_erasure(tiny, method, erased_frac):
-    tok, model = tiny
+def test_recovery_keeps_good_tokens_and_fills_every_erasure(tiny_image_models, method, erased_frac):
+    tok, model = tiny_image_models
     frame = _frame(11, 9, erased_frac, seed=int(erased_frac * 10))
     recovery = ImageRecovery(method, tok, model if method == "context" else None)
     result = recovery.recover(frame)
@@ -124,8 +115,8 @@ def test_recovery_keeps_good_tokens_and_fills_every_erasure(tiny, method, erased
 
 
 @pytest.mark.timeout(30)
-def test_unreliable_tokens_are_refilled(tiny):
-    tok, model = tiny
+def test_unreliable_tokens_are_refilled(tiny_image_models):
+    tok, model = tiny_image_models
     frame = _frame(6, 6, 0.0)
     reliability = np.ones(36)
     reliability[[3, 17]] = 0.1
@@ -147,8 +138,8 @@ def test_nearest_copy():
     np.testing.assert_array_equal(nearest_copy(grid, np.ones((3, 3), bool)), grid)
 
 
-def test_recovery_rejects_wrong_frames(tiny):
-    tok, model = tiny
+def test_recovery_rejects_wrong_frames(tiny_image_models):
+    tok, model = tiny_image_models
     text = TokenFrame(ids=np.zeros(4), modality=Modality.TEXT, shape=(4,), bits_per_token=6)
     with pytest.raises(ValueError, match="image frame"):
         ImageRecovery("copy", tok).recover(text)
@@ -163,8 +154,8 @@ def test_recovery_rejects_wrong_frames(tiny):
         ImageRecovery("context", tok, stranger)
 
 
-def test_corrupt_context_file(tiny, tmp_path):
-    _, model = tiny
+def test_corrupt_context_file(tiny_image_models, tmp_path):
+    _, model = tiny_image_models
     path = model.save(tmp_path / "ctx.safetensors")
     loaded = ImageContextModel.from_file(path)
     ids = torch.randint(0, K + 1, (2, 8, 8))
@@ -190,8 +181,8 @@ def test_corruption_masks_and_substitutes():
 
 
 @pytest.mark.timeout(60)
-def test_tiny_context_training(tiny, tmp_path):
-    tok, _ = tiny
+def test_tiny_context_training(tiny_image_models, tmp_path):
+    tok, _ = tiny_image_models
     out = tmp_path / "ctx.safetensors"
     from tokencom_sdr.data.image_data import load_image
     images = [load_image("chelsea")[:160, :160], load_image("coffee")[:128, :192]]

@@ -5,15 +5,12 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
-from tokencom_sdr.context.image_maskgit import ContextConfig, ImageContextModel
 from tokencom_sdr.link import make_aggregation
 from tokencom_sdr.experiments.image_erasure_eval import evaluate_erasures, packet_erasure_channel
 from tokencom_sdr.data.image_data import load_image
-from tokencom_sdr.tokens.image_vq import ImageTokenizer, VQConfig, VQVAE
 
-K = 64
+K = 64  # the tiny models' codebook (conftest.TINY_IMAGE_CODEBOOK)
 
 
 # Every test has a timeout (the slow ones set their own below) and runs
@@ -22,13 +19,9 @@ pytestmark = [pytest.mark.timeout(30), pytest.mark.usefixtures("one_torch_thread
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    torch.manual_seed(0)
-    tok = ImageTokenizer(VQVAE(VQConfig(downsample=4, codebook_size=K, latent_dim=8,
-                                        channels=(8, 16), res_blocks=1)), "tiny")
-    ctx = ImageContextModel(ContextConfig(codebook_size=K, code_dim=8, window=8, d_model=32,
-                                          layers=1, heads=2, mlp_ratio=2.0),
-                            tok.model.quantizer.codebook).eval()
+def tiny(tiny_image_models, tmp_path_factory):
+    """The tiny models and their weight files."""
+    tok, ctx = tiny_image_models
     folder = tmp_path_factory.mktemp("tiny_models")
     return tok, ctx, tok.save(folder / "tok.safetensors"), ctx.save(folder / "ctx.safetensors")
 
