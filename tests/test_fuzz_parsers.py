@@ -39,14 +39,14 @@ def _assert_valid(header):
         assert encode_header(header).shape == (HEADER_CODED_BITS,)
 
 
-@fuzz(300, ms_per_example=5)
+@fuzz(300, ms_per_example=10)
 @given(llr=st.one_of(finite_llrs, any_llrs))
 def test_header_decoder_takes_any_llrs(llr):
     """Random LLRs, NaN and Inf included: None or a valid header."""
     _assert_valid(decode_header(llr))
 
 
-@fuzz(400, ms_per_example=5)
+@fuzz(400, ms_per_example=10)
 @given(header=headers, data=st.data())
 def test_corrupted_header_decodes_to_itself_or_fails(header, data):
     """The sent header's LLRs with random flips, erasures and noise: the
@@ -104,7 +104,7 @@ def _assert_one_line_error_or_profile(path, label: str = ""):
     assert isinstance(profile, RadioProfile)
 
 
-@fuzz(300, ms_per_example=10)
+@fuzz(300, ms_per_example=30)
 @given(fields=st.dictionaries(st.sampled_from(FIELDS), values, max_size=8))
 def test_profile_loader_field_fuzz(tmp_path_factory, fields):
     """Well-formed YAML with any fields of any type: a profile or one line."""

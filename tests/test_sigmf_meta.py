@@ -111,7 +111,7 @@ def _assert_parses_or_one_line(data: bytes):
     assert all(isinstance(a, dict) for a in meta.annotations)
 
 
-@fuzz(400, ms_per_example=3)
+@fuzz(400, ms_per_example=15)
 @given(glob=st.dictionaries(st.sampled_from(GLOBAL_KEYS), json_values, max_size=7),
        captures=json_values, annotations=json_values,
        drop=st.sets(st.sampled_from(["captures", "annotations"])))
@@ -123,7 +123,7 @@ def test_sigmf_meta_field_fuzz(glob, captures, annotations, drop):
     _assert_parses_or_one_line(json.dumps(meta).encode())
 
 
-@fuzz(400, ms_per_example=3)
+@fuzz(400, ms_per_example=5)
 @given(data=st.one_of(st.binary(max_size=300), json_values.map(lambda v: json.dumps(v).encode()),
                       st.builds(lambda good, cut, junk: good[:cut] + junk,
                                 st.just(json.dumps(GOOD).encode()), st.integers(0, 400),
