@@ -275,6 +275,10 @@ def test_header_fields_accept_exactly_their_documented_ranges():
             PhyHeader(*fields)
     with pytest.raises(ValueError, match="96 LLRs, got 95"):
         decode_header(np.zeros(95, np.float32))
+    # Any shape of 96 LLRs is read in C order (as the burst decoder's (2, 48) symbols).
+    header = PhyHeader(700, 2, 17)
+    llr = 5.0 * (1 - 2 * encode_header(header).astype(np.float32))
+    assert decode_header(llr.reshape(2, 48)) == header
 
 
 def test_header_too_corrupted_to_decode_is_rejected():

@@ -67,10 +67,6 @@ def _to_bits(value: int, width: int) -> np.ndarray:
     return ((value >> np.arange(width - 1, -1, -1)) & 1).astype(np.uint8)
 
 
-def _from_bits(bits: np.ndarray) -> int:
-    return int(np.asarray(bits, dtype=np.int64) @ (1 << np.arange(len(bits) - 1, -1, -1)))
-
-
 @lru_cache(maxsize=1)
 def header_code() -> LdpcCode:
     return gnuradio_code(HEADER_ALIST, max_iterations=40)
