@@ -378,6 +378,11 @@ def test_header_running_past_the_data():
     forged = seal(raw_body(block=bytes([1]) + struct.pack(">H", 1000) + bytes(8)))
     with pytest.raises(PacketTooShortError, match="explicit positions"):
         parse_packet(forged)
+    # A fixed-size field cut short: the arithmetic block needs 10 bytes, gets 7.
+    cut = seal(raw_body(block=bytes([0]) + bytes(7), payload=b""))
+    with pytest.raises(PacketTooShortError,
+                       match="header ends inside the arithmetic positions field"):
+        parse_packet(cut)
 
 
 @pytest.mark.timeout(30)
