@@ -430,6 +430,13 @@ def test_invalid_packets_cannot_be_built_or_encoded():
                           (dict(positions=np.arange(8)), HeaderFieldError)]:
         with pytest.raises(error):
             TokenPacket(**{**fields, **change})
+    # The error names the field, and says what was wrong with it.
+    for change, field, words in [(dict(modality=7), "modality", "unknown modality 7"),
+                                 (dict(token_ids=np.arange(8) + 0.5), "token_ids",
+                                  "token ids must be integers, got float64")]:
+        with pytest.raises(HeaderFieldError, match=words) as info:
+            TokenPacket(**{**fields, **change})
+        assert info.value.field == field
     pkt = TokenPacket(**fields)
     pkt.token_ids[0] = 16  # arrays stay mutable; encoding re-validates
     with pytest.raises(HeaderFieldError, match="token_ids"):
