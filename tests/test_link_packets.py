@@ -433,10 +433,17 @@ def test_invalid_packets_cannot_be_built_or_encoded():
     # The error names the field, and says what was wrong with it.
     for change, field, words in [(dict(modality=7), "modality", "unknown modality 7"),
                                  (dict(token_ids=np.arange(8) + 0.5), "token_ids",
-                                  "token ids must be integers, got float64")]:
+                                  "token ids must be integers, got float64"),
+                                 (dict(token_ids=np.arange(8) + 9), "token_ids",
+                                  r"ids must lie in \[0, 2\*\*4\), got range \[9, 16\]"),
+                                 (dict(positions=np.arange(8)), "positions",
+                                  "expected ArithmeticPositions or ExplicitPositions, got ndarray"),
+                                 (dict(tokenizer=256), "tokenizer", "must be an int 0..255, got 256")]:
         with pytest.raises(HeaderFieldError, match=words) as info:
             TokenPacket(**{**fields, **change})
         assert info.value.field == field
+    with pytest.raises(PayloadLengthError, match="7 token ids for 8 positions"):
+        TokenPacket(**{**fields, "token_ids": np.arange(7)})
     pkt = TokenPacket(**fields)
     pkt.token_ids[0] = 16  # arrays stay mutable; encoding re-validates
     with pytest.raises(HeaderFieldError, match="token_ids"):
