@@ -438,7 +438,9 @@ def test_invalid_packets_cannot_be_built_or_encoded():
                                   r"ids must lie in \[0, 2\*\*4\), got range \[9, 16\]"),
                                  (dict(positions=np.arange(8)), "positions",
                                   "expected ArithmeticPositions or ExplicitPositions, got ndarray"),
-                                 (dict(tokenizer=256), "tokenizer", "must be an int 0..255, got 256")]:
+                                 (dict(tokenizer=256), "tokenizer", "must be an int 0..255, got 256"),
+                                 (dict(frame_shape=(2, 4)), "frame_shape",
+                                  r"TEXT frames have 1 dim\(s\), got shape \(2, 4\)")]:
         with pytest.raises(HeaderFieldError, match=words) as info:
             TokenPacket(**{**fields, **change})
         assert info.value.field == field
