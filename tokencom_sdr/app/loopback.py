@@ -143,7 +143,7 @@ def _send(frame: TokenFrame, config: LinkConfig, importance: Optional[np.ndarray
             raise ValueError("a packet-loss model cannot be combined with unequal protection")
         plan = equal_airtime_protection(frame, config.message_id, importance, aggregation,
                                         config.mcs, *config.uep)
-        packets, mcs, protection = plan.packets, plan.packet_mcs, plan.summary(*config.uep)
+        packets, mcs, protection = plan.packets, plan.packet_mcs, plan.summary()
     else:
         packets = packetize(frame, config.message_id, aggregation)
     phy = run_phy_loopback(packets, mcs, config.make_channel(), config.sync_threshold)

@@ -23,7 +23,7 @@ from ..phy.mcs import get_mcs
 from ..phy.ofdm_params import OfdmParams
 from ..tokens.frame import TokenFrame
 
-__all__ = ["ProtectionPlan", "equal_airtime_protection", "parse_uep"]
+__all__ = ["ProtectionPlan", "equal_airtime_protection", "parse_uep", "check_protection_pair"]
 
 
 @dataclass
@@ -34,8 +34,8 @@ class ProtectionPlan:
     ----------
     packets : list of bytes
         Encoded packets in air order: robust ones first.
-    packet_mcs : list of str
-        The MCS of each, in the same order.
+    robust_mcs, fast_mcs : str
+        The two MCSs.
     robust_packets : int
         How many leading packets are robust.
     robust_tokens : int
@@ -47,14 +47,21 @@ class ProtectionPlan:
     """
 
     packets: List[bytes]
-    packet_mcs: List[str]
+    robust_mcs: str
+    fast_mcs: str
     robust_packets: int
     robust_tokens: int
     channel_uses: int
     budget: int
 
-    def summary(self, robust_mcs: str, fast_mcs: str) -> Dict[str, object]:
-        return {"robust_mcs": robust_mcs, "fast_mcs": fast_mcs,
+    @property
+    def packet_mcs(self) -> List[str]:
+        """The MCS of each packet, in air order."""
+        fast = len(self.packets) - self.robust_packets
+        return [self.robust_mcs] * self.robust_packets + [self.fast_mcs] * fast
+
+    def summary(self) -> Dict[str, object]:
+        return {"robust_mcs": self.robust_mcs, "fast_mcs": self.fast_mcs,
                 "robust_packets": self.robust_packets, "robust_tokens": self.robust_tokens,
                 "packets": len(self.packets), "channel_uses": self.channel_uses,
                 "equal_protection_channel_uses": self.budget}
@@ -65,7 +72,12 @@ def parse_uep(text: str) -> Tuple[str, str]:
     parts = [p.strip() for p in str(text).split(",")]
     if len(parts) != 2:
         raise ValueError(f"--uep takes ROBUST,FAST (two MCS names), got {text!r}")
-    robust, fast = (get_mcs(p) for p in parts)
+    return check_protection_pair(*parts)
+
+
+def check_protection_pair(robust_mcs: str, fast_mcs: str) -> Tuple[str, str]:
+    """Both MCS names checked, the robust one carrying fewer bits per symbol."""
+    robust, fast = get_mcs(robust_mcs), get_mcs(fast_mcs)
     if robust.bits_per_symbol * robust.rate >= fast.bits_per_symbol * fast.rate:
         raise ValueError(f"--uep: the robust MCS ({robust.name}) must carry fewer bits per "
                          f"symbol than the fast one ({fast.name})")
@@ -94,7 +106,7 @@ def equal_airtime_protection(frame: TokenFrame, message_id: int, importance: np.
         at ``base_mcs``.
     """
     params = params or OfdmParams()
-    parse_uep(f"{robust_mcs},{fast_mcs}")
+    robust_mcs, fast_mcs = check_protection_pair(robust_mcs, fast_mcs)
     built = build_packets(frame, message_id, aggregation)
     packets = [encode_packet(p) for p in built]
     budget = sum(burst_length(len(p), base_mcs, params) for p in packets)
@@ -112,8 +124,7 @@ def equal_airtime_protection(frame: TokenFrame, message_id: int, importance: np.
         robust += 1
     air_order = order[:robust] + sorted(order[robust:])
     return ProtectionPlan(
-        packets=[packets[i] for i in air_order],
-        packet_mcs=[robust_mcs] * robust + [fast_mcs] * (len(order) - robust),
+        packets=[packets[i] for i in air_order], robust_mcs=robust_mcs, fast_mcs=fast_mcs,
         robust_packets=robust,
         robust_tokens=int(sum(len(built[i].position_array()) for i in order[:robust])),
         channel_uses=uses, budget=budget)

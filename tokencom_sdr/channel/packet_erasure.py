@@ -36,12 +36,14 @@ class PacketErasureChannel:
         if model is None:
             if loss_probability is None:
                 raise ValueError("give a loss probability or a loss model")
-            if not 0.0 <= loss_probability <= 1.0:
-                raise ValueError(f"loss_probability must be in [0, 1], got {loss_probability}")
-            model = iid_loss(float(loss_probability))
+            model = iid_loss(float(loss_probability))  # checks it is a probability
         self.model = model
-        self.loss_probability = model.loss_rate()
         self.trace = model.process(seed)
+
+    @property
+    def loss_probability(self) -> float:
+        """The model's long-run share of lost packets."""
+        return self.model.loss_rate()
 
     def lost(self, count: int) -> np.ndarray:
         """Loss flags of the next ``count`` packets, ``(count,)`` bool."""

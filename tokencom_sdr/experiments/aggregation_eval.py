@@ -28,7 +28,6 @@ import numpy as np
 
 from ..channel.loss_models import MarkovLossModel, iid_loss
 from ..link import FrameGeometry, depacketize, make_aggregation, packetize
-from ..link.aggregation import FixedGrouping
 from ..link.semantic_aggregation import (SEMANTIC_METHODS, AverageTokenSimilarity,
                                          SemanticAggregation, SubsetSimilarity)
 from ..metrics.semantic import MiniLMEncoder, default_encoder
@@ -168,7 +167,6 @@ def _score_after_loss(frame, groupings: dict, lost: List[np.ndarray], recovery, 
     original = tokenizer.decode(frame.ids)
     texts: Dict[str, List[str]] = {}
     for method, grouping in groupings.items():
-        grouping = grouping if isinstance(grouping, FixedGrouping) else grouping.for_frame(frame)
         packets = packetize(frame, message_id, grouping)
         geometry = FrameGeometry.from_frame(frame, grouping)
         texts[method] = []

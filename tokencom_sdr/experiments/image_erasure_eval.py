@@ -110,6 +110,7 @@ def evaluate_erasures(image: np.ndarray, tokenizer: ImageTokenizer, losses: Sequ
         raise ValueError(f"unknown recovery {unknown}; choose from {IMAGE_RECOVERY_METHODS}")
     size = image.shape[:2]
     frame = tokenizer.encode_frame(image)
+    groups = make_aggregation(aggregation, tokens_per_packet).assign(len(frame))
     clean = tokenizer.decode_frame(frame, size)
     base = {m: "context" if m in CONTEXT_VARIANTS else m for m in methods}
     recoveries = {b: ImageRecovery(b, tokenizer, context_model if b == "context" else None,
@@ -123,8 +124,7 @@ def evaluate_erasures(image: np.ndarray, tokenizer: ImageTokenizer, losses: Sequ
         trace = None if loss_model == "iid" else model.process([seed, 1 + int(1e6 * loss)])
         received = [packet_erasure_channel(frame, float(loss), tokens_per_packet, rng,
                                            aggregation, trace=trace) for _ in range(draws)]
-        packet_loss = float(np.mean([np.mean(_packets_lost(rx, frame, tokens_per_packet,
-                                                           aggregation)) for rx in received]))
+        packet_loss = float(np.mean([np.mean(_packets_lost(rx, groups)) for rx in received]))
         # One fill per base method and draw, shared by its renderings.
         fills = {}
         for b, recovery in recoveries.items():
@@ -162,13 +162,14 @@ def evaluate_erasures(image: np.ndarray, tokenizer: ImageTokenizer, losses: Sequ
         # JPEG of the original at no more bits than the tokens took.
         **jpeg_same_bpp_scores(image, len(frame) * frame.bits_per_token),
         "grid": list(frame.shape),
-        "packets": make_aggregation(aggregation, tokens_per_packet).num_packets(len(frame)),
+        "packets": len(groups),
     }
 
 
-def _packets_lost(received: TokenFrame, frame: TokenFrame, tokens_per_packet: int,
-                  aggregation: str) -> np.ndarray:
-    """Which packets of ``frame`` the receiver lost, ``(P,)`` bool, read off the erasures."""
-    groups = make_aggregation(aggregation, tokens_per_packet).assign(len(frame))
+def _packets_lost(received: TokenFrame, groups) -> np.ndarray:
+    """Which packets the receiver lost, ``(P,)`` bool, read off the erasures.
+
+    ``groups``: the frame positions of each packet (the aggregation's ``assign``).
+    """
     erased = received.erased.reshape(-1)
     return np.array([bool(erased[group].all()) for group in groups])
