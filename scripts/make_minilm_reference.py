@@ -1,4 +1,4 @@
-"""Write tests/data/minilm_reference.npz: all-MiniLM-L6-v2 embeddings of a few
+"""Write tests/metrics/minilm_reference.npz: all-MiniLM-L6-v2 embeddings of a few
 texts computed by sentence-transformers, the reference our own torch encoder
 (tokencom_sdr/metrics/semantic.py) is tested against.
 
@@ -22,7 +22,7 @@ import numpy as np
 
 from tokencom_sdr.metrics.semantic import MiniLMEncoder
 
-OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "minilm_reference.npz"
+OUT = Path(__file__).resolve().parent.parent / "tests" / "metrics" / "minilm_reference.npz"
 TEXTS = [
     "Shall I compare thee to a summer's day?",
     "The maintenance crew replaced the cooling fan on the second server rack this morning.",

@@ -189,7 +189,7 @@ def test_psnr_and_ms_ssim():
     assert psnr(a, light) == pytest.approx(10 * np.log10(255 ** 2 / mse))
     # Agrees with scikit-image's Gaussian SSIM (which crops the 5 border
     # pixels its padding touches: the same 'valid' region as ours).
-    # tests/test_image_quality.py pins both metrics to pytorch-msssim.
+    # tests/metrics/test_image_quality.py pins both metrics to pytorch-msssim.
     from skimage.metrics import structural_similarity
     ref = structural_similarity(a, heavy, channel_axis=2, gaussian_weights=True, sigma=1.5,
                                 use_sample_covariance=False, data_range=255)

@@ -12,7 +12,7 @@ The over-the-air tests send on the profile's frequency (2.45 GHz) at the
 lowest useful power: connect TX and RX of the same radio with a cable and a
 30 dB attenuator, or put the antennas close together.
 
-Run them with ``pytest -m hardware tests/test_hardware.py``.
+Run them with ``pytest -m hardware tests/radio/test_hardware.py``.
 """
 
 import threading

@@ -27,7 +27,7 @@ from tokencom_sdr.radio.pluto import check_pluto_context, make_pluto_sink, make_
     pad_to_buffer
 from tokencom_sdr.radio.profile import apply_overrides, load_profile
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LOCAL_PLUTO = "ip:127.0.0.1"
 
 

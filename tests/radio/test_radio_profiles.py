@@ -17,7 +17,7 @@ from tokencom_sdr.radio.profile import (
     profile_from_dict,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PROFILES = REPO / "tokencom_sdr" / "radio" / "profiles"
 SHIPPED = ["pluto", "usrp_b210", "usrp_x310", "zmq", "loopback"]
 

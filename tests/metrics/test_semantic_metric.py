@@ -1,6 +1,6 @@
 """The MiniLM sentence encoder pinned to stored reference embeddings.
 
-``tests/data/minilm_reference.npz`` holds all-MiniLM-L6-v2 embeddings of
+``tests/metrics/minilm_reference.npz`` holds all-MiniLM-L6-v2 embeddings of
 nine texts (short, empty, non-ASCII, and one longer than the 256-token
 window) computed once by sentence-transformers 5.7.0 with transformers
 4.57.6, from the same packaged weights (``scripts/make_minilm_reference.py``
@@ -17,7 +17,7 @@ import pytest
 from tokencom_sdr.metrics.semantic import MiniLMEncoder
 
 pytestmark = pytest.mark.timeout(120)
-REFERENCE = Path(__file__).parent / "data" / "minilm_reference.npz"
+REFERENCE = Path(__file__).parent / "minilm_reference.npz"
 
 
 @pytest.fixture(scope="module")

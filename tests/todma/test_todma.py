@@ -174,7 +174,7 @@ def test_todma_loopback_flowgraph_compiles_and_runs_headless(tmp_path):
 
     from tokencom_sdr.tokens.text_bpe import TextTokenizer
 
-    grc = Path(__file__).resolve().parents[1] / "flowgraphs" / "todma_loopback.grc"
+    grc = Path(__file__).resolve().parents[2] / "flowgraphs" / "todma_loopback.grc"
     compiled = subprocess.run([sys.executable, "/usr/bin/grcc", "-o", str(tmp_path), str(grc)],
                               capture_output=True, text=True, timeout=60)
     assert compiled.returncode == 0, compiled.stdout + compiled.stderr

@@ -137,7 +137,7 @@ def test_every_mcs_is_offered_by_the_grc_transmit_blocks():
     from pathlib import Path
 
     for name in ("tokencom_ofdm_stream_tx", "tokencom_pluto_radio_tx", "tokencom_usrp_radio_tx"):
-        block = yaml.safe_load((Path(__file__).parents[1] / "blocks" / f"{name}.block.yml").read_text())
+        block = yaml.safe_load((Path(__file__).parents[2] / "blocks" / f"{name}.block.yml").read_text())
         [mcs] = [p for p in block["parameters"] if p["id"] == "mcs"]
         assert [o.strip("'") for o in mcs["options"]] == list(MCS_NAMES), name
 

@@ -22,7 +22,7 @@ from tokencom_sdr.radio.profile import load_profile
 from tokencom_sdr.radio.sigmf_file import (RecordingError, read_recording, recording_paths,
                                            validate_recording)
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LEAD = 3000  # samples of silence before the first burst
 SNR_DB, CFO = 20.0, 0.003
 

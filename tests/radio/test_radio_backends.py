@@ -28,7 +28,7 @@ from tokencom_sdr.radio.profile import (PACKAGE_PROFILES, RadioProfile, apply_ov
 from tokencom_sdr.radio.sigmf_backend import RecordingSink, SigmfBackend
 from tokencom_sdr.radio.sigmf_file import read_recording, recording_paths, validate_recording
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PACKAGE_YAML = sorted(PACKAGE_PROFILES.glob("*.yaml"))
 RADIO_SOURCES = REPO / "tokencom_sdr" / "radio"
 BACKEND_MODULES = ["backend.py", "backends.py", "checks.py", "pluto.py", "usrp.py",

@@ -20,7 +20,7 @@ import pytest
 
 from tokencom_sdr.data.messages import SONNET_18
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-u", "-m", "tokencom_sdr.cli"]
 
 

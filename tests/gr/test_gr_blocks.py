@@ -33,7 +33,7 @@ from tokencom_sdr.phy.ofdm_params import OfdmParams
 from tokencom_sdr.phy.modem import modulate
 from tokencom_sdr.tokens.text_bpe import ERASED_MARKER
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BLOCKS_DIR = REPO / "blocks"
 FLOWGRAPHS = sorted((REPO / "flowgraphs").glob("*.grc"))
 GRCC = "/usr/bin/grcc"

@@ -89,7 +89,7 @@ def test_tokencom_rx_keeps_running_through_garbage_and_reports_it(tmp_path):
     out = tmp_path / "rx.json"
     rx = subprocess.Popen([sys.executable, "-u", "-m", "tokencom_sdr.cli", "rx", "--radio", "zmq",
                            "-a", f"tcp://127.0.0.1:{port}", "--count", "1", "--json", str(out)],
-                          cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE,
+                          cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True)
     try:
         time.sleep(3.0)  # the receiver connects

@@ -436,7 +436,7 @@ needs_corpus = pytest.mark.skipif(
 def test_committed_tokenizer_is_reproducible(tmp_path):
     retrained = tmp_path / "text_bpe_4096.json"
     train_text_tokenizer(retrained, progress=False)
-    committed = Path(__file__).parents[1] / "tokencom_sdr/tokens/data/text_bpe_4096.json"
+    committed = Path(__file__).parents[2] / "tokencom_sdr/tokens/data/text_bpe_4096.json"
     assert retrained.read_bytes() == committed.read_bytes()
 
 
