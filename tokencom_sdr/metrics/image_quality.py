@@ -10,7 +10,7 @@ code. RGB images are scored per channel and averaged. Images too small for
 five scales use as many scales as fit (each at least the window size), with
 the exponents renormalised.
 
-``tests/test_image_quality.py`` pins SSIM and MS-SSIM to PyPI's
+``tests/metrics/test_image_quality.py`` pins SSIM and MS-SSIM to PyPI's
 ``pytorch-msssim`` (an independent implementation) within 1e-4.
 """
 

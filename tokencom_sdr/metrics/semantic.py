@@ -16,10 +16,10 @@ module runs the network itself from the packaged files:
 
 ``backend="sentence-transformers"`` loads the same files through
 ``sentence-transformers`` instead, when that is installed (it is not, in
-``.venv``). ``tests/test_semantic_metric.py`` checks the built-in encoder
+``.venv``). ``tests/metrics/test_semantic_metric.py`` checks the built-in encoder
 against reference embeddings computed once with sentence-transformers 5.7.0
 and transformers 4.57.6 (``scripts/make_minilm_reference.py``) and stored in
-``tests/data/minilm_reference.npz``: they agree within 1e-5.
+``tests/metrics/minilm_reference.npz``: they agree within 1e-5.
 
 When the package is missing, :class:`SemanticModelUnavailable` says how to
 install it, and :func:`semantic_similarity_or_none` returns None so callers

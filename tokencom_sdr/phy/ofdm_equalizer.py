@@ -356,7 +356,7 @@ def equalize_bursts(fft_symbols: np.ndarray, channel: np.ndarray, carrier_offset
     call dominates on one burst's small arrays, so the single-burst version
     is written for the fewest calls on scalars (the header, decoded before
     the next burst can be located), and this one pays each call once for a
-    whole batch (the payloads of a chunk). ``tests/test_phy_equalizer``
+    whole batch (the payloads of a chunk). ``tests/phy/test_phy_equalizer``
     checks that the two agree.
 
     Parameters
