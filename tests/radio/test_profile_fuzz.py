@@ -30,6 +30,14 @@ values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=
                       max_leaves=8)
 
 
+@pytest.fixture(scope="module")
+def fuzz_profile_path(tmp_path_factory):
+    """One file that every example overwrites: a directory per example made
+    the 10**5-case run slow (pytest numbers each new directory by listing
+    all the earlier ones, so the cost grew with every case)."""
+    return tmp_path_factory.mktemp("profiles") / "fuzz.yaml"
+
+
 def _assert_one_line_error_or_profile(path, label: str = ""):
     """``label``: what the line must start with (the profile's name)."""
     try:
@@ -43,9 +51,9 @@ def _assert_one_line_error_or_profile(path, label: str = ""):
 
 @fuzz(300, ms_per_example=30)
 @given(fields=st.dictionaries(st.sampled_from(FIELDS), values, max_size=8))
-def test_profile_loader_field_fuzz(tmp_path_factory, fields):
+def test_profile_loader_field_fuzz(fuzz_profile_path, fields):
     """Well-formed YAML with any fields of any type: a profile or one line."""
-    path = tmp_path_factory.mktemp("profiles") / "fuzz.yaml"
+    path = fuzz_profile_path
     try:
         text = yaml.safe_dump(fields, allow_unicode=True)
     except yaml.YAMLError:
@@ -61,9 +69,9 @@ def test_profile_loader_field_fuzz(tmp_path_factory, fields):
 @given(data=st.one_of(st.binary(max_size=300),
                       st.text(alphabet=string.printable + "&*!|>-:{}[]'\"", max_size=300)
                       .map(lambda t: t.encode("utf-8"))))
-def test_profile_loader_byte_fuzz(tmp_path_factory, data):
+def test_profile_loader_byte_fuzz(fuzz_profile_path, data):
     """Any bytes (YAML syntax characters weighted in): a profile or one line."""
-    path = tmp_path_factory.mktemp("profiles") / "fuzz.yaml"
+    path = fuzz_profile_path
     path.write_bytes(b"backend: zmq\n" + data)
     _assert_one_line_error_or_profile(path)
 
