@@ -357,7 +357,7 @@ BAD_FIELDS = {
                                "positions"),
     "explicit at uint32 max": (dict(block=explicit_block([HUGE] + list(range(7)))),
                                "positions"),
-    "unknown positions mode": (dict(block=bytes([2]) + struct.pack(">IIH", 0, 1, 8)),
+    "unknown positions mode": (dict(block=bytes([3]) + struct.pack(">IIH", 0, 1, 8)),
                                "positions"),
 }
 

@@ -1,23 +1,48 @@
-"""How badly the receiver would guess each token if it were lost (the sender's view).
+"""How badly the receiver would guess each token if it were left out (the sender's view).
 
-Unequal protection (:mod:`tokencom_sdr.link.unequal_protection`) sends the
-tokens the context model restores worst in robust packets. The sender runs
-the same model the receiver has: a token's importance is its surprisal,
-``-log p(token | the others)``, with the others visible except for an
-interleaved quarter of the message (a lost packet's worth of context
-missing, as after interleaved loss).
+The sender runs the same context model the receiver fills with, so it can
+tell which tokens the receiver would restore and which it would not:
+
+* **Text**: a token's importance is its surprisal, ``-log p(token | the
+  others)``. Unequal protection (:mod:`tokencom_sdr.link.unequal_protection`)
+  sends the tokens of highest surprisal in robust packets.
+* **Images**: a token's importance is the squared codeword-space error of
+  what the image context model would draw in its place, ``|E_p[c] - c_true|^2``
+  with ``E_p[c]`` the model's expected codeword (what the soft decoder of
+  :class:`~tokencom_sdr.context.image_recovery.ImageRecovery` draws). It is
+  the model's predictability measured in the units PSNR counts, rather than
+  in ``-log p``: two codes can be far apart in probability and close in pixels.
+
+Each score is computed with batched masking: the positions are split into
+interleaved groups, and one pass predicts a whole group with that group
+hidden, so a message costs ``groups`` predictions, not one per token.
+
+A token **budget** (:mod:`tokencom_sdr.link.budget`) leaves a share ``1 -
+alpha`` of the tokens out, and a token that is easy to guess from all its
+neighbours may not be when half of them are missing too. :func:`budget_importance`
+therefore drops tokens greedily over a few rounds: each round scores the
+tokens still kept with the ones already dropped hidden, and drops the most
+predictable. The result ranks every position, so the top ``ceil(alpha * n)``
+are the tokens to send.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import math
+from typing import Callable, Optional
 
+import numpy as np
+import torch
+
+from .image_maskgit import ImageContextModel, grid_logits
 from .text_recovery import TextRecovery
 
-__all__ = ["text_token_surprisal"]
+__all__ = ["text_token_surprisal", "image_token_error", "budget_importance",
+           "text_budget_importance", "image_budget_importance"]
 
 
-def text_token_surprisal(recovery: TextRecovery, ids: np.ndarray, groups: int = 4) -> np.ndarray:
+def text_token_surprisal(recovery: TextRecovery, ids: np.ndarray, groups: int = 4,
+                         hidden: Optional[np.ndarray] = None) -> np.ndarray:
     """Surprisal of every token of a text message under the context model.
 
     Parameters
@@ -27,8 +52,10 @@ def text_token_surprisal(recovery: TextRecovery, ids: np.ndarray, groups: int = 
     ids : np.ndarray, shape ``(n,)``, int
         The message's token ids.
     groups : int
-        Tokens are predicted in ``groups`` interleaved groups, one forward
-        pass each; a token's own group is hidden while it is predicted.
+        Tokens are predicted in ``groups`` interleaved groups, one batched
+        forward pass; a token's own group is hidden while it is predicted.
+    hidden : np.ndarray, shape ``(n,)``, bool, optional
+        Positions the receiver will not have (never shown to the model).
 
     Returns
     -------
@@ -38,6 +65,149 @@ def text_token_surprisal(recovery: TextRecovery, ids: np.ndarray, groups: int = 
     ids = np.asarray(ids, dtype=np.int64).reshape(-1)
     if ids.size == 0:
         return np.zeros(0)
+    visible = np.ones(ids.size, dtype=bool) if hidden is None else ~np.asarray(hidden, bool)
     targets = np.arange(ids.size)
-    probs = recovery.token_prior(ids, np.ones(ids.size, dtype=bool), targets, groups=groups)
+    probs = recovery.token_prior(ids, visible, targets, groups=groups)
     return -np.log(np.maximum(probs[targets, ids].astype(np.float64), 1e-12))
+
+
+def _lattice_groups(rows: int, cols: int, side: int) -> np.ndarray:
+    """``(rows * cols,)`` group of each raster position: its phase in a
+    ``side x side`` lattice, so every group is spread evenly over the grid."""
+    r, c = np.divmod(np.arange(rows * cols), cols)
+    return (r % side) * side + (c % side)
+
+
+@torch.no_grad()
+def image_token_error(model: ImageContextModel, grid: np.ndarray,
+                      hidden: Optional[np.ndarray] = None, side: int = 2) -> np.ndarray:
+    """Codeword error the context model would make at each position of an image grid.
+
+    Parameters
+    ----------
+    model : ImageContextModel
+        The receiver's image context model.
+    grid : np.ndarray, shape ``(R, C)``, int
+        The image's token ids.
+    hidden : np.ndarray, shape ``(R * C,)``, bool, optional
+        Positions the receiver will not have (always masked).
+    side : int
+        Positions are predicted in ``side**2`` lattice groups (one
+        :func:`~tokencom_sdr.context.image_maskgit.grid_logits` call each);
+        a position's own group is masked while it is predicted.
+
+    Returns
+    -------
+    np.ndarray, shape ``(R * C,)``, float64
+        ``|E_p[c] - c_true|^2`` in the codebook's units; higher means the
+        receiver would draw it worse. Hidden positions are scored too.
+    """
+    grid = np.asarray(grid, dtype=np.int64)
+    rows, cols = grid.shape
+    n = rows * cols
+    hidden = np.zeros(n, bool) if hidden is None else np.asarray(hidden, bool).reshape(-1)
+    device = next(model.parameters()).device
+    codebook = model.codebook.to(device)
+    truth = codebook[torch.as_tensor(grid.reshape(-1), device=device)]
+    groups = _lattice_groups(rows, cols, side)
+    error = np.zeros(n)
+    for g in range(side * side):
+        target = groups == g
+        masked = (hidden | target).reshape(rows, cols)
+        ids = torch.as_tensor(np.where(masked, model.mask_id, grid), device=device)
+        need = torch.as_tensor(target.reshape(rows, cols), device=device)
+        logp = grid_logits(model, ids, need)
+        flat = torch.as_tensor(np.flatnonzero(target), device=device)
+        expected = logp.reshape(n, -1)[flat].exp() @ codebook
+        error[target] = ((expected - truth[flat]) ** 2).sum(dim=1).double().cpu().numpy()
+    return error
+
+
+def budget_importance(score: Callable[[np.ndarray], np.ndarray], n_tokens: int, keep: int,
+                      rounds: int = 4) -> np.ndarray:
+    """Rank positions for a budget by dropping the most predictable, a few at a time.
+
+    Parameters
+    ----------
+    score : callable
+        ``score(hidden)`` with ``hidden`` a ``(n,)`` bool array of the
+        positions already dropped returns ``(n,)`` float importance (higher:
+        the receiver would restore it worse), computed with those hidden.
+    n_tokens : int
+    keep : int
+        Positions the budget sends (``ceil(alpha * n)``,
+        :func:`~tokencom_sdr.link.budget.budget_size`); the other ``n - keep``
+        are dropped in ``rounds`` equal steps.
+    rounds : int
+        Scoring rounds, ``>= 1`` (one ``score`` call each, plus none when
+        ``keep`` is everything).
+
+    Returns
+    -------
+    np.ndarray, shape ``(n,)``, float64
+        Higher is more important: dropped positions rank by when they were
+        dropped (first = lowest), kept ones above all of them by their last
+        score. Its top ``keep`` are the kept positions.
+    """
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    if not 0 <= keep <= n_tokens:
+        raise ValueError(f"keep must be 0..{n_tokens}, got {keep}")
+    to_drop = n_tokens - keep
+    importance = np.zeros(n_tokens)
+    if to_drop == 0:
+        return importance
+    dropped = np.zeros(n_tokens, dtype=bool)
+    per_round = math.ceil(to_drop / rounds)
+    rank = 0.0
+    while True:
+        scores = np.asarray(score(dropped), dtype=np.float64)
+        kept = np.flatnonzero(~dropped)
+        left = to_drop - int(dropped.sum())
+        if left == 0:
+            # Kept positions rank above every dropped one, among themselves by score.
+            order = kept[np.argsort(scores[kept], kind="stable")]
+            importance[order] = rank + 1 + np.arange(order.size)
+            return importance
+        order = kept[np.argsort(scores[kept], kind="stable")][:min(per_round, left)]
+        importance[order] = rank + np.linspace(0.0, 0.5, order.size, endpoint=False)
+        dropped[order] = True
+        rank += 1.0
+
+
+def text_budget_importance(recovery: TextRecovery, ids: np.ndarray, keep: int,
+                           rounds: int = 4, groups: int = 4) -> np.ndarray:
+    """Text importance for a budget of ``keep`` tokens: :func:`budget_importance` over surprisal.
+
+    Parameters
+    ----------
+    ids : np.ndarray, shape ``(n,)``, int
+
+    Returns
+    -------
+    np.ndarray, shape ``(n,)``, float64
+    """
+    ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+    return budget_importance(lambda hidden: text_token_surprisal(recovery, ids, groups, hidden),
+                             ids.size, keep, rounds)
+
+
+def image_budget_importance(model: ImageContextModel, grid: np.ndarray, keep: int,
+                            rounds: int = 8, side: int = 2) -> np.ndarray:
+    """Image importance for a budget of ``keep`` tokens: :func:`budget_importance` over codeword error.
+
+    Parameters
+    ----------
+    grid : np.ndarray, shape ``(R, C)``, int
+    rounds : int
+        Eight measured best on held-out 256 x 256 crops at ``alpha = 0.5``:
+        +2.5 to +4.0 dB PSNR over a random choice, against +0.4 dB with
+        one round and +1.4 to +1.8 dB with two.
+
+    Returns
+    -------
+    np.ndarray, shape ``(R * C,)``, float64
+    """
+    grid = np.asarray(grid, dtype=np.int64)
+    return budget_importance(lambda hidden: image_token_error(model, grid, hidden, side),
+                             grid.size, keep, rounds)

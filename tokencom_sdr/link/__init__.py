@@ -4,6 +4,7 @@
   (:func:`encode_packet`, :func:`parse_packet`).
 * :mod:`.positions`: how a header names the frame positions a packet carries.
 * :mod:`.aggregation`: which tokens share a packet (sequential, interleaved).
+* :mod:`.budget`: a token budget, only the top share of a frame's tokens sent.
 * :mod:`.packetizer`: :func:`packetize` a frame; :func:`depacketize` what
   arrived into a frame with erasures and statistics.
 * :mod:`.errors`: one exception per way a packet can be malformed.
@@ -50,7 +51,8 @@ from .packetizer import (
     packetize,
 )
 from .layout import MessageLayout, expected_packets, infer_layout
-from .positions import ArithmeticPositions, ExplicitPositions, describe_positions
+from .positions import ArithmeticPositions, ExplicitPositions, MaskedPositions, describe_positions
+from .budget import BUDGET_ORDERS, BudgetedAggregation, budget_positions, budget_size, check_budget
 
 __all__ = [
     "AGGREGATIONS", "Aggregation", "InterleavedAggregation", "SequentialAggregation",
@@ -62,6 +64,7 @@ __all__ = [
     "parse_packet",
     "FrameGeometry", "ReassemblyResult", "ReassemblyStats", "RejectedPacket",
     "build_packets", "depacketize", "packetize",
-    "ArithmeticPositions", "ExplicitPositions", "describe_positions",
+    "ArithmeticPositions", "ExplicitPositions", "MaskedPositions", "describe_positions",
+    "BUDGET_ORDERS", "BudgetedAggregation", "budget_positions", "budget_size", "check_budget",
     "MessageLayout", "infer_layout", "expected_packets",
 ]

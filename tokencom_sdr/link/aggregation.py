@@ -43,6 +43,9 @@ class Aggregation(ABC):
 
     #: Name used by :func:`make_aggregation`.
     name: str = ""
+    #: Whether every position of the frame goes in some packet (a token
+    #: budget, :mod:`.budget`, leaves some out on purpose).
+    covers_frame: bool = True
 
     def __init__(self, tokens_per_packet: int):
         if isinstance(tokens_per_packet, bool) or not isinstance(

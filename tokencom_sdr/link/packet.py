@@ -29,6 +29,12 @@ positions mode          1             0 arithmetic progression, 1 explicit list
  mode 0: count          2             ``k`` tokens, ``1..65535``
  mode 1: count          2             ``k`` tokens, ``1..65535``
  mode 1: positions      4 × k         distinct positions, in payload order
+ mode 2: start          4             first position of the progression
+ mode 2: stride         4             its step, ``>= 1``
+ mode 2: span           2             members of the progression, ``1..65535``
+ mode 2: mask           ceil(span/8)  one bit per member (MSB-first), set where a
+                                      token is carried, ``k >= 1`` set; then zero
+                                      bits up to the byte boundary
 payload                 ceil(k·b/8)   ids MSB-first, ``b`` bits each, then zero bits
                                       up to the byte boundary
 CRC-32                  4             ``zlib.crc32`` of every byte before it
@@ -74,6 +80,8 @@ from .positions import (
     MODE_EXPLICIT,
     ArithmeticPositions,
     ExplicitPositions,
+    MaskedPositions,
+    MODE_MASKED,
     PositionBlock,
 )
 
@@ -98,6 +106,7 @@ _DIM = struct.Struct(">I")
 _MODE = struct.Struct(">B")
 _ARITHMETIC = struct.Struct(">IIH")
 _EXPLICIT_COUNT = struct.Struct(">H")
+_MASKED = struct.Struct(">IIH")
 _CRC = struct.Struct(">I")
 
 FIXED_HEADER_SIZE = _FIXED.size
@@ -129,6 +138,8 @@ def header_size(ndim: int, positions: PositionBlock) -> int:
     """
     if isinstance(positions, ArithmeticPositions):
         block = _ARITHMETIC.size
+    elif isinstance(positions, MaskedPositions):
+        block = _MASKED.size + (positions.span + 7) // 8
     else:
         block = _EXPLICIT_COUNT.size + 4 * positions.count
     return FIXED_HEADER_SIZE + _DIM.size * ndim + _MODE.size + block
@@ -231,7 +242,8 @@ class TokenPacket:
 
     def validate(self) -> None:
         """Check every field; raise the specific ``PacketError`` if one is bad."""
-        if not isinstance(self.positions, (ArithmeticPositions, ExplicitPositions)):
+        if not isinstance(self.positions, (ArithmeticPositions, ExplicitPositions,
+                                           MaskedPositions)):
             raise HeaderFieldError(
                 "positions", f"expected ArithmeticPositions or ExplicitPositions, "
                 f"got {type(self.positions).__name__}")
@@ -361,6 +373,10 @@ def encode_packet(pkt: TokenPacket) -> bytes:
     if isinstance(pkt.positions, ArithmeticPositions):
         parts.append(_ARITHMETIC.pack(pkt.positions.start, pkt.positions.stride,
                                       pkt.positions.count))
+    elif isinstance(pkt.positions, MaskedPositions):
+        parts.append(_MASKED.pack(pkt.positions.start, pkt.positions.stride,
+                                  pkt.positions.span))
+        parts.append(np.packbits(pkt.positions.mask).tobytes())
     else:
         parts.append(_EXPLICIT_COUNT.pack(pkt.positions.count))
         parts.append(pkt.positions.indices.astype(">u4").tobytes())
@@ -459,10 +475,20 @@ def parse_packet(data) -> TokenPacket:
         (count,) = reader.take(_EXPLICIT_COUNT, "explicit position count")
         raw = reader.take_bytes(4 * count, f"list of {count} explicit positions")
         positions = ExplicitPositions(np.frombuffer(raw, dtype=">u4"))
+    elif mode == MODE_MASKED:
+        start, stride, span = reader.take(_MASKED, "masked positions")
+        raw = reader.take_bytes((span + 7) // 8, f"mask of {span} positions")
+        mask = np.unpackbits(np.frombuffer(raw, dtype=np.uint8)).astype(bool)
+        if mask[span:].any():
+            # Set padding bits would not re-encode to the same bytes.
+            raise HeaderFieldError("positions", f"the {mask.size - span} padding bit(s) after "
+                                                f"the mask of {span} positions must be zero")
+        positions = MaskedPositions(start, stride, mask[:span])
     else:
         raise HeaderFieldError(
             "positions", f"unknown positions mode {mode}; known: "
-            f"{MODE_ARITHMETIC} (arithmetic), {MODE_EXPLICIT} (explicit)")
+            f"{MODE_ARITHMETIC} (arithmetic), {MODE_EXPLICIT} (explicit), "
+            f"{MODE_MASKED} (masked)")
 
     # Range-check the header before decoding the payload, so that a bad header
     # is reported as such and not as a payload of the wrong size.

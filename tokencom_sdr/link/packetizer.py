@@ -271,7 +271,15 @@ def packetize(frame: TokenFrame, message_id: int, aggregation: Aggregation) -> L
 
 def _check_partition(groups: Sequence[np.ndarray], n_tokens: int,
                      aggregation: Aggregation) -> None:
-    """Raise ``ValueError`` unless ``groups`` cover ``0..n-1`` exactly once."""
+    """Raise ``ValueError`` unless ``groups`` cover ``0..n-1`` exactly once
+    (at most once, for an aggregation that leaves positions out on purpose)."""
+    if not aggregation.covers_frame:
+        everything = np.concatenate(groups) if groups else np.zeros(0, np.int64)
+        if everything.size and (everything.min() < 0 or everything.max() >= n_tokens
+                                or np.bincount(everything).max() != 1):
+            raise ValueError(f"{aggregation!r} places a position twice or outside the "
+                             f"{n_tokens}-token frame")
+        return
     if not groups:
         if n_tokens:
             raise ValueError(f"{aggregation!r} made no packets for {n_tokens} tokens")

@@ -9,6 +9,10 @@ A packet header names the frame positions of its tokens in one of two forms:
 * :class:`ExplicitPositions` (wire mode 1): an arbitrary list of distinct
   positions, for content-aware aggregation (semantic packet aggregation) where
   tokens are grouped by meaning rather than by index.
+* :class:`MaskedPositions` (wire mode 2): the members of an arithmetic
+  progression that a bitmap selects, for a token budget
+  (:mod:`tokencom_sdr.link.budget`), where the sender leaves some positions
+  out: one bit per position of the progression instead of 32 per sent token.
 
 These classes check only what a position block can check on its own (field
 ranges, at least one position, no duplicates). Whether the positions fit in the
@@ -31,6 +35,7 @@ MAX_TOKENS_PER_PACKET = 0xFFFF
 
 MODE_ARITHMETIC = 0
 MODE_EXPLICIT = 1
+MODE_MASKED = 2
 
 
 def _check_count(count: int) -> None:
@@ -147,7 +152,83 @@ class ExplicitPositions:
         return hash(self.indices.tobytes())
 
 
-PositionBlock = Union[ArithmeticPositions, ExplicitPositions]
+@dataclass(frozen=True, eq=False)
+class MaskedPositions:
+    """The members of ``start + stride * arange(span)`` a bitmap selects (wire mode 2).
+
+    Parameters
+    ----------
+    start : int
+        First position of the progression, ``0 <= start <= 2**32 - 1``.
+    stride : int
+        Its step, ``1 <= stride <= 2**32 - 1``.
+    mask : array_like of bool, shape ``(span,)``
+        Which members are carried, in payload order; ``1 <= span <= 65535``,
+        at least one set. On the wire: ``span`` (uint16), then the bits
+        MSB-first, zero-padded to whole bytes.
+    """
+
+    start: int
+    stride: int
+    mask: np.ndarray
+
+    mode = MODE_MASKED
+
+    def __post_init__(self):
+        for name in ("start", "stride"):
+            object.__setattr__(self, name, int(getattr(self, name)))
+        if not 0 <= self.start <= MAX_POSITION:
+            raise HeaderFieldError("positions", f"start {self.start} does not fit in uint32")
+        if not 1 <= self.stride <= MAX_POSITION:
+            raise HeaderFieldError(
+                "positions", f"stride must be 1..{MAX_POSITION}, got {self.stride}")
+        raw = np.asarray(self.mask)
+        if raw.ndim != 1 or raw.dtype != bool:
+            raise HeaderFieldError("positions", f"the mask must be a 1-D bool array, got "
+                                                f"{raw.dtype} of shape {raw.shape}")
+        if not 1 <= raw.size <= MAX_TOKENS_PER_PACKET:
+            raise HeaderFieldError(
+                "positions", f"a mask spans 1..{MAX_TOKENS_PER_PACKET} positions, got {raw.size}")
+        _check_count(int(raw.sum()))
+        mask = raw.copy()
+        mask.setflags(write=False)
+        object.__setattr__(self, "mask", mask)
+
+    @property
+    def span(self) -> int:
+        """Members of the progression the mask covers."""
+        return int(self.mask.size)
+
+    @property
+    def count(self) -> int:
+        """Number of positions carried."""
+        return int(self.mask.sum())
+
+    @property
+    def last(self) -> int:
+        """Largest position in the block."""
+        return self.start + self.stride * int(np.flatnonzero(self.mask)[-1])
+
+    def to_array(self) -> np.ndarray:
+        """Positions as an array.
+
+        Returns
+        -------
+        np.ndarray, shape ``(count,)``, dtype ``int64``
+        """
+        return self.start + self.stride * np.flatnonzero(self.mask).astype(np.int64)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, MaskedPositions):
+            return NotImplemented
+        return (self.start == other.start and self.stride == other.stride
+                and np.array_equal(self.mask, other.mask))
+
+    def __hash__(self) -> int:
+        return hash((self.start, self.stride, np.packbits(self.mask).tobytes(), self.span))
+
+
+PositionBlock = Union[ArithmeticPositions, ExplicitPositions, MaskedPositions]
 
 
 def describe_positions(positions) -> PositionBlock:
