@@ -34,6 +34,7 @@ from ..phy.modem import PhyLoopbackResult, run_phy_loopback
 from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD
 from ..tokens.frame import TokenFrame
 from .image_files import save_comparison, write_png
+from .token_budget import TokenBudget, budget_aggregation
 from .unequal_protection import equal_airtime_protection
 
 __all__ = ["LinkConfig", "run_text_loopback", "run_image_loopback", "drop_lost_packets"]
@@ -94,6 +95,11 @@ class LinkConfig:
     uep_ranking : str
         ``model`` (the context model's surprisal, the default) or ``random``
         (a control: the same MCS split with packets ranked at random).
+    budget : TokenBudget, optional
+        Send only a share of the tokens (:mod:`tokencom_sdr.app.token_budget`):
+        the unsent positions reach the receiver as erasures, which it fills.
+        Not combined with unequal protection or semantic aggregation; the
+        kept tokens are interleaved whatever ``aggregation`` says.
     """
 
     snr_db: float = 25.0
@@ -113,6 +119,7 @@ class LinkConfig:
     loss: Optional[MarkovLossModel] = None
     uep: Optional[Tuple[str, str]] = None
     uep_ranking: str = "model"
+    budget: Optional[TokenBudget] = None
 
     def make_channel(self) -> LoopbackChannel:
         return LoopbackChannel(self.snr_db, self.cfo, self.sco_ppm, self.taps, self.seed,
@@ -129,6 +136,8 @@ def _send(frame: TokenFrame, config: LinkConfig, importance: Optional[np.ndarray
           aggregation: Optional[Aggregation] = None):
     """(packets, PHY result, protection summary or None) of one frame sent over the loopback."""
     mcs, protection = config.mcs, None
+    if config.budget is not None and aggregation is None:
+        raise ValueError("a token budget needs the frame's importance first (budget_aggregation)")
     if aggregation is None:
         if config.aggregation in SEMANTIC_METHODS:
             raise ValueError(f"{config.aggregation} groups text tokens by meaning; it is not "
@@ -148,6 +157,23 @@ def _send(frame: TokenFrame, config: LinkConfig, importance: Optional[np.ndarray
         packets = packetize(frame, config.message_id, aggregation)
     phy = run_phy_loopback(packets, mcs, config.make_channel(), config.sync_threshold)
     return packets, drop_lost_packets(phy, len(packets), config), protection
+
+
+def _check_budget_config(config: LinkConfig) -> None:
+    """Raise ``ValueError`` when the budget clashes with another sender setting."""
+    if config.uep is not None:
+        raise ValueError("a token budget cannot be combined with unequal protection")
+    if config.aggregation != "interleaved":
+        raise ValueError(f"a token budget interleaves the tokens it keeps; it cannot be "
+                         f"combined with --aggregation {config.aggregation}")
+
+
+def _budget_report(config: LinkConfig, aggregation) -> Optional[Dict[str, object]]:
+    """The sender's budget: ``alpha``, ``order`` and how many tokens went on the air."""
+    if config.budget is None:
+        return None
+    return dict(config.budget.to_json(), tokens_kept=int(aggregation.kept.size),
+                tokens_in_message=int(aggregation.n_tokens))
 
 
 def drop_lost_packets(phy: PhyLoopbackResult, packets_sent: int, config: LinkConfig) -> PhyLoopbackResult:
@@ -239,7 +265,12 @@ def run_text_loopback(text: str, config: Optional[LinkConfig] = None, tokenizer=
         else:
             raise ValueError(f"uep_ranking must be model or random, got {config.uep_ranking!r}")
     aggregation = None
-    if config.aggregation in SEMANTIC_METHODS:
+    if config.budget is not None:
+        # Ranking the tokens is the sender's encoding work: timed as encode.
+        _check_budget_config(config)
+        aggregation = budget_aggregation(frame, config.budget, config.tokens_per_packet,
+                                         text_context=receiver.text_context)
+    elif config.aggregation in SEMANTIC_METHODS:
         # The grouping search is the sender's encoding work: timed as encode.
         aggregation = SemanticAggregation(
             config.aggregation, config.tokens_per_packet, text_similarity_for(tokenizer),
@@ -257,6 +288,7 @@ def run_text_loopback(text: str, config: Optional[LinkConfig] = None, tokenizer=
     report["baseline"] = text_baseline_sizes(text, len(frame), frame.bits_per_token)
     report.update(_link_report(message, packets, phy))
     report.update(scores)
+    report["budget"] = _budget_report(config, aggregation)
     report.update({
         "bits_per_channel_use": 8 * len(text.encode("utf-8")) / phy.channel_uses,
         "failed_packets_used": 0 if message is None else message.failed_packets_used,
@@ -325,8 +357,16 @@ def run_image_loopback(image: np.ndarray, config: Optional[LinkConfig] = None,
         raise ValueError("unequal protection ranks tokens by the text context model; it is "
                          "not available for images")
     frame = tok.encode_frame(image)
+    aggregation = None
+    if config.budget is not None:
+        _check_budget_config(config)
+        if context_model is None and config.budget.order == "importance":
+            from ..context.image_recovery import default_context_model
+            context_model = default_context_model(tok.name)
+        aggregation = budget_aggregation(frame, config.budget, config.tokens_per_packet,
+                                         image_context=context_model)
     t1 = time.perf_counter()
-    packets, phy, _ = _send(frame, config)
+    packets, phy, _ = _send(frame, config, aggregation=aggregation)
     t2 = time.perf_counter()
     receiver = TokenReceiver(image_recovery=recovery, image_tokenizers={frame.tokenizer: tok},
                              image_context=context_model, image_steps=steps, soft_images=soft)
@@ -351,6 +391,7 @@ def run_image_loopback(image: np.ndarray, config: Optional[LinkConfig] = None,
     }
     report.update(_link_report(message, packets, phy))
     report.update(scores)
+    report["budget"] = _budget_report(config, aggregation)
     report.update({
         "psnr_tokens_only_db": psnr(image, clean), "ms_ssim_tokens_only": ms_ssim(image, clean),
         # JPEG of the original at no more bits than the tokens took.

@@ -28,6 +28,7 @@ from ..radio.backend import Log, TxSink
 from ..radio.backends import get_backend
 from ..radio.profile import RadioProfile
 from ..radio.sigmf_file import PacketAnnotation, write_recording
+from ..tokens.frame import Modality
 
 
 @dataclasses.dataclass
@@ -71,20 +72,47 @@ def image_frame(image: np.ndarray, tokenizer: str = "standard"):
 
 
 def make_messages(frame, repeat: int = 1, first_message_id: int = 1,
-                  aggregation: str = "interleaved", tokens_per_packet: int = 32
-                  ) -> Iterator[TxMessage]:
+                  aggregation: str = "interleaved", tokens_per_packet: int = 32,
+                  budget=None) -> Iterator[TxMessage]:
     """Packetize ``frame`` ``repeat`` times (0: forever), each with the next
-    message id (wrapping at 65536), so the receiver tells repeats apart."""
+    message id (wrapping at 65536), so the receiver tells repeats apart.
+
+    With ``budget`` (a :class:`~tokencom_sdr.app.token_budget.TokenBudget`)
+    only its share of the tokens is sent, ranked once with the embedded
+    context model of the frame's modality; the receiver is not told."""
     if repeat < 0:
         raise ValueError(f"--repeat must be >= 0, got {repeat}")
     if not 0 <= first_message_id <= MAX_MESSAGE_ID:
         raise ValueError(f"message id must be 0..{MAX_MESSAGE_ID}, got {first_message_id}")
-    agg = make_aggregation(aggregation, tokens_per_packet)
+    if budget is None:
+        agg = make_aggregation(aggregation, tokens_per_packet)
+    else:
+        agg = _budget_aggregation(frame, budget, aggregation, tokens_per_packet)
     i = 0
     while repeat == 0 or i < repeat:
         mid = (first_message_id + i) % (MAX_MESSAGE_ID + 1)
         yield TxMessage(mid, packetize(frame, mid, agg), frame.modality.name.lower(), len(frame))
         i += 1
+
+
+def _budget_aggregation(frame, budget, aggregation: str, tokens_per_packet: int):
+    """The grouping of the tokens ``budget`` keeps, ranked by the embedded models."""
+    from .token_budget import budget_aggregation
+
+    if aggregation != "interleaved":
+        raise ValueError(f"a token budget interleaves the tokens it keeps; it cannot be "
+                         f"combined with --aggregation {aggregation}")
+    models = {}
+    if budget.order == "importance":
+        if frame.modality == Modality.TEXT:
+            from ..context.text_recovery import TextRecovery
+            models["text_context"] = TextRecovery()
+        else:
+            from ..context.image_recovery import default_context_model
+            from ..tokens.registry import tokenizer_name
+            models["image_context"] = default_context_model(
+                tokenizer_name(Modality.IMAGE, frame.tokenizer))
+    return budget_aggregation(frame, budget, tokens_per_packet, **models)
 
 
 def message_iq(packets: List[bytes], profile: RadioProfile

@@ -11,6 +11,7 @@ from .options import (add_channel_options, add_link_options, add_mobility_option
                       front_end_from_args, parse_taps)
 from .image_options import add_image_source_options, run_image_loopback_from_args
 from .loss_options import add_link_loss_options, loss_model_from_args
+from .budget_options import add_budget_options, budget_from_args
 from .text_source import add_text_source_options, text_from_args
 
 
@@ -30,6 +31,7 @@ def add_parser(subparsers) -> None:
     add_mobility_options(parser)
     add_link_options(parser)
     add_link_loss_options(parser)
+    add_budget_options(parser)
     text = parser.add_argument_group("text (with --text or --text-file)")
     text.add_argument(
         "--text-recovery", choices=TEXT_RECOVERY_MODES, default=DEFAULT_TEXT_RECOVERY,
@@ -61,6 +63,7 @@ def config_from_args(args) -> LinkConfig:
                       context_decoding=getattr(args, "context_decoding", "model"),
                       fading=fading_from_args(args), front_end=front_end_from_args(args),
                       uep=None if getattr(args, "uep", None) is None else parse_uep(args.uep),
+                      budget=budget_from_args(args, args.seed),
                       loss=loss_model_from_args(args) if hasattr(args, "loss_model") else None)
 
 

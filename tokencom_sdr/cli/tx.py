@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from .image_options import TOKENIZER_CHOICES, load_image_arg
+from .budget_options import add_budget_options, budget_from_args
 from .radio_options import add_radio_options, load_radio, profiles_help
 from .text_source import add_text_source_options, text_from_args
 
@@ -41,6 +42,7 @@ def add_parser(subparsers) -> None:
     link.add_argument("--aggregation", choices=("interleaved", "sequential"),
                       default="interleaved", help="token-to-packet mapping")
     link.add_argument("--packet-tokens", type=int, default=32, metavar="N", help="tokens per packet")
+    add_budget_options(parser)
     output = parser.add_argument_group("output")
     output.add_argument("--record", type=Path, metavar="PATH.sigmf-data",
                         help="also write the transmitted IQ as a SigMF recording")
@@ -64,7 +66,7 @@ def run(args) -> int:
             raise ValueError(f"--max-side must be >= 0, got {args.max_side}")
         frame = image_frame(load_image_arg(args.image, args.max_side), args.tokenizer)
     messages = make_messages(frame, args.repeat, args.message_id, args.aggregation,
-                             args.packet_tokens)
+                             args.packet_tokens, budget_from_args(args))
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     print(f"tokencom tx: {profile.name} ({profile.backend}, {profile.device_address or 'in-process'}),"
           f" {profile.mcs}, {profile.sample_rate_hz / 1e6:g} MS/s at "
