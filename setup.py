@@ -44,6 +44,10 @@ setup(
         # < 2 at import (constraints.txt pins it too).
         "dask[distributed]==2026.8.0",
         "pyarrow>=14,<23",
+        # Range coding of text tokens with the context model's prior
+        # (tokencom_sdr.compression, tokencom bits-eval); 0.5.0 verified
+        # with numpy 1.26.4.
+        "constriction==0.5.0",
     ],
     extras_require={
         "test": ["pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6.80"],

@@ -12,7 +12,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tokencom_sdr"
 PACKAGES = sorted(".".join(p.parent.relative_to(PACKAGE.parent).parts)
                   for p in PACKAGE.rglob("__init__.py"))
 #: Layers that must not import the applications, evaluations, trainers or CLI.
-LOWER = ("tokens", "context", "link", "phy", "channel", "radio", "gr", "data", "metrics")
+LOWER = ("tokens", "context", "compression", "link", "phy", "channel", "radio", "gr", "data",
+         "metrics")
 UPPER = ("app", "experiments", "training", "cli")
 
 
