@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .budget_options import add_budget_options, budget_from_args
 from .loss_options import add_loss_model_options
 from .options import write_json_file
 
@@ -36,6 +37,7 @@ def add_parser(subparsers) -> None:
                         help="message order and loss-trace seed")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the rows here")
     add_loss_model_options(parser)
+    add_budget_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -52,6 +54,7 @@ def run(args) -> int:
     bursty = args.loss_model.startswith("ep")
     model = make_loss_model(args.loss_model, None if bursty else args.loss, args.burst)
     models = [model] if model.name == "iid" else [model, iid_loss(model.loss_rate())]
+    budget = budget_from_args(args, args.seed)
     messages = source_messages(args.source, args.messages, seed=args.seed)
     recovery = TextRecovery(load_text_context_model(), memory=memory_from_option(args.memory))
     rows = []
@@ -62,7 +65,7 @@ def run(args) -> int:
     for loss_model in models:
         row = run_erasure_eval(messages, recovery, tokens_per_packet=args.packet_tokens,
                                aggregation=args.aggregation, seed=args.seed,
-                               loss_model=loss_model, progress=True)
+                               loss_model=loss_model, progress=True, budget=budget)
         row["source"] = args.source
         rows.append(row)
         print(f"{loss_model.name:>7} {loss_model.loss_rate():6.3f} "

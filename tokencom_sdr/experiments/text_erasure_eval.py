@@ -22,6 +22,7 @@ from ..context.text_recovery import TextRecovery
 from ..link import FrameGeometry, depacketize, make_aggregation, packetize
 from ..metrics.text_baseline import mean_text_baseline_sizes
 from ..tokens.text_bpe import TextTokenizer
+from ..app.token_budget import budget_aggregation
 
 __all__ = ["unigram_counts", "run_erasure_eval", "time_recovery"]
 
@@ -46,7 +47,8 @@ def run_erasure_eval(messages: Sequence[str], recovery: TextRecovery, *,
                      aggregation: str = "interleaved", seed: int = 0,
                      tokenizer: Optional[TextTokenizer] = None,
                      progress: bool = False,
-                     loss_model: Optional[MarkovLossModel] = None) -> Dict[str, object]:
+                     loss_model: Optional[MarkovLossModel] = None,
+                     budget=None) -> Dict[str, object]:
     """Fill the tokens of lost packets and count how many are exactly right.
 
     Parameters
@@ -65,12 +67,18 @@ def run_erasure_eval(messages: Sequence[str], recovery: TextRecovery, *,
     loss_model : MarkovLossModel, optional
         Bursty loss (Gilbert-Elliott, EP1-EP6): one trace runs over all the
         messages' packets in turn. Default: i.i.d. at ``loss_probability``.
+    budget : TokenBudget, optional
+        Send only this share of each message's tokens
+        (:mod:`tokencom_sdr.app.token_budget`; ranked by ``recovery``'s
+        model); the unsent ones are erased at the receiver like lost ones.
 
     Returns
     -------
     dict
         ``messages``, ``tokens``, ``erased_tokens``, ``token_erasure_rate``
-        (realised), ``packet_loss_rate`` (realised), ``loss_model`` (the
+        (realised; with a budget it counts the unsent tokens too),
+        ``tokens_sent``, ``budget`` (its settings, or None),
+        ``packet_loss_rate`` (realised), ``loss_model`` (the
         model's settings), ``fill_restored_rate`` (erased tokens restored exactly),
         ``unigram_restored_rate``, ``exact_rate_none`` and
         ``exact_rate_fill`` (whole messages), ``recovery_ms_mean`` and
@@ -84,7 +92,7 @@ def run_erasure_eval(messages: Sequence[str], recovery: TextRecovery, *,
     unigram_guess = int(np.argmax(counts))
     channel = PacketErasureChannel(loss_probability, seed, model=loss_model)
     agg = make_aggregation(aggregation, tokens_per_packet)
-    total = erased_total = restored = unigram_hits = exact_none = exact_fill = 0
+    total = erased_total = restored = unigram_hits = exact_none = exact_fill = sent = 0
     packets_sent = packets_lost = 0
     times: List[float] = []
     token_counts: List[int] = []
@@ -96,12 +104,15 @@ def run_erasure_eval(messages: Sequence[str], recovery: TextRecovery, *,
         frame = tokenizer.encode_frame(text)
         token_counts.append(len(frame))
         message_id = index % 65536
-        packets = packetize(frame, message_id, agg)
+        grouping = agg if budget is None else budget_aggregation(
+            frame, budget, tokens_per_packet, text_context=recovery)
+        sent += len(frame) if budget is None else int(grouping.kept.size)
+        packets = packetize(frame, message_id, grouping)
         arrived = channel.transmit_all(packets)
         packets_sent += len(packets)
         packets_lost += len(packets) - len(arrived)
         received = depacketize(arrived, message_id,
-                               expected=FrameGeometry.from_frame(frame, agg)).frame
+                               expected=FrameGeometry.from_frame(frame, grouping)).frame
         result = recovery.recover(received, mode="fill")
         times.append(result.elapsed_s)
         erased = received.erased
@@ -117,6 +128,8 @@ def run_erasure_eval(messages: Sequence[str], recovery: TextRecovery, *,
         "channel": "packet-erasure",
         "messages": len(messages),
         "tokens": total,
+        "tokens_sent": sent,
+        "budget": None if budget is None else budget.to_json(),
         "loss_probability": channel.loss_probability,
         "loss_model": channel.model.settings(),
         "packet_loss_rate": packets_lost / max(packets_sent, 1),
