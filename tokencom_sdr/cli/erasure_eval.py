@@ -11,7 +11,7 @@ from .loss_options import add_loss_model_options
 from .options import comma_choices, write_json_file
 
 
-def _floats(value: str) -> List[float]:
+def loss_rates(value: str) -> List[float]:
     try:
         out = [float(v) for v in value.split(",") if v.strip()]
     except ValueError:
@@ -33,7 +33,7 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--image", required=True, metavar="PATH",
                         help="image file (or a bundled image name, e.g. astronaut)")
-    parser.add_argument("--loss", type=_floats, default=[0.1, 0.3, 0.5], metavar="P,P,...",
+    parser.add_argument("--loss", type=loss_rates, default=[0.1, 0.3, 0.5], metavar="P,P,...",
                         help="packet-loss probabilities (iid, gilbert; EP1-EP6 fix their own)")
     parser.add_argument("--recovery", type=comma_choices(IMAGE_RECOVERY_METHODS, "recovery methods"), default=list(IMAGE_RECOVERY_METHODS),
                         metavar="M,M,...", help="recovery methods (none, copy, context)")
@@ -46,6 +46,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--json", type=Path, metavar="PATH",
                         help="write the rows {recovery, loss, psnr_db, ms_ssim, ..., "
                              "psnr_jpeg_same_bpp_db, ms_ssim_jpeg_same_bpp} as JSON")
+    parser.add_argument("--caption", metavar="TEXT",
+                        help="also score context recovery conditioned on this caption "
+                             "(row 'context+caption'; needs --context-weights of a model "
+                             "trained with captions, e.g. by `tokencom train caption-context`)")
     add_loss_model_options(parser)
     add_model_options(parser)
     parser.set_defaults(run=run)
@@ -69,7 +73,8 @@ def run(args) -> int:
         result = evaluate_erasures(image, tokenizer, losses, args.recovery, args.draws,
                                    args.packet_tokens, args.seed, context, args.steps,
                                    soft=not args.hard, aggregation=args.aggregation,
-                                   loss_model=loss_model, burst=args.burst)
+                                   loss_model=loss_model, burst=args.burst,
+                                   caption=args.caption)
         jpeg = {k: result[k] for k in ("psnr_jpeg_same_bpp_db", "ms_ssim_jpeg_same_bpp",
                                         "jpeg_quality", "jpeg_bits_per_pixel")}
         rows += [dict(row, psnr_tokens_only_db=result["psnr_tokens_only_db"],

@@ -5,9 +5,9 @@ import sys
 from typing import List, Optional
 
 from .. import __version__
-from . import (aggregation_eval, data, demo, erasure_eval, grc_check, loopback, loss_trace,
-               models, per_sweep, rx, text_erasure_eval, text_eval, todma, train, tx)
-from . import report, sweep
+from . import (aggregation_eval, caption_eval, data, demo, erasure_eval, grc_check, loopback,
+               loss_trace, models, per_sweep, rx, text_erasure_eval, text_eval, todma, train, tx)
+from . import bits_eval, report, sweep
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,9 +24,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_parser(subparsers)
     train.add_parser(subparsers)
     erasure_eval.add_parser(subparsers)
+    caption_eval.add_parser(subparsers)
     loss_trace.add_parser(subparsers)
     aggregation_eval.add_parser(subparsers)
     text_erasure_eval.add_parser(subparsers)
+    bits_eval.add_parser(subparsers)
     tx.add_parser(subparsers)
     rx.add_parser(subparsers)
     text_eval.add_parser(subparsers)

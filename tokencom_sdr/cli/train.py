@@ -26,7 +26,7 @@ _TEXT_TRAINERS = (
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "train", help="train a model (text-tokenizer, text-context, text-memory, "
-                      "image-tokenizer, image-context)",
+                      "image-tokenizer, image-context, caption-context)",
         description="Train one of the models that TokenCom-SDR ships as an embedded default.")
     models = parser.add_subparsers(title="models", metavar="MODEL")
     for name, help_text, description, module_name in _TEXT_TRAINERS:

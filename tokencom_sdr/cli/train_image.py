@@ -1,4 +1,4 @@
-"""``tokencom train image-tokenizer`` and ``tokencom train image-context``.
+"""``tokencom train image-tokenizer``, ``image-context`` and ``caption-context``.
 
 The options are defined here, without importing torch, so that building the
 ``tokencom`` parser stays fast; the trainers are imported when a command runs.
@@ -63,8 +63,34 @@ def _run_context(args) -> int:
     return image_context.run_from_args(args)
 
 
+def _run_caption(args) -> int:
+    from ..training import caption_context
+    return caption_context.run_from_args(args)
+
+
+def add_caption_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Options of ``tokencom train caption-context``."""
+    parser.add_argument("--out", type=Path, default=None, metavar="PATH",
+                        help="file to write (safetensors); default: the committed model's "
+                             "path in the package")
+    parser.add_argument("--steps", type=int, default=800, metavar="N", help="optimiser steps")
+    parser.add_argument("--batch", type=int, default=32, metavar="B", help="token grids per step")
+    parser.add_argument("--lr", type=float, default=5e-4, help="peak learning rate")
+    parser.add_argument("--caption-len", type=int, default=8, metavar="L",
+                        help="longest caption, in text tokens")
+    parser.add_argument("--variants", type=int, default=4, metavar="N",
+                        help="augmented versions of each training image")
+    parser.add_argument("--max-minutes", type=float, default=None, metavar="M",
+                        help="stop after this much wall-clock time")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
 def add_parsers(models) -> None:
-    """Add ``image-tokenizer`` and ``image-context`` to the ``train`` subparsers."""
+    """Add ``image-tokenizer``, ``image-context`` and ``caption-context`` to the
+    ``train`` subparsers."""
     tokenizer = models.add_parser(
         "image-tokenizer", help="VQ-VAE image tokenizer (standard f=4/K=512 or low-rate f=8/K=1024)",
         description="Train the VQ-VAE image tokenizer on the bundled offline images "
@@ -81,3 +107,12 @@ def add_parsers(models) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_context_arguments(context)
     context.set_defaults(run=_run_context)
+    caption = models.add_parser(
+        "caption-context", help="image context model that also reads a caption (cross-modal)",
+        description="Fine-tune the standard image context model, with a caption table added, "
+                    "on scikit-learn's labelled handwritten digits (caption: the class word). "
+                    "Every other step drops the caption, so the one model recovers with or "
+                    "without a caption.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_caption_arguments(caption)
+    caption.set_defaults(run=_run_caption)

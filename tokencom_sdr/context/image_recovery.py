@@ -38,7 +38,7 @@ import torch
 from ..tokens.frame import Modality, TokenFrame
 from ..tokens.image_vq import ImageTokenizer
 from .modes import IMAGE_RECOVERY_MODES
-from .image_maskgit import FillResult, ImageContextModel, maskgit_fill
+from .image_maskgit import FillResult, ImageContextModel, caption_ids, maskgit_fill
 
 __all__ = ["IMAGE_RECOVERY_METHODS", "ImageRecoveryResult", "ImageRecovery",
            "nearest_copy", "default_context_model"]
@@ -153,8 +153,26 @@ class ImageRecovery:
         self.min_reliability = min_reliability
         self.temperature = temperature
 
-    def recover(self, frame: TokenFrame, reliability: Optional[np.ndarray] = None
-                ) -> ImageRecoveryResult:
+    def caption_ids(self, caption: str) -> np.ndarray:
+        """A caption as the padded text-token ids the context model reads.
+
+        Returns
+        -------
+        np.ndarray, shape ``(caption_len,)``, dtype ``int64``
+
+        Raises
+        ------
+        ValueError
+            Not ``context`` recovery, a model trained without captions, or
+            a caption it cannot take (empty, too long).
+        """
+        if self.method != "context":
+            raise ValueError(f"a caption conditions only context recovery, not {self.method!r}")
+        from ..tokens.text_bpe import TextTokenizer
+        return caption_ids(self.model, TextTokenizer.default().encode(caption))
+
+    def recover(self, frame: TokenFrame, reliability: Optional[np.ndarray] = None,
+                caption: Optional[str] = None) -> ImageRecoveryResult:
         """Fill a received frame.
 
         Parameters
@@ -163,6 +181,9 @@ class ImageRecovery:
             ``Modality.IMAGE``, shape ``(rows, cols)``, ``frame.erased`` set.
         reliability : np.ndarray, shape ``(n,)``, dtype ``float``, optional
             Probability that each token is right.
+        caption : str, optional
+            Text that conditions ``context`` recovery (cross-modal context);
+            the model must have been trained with captions.
 
         Returns
         -------
@@ -175,6 +196,7 @@ class ImageRecovery:
         if frame.bits_per_token != self.tokenizer.bits_per_token:
             raise ValueError(f"frame has {frame.bits_per_token}-bit tokens, the tokenizer "
                              f"{self.tokenizer.bits_per_token}-bit ones")
+        conditioning = None if caption is None else self.caption_ids(caption)
         fill = frame.erased.copy()
         if reliability is not None:
             reliability = np.asarray(reliability, dtype=np.float64).reshape(-1)
@@ -193,7 +215,8 @@ class ImageRecovery:
                     grid[:] = self.tokenizer.neutral_id
             else:
                 result: FillResult = maskgit_fill(self.model, grid, mask, steps=self.steps,
-                                                  temperature=self.temperature)
+                                                  temperature=self.temperature,
+                                                  caption=conditioning)
                 grid = result.ids
                 beliefs = {"positions": result.positions, "ids": result.top_ids,
                            "p": result.top_p, "latent": result.latent}

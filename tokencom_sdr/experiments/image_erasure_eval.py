@@ -25,7 +25,7 @@ from ..metrics.jpeg_baseline import jpeg_same_bpp_scores
 from ..tokens.frame import TokenFrame
 from ..tokens.image_vq import ImageTokenizer
 
-__all__ = ["packet_erasure_channel", "evaluate_erasures", "CONTEXT_VARIANTS"]
+__all__ = ["packet_erasure_channel", "evaluate_erasures", "CONTEXT_VARIANTS", "CAPTIONED"]
 
 
 def packet_erasure_channel(frame: TokenFrame, loss: float, tokens_per_packet: int,
@@ -50,6 +50,9 @@ def packet_erasure_channel(frame: TokenFrame, loss: float, tokens_per_packet: in
     return depacketize(arrived, message_id, expected=FrameGeometry.from_frame(frame, agg)).frame
 
 
+#: The method name of caption-conditioned context recovery.
+CAPTIONED = "context+caption"
+
 #: Renderings of the ``context`` recovery that :func:`evaluate_erasures` can
 #: score from the same fill: ``context`` draws the expected codeword of the
 #: model's top candidates at filled positions, ``context-hard`` only its
@@ -63,7 +66,8 @@ def evaluate_erasures(image: np.ndarray, tokenizer: ImageTokenizer, losses: Sequ
                       tokens_per_packet: int = 32, seed: int = 0,
                       context_model: Optional[ImageContextModel] = None, steps: int = 2,
                       soft: bool = True, aggregation: str = "interleaved",
-                      loss_model: str = "iid", burst: Optional[float] = None) -> Dict[str, object]:
+                      loss_model: str = "iid", burst: Optional[float] = None,
+                      caption: Optional[str] = None) -> Dict[str, object]:
     """Quality of each recovery method at each packet-loss rate.
 
     Parameters
@@ -88,6 +92,10 @@ def evaluate_erasures(image: np.ndarray, tokenizer: ImageTokenizer, losses: Sequ
         draws of one loss rate are consecutive stretches of one trace.
     burst : float, optional
         Mean burst length in packets for ``gilbert``.
+    caption : str, optional
+        Adds the method ``context+caption``: context recovery conditioned on
+        this caption (``context_model`` must take captions), from the same
+        loss draws.
 
     Returns
     -------
@@ -115,6 +123,13 @@ def evaluate_erasures(image: np.ndarray, tokenizer: ImageTokenizer, losses: Sequ
     base = {m: "context" if m in CONTEXT_VARIANTS else m for m in methods}
     recoveries = {b: ImageRecovery(b, tokenizer, context_model if b == "context" else None,
                                    steps=steps) for b in set(base.values())}
+    captions = {b: None for b in recoveries}
+    if caption is not None:
+        methods = list(methods) + [CAPTIONED]
+        base[CAPTIONED] = CAPTIONED
+        recoveries[CAPTIONED] = ImageRecovery("context", tokenizer, context_model, steps=steps)
+        recoveries[CAPTIONED].caption_ids(caption)      # refuse a bad caption before any work
+        captions[CAPTIONED] = caption
     rows: List[dict] = []
     for loss in losses:
         rng = np.random.default_rng([seed, int(round(float(loss) * 1e6))])
@@ -131,7 +146,8 @@ def evaluate_erasures(image: np.ndarray, tokenizer: ImageTokenizer, losses: Sequ
             fills[b] = []
             for rx in received:
                 start = time.perf_counter()
-                fills[b].append((recovery.recover(rx), time.perf_counter() - start))
+                fills[b].append((recovery.recover(rx, caption=captions[b]),
+                                 time.perf_counter() - start))
         for method in methods:
             recovery = recoveries[base[method]]
             soft_mode, method_soft = CONTEXT_VARIANTS.get(method, ("expected", True))

@@ -46,8 +46,8 @@ from ..data.image_data import load_image_files
 from .progress import progress_bar
 from ..context.image_maskgit import ContextConfig, ImageContextModel
 
-__all__ = ["PRESETS", "build_token_grids", "corrupt", "train_image_context",
-           "run_from_args"]
+__all__ = ["PRESETS", "build_token_grids", "corrupt", "context_loss", "train_image_context",
+           "run_from_args", "load_tokenizer"]
 
 #: Architecture presets (the codebook size comes from the tokenizer).
 PRESETS = {
@@ -137,6 +137,34 @@ def corrupt(ids: torch.Tensor, codebook_size: int, gen: torch.Generator,
     inputs[swap] = torch.randint(codebook_size, (int(swap.sum()),), generator=gen)
     inputs[masked] = codebook_size
     return inputs, masked | swap
+
+
+def context_loss(model: ImageContextModel, inputs: torch.Tensor, target: torch.Tensor,
+                 loss_mask: torch.Tensor, latent_weight: float = 1.0,
+                 prefix: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Training loss at the corrupted positions of a batch of windows.
+
+    Cross-entropy trains the token distribution; the mean-square error on
+    the predicted codeword (in standardised units) trains the latent that
+    soft decoding draws, and speeds up learning of the first.
+
+    Parameters
+    ----------
+    inputs, target : torch.Tensor, shape ``(B, h, w)``, dtype ``int64``
+        Corrupted windows (``K`` = masked) and the true ones.
+    loss_mask : torch.Tensor, shape ``(B, h, w)``, dtype ``bool``
+    prefix : torch.Tensor, shape ``(B, L, d_model)``, optional
+        Conditioning (e.g. :meth:`ImageContextModel.caption_prefix`).
+
+    Returns
+    -------
+    torch.Tensor, scalar
+    """
+    logits, latent = model(inputs, prefix=prefix, return_latent=True)
+    truth = target[loss_mask]
+    z = (latent[loss_mask] - model.code_mean) / model.code_std
+    return F.cross_entropy(logits[loss_mask], truth) + latent_weight * F.mse_loss(
+        z, model._standard_codes()[truth])
 
 
 class _WindowSampler:
@@ -240,15 +268,8 @@ def train_image_context(out_path: Union[str, Path, None],
             group["lr"] = lr * warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
         target = sampler.sample(batch)
         inputs, loss_mask = corrupt(target, cfg.codebook_size, gen)
-        logits, latent = model(inputs.to(device), return_latent=True)
-        where = loss_mask.to(device)
-        truth = target.to(device)[where]
-        # Cross-entropy trains the token distribution; the mean-square error
-        # on the predicted codeword (in standardised units) trains the latent
-        # that soft decoding draws, and speeds up learning of the first.
-        z = (latent[where] - model.code_mean) / model.code_std
-        loss = F.cross_entropy(logits[where], truth) + latent_weight * F.mse_loss(
-            z, model._standard_codes()[truth])
+        loss = context_loss(model, inputs.to(device), target.to(device), loss_mask.to(device),
+                            latent_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

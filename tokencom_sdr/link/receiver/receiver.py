@@ -81,13 +81,19 @@ class TokenReceiver:
         MaskGIT rounds of image ``context`` recovery.
     soft_images : bool
         ``context`` draws the expected codeword of the model's beliefs.
+    image_caption : str, optional
+        Caption that conditions ``context`` image recovery (cross-modal
+        context); ``image_context`` must then be a model trained with
+        captions. It can be changed between messages (e.g. set from a
+        received caption message).
     """
 
     def __init__(self, text_recovery: str = DEFAULT_TEXT_RECOVERY,
                  image_recovery: str = DEFAULT_IMAGE_RECOVERY, *,
                  context_decoding: str = "model", text_tokenizer=None, text_context=None,
                  image_tokenizers: Optional[Dict[int, object]] = None, image_context=None,
-                 image_steps: int = 2, soft_images: bool = True):
+                 image_steps: int = 2, soft_images: bool = True,
+                 image_caption: Optional[str] = None):
         if text_recovery not in TEXT_RECOVERY_MODES:
             raise ValueError(f"unknown text recovery {text_recovery!r}; choose "
                              f"{', '.join(TEXT_RECOVERY_MODES)}")
@@ -107,6 +113,7 @@ class TokenReceiver:
         self._image_tokenizers: Dict[int, object] = dict(image_tokenizers or {})
         self._image_context = image_context
         self._image_fixers: Dict[Tuple[str, int], object] = {}
+        self.image_caption = image_caption
 
     # ------------------------------------------------------------ models
     @property
@@ -275,7 +282,8 @@ class TokenReceiver:
         none = self._image_fixer("none", wire_id)
         message.image_raw = none.draw(none.recover(soft.received.frame))
         fixer = self._image_fixer(mode, wire_id)
-        result = fixer.recover(received.frame)
+        result = fixer.recover(received.frame,
+                               caption=self.image_caption if mode == "context" else None)
         message.frame = result.frame
         message.confidence = _image_confidence(received.frame, result)
         message.image = fixer.draw(result, soft=self.soft_images)
