@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import List
 
 from .image_options import IMAGE_RECOVERY_METHODS, add_model_options, load_image_arg, load_models
+from .budget_options import add_budget_options, budget_from_args
 from .loss_options import add_loss_model_options
 from .options import comma_choices, write_json_file
 
@@ -52,6 +53,7 @@ def add_parser(subparsers) -> None:
                              "trained with captions, e.g. by `tokencom train caption-context`)")
     add_loss_model_options(parser)
     add_model_options(parser)
+    add_budget_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -60,6 +62,7 @@ def run(args) -> int:
 
     from ..channel.loss_models import make_loss_model
 
+    budget = budget_from_args(args, args.seed)
     image = load_image_arg(args.image)
     tokenizer, context = load_models(args)
     runs = [(args.loss_model, args.loss)]
@@ -73,6 +76,7 @@ def run(args) -> int:
         result = evaluate_erasures(image, tokenizer, losses, args.recovery, args.draws,
                                    args.packet_tokens, args.seed, context, args.steps,
                                    soft=not args.hard, aggregation=args.aggregation,
+                                   budget=budget,
                                    loss_model=loss_model, burst=args.burst,
                                    caption=args.caption)
         jpeg = {k: result[k] for k in ("psnr_jpeg_same_bpp_db", "ms_ssim_jpeg_same_bpp",

@@ -18,23 +18,27 @@ import numpy as np
 
 from ..channel.loss_models import LossProcess, make_loss_model
 from ..context.image_maskgit import ImageContextModel
-from ..context.image_recovery import IMAGE_RECOVERY_METHODS, ImageRecovery
+from ..context.image_recovery import IMAGE_RECOVERY_METHODS, ImageRecovery, default_context_model
 from ..link import FrameGeometry, depacketize, make_aggregation, packetize
 from ..metrics.image_quality import ms_ssim, psnr
 from ..metrics.jpeg_baseline import jpeg_same_bpp_scores
 from ..tokens.frame import TokenFrame
 from ..tokens.image_vq import ImageTokenizer
+from ..app.token_budget import TokenBudget, budget_aggregation
 
 __all__ = ["packet_erasure_channel", "evaluate_erasures", "CONTEXT_VARIANTS", "CAPTIONED"]
 
 
 def packet_erasure_channel(frame: TokenFrame, loss: float, tokens_per_packet: int,
                            rng: np.random.Generator, aggregation: str = "interleaved",
-                           message_id: int = 1, trace: Optional[LossProcess] = None) -> TokenFrame:
+                           message_id: int = 1, trace: Optional[LossProcess] = None,
+                           grouping=None) -> TokenFrame:
     """Send ``frame`` through packets that are each lost with probability ``loss``.
 
     With ``trace`` (a running loss model, e.g. Gilbert-Elliott or EP5), the
     trace decides which packets go instead, and ``loss`` and ``rng`` are unused.
+    ``grouping`` (an :class:`~tokencom_sdr.link.Aggregation` for this frame,
+    e.g. a token budget's) replaces ``aggregation`` and ``tokens_per_packet``.
 
     Returns
     -------
@@ -43,7 +47,7 @@ def packet_erasure_channel(frame: TokenFrame, loss: float, tokens_per_packet: in
     """
     if not 0.0 <= loss <= 1.0:
         raise ValueError(f"loss must lie in [0, 1], got {loss}")
-    agg = make_aggregation(aggregation, tokens_per_packet)
+    agg = grouping or make_aggregation(aggregation, tokens_per_packet)
     packets = packetize(frame, message_id, agg)
     lost = trace.lost(len(packets)) if trace is not None else rng.random(len(packets)) < loss
     arrived = [p for p, gone in zip(packets, lost) if not gone]
@@ -66,6 +70,7 @@ def evaluate_erasures(image: np.ndarray, tokenizer: ImageTokenizer, losses: Sequ
                       tokens_per_packet: int = 32, seed: int = 0,
                       context_model: Optional[ImageContextModel] = None, steps: int = 2,
                       soft: bool = True, aggregation: str = "interleaved",
+                      budget: Optional[TokenBudget] = None,
                       loss_model: str = "iid", burst: Optional[float] = None,
                       caption: Optional[str] = None) -> Dict[str, object]:
     """Quality of each recovery method at each packet-loss rate.
@@ -92,6 +97,9 @@ def evaluate_erasures(image: np.ndarray, tokenizer: ImageTokenizer, losses: Sequ
         draws of one loss rate are consecutive stretches of one trace.
     burst : float, optional
         Mean burst length in packets for ``gilbert``.
+    budget : TokenBudget, optional
+        Send only this share of the tokens (:mod:`tokencom_sdr.app.token_budget`,
+        ranked by ``context_model``); the unsent ones are erasures like lost ones.
     caption : str, optional
         Adds the method ``context+caption``: context recovery conditioned on
         this caption (``context_model`` must take captions), from the same
@@ -118,7 +126,13 @@ def evaluate_erasures(image: np.ndarray, tokenizer: ImageTokenizer, losses: Sequ
         raise ValueError(f"unknown recovery {unknown}; choose from {IMAGE_RECOVERY_METHODS}")
     size = image.shape[:2]
     frame = tokenizer.encode_frame(image)
-    groups = make_aggregation(aggregation, tokens_per_packet).assign(len(frame))
+    grouping = make_aggregation(aggregation, tokens_per_packet)
+    if budget is not None:
+        ranker = context_model
+        if ranker is None and budget.order == "importance":
+            ranker = default_context_model(tokenizer.name)
+        grouping = budget_aggregation(frame, budget, tokens_per_packet, image_context=ranker)
+    groups = grouping.assign(len(frame))
     clean = tokenizer.decode_frame(frame, size)
     base = {m: "context" if m in CONTEXT_VARIANTS else m for m in methods}
     recoveries = {b: ImageRecovery(b, tokenizer, context_model if b == "context" else None,
@@ -138,7 +152,8 @@ def evaluate_erasures(image: np.ndarray, tokenizer: ImageTokenizer, losses: Sequ
         # i.i.d. keeps its historical draws from rng; other models run one trace.
         trace = None if loss_model == "iid" else model.process([seed, 1 + int(1e6 * loss)])
         received = [packet_erasure_channel(frame, float(loss), tokens_per_packet, rng,
-                                           aggregation, trace=trace) for _ in range(draws)]
+                                           aggregation, trace=trace, grouping=grouping)
+                    for _ in range(draws)]
         packet_loss = float(np.mean([np.mean(_packets_lost(rx, groups)) for rx in received]))
         # One fill per base method and draw, shared by its renderings.
         fills = {}
@@ -179,6 +194,8 @@ def evaluate_erasures(image: np.ndarray, tokenizer: ImageTokenizer, losses: Sequ
         **jpeg_same_bpp_scores(image, len(frame) * frame.bits_per_token),
         "grid": list(frame.shape),
         "packets": len(groups),
+        "tokens_sent": int(sum(g.size for g in groups)),
+        "budget": None if budget is None else budget.to_json(),
     }
 
 
