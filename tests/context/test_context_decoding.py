@@ -5,6 +5,7 @@ last one runs the real GNU Radio OFDM chain."""
 
 import numpy as np
 import pytest
+from soft_bits import bpsk_awgn_llrs
 
 from tokencom_sdr.channel.soft_bit_channel import SoftBitChannel
 from tokencom_sdr.context.text_recovery import TextRecovery
@@ -37,15 +38,6 @@ def setup(one_torch_thread):
     layout = MessageLayout(FrameGeometry.from_frame(frame, aggregation), aggregation)
     assert len(packets) == 3
     return tokenizer, frame, aggregation, layout, packets, TextRecovery()
-
-
-def _channel_llrs(packet: bytes, esn0_db: float, seed: int) -> np.ndarray:
-    """LLRs of the coded packet sent as BPSK over AWGN at ``esn0_db``."""
-    coded = encode_payload(packet, get_mcs(MCS))
-    esn0 = 10 ** (esn0_db / 10)
-    y = (1.0 - 2.0 * coded) + np.random.default_rng(seed).standard_normal(coded.size) \
-        / np.sqrt(2 * esn0)
-    return (4 * esn0 * y).astype(np.float32)
 
 
 def _failed_pdu(code_llr: np.ndarray, n_bytes: int) -> ReceivedBurst:
@@ -89,7 +81,7 @@ def test_known_header_and_model_prior_rescue_a_failed_codeword(setup):
     its known link header as prior, decodes with the header plus the
     model's token prior: it comes back CRC-good and the message is exact."""
     _, frame, aggregation, layout, packets, recovery = setup
-    llr = _channel_llrs(packets[1], esn0_db=-3.0, seed=0)
+    llr = bpsk_awgn_llrs(encode_payload(packets[1], get_mcs(MCS)), -3.0, np.random.default_rng(0))
     pdus = [packets[0], _failed_pdu(llr, len(packets[1])), packets[2]]
     before = soft_depacketize(pdus, MESSAGE_ID, layout)
     assert before.reassembly.stats.packets_received == 2

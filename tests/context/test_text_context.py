@@ -26,6 +26,7 @@ from tokencom_sdr.tokens.frame import Modality, TokenFrame
 from tokencom_sdr.tokens.soft import ReceivedFrame, SoftTokenInfo, bits_to_ids, ids_to_bits
 
 from conftest import train_cli_or_skip
+from soft_bits import bpsk_awgn_llrs
 
 BITS = 12
 VOCAB = 4096
@@ -59,12 +60,6 @@ class _FixedPrior(TextContextModel):
 def _frame(ids, erased=None):
     ids = np.asarray(ids, dtype=np.int64)
     return TokenFrame(ids, Modality.TEXT, (ids.size,), BITS, erased)
-
-
-def _bpsk_llrs(ids, snr_db, rng):
-    x = 1.0 - 2.0 * ids_to_bits(ids, BITS)
-    esn0 = 10 ** (snr_db / 10)
-    return (4 * esn0 * (x + rng.standard_normal(x.shape) / np.sqrt(2 * esn0))).astype(np.float32)
 
 
 # --- soft info conventions ----------------------------------------------------
@@ -125,7 +120,7 @@ def test_recovery_never_touches_reliable_tokens(tiny_model, mode):
         erased = rng.random(n) < rng.uniform(0.05, 0.9)
         # LLRs everywhere, and at received positions they lie: a CRC-passed
         # token must win over whatever its bits' LLRs say.
-        llrs = _bpsk_llrs(rng.integers(0, VOCAB, n), rng.uniform(-2, 4), rng)
+        llrs = bpsk_awgn_llrs(ids_to_bits(rng.integers(0, VOCAB, n), BITS), rng.uniform(-2, 4), rng)
         frame = _frame(np.where(erased, 0, ids), erased)
         result = recovery.recover(frame, SoftTokenInfo(llrs), mode=mode)
         np.testing.assert_array_equal(result.frame.ids[~erased], ids[~erased])
@@ -141,7 +136,7 @@ def test_all_confident_llrs_give_the_hard_decision(tiny_model):
     for model in (tiny_model, _FixedPrior(preferred=7)):
         recovery = TextRecovery(model, memory=None)
         sent = rng.integers(0, VOCAB, 90)
-        llrs = _bpsk_llrs(sent, 12.0, rng)  # |LLR| ~ 63: every token near-certain
+        llrs = bpsk_awgn_llrs(ids_to_bits(sent, BITS), 12.0, rng)  # |LLR| ~ 63: every token near-certain
         frame = _frame(np.zeros(90), np.ones(90, dtype=bool))
         result = recovery.recover(frame, SoftTokenInfo(llrs), mode="soft")
         hard = SoftTokenInfo(llrs).hard_ids()

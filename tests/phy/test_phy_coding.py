@@ -4,6 +4,7 @@ import binascii
 
 import numpy as np
 import pytest
+from soft_bits import bpsk_awgn_llrs
 
 from tokencom_sdr.phy.mcs import MCS_BY_NAME, MCS_NAMES, get_mcs
 from tokencom_sdr.phy.payload_code import coded_length, decode_payload, encode_payload
@@ -93,14 +94,6 @@ def test_ldpc_corrects_flipped_bits_and_reports_failure_when_it_cannot():
     assert not decode_payload(garbage, len(data), code).fec_ok
 
 
-def _noisy_llr(coded, esn0_db, seed):
-    """BPSK/AWGN channel LLRs of coded bits at Es/N0 ``esn0_db``."""
-    esn0 = 10 ** (esn0_db / 10)
-    x = 1 - 2 * coded.astype(np.float32)
-    y = x + np.random.default_rng(seed).normal(0, np.sqrt(1 / (2 * esn0)), x.size)
-    return (4 * esn0 * y).astype(np.float32)
-
-
 def test_ldpc_prior_on_known_bits_rescues_a_failed_decode():
     code = get_mcs("qpsk-1/2")
     data = bytes(np.random.default_rng(7).integers(0, 256, 120, dtype=np.uint8))
@@ -109,7 +102,7 @@ def test_ldpc_prior_on_known_bits_rescues_a_failed_decode():
     # Find a draw the decoder alone cannot decode (-2.5 dB BPSK is far below threshold).
     failed = None
     for seed in range(20):
-        llr = _noisy_llr(coded, -2.5, seed)
+        llr = bpsk_awgn_llrs(coded, -2.5, np.random.default_rng(seed))
         alone = decode_payload(llr, len(data), code)
         if not alone.fec_ok:
             failed = llr
@@ -192,10 +185,8 @@ def test_header_round_trips_for_every_mcs(mcs):
 def test_header_survives_noise_and_rejects_noise_only():
     rng = np.random.default_rng(7)
     header = PhyHeader(77, 5, 3)
-    symbols = 1 - 2 * encode_header(header).astype(np.float64)
-    noise_var = 10 ** (-2.0 / 10)  # Es/N0 = 2 dB, well below any payload MCS
-    decoded = sum(decode_header(4 * (symbols + rng.normal(0, np.sqrt(noise_var / 2), 96)) / noise_var) == header
-                  for _ in range(100))
+    bits = encode_header(header)  # sent at Es/N0 = 2 dB, well below any payload MCS
+    decoded = sum(decode_header(bpsk_awgn_llrs(bits, 2.0, rng)) == header for _ in range(100))
     assert decoded >= 98
     assert all(decode_header(rng.normal(0, 3, 96)) is None for _ in range(1000))
 
