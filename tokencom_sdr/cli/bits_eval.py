@@ -38,8 +38,11 @@ def add_parser(subparsers) -> None:
                       help="debian-reference (modern English no model trained on; needs "
                            "`tokencom data fetch`), or corpus-heldout (held-out blocks of "
                            "Shakespeare, Milton and the KJV)")
-    data.add_argument("--messages", type=int, default=50, metavar="N",
-                      help="messages of 60-128 BPE tokens")
+    data.add_argument("--messages", type=int, default=50, metavar="N", help="messages")
+    data.add_argument("--min-tokens", type=int, default=60, metavar="N",
+                      help="shortest message, in BPE tokens")
+    data.add_argument("--max-tokens", type=int, default=128, metavar="N",
+                      help="longest message, in BPE tokens")
     data.add_argument("--seed", type=int, default=0, metavar="N", help="message order")
     method = parser.add_argument_group("methods")
     method.add_argument("--taus", type=_taus, default=",".join(f"{t:g}" for t in DEFAULT_TAUS),
@@ -95,12 +98,17 @@ def run(args) -> int:
         raise ValueError(f"--messages must be 1..100000, got {args.messages}")
     if not 1 <= args.threads <= 256:
         raise ValueError(f"--threads must be 1..256, got {args.threads}")
-    messages = source_messages(args.source, args.messages, seed=args.seed)
+    if not 1 <= args.min_tokens <= args.max_tokens <= 4096:
+        raise ValueError(f"need 1 <= --min-tokens <= --max-tokens <= 4096, got "
+                         f"{args.min_tokens} and {args.max_tokens}")
+    messages = source_messages(args.source, args.messages, min_tokens=args.min_tokens,
+                               max_tokens=args.max_tokens, seed=args.seed)
     prior = ContextPrior(TextRecovery(default_text_model(), memory=memory_from_option(args.memory)),
                          threads=args.threads)
     print(f"{args.source}: {len(messages)} messages")
     result = run_bits_eval(messages, prior, taus=args.taus, progress=not args.no_progress)
-    result["summary"].update(source=args.source, seed=args.seed, memory=args.memory)
+    result["summary"].update(source=args.source, seed=args.seed, memory=args.memory,
+                             min_tokens=args.min_tokens, max_tokens=args.max_tokens)
     summary = result["summary"]
     print(f"{summary['tokens']} tokens; model cross-entropy {summary['cross_entropy_bits']:.3f} "
           f"bits/token left to right, {summary['bidirectional_cross_entropy_bits']:.3f} with "
