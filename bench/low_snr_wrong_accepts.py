@@ -2,7 +2,7 @@
 """Wrong accepts at low SNR: token packets through the real GNU Radio chain
 where many of them fail, and how many come out CRC-good but not as sent.
 
-Each point (``--point MCS:SNR``) sends ``--packets`` real link-layer packets
+Each point (``--point MCS:SNR[:PACKETS]``) sends ``PACKETS`` (else ``--packets``) real link-layer packets
 (random text frames, packetized with the interleaved aggregation, so every
 packet carries the CRC-32) through ``run_phy_loopback`` (OFDM TX -> AWGN
 loopback channel -> OFDM RX), ``--chunk`` packets per flowgraph with a new
@@ -18,13 +18,15 @@ noise seed each. For every burst the receiver delivers it counts:
 - ``wrong_accepts``: accepted, but the bytes are not a packet that was sent.
   This must be 0.
 
-Prints one JSON object.
+Prints one JSON object (and rewrites ``--json`` after every point, so a
+long run stopped early keeps what it measured).
 
     nice -n 10 .venv/bin/python bench/low_snr_wrong_accepts.py --packets 20000 \\
         --point qpsk-1/2:1 --point bpsk:4 --json docs/results/wrong_accepts/low_snr.json
 """
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -98,8 +100,9 @@ def measure_point(mcs: str, snr_db: float, packets: int, chunk: int, seed: int) 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--point", action="append", required=True, metavar="MCS:SNR",
-                        help="an MCS and an SNR in dB; repeat for more points")
+    parser.add_argument("--point", action="append", required=True, metavar="MCS:SNR[:PACKETS]",
+                        help="an MCS, an SNR in dB and optionally its packet count; repeat for "
+                             "more points")
     parser.add_argument("--packets", type=int, default=20000, help="packets per point")
     parser.add_argument("--chunk", type=int, default=1000, help="packets per flowgraph run")
     parser.add_argument("--seed", type=int, default=16)
@@ -108,19 +111,29 @@ def main(argv=None) -> int:
 
     points = []
     for text in args.point:
-        mcs, _, snr = text.partition(":")
+        mcs, snr, packets = (text.split(":") + [str(args.packets)])[:3]
         get_mcs(mcs)  # a clear error for an unknown MCS before anything runs
-        points.append((mcs, float(snr)))
-    rows = [measure_point(mcs, snr, args.packets, args.chunk, args.seed) for mcs, snr in points]
-    report = {"packets_sent": sum(r["packets_sent"] for r in rows),
-              "bursts_delivered": sum(r["bursts_delivered"] for r in rows),
-              "bursts_with_errors": sum(r["bursts_with_errors"] for r in rows),
-              "link_rejected": sum(r["bursts_delivered"] - r["link_accepted"] for r in rows),
-              "wrong_accepts": sum(r["wrong_accepts"] for r in rows),
-              "points": rows,
-              "command": "bench/low_snr_wrong_accepts.py " + " ".join(argv or sys.argv[1:])}
+        points.append((mcs, float(snr), int(packets)))
+    rows = []
+    for mcs, snr, packets in points:
+        rows.append(measure_point(mcs, snr, packets, args.chunk, args.seed))
+        if args.json:  # kept after every point
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(_report(rows, argv), indent=2) + "\n")
+    report = _report(rows, argv)
     emit_json(report, args.json)
     return 1 if report["wrong_accepts"] else 0
+
+
+def _report(rows, argv) -> dict:
+    """The totals over ``rows`` (the points measured so far) and the rows."""
+    return {"packets_sent": sum(r["packets_sent"] for r in rows),
+            "bursts_delivered": sum(r["bursts_delivered"] for r in rows),
+            "bursts_with_errors": sum(r["bursts_with_errors"] for r in rows),
+            "link_rejected": sum(r["bursts_delivered"] - r["link_accepted"] for r in rows),
+            "wrong_accepts": sum(r["wrong_accepts"] for r in rows),
+            "points": rows,
+            "command": "bench/low_snr_wrong_accepts.py " + " ".join(argv or sys.argv[1:])}
 
 
 if __name__ == "__main__":
