@@ -43,6 +43,21 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--schemes", default=None, metavar="LIST",
                         help="comma list of schemes (default: text todma,todma-free-fill,"
                              "todma-no-context,tdma; image todma,todma-no-context,tdma)")
+    channel = parser.add_argument_group("devices and receiver")
+    channel.add_argument("--common-delay", type=float, default=8.0, metavar="SAMPLES",
+                         help="largest timing offset shared by all devices (uniform in [0, this]), "
+                              "samples: the frame preamble finds it")
+    channel.add_argument("--common-cfo", type=float, default=1e-3, metavar="CYCLES",
+                         help="largest CFO shared by all devices (uniform in +-this), cycles per "
+                              "sample (1e-3 is 2 kHz at 2 MS/s): preamble and pilots remove it")
+    channel.add_argument("--max-delay", type=float, default=0.0, metavar="SAMPLES",
+                         help="largest per-device residual timing offset (uniform in [0, this]), "
+                              "samples; not corrected per device")
+    channel.add_argument("--max-cfo", type=float, default=0.0, metavar="CYCLES",
+                         help="largest per-device residual CFO (uniform in +-this), cycles per "
+                              "sample; not corrected per device")
+    channel.add_argument("--known-devices", action="store_true",
+                         help="tell the receiver K instead of letting it estimate K")
     parser.add_argument("--seed", type=int, default=0, metavar="N")
     parser.add_argument("--no-semantic", action="store_true",
                         help="skip the MiniLM similarity (reported as null)")
@@ -71,21 +86,27 @@ def run(args) -> int:
     snrs = parse_snr_range(args.snr)
     if args.modality == "image":
         rows = run_todma_image_eval(args.devices, snrs, args.codeword_len, args.messages,
-                                    args.crop, _schemes(args.schemes, IMAGE_SCHEMES), args.seed)
+                                    args.crop, _schemes(args.schemes, IMAGE_SCHEMES), args.seed,
+                                    max_delay=args.max_delay, max_cfo=args.max_cfo,
+                                    known_devices=args.known_devices,
+                                    common_delay=args.common_delay, common_cfo=args.common_cfo)
         quality = (("PSNR", "psnr_db", "6.2f"),)
     else:
         config = TodmaEvalConfig(devices=args.devices, snrs=snrs, codeword_len=args.codeword_len,
                                  frames=args.messages, slots=args.slots,
                                  schemes=_schemes(args.schemes, SCHEMES), seed=args.seed,
-                                 semantic=not args.no_semantic)
+                                 semantic=not args.no_semantic, max_delay=args.max_delay,
+                                 max_cfo=args.max_cfo, known_devices=args.known_devices,
+                                 common_delay=args.common_delay, common_cfo=args.common_cfo)
         rows = run_todma_eval(config)
         quality = (("exact", "exact_rate", "6.3f"), ("semantic", "semantic_similarity", "8.3f"))
-    header = (f"{'K':>3} {'SNR':>5} {'scheme':>17} {'coll':>5} {'resolved':>8} {'TER':>6} "
+    header = (f"{'K':>3} {'K^':>5} {'SNR':>5} {'scheme':>17} {'coll':>5} {'resolved':>8} {'TER':>6} "
               + " ".join(f"{label:>8}" for label, _, _ in quality) + f" {'uses':>8}")
     print(header)
     print("-" * len(header))
     for row in rows:
-        print(f"{row['devices']:3d} {row['snr_db']:5.1f} {row['scheme']:>17} "
+        print(f"{row['devices']:3d} {_fmt(row.get('devices_estimated'), '5.2f'):>5} "
+              f"{row['snr_db']:5.1f} {row['scheme']:>17} "
               f"{row['collisions']:5d} {_fmt(row['collisions_resolved_rate'], '.3f'):>8} "
               f"{row['token_error_rate']:6.3f} "
               + " ".join(f"{_fmt(row[key], spec, 'n/a'):>8}" for _, key, spec in quality)

@@ -23,11 +23,24 @@ Schemes (the same messages and SNR for all three)
     default MCS and receiver, burst SNR = the same SNR); its channel uses are
     the PHY's complex samples, summed over the K devices.
 
-Channel uses of ToDMA: ``slots x L`` complex symbols per frame (all K devices
-together). ``channel_uses_ofdm_samples`` also counts them as time samples on
-the OFDM numerology (48 data subcarriers per 80-sample symbol with the CP),
-without a preamble: a ToDMA frame preamble, CFO and timing offsets are not
-modelled.
+The ToDMA frames ride on the OFDM numerology (:mod:`tokencom_sdr.todma.ofdm_frame`):
+a Schmidl & Cox preamble, then the codewords on the 48 data carriers with
+the PHY's pilots. Each device has a Rayleigh gain; drawn uniformly per
+frame, all devices share a timing offset in ``[0, common_delay]`` samples
+and a CFO in ``[-common_cfo, common_cfo]`` cycles per sample (the
+receiver's own error), and each adds its residual in ``[0, max_delay]`` and
+``[-max_cfo, max_cfo]`` (:mod:`tokencom_sdr.channel.multi_device`);
+the receiver finds the frame with the PHY's detector, removes the common
+timing and CFO, and estimates the number of devices unless ``known_devices``.
+
+Channel uses of ToDMA: the frame's time samples, preamble, pilots and
+cyclic prefixes included, as TDMA's are the PHY's samples;
+``channel_uses_symbols`` is ``slots x L``, the codewords alone.
+
+Scoring pairs the receiver's sequences with the devices by their content
+(:func:`tokencom_sdr.todma.align_sequences`: the best permutation against
+what was sent, at scoring time only); a device the receiver did not count
+has every token wrong.
 
 Each JSON row: ``devices``, ``snr_db``, ``scheme``, ``codeword_len``,
 ``slots``, ``frames``, ``collisions`` (device-slot tokens that another device
@@ -36,10 +49,14 @@ restored exactly; None for TDMA), ``token_error_rate``, ``exact_token_rate``
 (1 - TER), ``exact_rate`` (messages restored exactly, all tokens),
 ``semantic_similarity`` (MiniLM cosine, None when unavailable or off),
 ``channel_uses`` (per frame of K messages) and, for the ToDMA schemes,
-``channel_uses_ofdm_samples``, ``channel_use_ratio_vs_tdma`` (both counts
-over TDMA's), ``assignment_rate_non_colliding`` (non-colliding tokens that
-reached their own device, before any fill) and ``stage_ms_per_slot``
-(receiver stages).
+``channel_uses_symbols``, ``channel_use_ratio_vs_tdma`` (``samples``: the
+channel uses over TDMA's; ``symbols``: the codewords alone over TDMA's
+samples), ``assignment_rate_non_colliding`` (non-colliding tokens that
+reached their own device, before any fill), ``devices_estimated`` (mean K
+the receiver found), ``device_count_exact_rate`` (frames where it found
+exactly K), ``known_devices``, ``max_delay_samples``, ``max_cfo``,
+``common_delay_samples``, ``common_cfo`` and
+``stage_ms_per_slot`` (receiver stages).
 """
 
 from __future__ import annotations
@@ -50,8 +67,9 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from ..data.heldout_messages import heldout_messages
-from ..todma import (STAGES, ToDMAReceiver, align_clusters, collision_positions,
-                     fill_text_sequences, gaussian_codebook, ofdm_samples, rayleigh_gains, transmit_frame)
+from ..channel.multi_device import DeviceOffsets
+from ..todma import (STAGES, ToDMAReceiver, align_sequences, aligned, collision_positions,
+                     fill_text_sequences, gaussian_codebook, rayleigh_gains, transmit_ofdm_frame)
 from ..tokens.frame import Modality, TokenFrame
 from ..tokens.text_bpe import TextTokenizer
 
@@ -83,6 +101,16 @@ class TodmaEvalConfig:
         Seeds the messages' order, the codebook, the gains and the noise.
     semantic : bool
         Compute the MiniLM similarity.
+    max_delay : float
+        Largest per-device timing offset, samples.
+    max_cfo : float
+        Largest per-device CFO, cycles per sample.
+    known_devices : bool
+        Tell the receiver K (else it estimates it).
+    common_delay : float
+        Largest timing offset shared by all devices, samples.
+    common_cfo : float
+        Largest CFO shared by all devices, cycles per sample.
     """
 
     devices: List[int]
@@ -93,6 +121,11 @@ class TodmaEvalConfig:
     schemes: Sequence[str] = SCHEMES
     seed: int = 0
     semantic: bool = True
+    max_delay: float = 0.0
+    max_cfo: float = 0.0
+    known_devices: bool = False
+    common_delay: float = 8.0
+    common_cfo: float = 1e-3
 
     def __post_init__(self):
         bad = [s for s in self.schemes if s not in SCHEMES]
@@ -188,26 +221,31 @@ def run_todma_eval(config: TodmaEvalConfig, text_recovery=None,
         if len(texts) < devices * config.frames:
             raise ValueError(f"only {len(texts)} held-out messages of >= {config.slots} tokens")
         all_ids = np.stack([tokenizer.encode(text)[:config.slots] for text in texts])
-        receiver = ToDMAReceiver(codebook, devices, seed=config.seed)
+        receiver = ToDMAReceiver(codebook, devices if config.known_devices else None,
+                                 seed=config.seed)
         for snr in config.snrs:
             rng = np.random.default_rng([config.seed, devices, int(round(snr * 1000))])
             tallies = {scheme: _Tally() for scheme in config.schemes}
-            assigned, non_colliding = 0, 0
+            assigned, non_colliding, found = 0, 0, []
             stage_s = {stage: 0.0 for stage in STAGES}
             for frame_index in range(config.frames):
                 ids = all_ids[frame_index * devices:(frame_index + 1) * devices]
                 sent_texts = [tokenizer.decode(row) for row in ids]
                 colliding = collision_positions(ids)
-                uplink = transmit_frame(codebook, ids, rayleigh_gains(devices, rng), snr, rng)
+                gains = rayleigh_gains(devices, rng)
+                offsets = DeviceOffsets.draw(devices, config.max_delay, config.max_cfo, rng,
+                                             config.common_delay, config.common_cfo)
+                uplink = transmit_ofdm_frame(codebook, ids, gains, snr, rng, offsets)
                 use_context = "todma" in config.schemes
-                result = receiver.receive(uplink.received, uplink.noise_var,
-                                          text_recovery if use_context else None,
-                                          tokenizer.bits_per_token)
+                result = receiver.receive_samples(uplink.samples, uplink.noise_var, uplink.layout,
+                                                  text_recovery=text_recovery if use_context else None,
+                                                  bits_per_token=tokenizer.bits_per_token)
                 for stage, seconds in result.stage_s.items():
                     stage_s[stage] += seconds
-                order = align_clusters(result.sequences.centroids, uplink.gains)
-                raw_ids = result.sequences.tokens[order]
-                raw_erased = result.sequences.erased[order]
+                found.append(result.devices)
+                order = align_sequences(result.sequences.tokens, ~result.sequences.erased, ids)
+                raw_ids = aligned(result.sequences.tokens, order, -1)
+                raw_erased = aligned(result.sequences.erased, order, True)
                 raw_right = (raw_ids == ids) & ~raw_erased
                 assigned += int(raw_right[~colliding].sum())
                 non_colliding += int((~colliding).sum())
@@ -220,15 +258,16 @@ def run_todma_eval(config: TodmaEvalConfig, text_recovery=None,
                     tally.channel_uses += uplink.channel_uses
                     if scheme in ("todma", "todma-free-fill"):
                         if scheme == "todma":
-                            filled = result.filled[order]
+                            filled = aligned(result.filled, order, -1)
                         else:
-                            filled = fill_text_sequences(result.sequences, text_recovery,
-                                                         tokenizer.bits_per_token)[order]
+                            filled = aligned(fill_text_sequences(result.sequences, text_recovery,
+                                                                 tokenizer.bits_per_token), order, -1)
                         tally.add_tokens(filled == ids, colliding)
-                        tally.received_texts.extend(tokenizer.decode(row) for row in filled)
+                        tally.received_texts.extend(tokenizer.decode(row[row >= 0]) for row in filled)
                     else:
                         tally.add_tokens(raw_right, colliding)
-                        tally.received_texts.extend(_device_texts(tokenizer, raw_ids, raw_erased))
+                        tally.received_texts.extend(_device_texts(tokenizer, np.where(raw_erased, 0, raw_ids),
+                                                                  raw_erased))
                 if progress:
                     print(f"todma: K={devices} snr={snr:g} frame {frame_index + 1}/{config.frames}",
                           flush=True)
@@ -252,8 +291,15 @@ def run_todma_eval(config: TodmaEvalConfig, text_recovery=None,
                     "channel_uses": tally.channel_uses / config.frames,
                 }
                 if scheme != "tdma":
-                    row["channel_uses_ofdm_samples"] = ofdm_samples(row["channel_uses"])
+                    row["channel_uses_symbols"] = config.slots * config.codeword_len
                     row["assignment_rate_non_colliding"] = assigned / max(non_colliding, 1)
+                    row["devices_estimated"] = float(np.mean(found))
+                    row["device_count_exact_rate"] = float(np.mean(np.array(found) == devices))
+                    row["known_devices"] = config.known_devices
+                    row["max_delay_samples"] = config.max_delay
+                    row["max_cfo"] = config.max_cfo
+                    row["common_delay_samples"] = config.common_delay
+                    row["common_cfo"] = config.common_cfo
                     row["stage_ms_per_slot"] = {stage: 1e3 * seconds / slots_total
                                                 for stage, seconds in stage_s.items()
                                                 if scheme == "todma" or stage != "recovery"}
@@ -262,8 +308,8 @@ def run_todma_eval(config: TodmaEvalConfig, text_recovery=None,
             for row in rows[-len(tallies):]:
                 if tdma is not None and row["scheme"] != "tdma":
                     row["channel_use_ratio_vs_tdma"] = {
-                        "symbols": row["channel_uses"] / tdma["channel_uses"],
-                        "ofdm_samples": row["channel_uses_ofdm_samples"] / tdma["channel_uses"]}
+                        "samples": row["channel_uses"] / tdma["channel_uses"],
+                        "symbols": row["channel_uses_symbols"] / tdma["channel_uses"]}
     return rows
 
 

@@ -18,7 +18,11 @@ Each JSON row: ``devices``, ``snr_db``, ``scheme``, ``modality``,
 ``collisions_resolved_rate``, ``token_error_rate``, ``psnr_db`` (mean over
 crops, against the original pixels), ``psnr_tokens_only_db`` (the error-free
 tokens' PSNR, the ceiling), ``channel_uses`` (per frame) and, for ToDMA,
-``channel_uses_ofdm_samples`` and ``channel_use_ratio_vs_tdma``.
+``channel_uses_symbols``, ``channel_use_ratio_vs_tdma``,
+``assignment_rate_non_colliding``, ``devices_estimated`` and
+``device_count_exact_rate``. Frames, offsets, channel uses (time samples,
+preamble included), the estimated K and scoring by the best permutation are
+as for text (:mod:`.todma_eval`).
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ import numpy as np
 
 from ..data.image_data import HELDOUT_IMAGES, load_images
 from ..metrics.image_quality import psnr
-from ..todma import (ToDMAReceiver, align_clusters, collision_positions, gaussian_codebook,
-                     ofdm_samples, rayleigh_gains, transmit_frame)
+from ..channel.multi_device import DeviceOffsets
+from ..todma import (ToDMAReceiver, align_sequences, aligned, collision_positions,
+                     gaussian_codebook, rayleigh_gains, transmit_ofdm_frame)
 from ..tokens.frame import Modality, TokenFrame
 from ..tokens.registry import tokenizer_id
 
@@ -61,7 +66,9 @@ def held_out_crops(count: int, crop: int) -> List[np.ndarray]:
 
 def run_todma_image_eval(devices: List[int], snrs: List[float], codeword_len: int = 64,
                          frames: int = 2, crop: int = 64, schemes=IMAGE_SCHEMES,
-                         seed: int = 0, tokenizer=None) -> List[Dict]:
+                         seed: int = 0, tokenizer=None, max_delay: float = 0.0,
+                         max_cfo: float = 0.0, known_devices: bool = False,
+                         common_delay: float = 8.0, common_cfo: float = 1e-3) -> List[Dict]:
     """Measure every scheme at every (K, SNR); one row each (module docstring)."""
     from ..app.loopback import LinkConfig, run_image_loopback
     from ..context.image_recovery import ImageRecovery
@@ -82,18 +89,27 @@ def run_todma_image_eval(devices: List[int], snrs: List[float], codeword_len: in
         shape = grids[0].shape
         ids = np.stack([grid.reshape(-1) for grid in grids])
         tokens_only = [psnr(image, tokenizer.decode(grid)) for image, grid in zip(crops, grids)]
-        receiver = ToDMAReceiver(codebook, count, seed=seed)
+        receiver = ToDMAReceiver(codebook, count if known_devices else None, seed=seed)
         for snr in snrs:
             rng = np.random.default_rng([seed, count, int(round(snr * 1000))])
             stats = {s: {"psnr": [], "right": 0, "tokens": 0, "coll": 0, "coll_right": 0,
                          "uses": 0} for s in schemes}
+            assigned, non_colliding, found = 0, 0, []
             for frame in range(frames):
                 members = slice(frame * count, (frame + 1) * count)
                 sent = ids[members]
                 colliding = collision_positions(sent)
-                uplink = transmit_frame(codebook, sent, rayleigh_gains(count, rng), snr, rng)
-                result = receiver.receive(uplink.received, uplink.noise_var)
-                order = align_clusters(result.sequences.centroids, uplink.gains)
+                offsets = DeviceOffsets.draw(count, max_delay, max_cfo, rng, common_delay,
+                                             common_cfo)
+                uplink = transmit_ofdm_frame(codebook, sent, rayleigh_gains(count, rng), snr, rng,
+                                             offsets)
+                result = receiver.receive_samples(uplink.samples, uplink.noise_var, uplink.layout)
+                found.append(result.devices)
+                order = align_sequences(result.sequences.tokens, ~result.sequences.erased, sent)
+                got = aligned(result.sequences.tokens, order, 0)
+                masked = aligned(result.sequences.erased, order, True)
+                assigned += int(((got == sent) & ~masked)[~colliding].sum())
+                non_colliding += int((~colliding).sum())
                 for scheme in schemes:
                     tally = stats[scheme]
                     if scheme == "tdma":
@@ -108,15 +124,15 @@ def run_todma_image_eval(devices: List[int], snrs: List[float], codeword_len: in
                             tally["tokens"] += sent.shape[1]
                         continue
                     tally["uses"] += uplink.channel_uses
-                    for device, cluster in enumerate(order):
+                    for device in range(count):
                         frame_in = TokenFrame(
-                            ids=result.sequences.tokens[cluster], modality=Modality.IMAGE,
+                            ids=got[device], modality=Modality.IMAGE,
                             shape=shape, bits_per_token=tokenizer.bits_per_token,
-                            erased=result.sequences.erased[cluster], tokenizer=wire_id)
+                            erased=masked[device], tokenizer=wire_id)
                         recovered = fills[scheme].recover(frame_in)
                         right = recovered.frame.ids == sent[device]
                         if scheme == "todma-no-context":
-                            right &= ~result.sequences.erased[cluster]
+                            right &= ~masked[device]
                         tally["right"] += int(right.sum())
                         tally["tokens"] += right.size
                         tally["coll"] += int(colliding[device].sum())
@@ -136,10 +152,18 @@ def run_todma_image_eval(devices: List[int], snrs: List[float], codeword_len: in
                        "psnr_tokens_only_db": float(np.mean(tokens_only)),
                        "channel_uses": tally["uses"] / frames}
                 if scheme != "tdma":
-                    row["channel_uses_ofdm_samples"] = ofdm_samples(row["channel_uses"])
+                    row["channel_uses_symbols"] = int(ids.shape[1]) * codeword_len
+                    row["assignment_rate_non_colliding"] = assigned / max(non_colliding, 1)
+                    row["devices_estimated"] = float(np.mean(found))
+                    row["device_count_exact_rate"] = float(np.mean(np.array(found) == count))
+                    row["known_devices"] = known_devices
+                    row["max_delay_samples"] = max_delay
+                    row["max_cfo"] = max_cfo
+                    row["common_delay_samples"] = common_delay
+                    row["common_cfo"] = common_cfo
                     if tdma_uses:
                         row["channel_use_ratio_vs_tdma"] = {
-                            "symbols": row["channel_uses"] / tdma_uses,
-                            "ofdm_samples": row["channel_uses_ofdm_samples"] / tdma_uses}
+                            "samples": row["channel_uses"] / tdma_uses,
+                            "symbols": row["channel_uses_symbols"] / tdma_uses}
                 rows.append(row)
     return rows

@@ -203,10 +203,34 @@ def _sync_word_2(params: OfdmParams) -> np.ndarray:
     return params.sync_words()[1].astype(np.complex64)
 
 
-def _synchronise(samples: np.ndarray, start: int, params: OfdmParams):
-    """Fine CFO, FFTs of the preamble and header symbols, whole-carrier
-    offset and raw preamble channel, with the first symbol cut at ``start``."""
-    time_symbols = cut_symbols(samples, start, SYMBOLS_PER_HEADER, params)
+def synchronise_preamble(samples: np.ndarray, start: int, params: OfdmParams,
+                         n_symbols: int = SYMBOLS_PER_HEADER):
+    """Fine CFO, FFTs of the preamble and following symbols, whole-carrier
+    offset and raw preamble channel, with the first symbol cut at ``start``.
+
+    Parameters
+    ----------
+    samples : np.ndarray, shape ``(m,)``, complex
+        Raw samples holding the burst.
+    start : int
+        Index of the first preamble symbol's cyclic prefix.
+    params : OfdmParams
+    n_symbols : int
+        OFDM symbols to cut and transform, the two preamble symbols first
+        (the header's by default; a ToDMA frame's data symbols too).
+
+    Returns
+    -------
+    fine_cfo : float
+        Cycles per sample (:func:`~.ofdm_equalizer.fine_frequency_offset`).
+    fft_symbols : np.ndarray, shape ``(n_symbols, fft_len)``, complex64
+        Fft-shifted spectra, the fine offset removed.
+    carrier_offset : int
+        Whole-carrier offset left.
+    raw_channel : np.ndarray, shape ``(fft_len,)``, complex64
+        Least-squares channel of the second preamble symbol.
+    """
+    time_symbols = cut_symbols(samples, start, n_symbols, params)
     fine_cfo = fine_frequency_offset(time_symbols[0])
     fft_symbols = to_frequency_domain(time_symbols, 0, fine_cfo, params)
     carrier_offset = integer_carrier_offset(fft_symbols[1], _sync_word_2(params), params)
@@ -230,7 +254,7 @@ def decode_header_window(samples: np.ndarray, params: OfdmParams) -> Optional[Bu
     MCS (a false trigger, or a burst too noisy to decode).
     """
     sync_word_2 = _sync_word_2(params)
-    fine_cfo, fft_symbols, carrier_offset, raw_channel = _synchronise(samples, TIMING_PADDING, params)
+    fine_cfo, fft_symbols, carrier_offset, raw_channel = synchronise_preamble(samples, TIMING_PADDING, params)
     correction = int(np.clip(timing_error(raw_channel, params), -TIMING_PADDING, TIMING_PADDING))
     # Every timing error is cut away, even the sample or two the channel
     # estimate could absorb: the detector's trigger falls that far apart with
@@ -238,7 +262,7 @@ def decode_header_window(samples: np.ndarray, params: OfdmParams) -> Optional[Bu
     # timing makes a replayed recording decode exactly as it did live (about
     # 4 % more receiver instructions at 30 dB; PER unchanged).
     if correction:
-        fine_cfo, fft_symbols, carrier_offset, raw_channel = _synchronise(
+        fine_cfo, fft_symbols, carrier_offset, raw_channel = synchronise_preamble(
             samples, TIMING_PADDING + correction, params)
     channel = smooth_channel(raw_channel, params)
     header_fft = fft_symbols[PREAMBLE_SYMBOLS:]

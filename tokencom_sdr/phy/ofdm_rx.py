@@ -12,7 +12,7 @@ DEFAULT_SYNC_THRESHOLD = 0.3
 # Measured: the detector's mark falls about this many samples after a burst's
 # first sample (one symbol, less 12). The header decoder's timing correction,
 # centred on this lag, takes care of the wander under noise and multipath.
-_MARK_LEAD = 12
+MARK_LEAD = 12
 # Input buffer of the decoder, in samples (about 30 bursts of 100 bytes).
 _DECODER_INPUT_ITEMS = 1 << 16
 
@@ -74,7 +74,7 @@ class OfdmBurstRx(gr.hier_block2):
         # The detector's own frequency estimate is unused: each burst's
         # offset is estimated from its preamble, in the decoder.
         self.frequency_sink = blocks.null_sink(gr.sizeof_float)
-        self.decoder = BurstDecoderBlock(params, trigger_lag=params.symbol_len - _MARK_LEAD,
+        self.decoder = BurstDecoderBlock(params, trigger_lag=params.symbol_len - MARK_LEAD,
                                          channel_tracking=channel_tracking)
         # Each work() call of a Python block costs tens of microseconds of
         # scheduling and wrapping; large input buffers let the decoder take

@@ -19,14 +19,45 @@ steps:
 3. **Trimmed refinement**: a few Lloyd iterations in which a centroid moves
    to the mean of the points assigned to it *within* ``trim_scales * scale``,
    so outliers pull no centroid.
+
+Number of devices (when the receiver is not told K)
+---------------------------------------------------
+Every active device sends one token in each of the frame's ``N`` slots, so
+its cloud holds about ``N`` estimates (fewer only where it collided or OMP
+missed it), while a collision sum or a spurious atom gives a handful. After
+the merge, a cloud of ``s`` estimates is taken as ``round(s / N)`` devices
+when ``s >= N / 2`` and as none otherwise: two devices whose gains are too
+close to split give one cloud of about ``2 N`` and count twice (they keep
+one centroid each, at the same place). Over-clustering then uses ``3 K_up``
+clusters, ``K_up`` being the most tokens OMP found in any slot.
 """
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 from sklearn.cluster import KMeans
 
-__all__ = ["cluster_channels", "estimate_spread", "estimate_scale"]
+__all__ = ["cluster_channels", "estimate_spread", "estimate_scale", "devices_in_clouds"]
+
+
+def devices_in_clouds(sizes: np.ndarray, slots: int) -> np.ndarray:
+    """How many devices each merged cloud holds (module docstring).
+
+    Parameters
+    ----------
+    sizes : np.ndarray, shape ``(C,)``
+        Estimates per cloud.
+    slots : int
+        ``N``, slots of the frame.
+
+    Returns
+    -------
+    np.ndarray, shape ``(C,)``, dtype ``int64``
+    """
+    sizes = np.asarray(sizes, dtype=np.float64)
+    return np.where(sizes >= slots / 2, np.rint(sizes / slots), 0).astype(np.int64)
 
 
 def estimate_scale(noise_var: float, codeword_len: int, num_devices: int) -> float:
@@ -59,17 +90,19 @@ def _merge_close(centroids: np.ndarray, sizes: np.ndarray, radius: float):
     return np.array(merged_centroids), np.array(merged_sizes)
 
 
-def cluster_channels(estimates: np.ndarray, num_devices: int, scale: float, seed: int = 0,
-                     merge_scales: float = 2.5, trim_scales: float = 3.0,
-                     refinements: int = 10) -> np.ndarray:
+def cluster_channels(estimates: np.ndarray, num_devices: Optional[int], scale: float,
+                     seed: int = 0, merge_scales: float = 2.5, trim_scales: float = 3.0,
+                     refinements: int = 10, slots: Optional[int] = None,
+                     max_devices: Optional[int] = None) -> np.ndarray:
     """Centroids of the channel estimates, one per device.
 
     Parameters
     ----------
     estimates : np.ndarray, shape ``(P,)``, complex
         Every detected token's channel estimate, over all slots of a frame.
-    num_devices : int
-        K (at most ``P``).
+    num_devices : int or None
+        K (at most ``P``); None: estimated (module docstring), which needs
+        ``slots`` and ``max_devices``.
     scale : float
         Expected standard deviation of one estimate around its device's
         gain (:func:`estimate_scale`).
@@ -79,22 +112,41 @@ def cluster_channels(estimates: np.ndarray, num_devices: int, scale: float, seed
         Merge and trimming radii in units of ``scale`` (module docstring).
     refinements : int
         Trimmed Lloyd iterations.
+    slots : int, optional
+        ``N``, slots of the frame (for the estimate of K).
+    max_devices : int, optional
+        ``K_up``: the over-clustering's scale when K is estimated.
 
     Returns
     -------
     np.ndarray, shape ``(K,)``, dtype ``complex128``
         The centroids, in no particular order (a receiver does not know the
-        devices' identities).
+        devices' identities); ``K`` is the estimate when ``num_devices`` is None.
     """
     estimates = np.asarray(estimates, dtype=np.complex128).reshape(-1)
-    if num_devices < 1 or estimates.size < num_devices:
-        raise ValueError(f"cannot find {num_devices} devices in {estimates.size} estimates")
+    if num_devices is None:
+        if not slots or not max_devices or max_devices < 1:
+            raise ValueError("estimating the number of devices needs slots and max_devices >= 1")
+        upper = max_devices
+    else:
+        upper = num_devices
+    if upper < 1 or estimates.size < upper:
+        raise ValueError(f"cannot find {upper} devices in {estimates.size} estimates")
     points = np.column_stack([estimates.real, estimates.imag])
-    over = min(3 * num_devices, estimates.size)
+    over = min(3 * upper, estimates.size)
     kmeans = KMeans(n_clusters=over, n_init=3, random_state=seed).fit(points)
     centroids = kmeans.cluster_centers_[:, 0] + 1j * kmeans.cluster_centers_[:, 1]
     sizes = np.bincount(kmeans.labels_, minlength=over).astype(float)
     centroids, sizes = _merge_close(centroids, sizes, merge_scales * scale)
+    if num_devices is None:
+        counts = devices_in_clouds(sizes, slots)
+        if counts.sum() == 0:
+            raise RuntimeError(f"no cloud of at least {slots / 2:g} estimates: no device found")
+        # A cloud of m devices keeps m centroids at one place, biggest clouds first.
+        order = np.argsort(-sizes)
+        centroids = np.repeat(centroids[order], counts[order])
+        sizes = np.repeat(sizes[order] / np.maximum(counts[order], 1), counts[order])
+        num_devices = centroids.size
     if centroids.size < num_devices:
         # Fewer separable clouds than devices: keep k-means' own answer for the rest.
         fallback = KMeans(n_clusters=num_devices, n_init=3, random_state=seed).fit(points)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["SlotDetections", "detect_tokens"]
+__all__ = ["SlotDetections", "detect_tokens", "residual_threshold"]
 
 
 @dataclass
@@ -57,7 +57,7 @@ class SlotDetections:
         return self.valid.sum(axis=1)
 
 
-def _residual_threshold(noise_var: float, dof: int, margin: float) -> float:
+def residual_threshold(noise_var: float, dof: int, margin: float) -> float:
     """Residual energy above which a slot still holds an undetected token."""
     dof = max(dof, 1)
     return noise_var * (dof + margin * np.sqrt(dof))
@@ -100,7 +100,7 @@ def detect_tokens(received: np.ndarray, codebook: np.ndarray, noise_var: float,
     gains = np.zeros((num_slots, max_tokens), dtype=np.complex128)
     residual = received.copy()
     energy = np.sum(np.abs(residual) ** 2, axis=1)
-    active = energy > _residual_threshold(noise_var, codeword_len, margin)
+    active = energy > residual_threshold(noise_var, codeword_len, margin)
     for atom in range(max_tokens):
         slots = np.flatnonzero(active)
         if slots.size == 0:
@@ -120,5 +120,5 @@ def detect_tokens(received: np.ndarray, codebook: np.ndarray, noise_var: float,
         residual[slots] = received[slots] - (atoms @ fitted)[..., 0]
         energy = np.sum(np.abs(residual[slots]) ** 2, axis=1)
         dof = codeword_len - (atom + 1)
-        active[slots] = energy > _residual_threshold(noise_var, dof, margin)
+        active[slots] = energy > residual_threshold(noise_var, dof, margin)
     return SlotDetections(tokens=support, gains=np.where(support >= 0, gains, 0))

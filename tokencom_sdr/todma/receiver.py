@@ -1,11 +1,13 @@
-"""The ToDMA receiver: detection, clustering, sequence rebuild with collision
-masking, and (optionally) context fill, each stage timed.
+"""The ToDMA receiver: frame synchronisation, detection, clustering, sequence
+rebuild, joint detection with collision masking, and (optionally) context
+fill, each stage timed.
 
-It needs nothing from the devices beyond the shared codebook, the number of
-devices and the noise variance. It does not know which cluster is which
-device: identifying the devices (an id token, a pilot) is outside this first
-version, and scoring aligns clusters to devices separately
-(:mod:`.scoring`).
+It needs nothing from the devices beyond the shared codebook and the noise
+variance: the number of devices is estimated from the clustering
+(:mod:`.clustering`) unless it is given. It does not know which cluster is
+which device: identifying the devices (an id token, a pilot) is outside this
+version, and scoring pairs its sequences with the devices by their content
+(:mod:`.scoring`), at scoring time only.
 """
 
 from __future__ import annotations
@@ -17,14 +19,21 @@ from typing import Dict, Optional
 import numpy as np
 
 from .clustering import cluster_channels, estimate_scale, estimate_spread
+from .collisions import collision_positions
 from .detection import SlotDetections, detect_tokens
+from .joint_detection import detect_with_channels
+from .ofdm_frame import FrameLayout, SynchronisedFrame, detect_frame_start, synchronise_frame
 from .recovery import FILL_MODES, fill_text_sequences
 from .sequences import DeviceSequences, rebuild_sequences
 
 __all__ = ["ToDMAReceiver", "ReceivedSequences", "STAGES"]
 
 #: Receiver stages, in order, as keys of :attr:`ReceivedSequences.stage_s`.
-STAGES = ("detection", "clustering", "rebuild", "recovery")
+STAGES = ("synchronisation", "detection", "clustering", "rebuild", "joint_detection",
+          "recovery")
+
+#: Most devices the receiver looks for when it is not told K (OMP's atom cap).
+DEFAULT_MAX_DEVICES = 32
 
 
 @dataclass
@@ -41,12 +50,22 @@ class ReceivedSequences:
         Sequences after context fill (None without a context model).
     stage_s : dict of str to float
         Wall-clock seconds of each stage of :data:`STAGES` that ran.
+    frame : SynchronisedFrame or None
+        Timing and CFO of the frame, when it came as samples.
+
+    ``K`` is the receiver's number of devices: the estimate unless it was given.
     """
 
     detections: SlotDetections
     sequences: DeviceSequences
     filled: Optional[np.ndarray] = None
     stage_s: Dict[str, float] = field(default_factory=dict)
+    frame: Optional[SynchronisedFrame] = None
+
+    @property
+    def devices(self) -> int:
+        """K, the number of device sequences."""
+        return int(self.sequences.tokens.shape[0])
 
 
 class ToDMAReceiver:
@@ -56,8 +75,12 @@ class ToDMAReceiver:
     ----------
     codebook : np.ndarray, shape ``(L, Q)``, complex
         The shared modulation codebook ``U``.
-    num_devices : int
-        K, known to the receiver.
+    num_devices : int or None
+        K when the receiver is told it; None (the default) estimates it
+        from the clustering (:mod:`.clustering`).
+    max_devices : int
+        Most devices looked for when K is estimated: the atom cap of the
+        detection (at most L).
     gate_sigmas : float
         A token is taken as a device's (or a pair's) only within this many
         robust standard deviations of the cluster spread
@@ -71,22 +94,74 @@ class ToDMAReceiver:
         ``candidates`` (restricted to the slot's detected tokens) or ``free``.
     """
 
-    def __init__(self, codebook: np.ndarray, num_devices: int, *, gate_sigmas: float = 4.0,
-                 omp_margin: float = 3.0, seed: int = 0, fill: str = "candidates"):
-        if num_devices < 1:
+    def __init__(self, codebook: np.ndarray, num_devices: Optional[int] = None, *,
+                 max_devices: int = DEFAULT_MAX_DEVICES,
+                 gate_sigmas: float = 4.0, omp_margin: float = 3.0, seed: int = 0,
+                 fill: str = "candidates"):
+        if num_devices is not None and num_devices < 1:
             raise ValueError(f"need at least one device, got {num_devices}")
+        if max_devices < 1:
+            raise ValueError(f"max_devices must be >= 1, got {max_devices}")
         if fill not in FILL_MODES:
             raise ValueError(f"unknown fill {fill!r}; choose {', '.join(FILL_MODES)}")
         self.fill = fill
         self.codebook = codebook
         self.num_devices = num_devices
+        self.max_devices = min(max_devices, codebook.shape[0])
         self.gate_sigmas = gate_sigmas
         self.omp_margin = omp_margin
         self.seed = seed
 
+    @staticmethod
+    def _nothing_found(detections: SlotDetections, num_slots: int,
+                       stage_s: Dict[str, float]) -> ReceivedSequences:
+        """The result of a frame in which no device was found (K = 0)."""
+        empty = np.zeros((0, num_slots), dtype=np.int64)
+        sequences = DeviceSequences(tokens=empty, erased=empty.astype(bool),
+                                    collision=empty.astype(bool),
+                                    centroids=np.zeros(0, dtype=np.complex128))
+        return ReceivedSequences(detections, sequences, empty.copy(), stage_s)
+
+    def receive_samples(self, samples: np.ndarray, noise_var: float, layout: FrameLayout,
+                        start: Optional[int] = None, text_recovery=None,
+                        bits_per_token: int = 12, tokenizer_wire_id: int = 0) -> ReceivedSequences:
+        """Synchronise to a frame on the OFDM numerology and receive it.
+
+        Parameters
+        ----------
+        samples : np.ndarray, shape ``(m,)``, complex
+            Received samples holding one frame (:mod:`.ofdm_frame`).
+        noise_var : float
+            Noise variance per sample (= per data subcarrier-symbol).
+        layout : FrameLayout
+            Slots and codeword length of the frame.
+        start : int, optional
+            Where the frame starts, if a detector already said; else the
+            PHY's Schmidl & Cox detector finds it.
+        text_recovery, bits_per_token, tokenizer_wire_id
+            As for :meth:`receive`.
+
+        Returns
+        -------
+        ReceivedSequences
+        """
+        if layout.codeword_len != self.codebook.shape[0]:
+            raise ValueError(f"frame slots of {layout.codeword_len} symbols do not match the "
+                             f"codebook's {self.codebook.shape[0]}")
+        begin = time.perf_counter()
+        if start is None:
+            start = detect_frame_start(samples, layout.params)
+        frame = synchronise_frame(samples, start, layout)
+        seconds = time.perf_counter() - begin
+        result = self.receive(frame.slots, noise_var, text_recovery, bits_per_token,
+                              tokenizer_wire_id)
+        result.frame = frame
+        result.stage_s = {"synchronisation": seconds, **result.stage_s}
+        return result
+
     def receive(self, received: np.ndarray, noise_var: float, text_recovery=None,
                 bits_per_token: int = 12, tokenizer_wire_id: int = 0) -> ReceivedSequences:
-        """Run the receiver on one frame.
+        """Run the receiver on one frame's slots.
 
         Parameters
         ----------
@@ -104,30 +179,50 @@ class ToDMAReceiver:
         ReceivedSequences
         """
         stage_s: Dict[str, float] = {}
+        num_slots = received.shape[0]
         start = time.perf_counter()
-        detections = detect_tokens(received, self.codebook, noise_var, self.num_devices,
-                                   self.omp_margin)
+        cap = self.num_devices or self.max_devices
+        detections = detect_tokens(received, self.codebook, noise_var, cap, self.omp_margin)
         stage_s["detection"] = time.perf_counter() - start
 
         start = time.perf_counter()
         estimates = detections.gains[detections.valid]
-        if estimates.size < self.num_devices:
-            raise RuntimeError(f"only {estimates.size} tokens detected for "
-                               f"{self.num_devices} devices: nothing to cluster")
-        scale = estimate_scale(noise_var, self.codebook.shape[0], self.num_devices)
-        centroids = cluster_channels(estimates, self.num_devices, scale, self.seed)
+        if estimates.size < (self.num_devices or 1):
+            return self._nothing_found(detections, num_slots, stage_s)
+        # Over-clustering's scale: most slots' token count (a few slots
+        # with spurious atoms would only slow k-means down).
+        upper = max(int(np.ceil(np.percentile(detections.counts, 90))), 1)
+        scale = estimate_scale(noise_var, self.codebook.shape[0], self.num_devices or upper)
+        try:
+            centroids = cluster_channels(estimates, self.num_devices, scale, self.seed,
+                                         slots=num_slots, max_devices=upper)
+        except RuntimeError:  # no cloud big enough to be a device
+            return self._nothing_found(detections, num_slots, stage_s)
         # The measured spread, never below the expected one, sets the gate.
         gate = self.gate_sigmas * max(scale, estimate_spread(estimates, centroids))
         stage_s["clustering"] = time.perf_counter() - start
 
         start = time.perf_counter()
-        sequences = rebuild_sequences(detections, centroids, gate)
+        initial = rebuild_sequences(detections, centroids, gate)
         stage_s["rebuild"] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        tokens = detect_with_channels(received, self.codebook, centroids,
+                                      np.where(initial.erased, -1, initial.tokens), detections,
+                                      noise_var, self.omp_margin)
+        collided = collision_positions(tokens)
+        sequences = DeviceSequences(tokens=np.where(collided, 0, tokens), erased=collided,
+                                    collision=collided.copy(), centroids=centroids)
+        stage_s["joint_detection"] = time.perf_counter() - start
 
         filled = None
         if text_recovery is not None:
             start = time.perf_counter()
-            candidates = detections.tokens if self.fill == "candidates" else None
+            candidates = None
+            if self.fill == "candidates":
+                # The slot's detected tokens and the joint decisions (a
+                # collided token is among both).
+                candidates = np.concatenate([detections.tokens, tokens.T], axis=1)
             filled = fill_text_sequences(sequences, text_recovery, bits_per_token,
                                          tokenizer_wire_id, candidates)
             stage_s["recovery"] = time.perf_counter() - start

@@ -3,11 +3,10 @@
 Per slot, the detected tokens are matched one-to-one to the devices by the
 Hungarian algorithm (scipy) on the distance between a token's channel
 estimate and a device centroid; a match farther than the gate is refused (a
-spurious detection, a corrupted estimate, or a collision). A refused token
-whose estimate is the sum of two still-unmatched devices' centroids is their
-collision (:func:`~tokencom_sdr.todma.collisions.find_pair_collisions`).
-Every device left without a token in the slot is masked for the context
-model; ``collision`` records which of them were explained by a collision.
+spurious detection, a corrupted estimate, or a collision). This is the
+starting point of the joint detection (:mod:`.joint_detection`), which
+decides every device's token and finds the collisions
+(:mod:`.collisions`); :class:`DeviceSequences` holds the result.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from .collisions import find_pair_collisions
 from .detection import SlotDetections
 
 __all__ = ["DeviceSequences", "rebuild_sequences"]
@@ -34,8 +32,8 @@ class DeviceSequences:
     erased : np.ndarray, shape ``(K, N)``, bool
         Masked positions (collision, or no token assigned).
     collision : np.ndarray, shape ``(K, N)``, bool
-        Masked because a detected token was taken as this device's collision
-        with another (a subset of ``erased``).
+        Masked because the device's token is another device's too in that
+        slot (a subset of ``erased``).
     centroids : np.ndarray, shape ``(K,)``, complex128
         The cluster centroids the sequences are ordered by.
     """
@@ -71,7 +69,6 @@ def rebuild_sequences(detections: SlotDetections, centroids: np.ndarray,
     valid = detections.valid
     # (N, M, K): distance of every detected token to every centroid.
     distance = np.abs(detections.gains[..., None] - centroids)
-    unassigned = np.zeros_like(valid)
     for slot in range(num_slots):
         places = np.flatnonzero(valid[slot])
         if places.size == 0:
@@ -83,14 +80,4 @@ def rebuild_sequences(detections: SlotDetections, centroids: np.ndarray,
         accepted = cost[rows, cols] <= gate
         tokens[cols[accepted], slot] = detections.tokens[slot, places[rows[accepted]]]
         erased[cols[accepted], slot] = False
-        leftover = np.setdiff1d(np.arange(places.size), rows[accepted])
-        unassigned[slot, places[leftover]] = True
-    # Tokens no single device explains may be two devices' collision; only
-    # devices still without a token in the slot can have taken part.
-    pairs = find_pair_collisions(detections.gains, unassigned, centroids, gate)
-    slots, places = np.nonzero(pairs[..., 0] >= 0)
-    for slot, place in zip(slots, places):
-        devices = pairs[slot, place]
-        if np.all(erased[devices, slot]):
-            collision[devices, slot] = True
     return DeviceSequences(tokens=tokens, erased=erased, collision=collision, centroids=centroids)

@@ -13,10 +13,16 @@ average gain ``E|h|^2 = 1`` brings ``1/L`` per channel use and
 ``noise_var = 1 / (L * 10^(snr_db/10))``. After the matched filter a codeword
 sees ``L`` times that SNR.
 
-Channel uses: a frame of ``N`` slots occupies ``N * L`` complex symbols. On the
-OFDM numerology of :mod:`tokencom_sdr.phy` these are ``N * L`` data
-subcarrier-symbols (48 per OFDM symbol of 80 samples with the CP). The frame
-preamble for timing and CFO, timing offsets and CFO are not modelled here.
+Two paths:
+
+* :func:`transmit_frame` (fast, slot level): ``N * L`` complex symbols, the
+  slots as the receiver sees them after perfect synchronisation;
+* :func:`transmit_ofdm_frame`: the frames on the OFDM numerology of
+  :mod:`tokencom_sdr.phy` (:mod:`.ofdm_frame`: Schmidl & Cox preamble, the
+  codewords on the 48 data carriers, pilots), through the multi-device
+  channel (:func:`tokencom_sdr.channel.superpose_devices`: per-device gain,
+  timing offset and CFO) as raw samples. Its channel uses are the frame's
+  time samples: preamble, cyclic prefixes and pilots included.
 """
 
 from __future__ import annotations
@@ -25,18 +31,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..phy.ofdm_params import CP_LEN, DATA_CARRIERS, FFT_LEN
+from typing import Optional
+
+from ..channel.multi_device import DeviceOffsets, superpose_devices
+from .ofdm_frame import FrameLayout, frame_waveforms
 
 __all__ = ["UplinkFrame", "rayleigh_gains", "noise_variance", "transmit_frame",
-           "ofdm_samples", "device_samples"]
+           "device_samples", "OfdmUplink", "transmit_ofdm_frame"]
 
-
-def ofdm_samples(channel_uses: int) -> int:
-    """Time samples that ``channel_uses`` data subcarrier-symbols take on the
-    OFDM numerology of :mod:`tokencom_sdr.phy` (48 data carriers per symbol of
-    ``FFT_LEN + CP_LEN`` = 80 samples), without a preamble."""
-    symbols = -(-int(channel_uses) // len(DATA_CARRIERS))
-    return symbols * (FFT_LEN + CP_LEN)
+#: Noise-only samples around a frame, for the receiver to find it in.
+FRAME_GUARD = 200
 
 
 def rayleigh_gains(num_devices: int, rng: np.random.Generator) -> np.ndarray:
@@ -141,3 +145,69 @@ def device_samples(codebook: np.ndarray, tokens: np.ndarray, gain: complex = 1.0
     if tokens.size and (tokens.min() < 0 or tokens.max() >= codebook.shape[1]):
         raise ValueError(f"token ids must lie in [0, {codebook.shape[1]})")
     return (gain * codebook.T[tokens]).reshape(-1).astype(np.complex64)
+
+
+@dataclass
+class OfdmUplink:
+    """One OFDM ToDMA frame as the receiver's samples, with what was sent.
+
+    Attributes
+    ----------
+    samples : np.ndarray, shape ``(FRAME_GUARD + layout.samples + FRAME_GUARD,)``, complex64
+        Noise, the frame (all devices, offsets and noise), noise.
+    noise_var : float
+        Noise variance per sample (= per data subcarrier-symbol).
+    layout : FrameLayout
+    tokens : np.ndarray, shape ``(K, N)``, dtype ``int64``
+        Ground truth, for scoring only.
+    gains : np.ndarray, shape ``(K,)``, complex128
+        Ground truth, for scoring only.
+    offsets : DeviceOffsets
+        Ground truth, for scoring only.
+    """
+
+    samples: np.ndarray
+    noise_var: float
+    layout: FrameLayout
+    tokens: np.ndarray
+    gains: np.ndarray
+    offsets: DeviceOffsets
+
+    @property
+    def channel_uses(self) -> int:
+        """Time samples of the frame on the air (preamble and prefixes included)."""
+        return self.layout.samples
+
+
+def transmit_ofdm_frame(codebook: np.ndarray, tokens: np.ndarray, gains: np.ndarray,
+                        snr_db: float, rng: np.random.Generator,
+                        offsets: Optional[DeviceOffsets] = None) -> OfdmUplink:
+    """K devices' OFDM frames through the multi-device channel.
+
+    Parameters
+    ----------
+    codebook : np.ndarray, shape ``(L, Q)``, complex
+    tokens : np.ndarray, shape ``(K, N)``, integer
+    gains : np.ndarray, shape ``(K,)``, complex
+    snr_db : float
+        Per data subcarrier-symbol, as for :func:`transmit_frame`.
+    rng : np.random.Generator
+        Noise source.
+    offsets : DeviceOffsets, optional
+        Per-device timing offsets and CFOs; none by default.
+
+    Returns
+    -------
+    OfdmUplink
+    """
+    tokens = np.asarray(tokens, dtype=np.int64)
+    gains = np.asarray(gains, dtype=np.complex128)
+    if tokens.ndim != 2 or gains.shape != (tokens.shape[0],):
+        raise ValueError(f"need tokens (K, N) and gains (K,), got {tokens.shape} and {gains.shape}")
+    layout = FrameLayout(slots=tokens.shape[1], codeword_len=codebook.shape[0])
+    offsets = offsets or DeviceOffsets.none(tokens.shape[0])
+    noise_var = noise_variance(snr_db, codebook.shape[0])
+    samples = superpose_devices(frame_waveforms(codebook, tokens, layout), gains, offsets,
+                                noise_var, rng, lead=FRAME_GUARD, tail=FRAME_GUARD)
+    return OfdmUplink(samples=samples, noise_var=noise_var, layout=layout, tokens=tokens,
+                      gains=gains, offsets=offsets)
