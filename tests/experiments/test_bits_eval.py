@@ -16,7 +16,8 @@ def test_bits_eval_writes_one_row_per_method(tmp_path, capsys):
     out = tmp_path / "bits.json"
     plot = tmp_path / "bits.png"
     assert main(["bits-eval", "--source", "corpus-heldout", "--messages", "1", "--taus", "0,0.9",
-                 "--min-tokens", "20", "--max-tokens", "36",
+                 "--min-tokens", "20", "--max-tokens", "36", "--loss-study", "1",
+                 "--packet-bytes", "6",
                  "--no-progress", "--json", str(out), "--plot", str(plot)]) == 0
     result = json.loads(out.read_text())
     rows = {row["method"]: row for row in result["rows"]}
@@ -34,6 +35,12 @@ def test_bits_eval_writes_one_row_per_method(tmp_path, capsys):
     assert entropy["code_ratio_to_cross_entropy"] == pytest.approx(1.0, abs=0.05)
     assert entropy["bits_per_token"] < rows["skip-0"]["bits_per_token"]
     assert rows["zlib"]["bits_per_token"] > 0
+    # One lost packet: the message is not delivered, and decoding it anyway
+    # gives text the hash refuses, never wrong text delivered.
+    study = result["entropy_loss_study"]
+    assert study["messages"] == 1 and study["packets_per_message"] >= 3
+    assert study["delivered_rate"] == 0.0 and study["hash_refused_rate"] == 1.0
+    assert study["wrong_delivered"] == 0 and study["tokens_right_rate"] < 1.0
     assert plot.stat().st_size > 1000
     assert "entropy" in capsys.readouterr().out
 

@@ -52,6 +52,12 @@ def add_parser(subparsers) -> None:
                         help="corpus memory refining the model's prior (both ends)")
     method.add_argument("--threads", type=int, default=1, metavar="N",
                         help="torch threads of every prediction (sender and receiver must agree)")
+    loss = parser.add_argument_group("loss behaviour of entropy coding")
+    loss.add_argument("--loss-study", type=int, default=0, metavar="N",
+                      help="also lose the middle packet of the first N messages' range codes "
+                           "and report what a receiver gets (0: skip the study)")
+    loss.add_argument("--packet-bytes", type=int, default=16, metavar="B",
+                      help="packet size the range code is cut into for the loss study")
     output = parser.add_argument_group("output")
     output.add_argument("--json", type=Path, metavar="PATH", help="write rows and summary here")
     output.add_argument("--plot", type=Path, metavar="PNG",
@@ -91,11 +97,13 @@ def run(args) -> int:
     from ..context.text_memory import memory_from_option
     from ..context.text_recovery import TextRecovery, default_text_model
     from ..data.heldout_messages import source_messages
-    from ..experiments.bits_eval import run_bits_eval
+    from ..experiments.bits_eval import entropy_loss_study, run_bits_eval
     from .options import write_json_file
 
     if not 1 <= args.messages <= 100_000:
         raise ValueError(f"--messages must be 1..100000, got {args.messages}")
+    if args.loss_study < 0:
+        raise ValueError(f"--loss-study must be >= 0, got {args.loss_study}")
     if not 1 <= args.threads <= 256:
         raise ValueError(f"--threads must be 1..256, got {args.threads}")
     if not 1 <= args.min_tokens <= args.max_tokens <= 4096:
@@ -124,6 +132,17 @@ def run(args) -> int:
                     f"{row['ratio_to_cross_entropy']:.3f}")
         print(f"{row['method']:>10} {row['bits_per_token']:10.3f} {row['ratio_to_fixed']:8.3f} "
               f"{row['exact_rate']:6.3f}  {note}")
+    if args.loss_study:
+        if not 1 <= args.packet_bytes <= 65535:
+            raise ValueError(f"--packet-bytes must be 1..65535, got {args.packet_bytes}")
+        study = entropy_loss_study(messages[:args.loss_study], prior,
+                                   packet_bytes=args.packet_bytes, progress=not args.no_progress)
+        result["entropy_loss_study"] = study
+        print(f"entropy coding, middle {args.packet_bytes}-byte packet of "
+              f"{study['packets_per_message']:.1f} lost: delivered {study['delivered_rate']:.2f}; "
+              f"decoded anyway with zeros: {study['tokens_right_rate']:.3f} of tokens right "
+              f"({study['tokens_before_gap_rate']:.3f} coded before the gap), hash refused "
+              f"{study['hash_refused_rate']:.2f}, wrong delivered {study['wrong_delivered']}")
     if args.json:
         write_json_file(args.json, result)
     if args.plot:

@@ -29,8 +29,8 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from .bit_fields import (BitReader, bits_to_bytes, bytes_to_bits, concat_bits, message_header,
-                         read_message_header)
+from .bit_fields import (BitReader, CompressedMessageError, bits_to_bytes, bytes_to_bits,
+                         concat_bits, message_header, read_message_header)
 from .context_prior import ContextPrior
 from .message_hash import DEFAULT_HASH_BITS, MessageHashError, message_hash
 from .range_coding import RangeDecoder, encode_trimmed
@@ -74,15 +74,21 @@ class EntropyCodedMessage:
     num_tokens : int
     code_bits : int
         Bits of the range code (before the final byte padding).
-    cross_entropy_bits : float
-        Sum over the tokens of ``-log2 P(token | tokens left of it)``: the
-        ideal code length the range code approaches.
+    token_bits : np.ndarray, shape ``(n,)``, dtype ``float64``
+        ``-log2 P(token | tokens left of it)`` of each token: its ideal code
+        length under the model.
     """
 
     data: bytes
     num_tokens: int
     code_bits: int
-    cross_entropy_bits: float
+    token_bits: np.ndarray
+
+    @property
+    def cross_entropy_bits(self) -> float:
+        """The message's ideal code length, the sum of :attr:`token_bits`:
+        what the range code approaches."""
+        return float(self.token_bits.sum())
 
     @property
     def bits(self) -> int:
@@ -106,15 +112,27 @@ def encode_entropy(ids: np.ndarray, prior: ContextPrior, *,
         raise ValueError(f"token ids must lie in 0..{prior.vocab_size - 1}")
     probabilities = causal_probabilities(ids, prior)
     code = encode_trimmed(ids, probabilities)
-    cross_entropy = float(-np.log2(probabilities[np.arange(n), ids]).sum())
+    token_bits = -np.log2(probabilities[np.arange(n), ids])
     bits = concat_bits([message_header(ids, hash_bits),
                         code])
-    return EntropyCodedMessage(bits_to_bytes(bits), n, int(code.size), cross_entropy)
+    return EntropyCodedMessage(bits_to_bytes(bits), n, int(code.size), token_bits)
 
 
-def decode_entropy(data: bytes, prior: ContextPrior, *,
-                   hash_bits: int = DEFAULT_HASH_BITS) -> np.ndarray:
+def decode_entropy(data: bytes, prior: ContextPrior, *, hash_bits: int = DEFAULT_HASH_BITS,
+                   verify: bool = True) -> np.ndarray:
     """Decode :func:`encode_entropy`'s bytes.
+
+    Parameters
+    ----------
+    data : bytes
+    prior : ContextPrior
+        The receiver's model.
+    hash_bits : int
+        As the sender used.
+    verify : bool
+        Check the hash. Only a loss study turns it off, to see what a
+        damaged code decodes to (ids after a point where the code became
+        invalid are -1); a receiver never delivers unverified ids.
 
     Returns
     -------
@@ -135,8 +153,14 @@ def decode_entropy(data: bytes, prior: ContextPrior, *,
     ids = np.zeros(n, dtype=np.int64)
     with prior.deterministic():
         for k in range(n):
-            ids[k] = decoder.decode(prior.distribution(ids, np.arange(n) < k, k))
-    if message_hash(ids, hash_bits) != expected:
+            try:
+                ids[k] = decoder.decode(prior.distribution(ids, np.arange(n) < k, k))
+            except CompressedMessageError:
+                if verify:
+                    raise
+                ids[k:] = -1  # the loss study's "nothing decodable from here on"
+                break
+    if verify and message_hash(ids, hash_bits) != expected:
         raise MessageHashError(f"the entropy-decoded message fails its {hash_bits}-bit hash: "
                                f"its code is incomplete or corrupt, or the models differ")
     return ids

@@ -32,13 +32,14 @@ import numpy as np
 
 from ..compression.bit_fields import COUNT_BITS
 from ..compression.context_prior import ContextPrior
-from ..compression.entropy_coding import decode_entropy, encode_entropy
+from ..compression.entropy_coding import (decode_entropy, encode_entropy, join_packets,
+                                          split_into_packets)
 from ..compression.message_hash import DEFAULT_HASH_BITS, MessageHashError
 from ..compression.skipping import decode_skipping, encode_skipping
 from ..metrics.text_baseline import zlib_bytes
 from ..tokens.text_bpe import TextTokenizer
 
-__all__ = ["run_bits_eval", "FIXED_BITS_PER_TOKEN", "DEFAULT_TAUS"]
+__all__ = ["run_bits_eval", "entropy_loss_study", "FIXED_BITS_PER_TOKEN", "DEFAULT_TAUS"]
 
 #: Bits of one token id on the link without compression.
 FIXED_BITS_PER_TOKEN = 12
@@ -186,3 +187,74 @@ def run_bits_eval(messages: Sequence[str], prior: ContextPrior, *,
                "prior_threads": prior.threads,
                "corpus_memory": prior.recovery.memory is not None}
     return {"rows": rows, "summary": summary}
+
+
+def entropy_loss_study(messages: Sequence[str], prior: ContextPrior, *, packet_bytes: int = 16,
+                       tokenizer: Optional[TextTokenizer] = None,
+                       progress: bool = False) -> Dict[str, object]:
+    """What one lost packet does to an entropy-coded message.
+
+    Each message is range coded and cut into ``packet_bytes`` packets; its
+    middle packet is lost. A receiver refuses the message
+    (:func:`~tokencom_sdr.compression.entropy_coding.join_packets`); to see
+    why, the study also decodes it with the lost bytes as zeros and counts
+    the tokens that come out right.
+
+    Returns
+    -------
+    dict
+        ``messages``, ``packet_bytes``, ``packets_per_message``,
+        ``delivered_rate`` (messages a receiver delivers: 0 unless the code
+        fits one packet), ``hash_refused_rate`` (zero-filled decodes the hash
+        refuses), ``tokens_right_rate`` (tokens right in the zero-filled
+        decode), ``tokens_before_gap_rate`` (tokens whose code lies wholly
+        before the lost packet's first bit, an upper bound of what a decoder
+        could trust) and ``wrong_delivered`` (zero-filled decodes that passed
+        the hash while wrong: must be 0).
+    """
+    tokenizer = tokenizer or TextTokenizer.default()
+    totals = {"tokens": 0, "right": 0, "before_gap": 0, "refused": 0, "delivered": 0,
+              "packets": 0, "wrong_delivered": 0}
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(messages), unit="msg", desc="loss study", dynamic_ncols=True)
+    for text in messages:
+        ids = np.asarray(tokenizer.encode(text), dtype=np.int64)
+        coded = encode_entropy(ids, prior)
+        packets: List[Optional[bytes]] = list(split_into_packets(coded.data, packet_bytes))
+        totals["packets"] += len(packets)
+        totals["tokens"] += ids.size
+        lost = len(packets) // 2
+        original = packets[lost]
+        packets[lost] = None
+        try:
+            join_packets(packets)
+            totals["delivered"] += 1
+        except ValueError:
+            pass
+        packets[lost] = bytes(len(original))
+        decoded = decode_entropy(join_packets(packets), prior, verify=False)
+        right = decoded == ids
+        totals["right"] += int(right.sum())
+        try:
+            decode_entropy(join_packets(packets), prior)
+            totals["wrong_delivered"] += int(not right.all())
+        except ValueError:
+            totals["refused"] += 1
+        # Tokens coded before the gap: the code's ideal length up to each token.
+        gap_bit = 8 * packet_bytes * lost - 32  # the code starts after count and hash
+        totals["before_gap"] += int(np.sum(np.cumsum(coded.token_bits) <= max(gap_bit, 0)))
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    count = max(len(messages), 1)
+    tokens = max(totals["tokens"], 1)
+    return {"messages": len(messages), "packet_bytes": packet_bytes,
+            "packets_per_message": totals["packets"] / count,
+            "delivered_rate": totals["delivered"] / count,
+            "hash_refused_rate": totals["refused"] / count,
+            "tokens_right_rate": totals["right"] / tokens,
+            "tokens_before_gap_rate": totals["before_gap"] / tokens,
+            "wrong_delivered": totals["wrong_delivered"]}
