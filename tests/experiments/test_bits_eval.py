@@ -21,7 +21,7 @@ def test_bits_eval_writes_one_row_per_method(tmp_path, capsys):
                  "--no-progress", "--json", str(out), "--plot", str(plot)]) == 0
     result = json.loads(out.read_text())
     rows = {row["method"]: row for row in result["rows"]}
-    assert list(rows) == ["fixed", "skip-0", "skip-0.9", "entropy", "zlib"]
+    assert list(rows) == ["fixed", "skip-0", "skip-0.9", "skip-best", "entropy", "zlib"]
     for row in rows.values():
         assert set(row) >= {"method", "bits_per_token", "exact_rate", "cross_entropy_bits"}
         assert row["exact_rate"] == 1.0
@@ -30,6 +30,10 @@ def test_bits_eval_writes_one_row_per_method(tmp_path, capsys):
     # Skipping more never costs more ids; each skip-tau row is below fixed.
     assert rows["skip-0"]["skip_rate"] >= rows["skip-0.9"]["skip_rate"] > 0
     assert rows["skip-0"]["bits_per_token"] < 12.0
+    assert rows["skip-best"]["bits_per_token"] == min(rows["skip-0"]["bits_per_token"],
+                                                      rows["skip-0.9"]["bits_per_token"])
+    assert sum(rows["skip-best"]["chosen_tau_counts"].values()) == 1
+    assert len(result["per_message"]) == 1
     # Entropy coding: the range code within 5 % of the model's cross-entropy.
     entropy = rows["entropy"]
     assert entropy["code_ratio_to_cross_entropy"] == pytest.approx(1.0, abs=0.05)

@@ -10,6 +10,10 @@ writes the message's real bytes and a receiver rebuilds it from them:
     :mod:`tokencom_sdr.compression.skipping`: the bytes of the message
     (count, hash, skip count, sent ids, coded skip map) plus, when the
     filled message failed its hash, the fallback's 12 bits per skipped token.
+``skip-best``
+    Per message, the ``skip-<tau>`` message with the fewest bits: the
+    receiver needs no tau (the skip map says what to fill), so the sender
+    may try them all.
 ``entropy``
     :mod:`tokencom_sdr.compression.entropy_coding`: count, hash and the range
     code, in whole bytes. ``code_bits_per_token`` is the range code alone.
@@ -45,7 +49,7 @@ __all__ = ["run_bits_eval", "entropy_loss_study", "FIXED_BITS_PER_TOKEN", "DEFAU
 FIXED_BITS_PER_TOKEN = 12
 
 #: Skipping thresholds evaluated by default.
-DEFAULT_TAUS = (0.0, 0.5, 0.8, 0.95)
+DEFAULT_TAUS = (0.0, 0.25, 0.5, 0.9)
 
 
 def _bidirectional_bits(ids: np.ndarray, prior: ContextPrior) -> float:
@@ -83,7 +87,9 @@ def run_bits_eval(messages: Sequence[str], prior: ContextPrior, *,
         ``rows``: one dict per method with ``method``, ``bits_per_token``
         (total bits over total tokens), ``ratio_to_fixed``, ``exact_rate``
         (messages rebuilt exactly), ``cross_entropy_bits`` and the method's
-        own fields; ``summary``: messages, tokens, cross-entropies and timing.
+        own fields, then ``skip-best`` (per message the tau whose message is
+        shortest: the receiver needs no tau); ``summary``: messages, tokens,
+        cross-entropies; ``per_message``: each message's bits per method.
     """
     taus = [float(t) for t in taus]
     for tau in taus:
@@ -94,24 +100,15 @@ def run_bits_eval(messages: Sequence[str], prior: ContextPrior, *,
     tokenizer = tokenizer or TextTokenizer.default()
     if tokenizer.vocab_size != prior.vocab_size:
         raise ValueError(f"tokenizer of {tokenizer.vocab_size} ids, model of {prior.vocab_size}")
-    tokens = 0
-    zlib_bits = 0
-    causal_bits = 0.0
-    bidirectional_bits = 0.0
-    skip = {tau: {"bits": 0, "exact": 0, "skipped": 0, "skip_map_bits": 0, "fallbacks": 0,
-                  "fallback_bits": 0, "encode_s": 0.0, "decode_s": 0.0} for tau in taus}
-    entropy = {"bits": 0, "code_bits": 0, "exact": 0, "encode_s": 0.0, "decode_s": 0.0}
+    per_message: List[Dict[str, object]] = []
     bar = None
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=len(messages), unit="msg", desc="bits-eval", dynamic_ncols=True)
     for text in messages:
         ids = np.asarray(tokenizer.encode(text), dtype=np.int64)
-        n = ids.size
-        tokens += n
-        zlib_bits += 8 * zlib_bytes(text)
-        bidirectional_bits += _bidirectional_bits(ids, prior)
-
+        record: Dict[str, object] = {"tokens": int(ids.size), "zlib_bits": 8 * zlib_bytes(text),
+                                     "bidirectional_bits": _bidirectional_bits(ids, prior)}
         start = time.perf_counter()
         coded = encode_entropy(ids, prior)
         middle = time.perf_counter()
@@ -119,74 +116,94 @@ def run_bits_eval(messages: Sequence[str], prior: ContextPrior, *,
             exact = np.array_equal(decode_entropy(coded.data, prior), ids)
         except MessageHashError:
             exact = False
-        entropy["decode_s"] += time.perf_counter() - middle
-        entropy["encode_s"] += middle - start
-        entropy["bits"] += coded.bits
-        entropy["code_bits"] += coded.code_bits
-        entropy["exact"] += int(exact)
-        causal_bits += coded.cross_entropy_bits
-
+        record["entropy"] = {"bits": coded.bits, "code_bits": coded.code_bits, "exact": exact,
+                             "cross_entropy_bits": coded.cross_entropy_bits,
+                             "encode_s": middle - start,
+                             "decode_s": time.perf_counter() - middle}
+        record["skip"] = {}
         for tau in taus:
-            stats = skip[tau]
             start = time.perf_counter()
             message = encode_skipping(ids, prior, tau)
             middle = time.perf_counter()
             resend = (lambda positions: ids[positions]) if retransmit_on_failure else None
+            fallback_bits, fallback = 0, False
             try:
                 result = decode_skipping(message.data, prior, retransmit=resend)
                 exact = np.array_equal(result.ids, ids)
-                stats["fallbacks"] += int(result.fallback_used)
-                stats["fallback_bits"] += result.fallback_bits
+                fallback_bits, fallback = result.fallback_bits, result.fallback_used
             except MessageHashError:
                 exact = False
-            stats["decode_s"] += time.perf_counter() - middle
-            stats["encode_s"] += middle - start
-            stats["bits"] += message.bits
-            stats["exact"] += int(exact)
-            stats["skipped"] += int(message.skipped.sum())
-            stats["skip_map_bits"] += message.skip_map_bits
+            record["skip"][f"{tau:g}"] = {
+                "bits": message.bits + fallback_bits, "exact": exact,
+                "skipped": int(message.skipped.sum()), "skip_map_bits": message.skip_map_bits,
+                "fallback": fallback, "fallback_bits": fallback_bits,
+                "encode_s": middle - start, "decode_s": time.perf_counter() - middle}
+        per_message.append(record)
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
+    return _summarise(per_message, taus, prior)
 
-    count = len(messages)
+
+def _summarise(per_message: List[Dict[str, object]], taus: Sequence[float],
+               prior: ContextPrior) -> Dict[str, object]:
+    """Rows and summary of :func:`run_bits_eval` from its per-message records."""
+    count = len(per_message)
+    tokens = sum(r["tokens"] for r in per_message)
+    causal_bits = sum(r["entropy"]["cross_entropy_bits"] for r in per_message)
     cross_entropy = causal_bits / tokens
     fixed_bits = FIXED_BITS_PER_TOKEN * tokens
+
+    def total(records, key):
+        return sum(r[key] for r in records)
 
     def row(method: str, bits: float, exact: int, **extra) -> Dict[str, object]:
         return {"method": method, "bits_per_token": bits / tokens,
                 "ratio_to_fixed": bits / fixed_bits, "exact_rate": exact / count,
                 "cross_entropy_bits": cross_entropy, **extra}
 
+    def skip_row(method: str, records, **extra) -> Dict[str, object]:
+        return row(method, total(records, "bits"), total(records, "exact"),
+                   skip_rate=total(records, "skipped") / tokens,
+                   skip_map_bits_per_token=total(records, "skip_map_bits") / tokens,
+                   fallback_rate=total(records, "fallback") / count,
+                   fallback_bits_per_token=total(records, "fallback_bits") / tokens,
+                   encode_ms_per_message=1e3 * total(records, "encode_s") / count,
+                   decode_ms_per_message=1e3 * total(records, "decode_s") / count, **extra)
+
     rows: List[Dict[str, object]] = [row("fixed", fixed_bits, count)]
     for tau in taus:
-        stats = skip[tau]
-        total = stats["bits"] + stats["fallback_bits"]
-        rows.append(row(
-            f"skip-{tau:g}", total, stats["exact"], tau=tau,
-            skip_rate=stats["skipped"] / tokens,
-            skip_map_bits_per_token=stats["skip_map_bits"] / tokens,
-            fallback_rate=stats["fallbacks"] / count,
-            fallback_bits_per_token=stats["fallback_bits"] / tokens,
-            encode_ms_per_message=1e3 * stats["encode_s"] / count,
-            decode_ms_per_message=1e3 * stats["decode_s"] / count))
+        rows.append(skip_row(f"skip-{tau:g}", [r["skip"][f"{tau:g}"] for r in per_message],
+                             tau=tau))
+    if len(taus) > 1:
+        # The receiver needs no tau (the skip map says what to fill), so the
+        # sender may try every tau and send the shortest message.
+        best = [min(r["skip"].values(), key=lambda m: m["bits"]) for r in per_message]
+        chosen = [min(r["skip"], key=lambda t: r["skip"][t]["bits"]) for r in per_message]
+        best_row = skip_row("skip-best", best, taus=[float(t) for t in taus],
+                            chosen_tau_counts={f"{t:g}": chosen.count(f"{t:g}") for t in taus})
+        # The sender encodes at every tau to choose.
+        best_row["encode_ms_per_message"] = 1e3 * sum(
+            m["encode_s"] for r in per_message for m in r["skip"].values()) / count
+        rows.append(best_row)
+    entropy = [r["entropy"] for r in per_message]
     rows.append(row(
-        "entropy", entropy["bits"], entropy["exact"],
-        code_bits_per_token=entropy["code_bits"] / tokens,
-        ratio_to_cross_entropy=entropy["bits"] / causal_bits,
-        code_ratio_to_cross_entropy=entropy["code_bits"] / causal_bits,
-        encode_ms_per_message=1e3 * entropy["encode_s"] / count,
-        decode_ms_per_message=1e3 * entropy["decode_s"] / count,
+        "entropy", total(entropy, "bits"), total(entropy, "exact"),
+        code_bits_per_token=total(entropy, "code_bits") / tokens,
+        ratio_to_cross_entropy=total(entropy, "bits") / causal_bits,
+        code_ratio_to_cross_entropy=total(entropy, "code_bits") / causal_bits,
+        encode_ms_per_message=1e3 * total(entropy, "encode_s") / count,
+        decode_ms_per_message=1e3 * total(entropy, "decode_s") / count,
         loss_behaviour="decodable only with every packet: a lost packet loses the whole message"))
-    rows.append(row("zlib", zlib_bits, count))
+    rows.append(row("zlib", total(per_message, "zlib_bits"), count))
     summary = {"messages": count, "tokens": tokens, "tokens_per_message": tokens / count,
                "cross_entropy_bits": cross_entropy,
-               "bidirectional_cross_entropy_bits": bidirectional_bits / tokens,
+               "bidirectional_cross_entropy_bits": total(per_message, "bidirectional_bits") / tokens,
                "hash_bits": DEFAULT_HASH_BITS, "count_bits": COUNT_BITS,
                "prior_threads": prior.threads,
                "corpus_memory": prior.recovery.memory is not None}
-    return {"rows": rows, "summary": summary}
+    return {"rows": rows, "summary": summary, "per_message": per_message}
 
 
 def entropy_loss_study(messages: Sequence[str], prior: ContextPrior, *, packet_bytes: int = 16,
