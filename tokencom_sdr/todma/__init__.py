@@ -26,7 +26,7 @@ _EXPORTS = {
     "OfdmUplink": ".transmitter", "transmit_ofdm_frame": ".transmitter",
     "FrameLayout": ".ofdm_frame", "frame_waveforms": ".ofdm_frame",
     "detect_frame_start": ".ofdm_frame", "synchronise_frame": ".ofdm_frame",
-    "SynchronisedFrame": ".ofdm_frame",
+    "SynchronisedFrame": ".ofdm_frame", "start_from_mark": ".ofdm_frame",
     "detect_with_channels": ".joint_detection", "devices_in_clouds": ".clustering",
     "SlotDetections": ".detection", "detect_tokens": ".detection",
     "cluster_channels": ".clustering", "estimate_spread": ".clustering",

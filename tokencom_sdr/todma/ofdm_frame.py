@@ -55,7 +55,7 @@ from ..phy.ofdm_params import OfdmParams
 from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD, MARK_LEAD
 
 __all__ = ["FrameLayout", "frame_waveforms", "detect_frame_start", "synchronise_frame",
-           "SynchronisedFrame", "PREAMBLE_SYMBOLS"]
+           "SynchronisedFrame", "PREAMBLE_SYMBOLS", "start_from_mark"]
 
 #: Schmidl & Cox symbols at the head of every frame.
 PREAMBLE_SYMBOLS = 2
@@ -148,6 +148,12 @@ def frame_waveforms(codebook: np.ndarray, tokens: np.ndarray, layout: FrameLayou
     return _to_time(spectra, params)
 
 
+def start_from_mark(mark: int, params: OfdmParams = OfdmParams()) -> int:
+    """The frame's first sample from the index where gr-digital's Schmidl &
+    Cox detector (``ofdm_sync_sc_cfb``) marked it."""
+    return int(mark) - (params.symbol_len - MARK_LEAD)
+
+
 def detect_frame_start(samples: np.ndarray, params: OfdmParams = OfdmParams(),
                        threshold: float = DEFAULT_SYNC_THRESHOLD) -> int:
     """Index of the first frame's first sample, from the PHY's C++ detector.
@@ -184,7 +190,7 @@ def detect_frame_start(samples: np.ndarray, params: OfdmParams = OfdmParams(),
     marks = np.flatnonzero(np.asarray(triggers.data(), dtype=np.uint8))
     if marks.size == 0:
         raise ValueError("no ToDMA frame preamble found in the samples")
-    return int(marks[0]) - (params.symbol_len - MARK_LEAD)
+    return start_from_mark(marks[0], params)
 
 
 @dataclass
