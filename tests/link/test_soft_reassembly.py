@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from tokencom_sdr.link import FrameGeometry, InterleavedAggregation, packetize
+from tokencom_sdr.link.aggregation import FixedGrouping
 from tokencom_sdr.link.layout import MessageLayout, expected_packets
 from tokencom_sdr.link.receiver.soft_reassembly import (MAX_HEADER_BIT_ERROR_SHARE,
                                                         soft_depacketize)
@@ -100,3 +101,21 @@ def test_without_an_aggregation_failed_packets_are_not_placed(message):
     templates = expected_packets(layout, MESSAGE_ID)
     assert np.abs(result.received.soft.llrs[templates[0][2]]).min() == LLR_CLIP
     assert not result.received.soft.llrs[templates[1][2]].any()
+
+
+def test_the_15_percent_limit_is_inclusive_where_it_is_a_whole_number_of_bits():
+    """Explicit position blocks of 5 tokens make a 40-byte header: 15 % of
+    its 320 bits is exactly 48. A packet with 48 wrong bits, all in the
+    fields every header of the message shares (magic to message id), is
+    still matched; 49 are not (the limit is ``errors > 15 %``, not ``>=``)."""
+    groups = [[0, 1, 3, 7, 12], [2, 4, 5, 9, 19], [6, 8, 10, 15, 17], [11, 13, 14, 16, 18]]
+    frame = TokenFrame(np.array([(37 * i + 11) % 4096 for i in range(20)]), Modality.TEXT, (20,), 12)
+    aggregation = FixedGrouping(groups, TOKENS_PER_PACKET)
+    layout = MessageLayout(FrameGeometry.from_frame(frame, aggregation), aggregation)
+    packets = packetize(frame, MESSAGE_ID, aggregation)
+    header_bits = 8 * expected_packets(layout, MESSAGE_ID)[1][1]
+    assert (header_bits, MAX_HEADER_BIT_ERROR_SHARE * header_bits) == (320, 48.0)
+    at_the_limit = flip(packets[1], range(48))
+    over_it = flip(packets[1], range(49))
+    assert soft_depacketize([packets[0], at_the_limit], MESSAGE_ID, layout).matches == [(1, 1)]
+    assert soft_depacketize([packets[0], over_it], MESSAGE_ID, layout).matches == []
