@@ -3,7 +3,8 @@
 
 Parts (``--parts``, comma-separated):
 
-* ``image-curve``: each held-out image (astronaut, flower, peppers) at budget
+* ``image-curve``: the centre ``--crop`` crop of each held-out image
+  (astronaut, flower, peppers; 0: the whole image) at budget
   ``alpha`` in ``--alphas``, the kept tokens chosen by the image context
   model (``importance``) or at random, no packet loss; PSNR and MS-SSIM
   after context recovery.
@@ -11,7 +12,7 @@ Parts (``--parts``, comma-separated):
   same way; MiniLM semantic similarity x 100 and token accuracy after fill.
 * ``image-controller``, ``text-controller``: a quality table (importance
   budget x share of its packets lost, real recovery, held-out sources: the
-  images' centre ``--crop`` crops, ``--table-messages`` messages), the air
+  same image crops, ``--table-messages`` other messages), the air
   time of each budget at each MCS, the PER curves the real chain measured
   (``docs/results/per_sweep.json``), then
   :func:`~tokencom_sdr.experiments.budget_controller.compare_with_fixed`:
@@ -53,15 +54,15 @@ def _plot_curve(path, rows, x_key, y_key, ylabel, title, group_key=None):
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(6.5, 4.2))
+    groups = sorted({r[group_key] for r in rows}) if group_key else [None]
     for order, style in (("importance", "o-"), ("random", "s--")):
         mine = [r for r in rows if r["order"] == order]
-        groups = sorted({r[group_key] for r in mine}) if group_key else [None]
-        for group in groups:
+        for colour, group in enumerate(groups):
             these = sorted((r for r in mine if group is None or r[group_key] == group),
                            key=lambda r: r[x_key])
             ys = [r[y_key]["mean"] if isinstance(r[y_key], dict) else r[y_key] for r in these]
             label = order if group is None else f"{group}, {order}"
-            axis.plot([r[x_key] for r in these], ys, style, label=label)
+            axis.plot([r[x_key] for r in these], ys, style, color=f"C{colour}", label=label)
     axis.set_xlabel("budget alpha (share of tokens sent)")
     axis.set_ylabel(ylabel)
     axis.set_title(title, fontsize=10)
@@ -107,6 +108,20 @@ def _plot_controller(path, result, metric_label, title):
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
+
+
+def _centre_crops(names, side):
+    """The held-out images, each cut to its centre ``side`` x ``side`` (0: whole)."""
+    from tokencom_sdr.data.image_data import load_image
+
+    crops = {}
+    for name in names:
+        image = load_image(name)
+        if side:
+            top, left = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
+            image = image[top:top + side, left:left + side]
+        crops[name] = image
+    return crops
 
 
 def _controller(args, table, name):
@@ -156,7 +171,8 @@ def main(argv=None) -> int:
     parser.add_argument("--table-alphas", type=_floats,
                         default=[0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0])
     parser.add_argument("--lost-shares", type=_floats, default=[0.0, 0.125, 0.25, 0.5, 0.75, 1.0])
-    parser.add_argument("--crop", type=int, default=256, help="image table: centre crop side")
+    parser.add_argument("--crop", type=int, default=256,
+                        help="images: centre crop side (0: whole images, about 4x slower)")
     parser.add_argument("--table-messages", type=int, default=24)
     parser.add_argument("--mcs", default="qpsk-1/2,16qam-1/2,64qam-2/3")
     parser.add_argument("--per-sweep", type=Path, default=ROOT / "docs/results/per_sweep.json")
@@ -189,7 +205,6 @@ def main(argv=None) -> int:
 
     if any(p.startswith("image") for p in parts):
         from tokencom_sdr.context.image_recovery import ImageRecovery
-        from tokencom_sdr.data.image_data import load_image
         from tokencom_sdr.tokens.image_vq import ImageTokenizer
 
         tokenizer = ImageTokenizer.default("standard")
@@ -206,7 +221,7 @@ def main(argv=None) -> int:
 
     if "image-curve" in parts:
         start = time.perf_counter()
-        images = {n: load_image(n) for n in image_names}
+        images = _centre_crops(image_names, args.crop)
         with tqdm(total=len(images) * len(args.alphas) * 2, desc="image curve") as bar:
             rows = image_budget_curve(images, tokenizer, recovery, args.alphas,
                                       tokens_per_packet=args.image_packet_tokens, seed=args.seed,
@@ -218,10 +233,12 @@ def main(argv=None) -> int:
                 means[f"{alpha:g}/{order}"] = float(np.mean(these))
         gains = {f"{a:g}": means[f"{a:g}/importance"] - means[f"{a:g}/random"] for a in args.alphas}
         result = {"rows": rows, "mean_psnr_db": means, "importance_gain_db": gains,
-                  "images": image_names, "seconds": time.perf_counter() - start}
+                  "images": image_names, "crop": args.crop,
+                  "seconds": time.perf_counter() - start}
         (args.out / "image_curve.json").write_text(json.dumps(result, indent=2) + "\n")
         _plot_curve(args.out / "image_curve.png", rows, "alpha", "psnr_db", "PSNR dB",
-                    "held-out images: PSNR after context recovery vs token budget",
+                    f"held-out images ({args.crop or 'whole'} px crops): PSNR after context "
+                    f"recovery vs token budget",
                     group_key="image")
         summary["image_curve"] = {"mean_psnr_db": means, "importance_gain_db": gains}
 
@@ -253,12 +270,7 @@ def main(argv=None) -> int:
         if args.reuse_tables and path.exists():
             table = json.loads(path.read_text())["table"]
         elif modality == "image":
-            crops = {}
-            for n in image_names:
-                image = load_image(n)
-                top = (image.shape[0] - args.crop) // 2
-                left = (image.shape[1] - args.crop) // 2
-                crops[n] = image[top:top + args.crop, left:left + args.crop]
+            crops = _centre_crops(image_names, args.crop)
             with tqdm(total=len(crops) * len(args.table_alphas) * len(args.lost_shares),
                       desc="image table") as bar:
                 table = image_quality_table(crops, tokenizer, recovery, args.table_alphas,

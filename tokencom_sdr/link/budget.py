@@ -24,7 +24,7 @@ from typing import List, Optional
 
 import numpy as np
 
-from .aggregation import Aggregation
+from .aggregation import Aggregation, FixedGrouping
 from .packet import header_size
 from .positions import (MAX_TOKENS_PER_PACKET, ArithmeticPositions, MaskedPositions,
                         PositionBlock, describe_positions)
@@ -107,7 +107,7 @@ def budget_positions(n_tokens: int, alpha: float, order: str = "importance",
     return np.sort(ranked[:k]).astype(np.int64)
 
 
-class BudgetedAggregation(Aggregation):
+class BudgetedAggregation(FixedGrouping):
     """Packets for the kept positions of one frame; the others are not sent.
 
     Parameters
@@ -120,13 +120,18 @@ class BudgetedAggregation(Aggregation):
         ``T``: ``P = ceil(k / T)`` packets are made (fewer when a residue
         class holds no kept position). A packet may carry somewhat more or
         fewer than ``T`` tokens, as many as its class holds.
+
+    A :class:`~tokencom_sdr.link.aggregation.FixedGrouping` whose groups
+    leave the unsent positions out.
     """
 
     name = "budget"
     covers_frame = False
 
     def __init__(self, kept, n_tokens: int, tokens_per_packet: int):
-        super().__init__(tokens_per_packet)
+        # FixedGrouping's own check wants every position placed; this one
+        # places only the kept ones.
+        Aggregation.__init__(self, tokens_per_packet)
         kept = np.unique(np.asarray(kept, dtype=np.int64).reshape(-1))
         self.n_tokens = int(n_tokens)
         if kept.size == 0 and self.n_tokens:
@@ -141,19 +146,6 @@ class BudgetedAggregation(Aggregation):
         if any(g.size > MAX_TOKENS_PER_PACKET for g in self.groups):
             raise ValueError("a budget packet would carry more than "
                              f"{MAX_TOKENS_PER_PACKET} tokens; use more tokens per packet")
-
-    def _check_tokens(self, n_tokens: int) -> None:
-        if n_tokens != self.n_tokens:
-            raise ValueError(f"this budget was chosen for {self.n_tokens} tokens, "
-                             f"not {n_tokens}")
-
-    def num_packets(self, n_tokens: int) -> int:
-        self._check_tokens(n_tokens)
-        return len(self.groups)
-
-    def assign(self, n_tokens: int) -> List[np.ndarray]:
-        self._check_tokens(n_tokens)
-        return [g.copy() for g in self.groups]
 
     def describe(self, n_tokens: int) -> List[PositionBlock]:
         """Each packet's positions as a masked progression, or as a plain
@@ -176,10 +168,3 @@ class BudgetedAggregation(Aggregation):
         return (f"BudgetedAggregation({self.kept.size} of {self.n_tokens} tokens, "
                 f"tokens_per_packet={self.tokens_per_packet})")
 
-    def __eq__(self, other) -> bool:
-        return (type(self) is type(other) and self.n_tokens == other.n_tokens
-                and self.tokens_per_packet == other.tokens_per_packet
-                and np.array_equal(self.kept, other.kept))
-
-    def __hash__(self) -> int:
-        return hash((self.name, self.n_tokens, self.tokens_per_packet, self.kept.tobytes()))

@@ -44,6 +44,15 @@ def _check_count(count: int) -> None:
             "positions", f"a packet carries 1..{MAX_TOKENS_PER_PACKET} tokens, got {count}")
 
 
+def _check_progression(start: int, stride: int) -> None:
+    if not 0 <= start <= MAX_POSITION:
+        raise HeaderFieldError("positions", f"start {start} does not fit in uint32")
+    # Stride 0 would repeat one position; stride is never meaningless in
+    # the wire format, so it is required to be a real step even for one token.
+    if not 1 <= stride <= MAX_POSITION:
+        raise HeaderFieldError("positions", f"stride must be 1..{MAX_POSITION}, got {stride}")
+
+
 @dataclass(frozen=True)
 class ArithmeticPositions:
     """Positions ``start + stride * arange(count)`` (wire mode 0).
@@ -69,13 +78,7 @@ class ArithmeticPositions:
     def __post_init__(self):
         for name in ("start", "stride", "count"):
             object.__setattr__(self, name, int(getattr(self, name)))
-        if not 0 <= self.start <= MAX_POSITION:
-            raise HeaderFieldError("positions", f"start {self.start} does not fit in uint32")
-        # Stride 0 would repeat one position; stride is never meaningless in
-        # the wire format, so it is required to be a real step even for one token.
-        if not 1 <= self.stride <= MAX_POSITION:
-            raise HeaderFieldError(
-                "positions", f"stride must be 1..{MAX_POSITION}, got {self.stride}")
+        _check_progression(self.start, self.stride)
         _check_count(self.count)
 
     @property
@@ -177,11 +180,7 @@ class MaskedPositions:
     def __post_init__(self):
         for name in ("start", "stride"):
             object.__setattr__(self, name, int(getattr(self, name)))
-        if not 0 <= self.start <= MAX_POSITION:
-            raise HeaderFieldError("positions", f"start {self.start} does not fit in uint32")
-        if not 1 <= self.stride <= MAX_POSITION:
-            raise HeaderFieldError(
-                "positions", f"stride must be 1..{MAX_POSITION}, got {self.stride}")
+        _check_progression(self.start, self.stride)
         raw = np.asarray(self.mask)
         if raw.ndim != 1 or raw.dtype != bool:
             raise HeaderFieldError("positions", f"the mask must be a 1-D bool array, got "
