@@ -42,6 +42,7 @@ from ..compression.message_hash import DEFAULT_HASH_BITS, MessageHashError
 from ..compression.skipping import decode_skipping, encode_skipping
 from ..metrics.text_baseline import zlib_bytes
 from ..tokens.text_bpe import TextTokenizer
+from ..training.progress import progress_bar
 
 __all__ = ["run_bits_eval", "entropy_loss_study", "FIXED_BITS_PER_TOKEN", "DEFAULT_TAUS"]
 
@@ -101,10 +102,7 @@ def run_bits_eval(messages: Sequence[str], prior: ContextPrior, *,
     if tokenizer.vocab_size != prior.vocab_size:
         raise ValueError(f"tokenizer of {tokenizer.vocab_size} ids, model of {prior.vocab_size}")
     per_message: List[Dict[str, object]] = []
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=len(messages), unit="msg", desc="bits-eval", dynamic_ncols=True)
+    bar = progress_bar(len(messages), progress, "bits-eval")
     for text in messages:
         ids = np.asarray(tokenizer.encode(text), dtype=np.int64)
         record: Dict[str, object] = {"tokens": int(ids.size), "zlib_bits": 8 * zlib_bytes(text),
@@ -232,10 +230,7 @@ def entropy_loss_study(messages: Sequence[str], prior: ContextPrior, *, packet_b
     tokenizer = tokenizer or TextTokenizer.default()
     totals = {"tokens": 0, "right": 0, "before_gap": 0, "refused": 0, "delivered": 0,
               "packets": 0, "wrong_delivered": 0}
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=len(messages), unit="msg", desc="loss study", dynamic_ncols=True)
+    bar = progress_bar(len(messages), progress, "loss study")
     for text in messages:
         ids = np.asarray(tokenizer.encode(text), dtype=np.int64)
         coded = encode_entropy(ids, prior)
