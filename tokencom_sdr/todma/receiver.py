@@ -32,8 +32,9 @@ __all__ = ["ToDMAReceiver", "ReceivedSequences", "STAGES"]
 STAGES = ("synchronisation", "detection", "clustering", "rebuild", "joint_detection",
           "recovery")
 
-#: Most devices the receiver looks for when it is not told K (OMP's atom cap).
-DEFAULT_MAX_DEVICES = 32
+#: Most devices the receiver looks for when it is not told K (OMP's atom cap;
+#: a slot where OMP went wrong runs up to it, so it costs time).
+DEFAULT_MAX_DEVICES = 24
 
 
 @dataclass
