@@ -26,6 +26,23 @@ def tokenizer():
     return TextTokenizer.default()
 
 
+@pytest.fixture(scope="module")
+def text_recovery(one_torch_thread):
+    """Text recovery with the committed text context model."""
+    from tokencom_sdr.context.text_recovery import TextRecovery
+
+    return TextRecovery()
+
+
+@pytest.fixture(scope="module")
+def prior(one_torch_thread):
+    """The compression tests' token prior (sender's and receiver's): the
+    committed text context model."""
+    from tokencom_sdr.compression.context_prior import ContextPrior
+
+    return ContextPrior()
+
+
 #: Codebook size of the tiny image models (tests that build frames for them use it too).
 TINY_IMAGE_CODEBOOK = 64
 

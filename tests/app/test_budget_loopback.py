@@ -19,13 +19,6 @@ TEXT = ("Shall I compare thee to a summer's day? Thou art more lovely and more t
         "rough winds do shake the darling buds of May.")
 
 
-@pytest.fixture(scope="module")
-def text_recovery():
-    from tokencom_sdr.context.text_recovery import TextRecovery
-
-    return TextRecovery()
-
-
 @pytest.mark.timeout(120)
 def test_budget_delivers_exactly_the_chosen_positions_and_fills_the_rest(
         tokenizer, text_recovery, one_torch_thread):

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from tokencom_sdr.compression.bit_fields import CompressedMessageError
-from tokencom_sdr.compression.context_prior import ContextPrior
 from tokencom_sdr.compression.entropy_coding import (IncompleteMessageError, decode_entropy,
                                                      encode_entropy, join_packets,
                                                      split_into_packets)
@@ -14,11 +13,6 @@ from tokencom_sdr.compression.message_hash import MessageHashError
 from tokencom_sdr.data.heldout_messages import heldout_messages
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-@pytest.fixture(scope="module")
-def prior():
-    return ContextPrior()
 
 
 @pytest.fixture(scope="module")

@@ -232,13 +232,6 @@ def test_offset_draws_share_the_common_part():
         DeviceOffsets.draw(2, -1.0, 0.0, rng)
 
 
-@pytest.fixture(scope="module")
-def text_recovery(one_torch_thread):
-    from tokencom_sdr.context.text_recovery import TextRecovery
-
-    return TextRecovery()
-
-
 @pytest.mark.timeout(60)
 def test_text_collisions_are_masked_and_filled_from_context(codebook, text_recovery, tokenizer):
     from tokencom_sdr.data.heldout_messages import heldout_messages
