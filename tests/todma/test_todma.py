@@ -98,6 +98,8 @@ def test_frame_layout_counts_the_preamble_and_the_prefixes(codebook):
     assert np.mean(np.abs(data) ** 2) * 64 == pytest.approx((48 + 4) / 64, rel=0.1)
     with pytest.raises(ValueError, match="token ids"):
         frame_waveforms(codebook, tokens + VOCAB, layout)
+    with pytest.raises(ValueError, match=r"need tokens \(K, N\) and gains \(K,\)"):
+        transmit_ofdm_frame(codebook, tokens, np.ones(2), 20.0, np.random.default_rng(0))
 
 
 @pytest.mark.timeout(30)

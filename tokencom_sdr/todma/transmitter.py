@@ -43,6 +43,16 @@ __all__ = ["UplinkFrame", "rayleigh_gains", "noise_variance", "transmit_frame",
 FRAME_GUARD = 200
 
 
+def _device_arrays(tokens, gains):
+    """``tokens`` as ``(K, N)`` int64 and ``gains`` as ``(K,)`` complex128, or
+    a ValueError naming the shapes."""
+    tokens = np.asarray(tokens, dtype=np.int64)
+    gains = np.asarray(gains, dtype=np.complex128)
+    if tokens.ndim != 2 or gains.shape != (tokens.shape[0],):
+        raise ValueError(f"need tokens (K, N) and gains (K,), got {tokens.shape} and {gains.shape}")
+    return tokens, gains
+
+
 def rayleigh_gains(num_devices: int, rng: np.random.Generator) -> np.ndarray:
     """Flat Rayleigh-fading gains, one per device.
 
@@ -108,10 +118,7 @@ def transmit_frame(codebook: np.ndarray, tokens: np.ndarray, gains: np.ndarray,
     -------
     UplinkFrame
     """
-    tokens = np.asarray(tokens, dtype=np.int64)
-    gains = np.asarray(gains, dtype=np.complex128)
-    if tokens.ndim != 2 or gains.shape != (tokens.shape[0],):
-        raise ValueError(f"need tokens (K, N) and gains (K,), got {tokens.shape} and {gains.shape}")
+    tokens, gains = _device_arrays(tokens, gains)
     codeword_len, num_tokens = codebook.shape
     if tokens.size and (tokens.min() < 0 or tokens.max() >= num_tokens):
         raise ValueError(f"token ids must lie in [0, {num_tokens})")
@@ -200,10 +207,7 @@ def transmit_ofdm_frame(codebook: np.ndarray, tokens: np.ndarray, gains: np.ndar
     -------
     OfdmUplink
     """
-    tokens = np.asarray(tokens, dtype=np.int64)
-    gains = np.asarray(gains, dtype=np.complex128)
-    if tokens.ndim != 2 or gains.shape != (tokens.shape[0],):
-        raise ValueError(f"need tokens (K, N) and gains (K,), got {tokens.shape} and {gains.shape}")
+    tokens, gains = _device_arrays(tokens, gains)
     layout = FrameLayout(slots=tokens.shape[1], codeword_len=codebook.shape[0])
     offsets = offsets or DeviceOffsets.none(tokens.shape[0])
     noise_var = noise_variance(snr_db, codebook.shape[0])
