@@ -74,6 +74,8 @@ def main(argv=None) -> int:
     parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument("--parsers", default=",".join(PARSERS),
                         help="comma-separated subset of: " + ", ".join(PARSERS))
+    parser.add_argument("--only", default="",
+                        help="run only the tests whose node id contains this text")
     parser.add_argument("--json", type=Path, required=True,
                         help="written after every chunk; chunks already in it are kept")
     args = parser.parse_args(argv)
@@ -81,7 +83,7 @@ def main(argv=None) -> int:
     results = json.loads(args.json.read_text())["chunks"] if args.json.exists() else []
     done = {(c["test"], c["seed"], c["examples_asked"]) for c in results if c["pytest_rc"] == 0}
     for name in args.parsers.split(","):
-        for test in PARSERS[name.strip()]:
+        for test in [t for t in PARSERS[name.strip()] if args.only in t]:
             for seed in range(args.first_seed, args.first_seed + args.chunks):
                 if (test, seed, args.chunk) in done:
                     continue
