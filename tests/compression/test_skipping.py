@@ -56,8 +56,9 @@ def test_round_trip_is_exact_and_costs_what_it_says(prior, messages, encoded):
             np.testing.assert_array_equal(result.ids, ids)
             np.testing.assert_array_equal(result.skipped, message.skipped)
             assert not result.fallback_used and result.fill_correct
-            # count + hash + skip count + sent ids + skip map, in whole bytes
-            payload = 16 + 16 + math.ceil(math.log2(n + 1)) + 12 * (n - s) + message.skip_map_bits
+            # count + hash + direction + skip count + sent ids + skip map, in whole bytes
+            payload = (16 + 16 + 1 + math.ceil(math.log2(n + 1)) + 12 * (n - s)
+                       + message.skip_map_bits)
             assert message.bits == 8 * math.ceil(payload / 8)
             # The skip map costs about log2 C(n, s) bits, not n.
             assert message.skip_map_bits <= math.log2(math.comb(n, s)) + 3
@@ -67,17 +68,35 @@ def test_round_trip_is_exact_and_costs_what_it_says(prior, messages, encoded):
     assert adjacent_skips > 0
 
 
-def test_skips_are_exactly_the_confident_right_predictions(prior, messages):
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_skips_are_exactly_the_confident_right_predictions(prior, messages, direction):
     """Re-derive the decisions from their definition: the view at decision k
-    shows every token right of k and the sent tokens left of it."""
+    shows every token not decided yet (forward: right of k) and the sent
+    tokens among those decided before it."""
     ids = messages[0]
-    skipped = choose_skips(ids, prior, 0.5)
+    skipped = choose_skips(ids, prior, 0.5, direction)
     with prior.deterministic():
         for k in range(ids.size):
             visible = np.ones(ids.size, dtype=bool)
-            visible[:k] = ~skipped[:k]
+            decided = slice(0, k) if direction == "forward" else slice(k + 1, None)
+            visible[decided] = ~skipped[decided]
             probs = prior.distribution(ids, visible, k)
             assert skipped[k] == (probs.argmax() == ids[k] and probs.max() >= 0.5)
+
+
+@pytest.mark.timeout(120)
+def test_backward_and_best_directions_round_trip(prior, messages, encoded):
+    ids = messages[1]
+    backward = encode_skipping(ids, prior, 0.0, direction="backward")
+    assert backward.direction == "backward"
+    result = decode_skipping(backward.data, prior)
+    assert result.fill_correct
+    np.testing.assert_array_equal(result.ids, ids)
+    best = encode_skipping(ids, prior, 0.0, direction="best")
+    assert best.bits == min(backward.bits, encoded[1, 0.0].bits)
+    np.testing.assert_array_equal(decode_skipping(best.data, prior).ids, ids)
+    with pytest.raises(ValueError, match="direction"):
+        encode_skipping(ids, prior, 0.0, direction="sideways")
 
 
 @pytest.mark.timeout(120)

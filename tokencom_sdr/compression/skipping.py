@@ -1,18 +1,21 @@
 """Predictable-token skipping: leave out the tokens the receiver will predict.
 
 Transmitter
-    Decides token by token, left to right, whether to skip it: token ``k``
-    is skipped when the model, shown every token right of ``k`` and the
-    *sent* tokens left of ``k`` (skipped ones masked), predicts it exactly
-    (argmax) with probability at least ``tau``.
+    Decides token by token, in a fixed order (``forward``: left to right;
+    ``backward``: right to left), whether to skip it: token ``k`` is skipped
+    when the model, shown every token not decided yet and the *sent* tokens
+    among those decided before ``k`` (skipped ones masked), predicts it
+    exactly (argmax) with probability at least ``tau``.
 Receiver
-    Fills the skipped tokens right to left, each by the model's argmax given
-    the same view: every token right of it (received or already filled) and
-    the sent tokens left of it. That is exactly the transmitter's input at its
-    decision, so a skip decided at the transmitter is filled right at the
-    receiver, however many neighbours are skipped too (deciding left to
-    right and filling right to left removes the circular dependence). Each
-    prediction is deterministic (:mod:`.context_prior`).
+    Fills the skipped tokens in the reverse order, each by the model's
+    argmax given the same view: every token decided after it (received or
+    already filled) and the sent tokens decided before it. That is exactly the
+    transmitter's input at its decision, so a skip decided at the transmitter
+    is filled right at the receiver, however many neighbours are skipped too
+    (deciding in one order and filling in the reverse one removes the
+    circular dependence). Each prediction is deterministic
+    (:mod:`.context_prior`). The sender may try both directions and send the
+    shorter message; one header bit names the direction.
 Safety
     A per-message hash (:mod:`.message_hash`, 16 bits by default) of the
     sender's ids is checked after filling. When it fails (a receiver whose
@@ -24,6 +27,7 @@ Wire format (bits, MSB first, zero padded to whole bytes)::
 
     n          16 bits   tokens in the message
     hash       16 bits   (hash_bits) message_hash of the n ids
+    direction  1 bit     0 forward, 1 backward
     skipped    ceil(log2(n + 1)) bits   how many tokens are skipped (s)
     ids        12 bits x (n - s)        the sent tokens, in order
     skip map   range coded, last        which positions are skipped
@@ -31,8 +35,8 @@ Wire format (bits, MSB first, zero padded to whole bytes)::
 The skip map is coded with the enumerative model ``P(skip at k) = (skips
 left) / (positions left)``, which costs ``log2 C(n, s)`` bits (at most n
 H(s/n)) plus the coder's last bit or two; a plain bitmap would cost n bits.
-The receiver decodes the map first (it needs to know which left neighbours
-it will see) and then fills.
+The receiver decodes the map first (it needs to know which neighbours it
+will see) and then fills.
 """
 
 from __future__ import annotations
@@ -50,7 +54,18 @@ from .message_hash import DEFAULT_HASH_BITS, MessageHashError, message_hash
 from .range_coding import RangeDecoder, encode_trimmed
 
 __all__ = ["SkipMessage", "SkipDecodeResult", "choose_skips", "encode_skipping",
-           "decode_skipping", "skip_map_probabilities", "fill_skipped"]
+           "decode_skipping", "skip_map_probabilities", "fill_skipped", "DIRECTIONS"]
+
+#: Decision orders, as the header's direction bit numbers them.
+DIRECTIONS = ("forward", "backward")
+
+
+def _decision_order(n: int, direction: str) -> np.ndarray:
+    """Positions in the order the sender decides them, ``(n,)`` int64."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+    order = np.arange(n, dtype=np.int64)
+    return order if direction == "forward" else order[::-1]
 
 
 def _count_width(n: int) -> int:
@@ -97,7 +112,8 @@ def _decode_skip_map(bits: np.ndarray, n: int, skips: int) -> np.ndarray:
     return skipped
 
 
-def choose_skips(ids: np.ndarray, prior: ContextPrior, tau: float) -> np.ndarray:
+def choose_skips(ids: np.ndarray, prior: ContextPrior, tau: float,
+                 direction: str = "forward") -> np.ndarray:
     """The transmitter's skip decisions.
 
     Parameters
@@ -109,6 +125,8 @@ def choose_skips(ids: np.ndarray, prior: ContextPrior, tau: float) -> np.ndarray
         Confidence threshold in ``[0, 1]``: a token is skipped when the
         model's argmax is the token and its probability is at least ``tau``
         (``tau = 0``: whenever the argmax is right).
+    direction : str
+        One of :data:`DIRECTIONS`: the decision order.
 
     Returns
     -------
@@ -119,16 +137,19 @@ def choose_skips(ids: np.ndarray, prior: ContextPrior, tau: float) -> np.ndarray
     ids = np.asarray(ids, dtype=np.int64)
     skipped = np.zeros(ids.size, dtype=bool)
     with prior.deterministic():
-        for k in range(ids.size):
-            # View at decision k: everything right of k, the sent tokens left of k.
-            probs = prior.distribution(ids, ~skipped, k)
+        for k in _decision_order(ids.size, direction):
+            # View at decision k: every token not decided yet, the sent
+            # tokens among those decided (``skipped`` holds decisions so far).
+            probs = prior.distribution(ids, ~skipped, int(k))
             guess = int(np.argmax(probs))
             skipped[k] = guess == ids[k] and probs[guess] >= tau
     return skipped
 
 
-def fill_skipped(sent_view: np.ndarray, skipped: np.ndarray, prior: ContextPrior) -> np.ndarray:
-    """The receiver's fill: skipped tokens, right to left, by the model's argmax.
+def fill_skipped(sent_view: np.ndarray, skipped: np.ndarray, prior: ContextPrior,
+                 direction: str = "forward") -> np.ndarray:
+    """The receiver's fill: skipped tokens in the reverse of the decision
+    order, by the model's argmax.
 
     Parameters
     ----------
@@ -136,6 +157,8 @@ def fill_skipped(sent_view: np.ndarray, skipped: np.ndarray, prior: ContextPrior
         Received ids at the sent positions (anything at skipped ones).
     skipped : np.ndarray, shape ``(n,)``, bool
     prior : ContextPrior
+    direction : str
+        The sender's decision order (:data:`DIRECTIONS`).
 
     Returns
     -------
@@ -144,8 +167,9 @@ def fill_skipped(sent_view: np.ndarray, skipped: np.ndarray, prior: ContextPrior
     """
     ids = np.asarray(sent_view, dtype=np.int64).copy()
     pending = np.asarray(skipped, dtype=bool).copy()
+    order = _decision_order(ids.size, direction)
     with prior.deterministic():
-        for k in np.flatnonzero(pending)[::-1]:
+        for k in order[pending[order]][::-1]:
             probs = prior.distribution(ids, ~pending, int(k))
             ids[k] = int(np.argmax(probs))
             pending[k] = False
@@ -164,6 +188,8 @@ class SkipMessage:
     skipped : np.ndarray, shape ``(n,)``, bool
         The transmitter's decisions (the receiver decodes them from ``data``).
     tau : float
+    direction : str
+        The decision order (:data:`DIRECTIONS`).
     bits_per_token : int
         Width of a sent id.
     hash_bits : int
@@ -175,6 +201,7 @@ class SkipMessage:
     num_tokens: int
     skipped: np.ndarray
     tau: float
+    direction: str = "forward"
     bits_per_token: int = 12
     hash_bits: int = DEFAULT_HASH_BITS
     skip_map_bits: int = 0
@@ -191,7 +218,8 @@ class SkipMessage:
 
 
 def encode_skipping(ids: np.ndarray, prior: ContextPrior, tau: float, *,
-                    bits_per_token: int = 12, hash_bits: int = DEFAULT_HASH_BITS) -> SkipMessage:
+                    direction: str = "forward", bits_per_token: int = 12,
+                    hash_bits: int = DEFAULT_HASH_BITS) -> SkipMessage:
     """Decide the skips and write the message.
 
     Parameters
@@ -201,19 +229,27 @@ def encode_skipping(ids: np.ndarray, prior: ContextPrior, tau: float, *,
         The receiver's model, run at the transmitter.
     tau : float
         See :func:`choose_skips`.
+    direction : str
+        A decision order of :data:`DIRECTIONS`, or ``"best"``: both, and
+        the shorter message (forward on a tie; twice the sender's work).
     bits_per_token, hash_bits : int
     """
+    if direction == "best":
+        messages = [encode_skipping(ids, prior, tau, direction=d, bits_per_token=bits_per_token,
+                                    hash_bits=hash_bits) for d in DIRECTIONS]
+        return min(messages, key=lambda m: m.bits)
     ids = np.asarray(ids, dtype=np.int64).reshape(-1)
     n = ids.size
     if n and (ids.min() < 0 or ids.max() >= min(prior.vocab_size, 1 << bits_per_token)):
         raise ValueError(f"token ids must lie in 0..{prior.vocab_size - 1}")
-    skipped = choose_skips(ids, prior, tau)
+    skipped = choose_skips(ids, prior, tau, direction)
     skip_map = encode_trimmed(skipped.astype(np.int32), skip_map_probabilities(skipped))
     bits = concat_bits([message_header(ids, hash_bits),
+                        uint_bits(DIRECTIONS.index(direction), 1),
                         uint_bits(int(skipped.sum()), _count_width(n)),
                         uint_bits(ids[~skipped], bits_per_token), skip_map])
-    return SkipMessage(bits_to_bytes(bits), n, skipped, tau, bits_per_token, hash_bits,
-                       int(skip_map.size))
+    return SkipMessage(bits_to_bytes(bits), n, skipped, tau, direction, bits_per_token,
+                       hash_bits, int(skip_map.size))
 
 
 @dataclass(frozen=True)
@@ -268,6 +304,7 @@ def decode_skipping(data: bytes, prior: ContextPrior, *,
     """
     reader = BitReader(bytes_to_bits(data))
     n, expected = read_message_header(reader, hash_bits)
+    direction = DIRECTIONS[reader.uint(1, "direction")]
     skips = reader.uint(_count_width(n), "skip count")
     if skips > n:
         raise CompressedMessageError(f"{skips} skipped tokens in a message of {n}")
@@ -275,7 +312,7 @@ def decode_skipping(data: bytes, prior: ContextPrior, *,
     skipped = _decode_skip_map(reader.rest(), n, skips)
     view = np.zeros(n, dtype=np.int64)
     view[~skipped] = sent
-    ids = fill_skipped(view, skipped, prior)
+    ids = fill_skipped(view, skipped, prior, direction)
     if message_hash(ids, hash_bits) == expected:
         return SkipDecodeResult(ids, skipped, False, 0, True)
     positions = np.flatnonzero(skipped)
