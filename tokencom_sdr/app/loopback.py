@@ -301,11 +301,39 @@ def run_text_loopback(text: str, config: Optional[LinkConfig] = None, tokenizer=
     return report
 
 
+def _caption_model(recovery: str, context_model):
+    """The context model that reads the caption: the one given, or the
+    embedded caption model."""
+    from ..context.image_maskgit import ImageContextModel
+
+    if recovery != "context":
+        raise ValueError(f"a caption conditions context recovery only, not {recovery!r}")
+    if context_model is None:
+        context_model = ImageContextModel.default_caption()
+    if not context_model.takes_caption:
+        raise ValueError("this image context model was trained without captions; train one "
+                         "with `tokencom train caption-context`")
+    return context_model
+
+
+def _send_caption(caption: str, config: LinkConfig) -> Dict[str, object]:
+    """Send a caption as its own text message over the link ``config`` describes."""
+    if not caption.strip():
+        raise ValueError("the caption is empty")
+    text_config = replace(config, message_id=(config.message_id + 1) % 65536, budget=None,
+                          uep=None, aggregation="interleaved")
+    sent = run_text_loopback(caption, text_config, semantic=False)
+    return {"sent": caption, "received": sent["received_text"], "exact": sent["exact"],
+            "channel_uses": sent["channel_uses"], "packets_sent": sent["packets_sent"],
+            "packets_received": sent["packets_received"]}
+
+
 def run_image_loopback(image: np.ndarray, config: Optional[LinkConfig] = None,
                        tokenizer: Union[str, object] = "standard",
                        recovery: str = DEFAULT_IMAGE_RECOVERY,
                        out_dir: Union[str, Path, None] = None, context_model=None,
-                       steps: int = 2, soft: bool = True) -> Dict[str, object]:
+                       steps: int = 2, soft: bool = True,
+                       caption: Optional[str] = None) -> Dict[str, object]:
     """Send ``image`` through the full chain and report what arrived.
 
     Parameters
@@ -328,6 +356,12 @@ def run_image_loopback(image: np.ndarray, config: Optional[LinkConfig] = None,
         MaskGIT rounds for ``context``.
     soft : bool
         ``context`` draws the expected codeword of its beliefs.
+    caption : str, optional
+        Cross-modal context: the caption is sent first, as a text message
+        over the same link (message id ``message_id + 1``, its own air time),
+        and the text the receiver gets conditions ``context`` recovery. The
+        context model must take captions (default then: the embedded
+        caption model, which knows handwritten digits only).
 
     Returns
     -------
@@ -344,7 +378,10 @@ def run_image_loopback(image: np.ndarray, config: Optional[LinkConfig] = None,
         (``psnr_jpeg_same_bpp_db``, ``ms_ssim_jpeg_same_bpp``,
         ``jpeg_quality``, ``jpeg_bytes``, ``jpeg_bits_per_pixel``; see
         :func:`~tokencom_sdr.metrics.jpeg_baseline.jpeg_same_bpp_scores`),
-        ``latency_s`` and ``config``; ``files`` when ``out_dir`` is given.
+        ``latency_s`` and ``config``; ``files`` when ``out_dir`` is given;
+        with ``caption``, ``caption`` (``sent``, ``received``, ``exact``,
+        ``channel_uses``, ``packets_sent``, ``packets_received``) and
+        ``channel_uses_with_caption``.
     """
     from ..tokens.image_vq import ImageTokenizer
 
@@ -365,11 +402,17 @@ def run_image_loopback(image: np.ndarray, config: Optional[LinkConfig] = None,
             context_model = default_context_model(tok.name)
         aggregation = budget_aggregation(frame, config.budget, config.tokens_per_packet,
                                          image_context=context_model)
+    caption_report = None
+    if caption is not None:
+        context_model = _caption_model(recovery, context_model)
+        caption_report = _send_caption(caption, config)
     t1 = time.perf_counter()
     packets, phy, _ = _send(frame, config, aggregation=aggregation)
     t2 = time.perf_counter()
     receiver = TokenReceiver(image_recovery=recovery, image_tokenizers={frame.tokenizer: tok},
-                             image_context=context_model, image_steps=steps, soft_images=soft)
+                             image_context=context_model, image_steps=steps, soft_images=soft,
+                             image_caption=None if caption_report is None
+                             else caption_report["received"] or None)
     message = receiver.receive(phy.received, config.message_id)
     t3 = time.perf_counter()
     clean = tok.decode_frame(frame, size)
@@ -399,6 +442,9 @@ def run_image_loopback(image: np.ndarray, config: Optional[LinkConfig] = None,
         "latency_s": {"encode": t1 - t0, "phy": t2 - t1, "decode": t3 - t2},
         "config": config.to_json(),
     })
+    if caption_report is not None:
+        report["caption"] = caption_report
+        report["channel_uses_with_caption"] = report["channel_uses"] + caption_report["channel_uses"]
     if out_dir is not None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)

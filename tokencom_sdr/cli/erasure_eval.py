@@ -49,8 +49,10 @@ def add_parser(subparsers) -> None:
                              "psnr_jpeg_same_bpp_db, ms_ssim_jpeg_same_bpp} as JSON")
     parser.add_argument("--caption", metavar="TEXT",
                         help="also score context recovery conditioned on this caption "
-                             "(row 'context+caption'; needs --context-weights of a model "
-                             "trained with captions, e.g. by `tokencom train caption-context`)")
+                             "(row 'context+caption'; the context rows then use the embedded "
+                             "caption model, which knows handwritten digits, e.g. --image "
+                             "digit:0 --caption zero, unless --context-weights names another "
+                             "caption model)")
     add_loss_model_options(parser)
     add_model_options(parser)
     add_budget_options(parser)
@@ -65,6 +67,9 @@ def run(args) -> int:
     budget = budget_from_args(args, args.seed)
     image = load_image_arg(args.image)
     tokenizer, context = load_models(args)
+    if args.caption is not None and context is None:
+        from ..context.image_maskgit import ImageContextModel
+        context = ImageContextModel.default_caption()
     runs = [(args.loss_model, args.loss)]
     if args.loss_model.startswith("ep"):
         rate = make_loss_model(args.loss_model).loss_rate()

@@ -74,6 +74,12 @@ def add_image_source_options(parser: argparse.ArgumentParser, source_group) -> N
     group.add_argument("--out", type=Path, default=None, metavar="DIR",
                        help="write received.png, no_recovery.png, tokens_only.png and "
                             "comparison.png here")
+    group.add_argument("--caption", metavar="TEXT",
+                       help="cross-modal context: send this caption first as a short text "
+                            "message over the same link; what arrives conditions context "
+                            "recovery (needs a caption model: the embedded one knows "
+                            "handwritten digits, e.g. --image digit:0 --caption zero, digit:N "
+                            "being the N-th held-out digit; or give --context-weights)")
     add_model_options(parser)
 
 
@@ -104,8 +110,14 @@ def run_image_loopback_from_args(args, config) -> int:
     image = load_image_arg(args.image)
     tokenizer, context = load_models(args)
     report = run_image_loopback(image, config, tokenizer, args.recovery, args.out, context,
-                                steps=args.steps, soft=not args.hard)
+                                steps=args.steps, soft=not args.hard, caption=args.caption)
     print(image_summary_line(report))
+    if "caption" in report:
+        caption = report["caption"]
+        print(f"caption {caption['sent']!r} -> {caption['received']!r} "
+              f"({caption['packets_received']}/{caption['packets_sent']} packets, "
+              f"{caption['channel_uses']} channel uses; image and caption "
+              f"{report['channel_uses_with_caption']})")
     if args.out:
         print(f"wrote {report['files']['received']} and {report['files']['comparison']}")
     if args.json:

@@ -330,6 +330,20 @@ class ImageContextModel(nn.Module):
         verify_default_weights(path, "context/data")
         return cls.from_file(path, device)
 
+    @classmethod
+    def default_caption(cls, device: str = "cpu") -> "ImageContextModel":
+        """The embedded caption-conditioned model (standard tokenizer; trained
+        on handwritten digits, :mod:`tokencom_sdr.training.caption_context`).
+
+        Raises
+        ------
+        WeightFileError
+            Also when the file differs from its model-manifest entry.
+        """
+        path = default_caption_context_path()
+        verify_default_weights(path, "context/data")
+        return cls.from_file(path, device)
+
 
 def caption_ids(model: ImageContextModel, text_ids: Sequence[int]) -> np.ndarray:
     """Pad a caption's text-token ids to the model's caption length.

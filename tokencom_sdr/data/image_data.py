@@ -191,13 +191,28 @@ def load_image(name: str) -> np.ndarray:
     return to_rgb_uint8(loader())
 
 
+#: ``--image digit:N`` names the N-th held-out labelled digit.
+DIGIT_PREFIX = "digit:"
+
+
+def _heldout_digit(value: str) -> np.ndarray:
+    from .labelled_images import digit_images
+
+    digits = digit_images("heldout")
+    index = value[len(DIGIT_PREFIX):]
+    if not index.isdigit() or int(index) >= len(digits):
+        raise ValueError(f"image {value!r}: expected digit:N with N from 0 to {len(digits) - 1}")
+    return digits[int(index)].image
+
+
 def load_image_source(value: str, max_side: int = 0) -> np.ndarray:
     """An image file, or the name of a bundled image (e.g. ``astronaut``).
 
     Parameters
     ----------
     value : str
-        A path, or a name of :func:`load_image`.
+        A path, a name of :func:`load_image`, or ``digit:N``: the ``N``-th
+        held-out labelled digit (:mod:`tokencom_sdr.data.labelled_images`).
     max_side : int
         When > 0, shrink the image (keeping its aspect) so that neither side
         exceeds it: a big photograph is many packets.
@@ -214,6 +229,8 @@ def load_image_source(value: str, max_side: int = 0) -> np.ndarray:
     path = Path(value).expanduser()
     if path.exists():
         image = read_image_file(path)
+    elif str(value).startswith(DIGIT_PREFIX):
+        image = _heldout_digit(str(value))
     else:
         try:
             image = load_image(str(value))
