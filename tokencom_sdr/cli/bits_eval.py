@@ -48,6 +48,9 @@ def add_parser(subparsers) -> None:
     method.add_argument("--taus", type=_taus, default=",".join(f"{t:g}" for t in DEFAULT_TAUS),
                         metavar="T,T,...",
                         help="skipping thresholds in [0, 1]; one skip-<tau> row each")
+    method.add_argument("--direction", choices=("forward", "backward", "best"), default="best",
+                        help="skipping's decision order; best: the sender tries both and sends "
+                             "the shorter message (one header bit)")
     method.add_argument("--memory", default="default", metavar="PATH|default|none",
                         help="corpus memory refining the model's prior (both ends)")
     method.add_argument("--threads", type=int, default=1, metavar="N",
@@ -114,7 +117,8 @@ def run(args) -> int:
     prior = ContextPrior(TextRecovery(default_text_model(), memory=memory_from_option(args.memory)),
                          threads=args.threads)
     print(f"{args.source}: {len(messages)} messages")
-    result = run_bits_eval(messages, prior, taus=args.taus, progress=not args.no_progress)
+    result = run_bits_eval(messages, prior, taus=args.taus, direction=args.direction,
+                           progress=not args.no_progress)
     result["summary"].update(source=args.source, seed=args.seed, memory=args.memory,
                              min_tokens=args.min_tokens, max_tokens=args.max_tokens)
     summary = result["summary"]
@@ -126,7 +130,8 @@ def run(args) -> int:
         note = ""
         if "skip_rate" in row:
             note = (f"skipped {row['skip_rate']:.3f}, map {row['skip_map_bits_per_token']:.2f} "
-                    f"b/tok, fallbacks {row['fallback_rate']:.3f}")
+                    f"b/tok, fallbacks {row['fallback_rate']:.3f}, backward "
+                    f"{row['backward_rate']:.2f}")
         elif row["method"] == "entropy":
             note = (f"code {row['code_bits_per_token']:.3f} b/tok; total/cross-entropy "
                     f"{row['ratio_to_cross_entropy']:.3f}")

@@ -62,8 +62,8 @@ def _bidirectional_bits(ids: np.ndarray, prior: ContextPrior) -> float:
 
 def run_bits_eval(messages: Sequence[str], prior: ContextPrior, *,
                   taus: Sequence[float] = DEFAULT_TAUS,
-                  tokenizer: Optional[TextTokenizer] = None, progress: bool = False,
-                  retransmit_on_failure: bool = True) -> Dict[str, object]:
+                  direction: str = "best", tokenizer: Optional[TextTokenizer] = None,
+                  progress: bool = False, retransmit_on_failure: bool = True) -> Dict[str, object]:
     """Compress and rebuild every message with every method.
 
     Parameters
@@ -74,6 +74,9 @@ def run_bits_eval(messages: Sequence[str], prior: ContextPrior, *,
         The receiver's model, used at both ends (a clean channel).
     taus : sequence of float
         Skipping thresholds, each in ``[0, 1]``.
+    direction : str
+        Skipping's decision order: ``forward``, ``backward`` or ``best``
+        (the sender tries both and sends the shorter message).
     tokenizer : TextTokenizer, optional
         Default: the committed BPE.
     progress : bool
@@ -121,7 +124,7 @@ def run_bits_eval(messages: Sequence[str], prior: ContextPrior, *,
         record["skip"] = {}
         for tau in taus:
             start = time.perf_counter()
-            message = encode_skipping(ids, prior, tau)
+            message = encode_skipping(ids, prior, tau, direction=direction)
             middle = time.perf_counter()
             resend = (lambda positions: ids[positions]) if retransmit_on_failure else None
             fallback_bits, fallback = 0, False
@@ -134,6 +137,7 @@ def run_bits_eval(messages: Sequence[str], prior: ContextPrior, *,
             record["skip"][f"{tau:g}"] = {
                 "bits": message.bits + fallback_bits, "exact": exact,
                 "skipped": int(message.skipped.sum()), "skip_map_bits": message.skip_map_bits,
+                "direction": message.direction,
                 "fallback": fallback, "fallback_bits": fallback_bits,
                 "encode_s": middle - start, "decode_s": time.perf_counter() - middle}
         per_message.append(record)
@@ -141,7 +145,9 @@ def run_bits_eval(messages: Sequence[str], prior: ContextPrior, *,
             bar.update(1)
     if bar is not None:
         bar.close()
-    return _summarise(per_message, taus, prior)
+    result = _summarise(per_message, taus, prior)
+    result["summary"]["direction"] = direction
+    return result
 
 
 def _summarise(per_message: List[Dict[str, object]], taus: Sequence[float],
@@ -168,7 +174,9 @@ def _summarise(per_message: List[Dict[str, object]], taus: Sequence[float],
                    fallback_rate=total(records, "fallback") / count,
                    fallback_bits_per_token=total(records, "fallback_bits") / tokens,
                    encode_ms_per_message=1e3 * total(records, "encode_s") / count,
-                   decode_ms_per_message=1e3 * total(records, "decode_s") / count, **extra)
+                   decode_ms_per_message=1e3 * total(records, "decode_s") / count,
+                   backward_rate=sum(r["direction"] == "backward" for r in records) / count,
+                   **extra)
 
     rows: List[Dict[str, object]] = [row("fixed", fixed_bits, count)]
     for tau in taus:
