@@ -33,6 +33,8 @@ def test_bits_eval_writes_one_row_per_method(tmp_path, capsys):
     assert rows["skip-best"]["bits_per_token"] == min(rows["skip-0"]["bits_per_token"],
                                                       rows["skip-0.9"]["bits_per_token"])
     assert sum(rows["skip-best"]["chosen_tau_counts"].values()) == 1
+    assert result["summary"]["direction"] == "best"
+    assert 0.0 <= rows["skip-0"]["backward_rate"] <= 1.0
     assert len(result["per_message"]) == 1
     # Entropy coding: the range code within 5 % of the model's cross-entropy.
     entropy = rows["entropy"]
