@@ -10,6 +10,11 @@ Parts (``--parts``, comma-separated):
   after context recovery.
 * ``text-curve``: ``--messages`` held-out messages (60-128 BPE tokens), the
   same way; MiniLM semantic similarity x 100 and token accuracy after fill.
+* ``image-validate`` (after ``image-controller``): ``--validate`` messages
+  of the controller's trace sent through the real GNU Radio OFDM loopback
+  (:func:`~tokencom_sdr.app.loopback.run_image_loopback`) with the budget,
+  MCS and SNR the trace gave them, measured PSNR against the table's
+  expectation at that SNR.
 * ``image-controller``, ``text-controller``: a quality table (importance
   budget x share of its packets lost, real recovery, held-out sources: the
   same image crops, ``--table-messages`` other messages), the air
@@ -41,6 +46,8 @@ from tokencom_sdr.experiments.budget_eval import (image_budget_curve, image_qual
                                                   text_budget_curve, text_quality_table)
 
 PARTS = ("image-curve", "text-curve", "image-controller", "text-controller")
+#: Not in the default run: checks image-controller's table against the real chain.
+EXTRA_PARTS = ("image-validate",)
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -88,7 +95,7 @@ def _plot_controller(path, result, metric_label, title):
     axes[0].legend(fontsize=7)
     axes[1].step(t, [r["alpha"] for r in rows], where="post")
     axes[1].set_ylabel("alpha")
-    mcs_names = sorted({r["mcs"] for r in rows} | {f["mcs"] for f in result["fixed"]})
+    mcs_names = list(dict.fromkeys(f["mcs"] for f in result["fixed"]))  # slowest first
     axes[2].step(t, [mcs_names.index(r["mcs"]) for r in rows], where="post")
     axes[2].set_yticks(range(len(mcs_names)), mcs_names, fontsize=7)
     axes[2].set_ylabel("MCS")
@@ -160,6 +167,43 @@ def _controller(args, table, name):
     return result, summary
 
 
+def _validate(args, crops, tokenizer, recovery):
+    """Some of the image controller's messages through the real OFDM loopback."""
+    from tokencom_sdr.app.loopback import LinkConfig, run_image_loopback
+    from tokencom_sdr.app.token_budget import TokenBudget
+
+    stored = json.loads((args.out / "image_controller.json").read_text())
+    table = QualityTable.from_dict(stored["table"])
+    pers = PerCurves.from_file(args.per_sweep)
+    rows = stored["controller"]["rows"]
+    picks = np.linspace(0, len(rows) - 1, args.validate).round().astype(int)
+    names = sorted(crops)
+    out = []
+    for i, index in enumerate(picks):
+        row = rows[index]
+        name = names[i % len(names)]
+        config = LinkConfig(snr_db=row["snr_db"], mcs=row["mcs"],
+                            tokens_per_packet=args.image_packet_tokens, seed=args.seed + i,
+                            budget=TokenBudget(row["alpha"], "importance", args.seed))
+        report = run_image_loopback(crops[name], config, tokenizer, "context",
+                                    context_model=recovery.model)
+        a = table.alphas.index(row["alpha"])
+        out.append({"t": row["t"], "image": name, "snr_db": row["snr_db"], "alpha": row["alpha"],
+                    "mcs": row["mcs"], "psnr_db": report["psnr_db"],
+                    "packet_error_rate": report["packet_error_rate"],
+                    "per_curve": pers.per(row["mcs"], row["snr_db"]),
+                    "table_expected_psnr_db": table.expected(a, pers.per(row["mcs"], row["snr_db"])),
+                    "channel_uses": report["channel_uses"],
+                    "table_channel_uses": table.channel_uses[row["mcs"]][a]})
+        print(f"validate {i + 1}/{len(picks)}: {out[-1]}", file=sys.stderr, flush=True)
+    result = {"rows": out,
+              "mean_psnr_db": float(np.mean([r["psnr_db"] for r in out])),
+              "mean_table_expected_psnr_db": float(np.mean([r["table_expected_psnr_db"]
+                                                            for r in out]))}
+    (args.out / "image_validate.json").write_text(json.dumps(result, indent=2) + "\n")
+    return {k: v for k, v in result.items() if k != "rows"}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--parts", default=",".join(PARTS), help=f"some of {', '.join(PARTS)}")
@@ -185,15 +229,17 @@ def main(argv=None) -> int:
     parser.add_argument("--trace-period", type=float, default=150.0, help="messages per SNR cycle")
     parser.add_argument("--v", type=float, default=1.0, help="drift-plus-penalty weight")
     parser.add_argument("--margin", type=float, default=1.0, help="SNR margin, dB")
+    parser.add_argument("--validate", type=int, default=12,
+                        help="image-validate: messages of the trace sent through the real chain")
     parser.add_argument("--reuse-tables", action="store_true",
                         help="take the quality tables from an earlier run's JSON in --out")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "docs/results/budget")
     args = parser.parse_args(argv)
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
-    unknown = [p for p in parts if p not in PARTS]
+    unknown = [p for p in parts if p not in PARTS + EXTRA_PARTS]
     if unknown:
-        parser.error(f"unknown parts {unknown}; choose from {', '.join(PARTS)}")
+        parser.error(f"unknown parts {unknown}; choose from {', '.join(PARTS + EXTRA_PARTS)}")
     args.out.mkdir(parents=True, exist_ok=True)
 
     import torch
@@ -289,6 +335,10 @@ def main(argv=None) -> int:
         result["seconds"] = time.perf_counter() - start
         path.write_text(json.dumps(result, indent=1) + "\n")
         summary[name.replace("-", "_")] = part_summary
+
+    if "image-validate" in parts:
+        summary["image_validate"] = _validate(args, _centre_crops(image_names, args.crop),
+                                              tokenizer, recovery)
 
     emit_json(summary, args.out / "summary.json" if set(parts) == set(PARTS) else None)
     return 0
