@@ -21,8 +21,12 @@ bench: setup
 # image_quality.py and runs the tests that cover each mutated function; a
 # surviving mutant is a change no test notices. Long (about half an hour on
 # 2 shared cores); mutmut is installed here, `make test` does not need it.
-# `mutmut browse` or `mutmut show NAME` shows a mutant's diff.
+# `mutmut browse` or `mutmut show NAME` shows a mutant's diff. mutants/ is
+# removed first: mutmut copies the modules it does not mutate only when they
+# are missing there, so an old copy would test today's mutants against
+# yesterday's code.
 mutation: setup
 	$(PY) -m pip install -q -c constraints.txt "mutmut==3.8.1"
+	rm -rf mutants
 	$(PY) -m mutmut run --max-children 2
 	$(PY) scripts/mutation_report.py
