@@ -19,7 +19,7 @@ def add_budget_options(parser: argparse.ArgumentParser) -> None:
         "--budget", metavar="ALPHA", default=None,
         help="send only the share ALPHA (0 < ALPHA <= 1) of the message's tokens; their "
              "positions travel in the packet headers and the receiver fills the rest by "
-             "context recovery, without being told ALPHA (default: every token)")
+             "context recovery, without being told ALPHA; none: every token")
     group.add_argument(
         "--budget-order", choices=BUDGET_ORDERS, default="importance",
         help="which tokens a --budget keeps: importance (those the receiver's context model "
