@@ -22,6 +22,7 @@ from tokencom_sdr.link import (
     BadMagicError,
     CRCMismatchError,
     ExplicitPositions,
+    MaskedPositions,
     FrameGeometry,
     HeaderFieldError,
     InterleavedAggregation,
@@ -109,7 +110,7 @@ def token_frames(draw, max_text=300, max_side=20, bits=st.integers(1, 16)):
 
 @st.composite
 def token_packets(draw, bits=st.integers(1, 32)):
-    """Any valid packet, including huge frames and both position modes."""
+    """Any valid packet, including huge frames and every position mode."""
     modality = draw(st.sampled_from(Modality))
     if modality == Modality.TEXT:
         shape = (draw(st.one_of(st.integers(1, 500), st.integers(1, 2 ** 32 - 1))),)
@@ -119,7 +120,8 @@ def token_packets(draw, bits=st.integers(1, 32)):
     bits_per_token = draw(bits)
     num_packets = draw(st.integers(1, 0xFFFF))
     max_count = min(frame_size, 64)
-    if draw(st.booleans()):
+    mode = draw(st.sampled_from(("arithmetic", "explicit", "masked")))
+    if mode == "arithmetic":
         count = draw(st.integers(1, max_count))
         if count == 1:
             stride = draw(st.integers(1, 2 ** 32 - 1))
@@ -127,6 +129,16 @@ def token_packets(draw, bits=st.integers(1, 32)):
             stride = draw(st.integers(1, (frame_size - 1) // (count - 1)))
         start = draw(st.integers(0, frame_size - 1 - stride * (count - 1)))
         positions = ArithmeticPositions(start, stride, count)
+    elif mode == "masked":
+        span = draw(st.integers(1, max_count))
+        if span == 1:
+            stride = draw(st.integers(1, 2 ** 32 - 1))
+        else:
+            stride = draw(st.integers(1, (frame_size - 1) // (span - 1)))
+        start = draw(st.integers(0, frame_size - 1 - stride * (span - 1)))
+        mask = draw(arrays(bool, span))
+        mask[draw(st.integers(0, span - 1))] = True
+        positions = MaskedPositions(start, stride, mask)
     else:
         indices = draw(st.lists(st.integers(0, min(frame_size, 2 ** 32) - 1),
                                 min_size=1, max_size=max_count, unique=True))
