@@ -98,6 +98,7 @@ def test_without_an_aggregation_failed_packets_are_not_placed(message):
     no_aggregation = MessageLayout(layout.geometry, None)
     result = soft_depacketize([packets[0], flip(packets[1], [100])], MESSAGE_ID, no_aggregation)
     assert result.failed_packets_used == 0 and result.header_bit_error_rate is None
+    assert result.reassembly.stats.received_seqs == (0,)
     templates = expected_packets(layout, MESSAGE_ID)
     assert np.abs(result.received.soft.llrs[templates[0][2]]).min() == LLR_CLIP
     assert not result.received.soft.llrs[templates[1][2]].any()
@@ -119,3 +120,33 @@ def test_the_15_percent_limit_is_inclusive_where_it_is_a_whole_number_of_bits():
     over_it = flip(packets[1], range(49))
     assert soft_depacketize([packets[0], at_the_limit], MESSAGE_ID, layout).matches == [(1, 1)]
     assert soft_depacketize([packets[0], over_it], MESSAGE_ID, layout).matches == []
+
+
+def test_only_the_message_asked_for_is_rebuilt(message):
+    """Packet 0 of this message among packets 1 and 2 of another message
+    with the same layout (a majority that is not ours): only packet 0's
+    tokens are delivered, the other message's are not taken for ours."""
+    frame, packets, layout = message
+    other_frame = TokenFrame((frame.ids + 1) % 4096, Modality.TEXT, (20,), 12)
+    other = packetize(other_frame, MESSAGE_ID + 1, layout.aggregation)
+    result = soft_depacketize([packets[0], other[1], other[2]], MESSAGE_ID, layout)
+    assert result.reassembly.stats.received_seqs == (0,) and result.matches == []
+    templates = expected_packets(layout, MESSAGE_ID)
+    delivered = ~result.received.frame.erased
+    np.testing.assert_array_equal(np.flatnonzero(delivered), np.sort(templates[0][2]))
+    np.testing.assert_array_equal(result.received.frame.ids[delivered], frame.ids[delivered])
+
+
+def test_a_one_token_message_s_failed_packet_is_placed():
+    """The smallest message, one token in one packet, arriving with one
+    payload bit wrong: its token gets the packet's soft bits."""
+    frame = TokenFrame(np.array([1234]), Modality.TEXT, (1,), 12)
+    aggregation = InterleavedAggregation(TOKENS_PER_PACKET)
+    layout = MessageLayout(FrameGeometry.from_frame(frame, aggregation), aggregation)
+    [packet] = packetize(frame, MESSAGE_ID, aggregation)
+    header_bits = 8 * expected_packets(layout, MESSAGE_ID)[0][1]
+    result = soft_depacketize([flip(packet, [header_bits])], MESSAGE_ID, layout)
+    assert result.matches == [(0, 0)] and result.received.frame.erased.all()
+    hard = (result.received.soft.llrs[0] < 0).astype(np.uint8)
+    sent = np.unpackbits(np.array([1234], ">u2").view(np.uint8))[4:]
+    np.testing.assert_array_equal(hard, sent ^ np.eye(12, dtype=np.uint8)[0])
