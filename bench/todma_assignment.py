@@ -65,7 +65,8 @@ def measure(devices: int, codeword_len: int, frames: int, snr: float, seed: int,
         right += int(good[clean].sum())
         total += int(clean.sum())
         sigma = estimate_scale(uplink.noise_var, codeword_len, devices)
-        distance = np.abs(gains[:, None] - gains[None, :]) + np.eye(devices) * np.inf
+        distance = np.abs(gains[:, None] - gains[None, :])
+        np.fill_diagonal(distance, np.inf)
         for device in range(devices):
             missed = int((~good[device] & clean[device]).sum())
             if abs(gains[device]) ** 2 < DEEP_FADE:

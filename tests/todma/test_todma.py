@@ -134,6 +134,10 @@ def test_frame_sync_finds_the_frame_and_takes_off_common_timing_and_cfo(codebook
 def test_silence_has_no_frame_and_noise_has_no_device(codebook):
     with pytest.raises(ValueError, match="no ToDMA frame preamble"):
         detect_frame_start(np.zeros(3000, dtype=np.complex64))
+    # The receiver reports no device instead: nothing was heard.
+    nothing = ToDMAReceiver(codebook).receive_samples(
+        np.zeros(3000, dtype=np.complex64), 1e-4, FrameLayout(slots=16, codeword_len=64))
+    assert nothing.devices == 0 and nothing.frame is None
     # Noise alone may trigger the low-threshold detector, but no device comes out of it.
     rng = np.random.default_rng(2)
     layout = FrameLayout(slots=16, codeword_len=64)

@@ -50,15 +50,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..phy.burst_decoding import TIMING_PADDING, synchronise_preamble
-from ..phy.ofdm_equalizer import active_indices, carrier_indices, pilot_rows, timing_error
+from ..phy.ofdm_equalizer import (active_indices, carrier_indices, cut_symbols, pilot_rows,
+                                  preamble_channel, timing_error, to_frequency_domain)
 from ..phy.ofdm_params import OfdmParams
 from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD, MARK_LEAD
 
 __all__ = ["FrameLayout", "frame_waveforms", "detect_frame_start", "synchronise_frame",
-           "SynchronisedFrame", "PREAMBLE_SYMBOLS", "start_from_mark"]
+           "SynchronisedFrame", "PREAMBLE_SYMBOLS", "start_from_mark", "refine_synchronisation"]
 
 #: Schmidl & Cox symbols at the head of every frame.
 PREAMBLE_SYMBOLS = 2
+#: Residual CFO (cycles per sample) the pilots find above which the symbols
+#: are transformed again with the corrected offset.
+REFFT_CFO = 2e-6
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,15 @@ class FrameLayout:
     def ofdm_symbols(self) -> int:
         """Preamble and data symbols."""
         return PREAMBLE_SYMBOLS + self.data_symbols
+
+    def slot_grid(self):
+        """Where each slot symbol sits: carrier index (relative to DC) and
+        data-symbol index, both ``(N, L)`` float64."""
+        data_bins, _ = carrier_indices(self.params)
+        index = np.arange(self.slots * self.codeword_len).reshape(self.slots, self.codeword_len)
+        per_symbol = data_bins.size
+        carriers = (data_bins - self.params.fft_len // 2)[index % per_symbol]
+        return carriers.astype(np.float64), (index // per_symbol).astype(np.float64)
 
     @property
     def samples(self) -> int:
@@ -286,8 +299,21 @@ def synchronise_frame(samples: np.ndarray, start: int, layout: FrameLayout) -> S
         start += correction
         fine_cfo, spectra, carrier_offset, channel = synchronise_preamble(
             samples, start, params, layout.ofdm_symbols)
-    slope = _phase_slope(channel, params)
     phases = _pilot_phases(spectra, channel, carrier_offset, params)
+    residual_cfo = 0.0 if phases.size < 2 else (phases[1] - phases[0]) / (2 * np.pi * params.symbol_len)
+    if abs(residual_cfo) > REFFT_CFO:
+        # The pilots saw a frequency error the first symbol missed (its
+        # estimate is poor when the devices' gains nearly cancel in the
+        # sum): rotating the spectra would leave the inter-carrier
+        # interference of 1e-4 cycles per sample, several times the noise
+        # at 20 dB, so the symbols are transformed again.
+        fine_cfo += residual_cfo
+        spectra = to_frequency_domain(cut_symbols(samples, start, layout.ofdm_symbols, params),
+                                      0, fine_cfo, params)
+        channel = preamble_channel(spectra[1], params.sync_words()[1].astype(np.complex64),
+                                   carrier_offset, params)
+        phases = _pilot_phases(spectra, channel, carrier_offset, params)
+    slope = _phase_slope(channel, params)
     data_bins, _ = carrier_indices(params)
     half = params.fft_len // 2
     # Unitary FFT scale; the common phase ramp over the carriers and the
@@ -301,3 +327,41 @@ def synchronise_frame(samples: np.ndarray, start: int, layout: FrameLayout) -> S
         slots=data.reshape(-1)[:used].reshape(layout.slots, layout.codeword_len).astype(np.complex128),
         start=int(start), cfo=float(fine_cfo + carrier_offset / params.fft_len + residual_cfo),
         delay=float(-slope * params.fft_len / (2 * np.pi)))
+
+
+def refine_synchronisation(slots: np.ndarray, model: np.ndarray, layout: FrameLayout):
+    """The common delay and CFO left after the preamble, from decided data.
+
+    The preamble and pilots see the devices through their *sum*, which fades
+    like one Rayleigh channel: when the devices' gains nearly cancel (|sum|^2
+    a few percent of the total) the delay slope and the pilot phases come out
+    noisy, and a few hundredths of a sample or of a radian over the frame
+    are enough to blur every cluster. The decided tokens carry every
+    device's energy instead: with ``model`` the slots those decisions
+    predict, the phase of ``slots * conj(model)`` is fitted, weighted by
+    ``|model|^2``, as ``a * carrier + b * symbol + c`` (a common delay and a
+    common CFO), and the fitted ramp is returned to take off.
+
+    Parameters
+    ----------
+    slots : np.ndarray, shape ``(N, L)``, complex
+        Synchronised slots (:attr:`SynchronisedFrame.slots`).
+    model : np.ndarray, shape ``(N, L)``, complex
+        What the receiver's decisions predict: ``sum_k c_k U[:, t_kn]``.
+    layout : FrameLayout
+
+    Returns
+    -------
+    np.ndarray, shape ``(N, L)``, dtype ``complex128``
+        ``exp(-j (a carrier + b symbol + c))``: multiply the slots by it.
+    """
+    carriers, symbols = layout.slot_grid()
+    product = slots * np.conj(model)
+    weight = np.abs(model).ravel() ** 2
+    # Phases about the mean first (no wrap for errors under about a radian).
+    phases = np.angle(product * np.conj(np.sum(product))).ravel()
+    design = np.column_stack([carriers.ravel(), symbols.ravel(), np.ones(carriers.size)])
+    root = np.sqrt(weight)[:, None]
+    coefficients = np.linalg.lstsq(design * root, phases * root[:, 0], rcond=None)[0]
+    ramp = (design @ coefficients).reshape(slots.shape) + np.angle(np.sum(product))
+    return np.exp(-1j * ramp)

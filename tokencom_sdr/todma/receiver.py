@@ -18,11 +18,12 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from .clustering import cluster_channels, estimate_scale, estimate_spread
+from .clustering import cluster_channels, common_rotation, estimate_scale, estimate_spread
 from .collisions import collision_positions
 from .detection import SlotDetections, detect_tokens
 from .joint_detection import detect_with_channels
-from .ofdm_frame import FrameLayout, SynchronisedFrame, detect_frame_start, synchronise_frame
+from .ofdm_frame import (FrameLayout, SynchronisedFrame, detect_frame_start, refine_synchronisation,
+                         synchronise_frame)
 from .recovery import FILL_MODES, fill_text_sequences
 from .sequences import DeviceSequences, rebuild_sequences
 
@@ -31,6 +32,11 @@ __all__ = ["ToDMAReceiver", "ReceivedSequences", "STAGES"]
 #: Receiver stages, in order, as keys of :attr:`ReceivedSequences.stage_s`.
 STAGES = ("synchronisation", "detection", "clustering", "rebuild", "joint_detection",
           "recovery")
+
+#: A common phase error (delay or CFO) the decisions reveal, in radians over
+#: the frame, beyond which the frame is received a second time.
+RESYNC_RADIANS = 0.02
+RESYNC_PASSES = 3
 
 #: Most devices the receiver looks for when it is not told K (OMP's atom cap;
 #: a slot where OMP went wrong runs up to it, so it costs time).
@@ -53,6 +59,10 @@ class ReceivedSequences:
         Wall-clock seconds of each stage of :data:`STAGES` that ran.
     frame : SynchronisedFrame or None
         Timing and CFO of the frame, when it came as samples.
+    joint_tokens : np.ndarray or None, shape ``(K, N)``, dtype ``int64``
+        Every device's decided token, collided ones included (before masking).
+    rotation : float
+        Common phase step per slot taken off (:func:`~.clustering.common_rotation`).
 
     ``K`` is the receiver's number of devices: the estimate unless it was given.
     """
@@ -62,6 +72,8 @@ class ReceivedSequences:
     filled: Optional[np.ndarray] = None
     stage_s: Dict[str, float] = field(default_factory=dict)
     frame: Optional[SynchronisedFrame] = None
+    joint_tokens: Optional[np.ndarray] = None
+    rotation: float = 0.0
 
     @property
     def devices(self) -> int:
@@ -121,7 +133,8 @@ class ToDMAReceiver:
         sequences = DeviceSequences(tokens=empty, erased=empty.astype(bool),
                                     collision=empty.astype(bool),
                                     centroids=np.zeros(0, dtype=np.complex128))
-        return ReceivedSequences(detections, sequences, empty.copy(), stage_s)
+        return ReceivedSequences(detections, sequences, empty.copy(), stage_s,
+                                 joint_tokens=empty.copy())
 
     def receive_samples(self, samples: np.ndarray, noise_var: float, layout: FrameLayout,
                         start: Optional[int] = None, text_recovery=None,
@@ -138,7 +151,8 @@ class ToDMAReceiver:
             Slots and codeword length of the frame.
         start : int, optional
             Where the frame starts, if a detector already said; else the
-            PHY's Schmidl & Cox detector finds it.
+            PHY's Schmidl & Cox detector finds it (no preamble found: a
+            result with no device, ``frame`` None).
         text_recovery, bits_per_token, tokenizer_wire_id
             As for :meth:`receive`.
 
@@ -151,11 +165,40 @@ class ToDMAReceiver:
                              f"codebook's {self.codebook.shape[0]}")
         begin = time.perf_counter()
         if start is None:
-            start = detect_frame_start(samples, layout.params)
+            try:
+                start = detect_frame_start(samples, layout.params)
+            except ValueError:
+                # No preamble: nothing heard (the devices' gains can cancel in
+                # the preamble's sum), which is a result, not an error.
+                empty = np.full((layout.slots, 0), -1, dtype=np.int64)
+                return self._nothing_found(SlotDetections(tokens=empty, gains=empty.astype(complex)),
+                                           layout.slots,
+                                           {"synchronisation": time.perf_counter() - begin})
         frame = synchronise_frame(samples, start, layout)
         seconds = time.perf_counter() - begin
-        result = self.receive(frame.slots, noise_var, text_recovery, bits_per_token,
-                              tokenizer_wire_id)
+        # A first pass without the fill gives decisions; the common delay and
+        # CFO they reveal are taken off (refine_synchronisation) and the frame
+        # is received again while that moves some symbol by more than
+        # RESYNC_RADIANS, at most RESYNC_PASSES times (each pass's better
+        # decisions give a better estimate).
+        first = self.receive(frame.slots, noise_var)
+        for _ in range(RESYNC_PASSES):
+            if not first.devices:
+                break
+            begin = time.perf_counter()
+            # The decisions were made on slots turned by the common rotation.
+            frame.slots = frame.slots * np.exp(-1j * first.rotation * np.arange(layout.slots))[:, None]
+            model = np.einsum("k,knl->nl", first.sequences.centroids,
+                              self.codebook.T[first.joint_tokens].astype(np.complex128))
+            correction = refine_synchronisation(frame.slots, model, layout)
+            seconds += time.perf_counter() - begin
+            if np.max(np.abs(np.angle(correction * np.conj(correction.flat[0])))) <= RESYNC_RADIANS:
+                break
+            frame.slots = frame.slots * correction
+            first = self.receive(frame.slots, noise_var)
+        result = first
+        if text_recovery is not None:
+            self._recover(result, text_recovery, bits_per_token, tokenizer_wire_id)
         result.frame = frame
         result.stage_s = {"synchronisation": seconds, **result.stage_s}
         return result
@@ -194,6 +237,19 @@ class ToDMAReceiver:
         # with spurious atoms would only slow k-means down).
         upper = max(int(np.ceil(np.percentile(detections.counts, 90))), 1)
         scale = estimate_scale(noise_var, self.codebook.shape[0], self.num_devices or upper)
+        # A common CFO the preamble left (its estimate is noisy when the
+        # devices' gains nearly cancel in the sum it sees) turns all clouds
+        # alike from slot to slot: found from the clouds' tightness, taken
+        # off the estimates and the slots (OMP's choices do not depend on a
+        # slot's common phase).
+        slot_of = np.nonzero(detections.valid)[0]
+        step = common_rotation(estimates, slot_of, scale)
+        if step:
+            turn = np.exp(-1j * step * np.arange(num_slots))
+            received = received * turn[:, None]
+            detections = SlotDetections(tokens=detections.tokens,
+                                        gains=detections.gains * turn[:, None])
+            estimates = detections.gains[detections.valid]
         try:
             centroids = cluster_channels(estimates, self.num_devices, scale, self.seed,
                                          slots=num_slots, max_devices=upper)
@@ -216,15 +272,21 @@ class ToDMAReceiver:
                                     collision=collided.copy(), centroids=centroids)
         stage_s["joint_detection"] = time.perf_counter() - start
 
-        filled = None
+        result = ReceivedSequences(detections, sequences, None, stage_s, joint_tokens=tokens,
+                                   rotation=step)
         if text_recovery is not None:
-            start = time.perf_counter()
-            candidates = None
-            if self.fill == "candidates":
-                # The slot's detected tokens and the joint decisions (a
-                # collided token is among both).
-                candidates = np.concatenate([detections.tokens, tokens.T], axis=1)
-            filled = fill_text_sequences(sequences, text_recovery, bits_per_token,
-                                         tokenizer_wire_id, candidates)
-            stage_s["recovery"] = time.perf_counter() - start
-        return ReceivedSequences(detections, sequences, filled, stage_s)
+            self._recover(result, text_recovery, bits_per_token, tokenizer_wire_id)
+        return result
+
+    def _recover(self, result: ReceivedSequences, text_recovery, bits_per_token: int,
+                 tokenizer_wire_id: int) -> None:
+        """The context fill of a received frame, in place (``filled`` and its time)."""
+        start = time.perf_counter()
+        candidates = None
+        if self.fill == "candidates":
+            # The slot's detected tokens and the joint decisions (a collided
+            # token is among both).
+            candidates = np.concatenate([result.detections.tokens, result.joint_tokens.T], axis=1)
+        result.filled = fill_text_sequences(result.sequences, text_recovery, bits_per_token,
+                                            tokenizer_wire_id, candidates)
+        result.stage_s["recovery"] = time.perf_counter() - start
