@@ -11,7 +11,7 @@ import pytest
 from tokencom_sdr.link import make_aggregation, packetize
 from tokencom_sdr.link.packet import MESSAGE_ID_OFFSET
 from tokencom_sdr.link.receiver import assembler as assembler_module
-from tokencom_sdr.link.receiver.assembler import (COMPLETE, FAILED_ONLY, MAX_ID_BIT_ERRORS,
+from tokencom_sdr.link.receiver.assembler import (COMPLETE, FAILED_ONLY, MAX_ID_BIT_ERRORS, STOPPED,
                                                  SUPERSEDED, MessageAssembler)
 from tokencom_sdr.phy.received_burst import ReceivedBurst
 from tokencom_sdr.tokens.frame import Modality, TokenFrame
@@ -152,3 +152,23 @@ def test_a_message_id_is_forgotten_after_64_newer_messages():
     assert not assembler.delivered_recently(0) and assembler.delivered_recently(1)
     [again] = packets_of(0, num_packets=1)
     assert [m.message_id for m in assembler.add(ReceivedBurst(again), 100.0)] == [0]
+
+
+def test_counters_add_up_over_repeated_events(monkeypatch):
+    """Each counter reaching 2: two late packets, two bursts pushed out of a
+    3-burst waiting buffer, two failed-only groups (one per flush)."""
+    monkeypatch.setattr(assembler_module, "_MAX_WAITING", 3)
+    assembler = MessageAssembler(timeout_s=5.0)
+    a, b = packets_of(1), packets_of(2)
+    assembler.add(ReceivedBurst(a[0]), 0.0)
+    assembler.add(ReceivedBurst(b[0]), 0.1)             # supersedes 1
+    assembler.add(ReceivedBurst(a[1]), 0.2)             # late packet of 1
+    assembler.add(ReceivedBurst(a[2]), 0.3)             # and another
+    stranger = failed(packets_of(0x0F0F)[0], 16)        # claimed by nobody
+    for t in range(5):
+        assembler.add(stranger, 1.0 + t)
+    assert [m.reason for m in assembler.flush()] == [STOPPED, FAILED_ONLY]
+    assembler.add(stranger, 7.0)
+    assert [m.reason for m in assembler.flush()] == [FAILED_ONLY]
+    assert assembler.counters == {"bursts": 10, "bursts_failed": 6, "packets_late": 2,
+                                  "messages": 2, "failed_unclaimed": 2, "failed_only_groups": 2}

@@ -150,3 +150,37 @@ def test_a_one_token_message_s_failed_packet_is_placed():
     hard = (result.received.soft.llrs[0] < 0).astype(np.uint8)
     sent = np.unpackbits(np.array([1234], ">u2").view(np.uint8))[4:]
     np.testing.assert_array_equal(hard, sent ^ np.eye(12, dtype=np.uint8)[0])
+
+
+def test_a_header_too_far_from_one_open_packet_is_still_matched_to_the_next(message):
+    """Packets 1 and 2 missing; packet 2 arrives with 33 wrong bits in the
+    fields every header shares. Its distance to packet 1's header (33 plus
+    the bits where the two headers differ) is over 15 %, to its own exactly
+    33: it is matched to packet 2, the search going on past packet 1."""
+    _, packets, layout = message
+    damaged = flip(packets[2], range(33))
+    result = soft_depacketize([packets[0], damaged, packets[3]], MESSAGE_ID, layout)
+    assert result.matches == [(1, 2)]
+
+
+def test_with_llrs_the_most_likely_header_wins_over_the_nearest(message):
+    """Packets 1 and 2 missing; packet 1 arrives with most of the header bits
+    where its header differs from packet 2's flipped, each with an LLR near
+    0, and confident LLRs elsewhere. By bit count it is nearer packet 2; by
+    LLR weight (maximum likelihood), packet 1, which is where it goes."""
+    _, packets, layout = message
+    templates = expected_packets(layout, MESSAGE_ID)
+    header_bytes = templates[1][1]
+
+    def header_bits(packet):
+        return np.unpackbits(np.frombuffer(packet[:header_bytes], np.uint8))
+
+    differ = np.flatnonzero(header_bits(templates[1][0]) != header_bits(templates[2][0]))
+    flipped = differ[:len(differ) // 2 + 1]
+    received = flip(packets[1], flipped)
+    llr = 10.0 * (1.0 - 2.0 * np.unpackbits(np.frombuffer(received, np.uint8)))
+    llr[flipped] *= 0.01
+    burst = ReceivedBurst(received, bit_llr=llr.astype(np.float32))
+    assert len(flipped) > len(differ) - len(flipped)  # nearer packet 2 in bits
+    result = soft_depacketize([packets[0], burst, packets[3]], MESSAGE_ID, layout)
+    assert result.matches == [(1, 1)]
