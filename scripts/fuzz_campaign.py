@@ -48,19 +48,21 @@ ROOT = Path(__file__).resolve().parent.parent
 CASES = re.compile(r"(\d+) passing, (\d+) failing, and (\d+) invalid")
 
 
-def run_chunk(test: str, examples: int, seed: int) -> dict:
+def run_chunk(test: str, examples: int, seed: int, timeout_factor: float) -> dict:
     """One pytest process; the case counts summed over hypothesis's phases."""
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                "--hypothesis-show-statistics", f"--hypothesis-seed={seed}", test]
     start = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "TOKENCOM_FUZZ_EXAMPLES": str(examples)})
+                          env={**os.environ, "TOKENCOM_FUZZ_EXAMPLES": str(examples),
+                               "TOKENCOM_FUZZ_TIMEOUT_FACTOR": str(timeout_factor)})
     counts = [tuple(map(int, m)) for m in CASES.findall(done.stdout)]
     chunk = {"test": test, "seed": seed, "examples_asked": examples,
              "passing": sum(c[0] for c in counts), "failing": sum(c[1] for c in counts),
              "invalid": sum(c[2] for c in counts), "seconds": round(time.perf_counter() - start, 1),
              "pytest_rc": done.returncode,
-             "command": f"TOKENCOM_FUZZ_EXAMPLES={examples} " + " ".join(command[2:])}
+             "command": f"TOKENCOM_FUZZ_EXAMPLES={examples} TOKENCOM_FUZZ_TIMEOUT_FACTOR="
+                        f"{timeout_factor:g} " + " ".join(command[2:])}
     if done.returncode != 0:
         chunk["output_tail"] = (done.stdout + done.stderr)[-4000:]
     return chunk
@@ -74,6 +76,9 @@ def main(argv=None) -> int:
     parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument("--parsers", default=",".join(PARSERS),
                         help="comma-separated subset of: " + ", ".join(PARSERS))
+    parser.add_argument("--timeout-factor", type=float, default=3.0,
+                        help="each test's time budget per case, times this (raise it on a "
+                             "loaded machine)")
     parser.add_argument("--only", default="",
                         help="run only the tests whose node id contains this text")
     parser.add_argument("--json", type=Path, required=True,
@@ -87,7 +92,7 @@ def main(argv=None) -> int:
             for seed in range(args.first_seed, args.first_seed + args.chunks):
                 if (test, seed, args.chunk) in done:
                     continue
-                chunk = run_chunk(test, args.chunk, seed)
+                chunk = run_chunk(test, args.chunk, seed, args.timeout_factor)
                 print(json.dumps(chunk), flush=True)
                 results.append(chunk)
                 summary = {parser_name: {
