@@ -57,6 +57,9 @@ def test_missing_packet_is_refused_and_a_gap_never_becomes_text(prior, coded):
 def test_truncated_message_is_a_clear_error(prior, coded):
     with pytest.raises(CompressedMessageError, match="too short"):
         decode_entropy(coded[0][1].data[:3], prior)
+    # A count beyond the receiver's limit is refused before any model work.
+    with pytest.raises(CompressedMessageError, match="claims 65535 tokens"):
+        decode_entropy(b"\xff\xff" + coded[0][1].data[2:], prior)
     with pytest.raises(ValueError, match="packet_bytes"):
         split_into_packets(b"abc", 0)
     with pytest.raises(ValueError, match="token ids"):

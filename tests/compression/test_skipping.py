@@ -138,6 +138,10 @@ def test_malformed_messages_are_clear_errors(prior, messages, encoded):
         decode_skipping(data[:10], prior)
     with pytest.raises(CompressedMessageError, match="too short"):
         decode_skipping(b"", prior)
+    with pytest.raises(CompressedMessageError, match="claims 65535 tokens"):
+        decode_skipping(b"\xff\xff" + data[2:], prior)
+    with pytest.raises(CompressedMessageError, match="more than the 10"):
+        decode_skipping(data, prior, max_tokens=10)
     with pytest.raises(ValueError, match="tau"):
         encode_skipping(messages[0], prior, 1.5)
     with pytest.raises(ValueError, match="token ids"):

@@ -17,10 +17,15 @@ from .message_hash import message_hash
 
 __all__ = ["CompressedMessageError", "uint_bits", "BitReader", "bits_to_bytes", "bytes_to_bits",
            "COUNT_BITS", "concat_bits",
-           "message_header", "read_message_header"]
+           "message_header", "read_message_header", "DEFAULT_MAX_TOKENS"]
 
 #: Width of the token-count field: a compressed message holds at most 65,535 tokens.
 COUNT_BITS = 16
+
+#: Most tokens a receiver decodes from one compressed message by default:
+#: each costs a forward pass, so a corrupt count must not keep it busy for
+#: minutes (65,535 passes are about half an hour on one core).
+DEFAULT_MAX_TOKENS = 4096
 
 
 class CompressedMessageError(ValueError):
@@ -117,6 +122,16 @@ def message_header(ids: np.ndarray, hash_bits: int) -> np.ndarray:
                         uint_bits(message_hash(ids, hash_bits), hash_bits)])
 
 
-def read_message_header(reader: BitReader, hash_bits: int):
-    """``(n, hash)`` from :func:`message_header`'s bits."""
-    return reader.uint(COUNT_BITS, "token count"), reader.uint(hash_bits, "hash")
+def read_message_header(reader: BitReader, hash_bits: int, max_tokens: int = DEFAULT_MAX_TOKENS):
+    """``(n, hash)`` from :func:`message_header`'s bits.
+
+    Raises
+    ------
+    CompressedMessageError
+        Too short, or the count exceeds ``max_tokens``.
+    """
+    n = reader.uint(COUNT_BITS, "token count")
+    if n > max_tokens:
+        raise CompressedMessageError(f"message claims {n} tokens, more than the {max_tokens} "
+                                     f"this receiver decodes (max_tokens)")
+    return n, reader.uint(hash_bits, "hash")

@@ -29,8 +29,8 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from .bit_fields import (BitReader, CompressedMessageError, bits_to_bytes, bytes_to_bits,
-                         concat_bits, message_header, read_message_header)
+from .bit_fields import (DEFAULT_MAX_TOKENS, BitReader, CompressedMessageError, bits_to_bytes,
+                         bytes_to_bits, concat_bits, message_header, read_message_header)
 from .context_prior import ContextPrior
 from .message_hash import DEFAULT_HASH_BITS, MessageHashError, message_hash
 from .range_coding import RangeDecoder, encode_trimmed
@@ -119,7 +119,7 @@ def encode_entropy(ids: np.ndarray, prior: ContextPrior, *,
 
 
 def decode_entropy(data: bytes, prior: ContextPrior, *, hash_bits: int = DEFAULT_HASH_BITS,
-                   verify: bool = True) -> np.ndarray:
+                   verify: bool = True, max_tokens: int = DEFAULT_MAX_TOKENS) -> np.ndarray:
     """Decode :func:`encode_entropy`'s bytes.
 
     Parameters
@@ -133,6 +133,8 @@ def decode_entropy(data: bytes, prior: ContextPrior, *, hash_bits: int = DEFAULT
         Check the hash. Only a loss study turns it off, to see what a
         damaged code decodes to (ids after a point where the code became
         invalid are -1); a receiver never delivers unverified ids.
+    max_tokens : int
+        Longest message this receiver decodes (a forward pass per token).
 
     Returns
     -------
@@ -148,7 +150,7 @@ def decode_entropy(data: bytes, prior: ContextPrior, *, hash_bits: int = DEFAULT
         is delivered.
     """
     reader = BitReader(bytes_to_bits(data))
-    n, expected = read_message_header(reader, hash_bits)
+    n, expected = read_message_header(reader, hash_bits, max_tokens)
     decoder = RangeDecoder(reader.rest())
     ids = np.zeros(n, dtype=np.int64)
     with prior.deterministic():

@@ -47,8 +47,9 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from .bit_fields import (BitReader, CompressedMessageError, bits_to_bytes, bytes_to_bits,
-                         concat_bits, message_header, read_message_header, uint_bits)
+from .bit_fields import (DEFAULT_MAX_TOKENS, BitReader, CompressedMessageError, bits_to_bytes,
+                         bytes_to_bits, concat_bits, message_header, read_message_header,
+                         uint_bits)
 from .context_prior import ContextPrior
 from .message_hash import DEFAULT_HASH_BITS, MessageHashError, message_hash
 from .range_coding import RangeDecoder, encode_trimmed
@@ -278,8 +279,8 @@ class SkipDecodeResult:
 
 def decode_skipping(data: bytes, prior: ContextPrior, *,
                     retransmit: Optional[Callable[[np.ndarray], np.ndarray]] = None,
-                    bits_per_token: int = 12,
-                    hash_bits: int = DEFAULT_HASH_BITS) -> SkipDecodeResult:
+                    bits_per_token: int = 12, hash_bits: int = DEFAULT_HASH_BITS,
+                    max_tokens: int = DEFAULT_MAX_TOKENS) -> SkipDecodeResult:
     """Rebuild a message from :func:`encode_skipping`'s bytes.
 
     Parameters
@@ -293,6 +294,8 @@ def decode_skipping(data: bytes, prior: ContextPrior, *,
         filled message fails the hash.
     bits_per_token, hash_bits : int
         As the sender used.
+    max_tokens : int
+        Longest message this receiver fills (a forward pass per skipped token).
 
     Raises
     ------
@@ -303,7 +306,7 @@ def decode_skipping(data: bytes, prior: ContextPrior, *,
         even the retransmitted message fails it (the data was corrupted).
     """
     reader = BitReader(bytes_to_bits(data))
-    n, expected = read_message_header(reader, hash_bits)
+    n, expected = read_message_header(reader, hash_bits, max_tokens)
     direction = DIRECTIONS[reader.uint(1, "direction")]
     skips = reader.uint(_count_width(n), "skip count")
     if skips > n:
