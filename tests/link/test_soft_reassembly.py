@@ -184,3 +184,12 @@ def test_with_llrs_the_most_likely_header_wins_over_the_nearest(message):
     assert len(flipped) > len(differ) - len(flipped)  # nearer packet 2 in bits
     result = soft_depacketize([packets[0], burst, packets[3]], MESSAGE_ID, layout)
     assert result.matches == [(1, 1)]
+
+
+def test_two_damaged_copies_of_one_packet_fill_its_place_once(message):
+    """Packet 1 arrives twice, CRC-failed both times (1 and 2 header bits
+    wrong): the closer copy takes packet 1's place, the other none."""
+    _, packets, layout = message
+    copies = [flip(packets[1], [100]), flip(packets[1], [101, 102])]
+    result = soft_depacketize([packets[0], *copies, packets[2], packets[3]], MESSAGE_ID, layout)
+    assert result.matches == [(1, 1)] and result.failed_packets_used == 1
