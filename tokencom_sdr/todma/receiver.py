@@ -182,6 +182,7 @@ class ToDMAReceiver:
         # RESYNC_RADIANS, at most RESYNC_PASSES times (each pass's better
         # decisions give a better estimate).
         first = self.receive(frame.slots, noise_var)
+        spent = dict(first.stage_s)  # every pass's stage times, summed
         for _ in range(RESYNC_PASSES):
             if not first.devices:
                 break
@@ -196,7 +197,10 @@ class ToDMAReceiver:
                 break
             frame.slots = frame.slots * correction
             first = self.receive(frame.slots, noise_var)
+            for stage, value in first.stage_s.items():
+                spent[stage] = spent.get(stage, 0.0) + value
         result = first
+        result.stage_s = spent
         if text_recovery is not None:
             self._recover(result, text_recovery, bits_per_token, tokenizer_wire_id)
         result.frame = frame
