@@ -19,8 +19,8 @@ bench: setup
 # Mutation testing of the integrity checks and metrics (setup.cfg [mutmut]):
 # mutmut mutates packet.py, phy_header.py, the assembler, soft reassembly and
 # image_quality.py and runs the tests that cover each mutated function; a
-# surviving mutant is a change no test notices. Long (about half an hour on
-# 2 shared cores); mutmut is installed here, `make test` does not need it.
+# surviving mutant is a change no test notices. Long (hours on 2 shared cores:
+# see docs/testing.md); mutmut is installed here, `make test` does not need it.
 # `mutmut browse` or `mutmut show NAME` shows a mutant's diff. mutants/ is
 # removed first: mutmut copies the modules it does not mutate only when they
 # are missing there, so an old copy would test today's mutants against
