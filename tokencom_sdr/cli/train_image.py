@@ -80,6 +80,11 @@ def add_caption_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
                         help="longest caption, in text tokens")
     parser.add_argument("--variants", type=int, default=4, metavar="N",
                         help="augmented versions of each training image")
+    parser.add_argument("--init", type=Path, default=None, metavar="FILE",
+                        help="continue from this caption model (default: the embedded standard "
+                             "context model, with a fresh caption table)")
+    parser.add_argument("--caption-lr-scale", type=float, default=10.0, metavar="X",
+                        help="learning rate of the caption table relative to the rest")
     parser.add_argument("--max-minutes", type=float, default=None, metavar="M",
                         help="stop after this much wall-clock time")
     parser.add_argument("--seed", type=int, default=0)

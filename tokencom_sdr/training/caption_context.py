@@ -61,7 +61,9 @@ def train_caption_context(out_path: Union[str, Path, None], steps: int = 1500, b
                           lr: float = 5e-4, caption_len: int = 8, variants: int = 6,
                           seed: int = 0, progress: bool = True,
                           init: Union[str, Path, None] = "standard",
-                          max_minutes: Optional[float] = None) -> ImageContextModel:
+                          max_minutes: Optional[float] = None,
+                          checkpoint_every: int = 100,
+                          caption_lr_scale: float = 10.0) -> ImageContextModel:
     """Fine-tune a caption-conditioned context model on the labelled digits.
 
     Parameters
@@ -79,6 +81,13 @@ def train_caption_context(out_path: Union[str, Path, None], steps: int = 1500, b
     max_minutes : float, optional
         Wall-clock budget; the learning-rate schedule follows whichever of
         steps and time runs out first.
+    checkpoint_every : int
+        Also write ``out_path`` every this many steps (0: only at the end).
+    caption_lr_scale : float
+        Learning rate of the caption table relative to the rest: the table
+        starts from nothing while the rest is already trained, and at one
+        rate the model learned to lean on the image tokens and barely on
+        the caption (+0.35 dB from the caption alone after 389 steps).
 
     Returns
     -------
@@ -103,7 +112,11 @@ def train_caption_context(out_path: Union[str, Path, None], steps: int = 1500, b
     captions = torch.from_numpy(np.stack([caption_ids(model, text.encode(item.caption))
                                           for item in items]))
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
+    caption_params = [p for n, p in model.named_parameters() if n.startswith("caption_")]
+    other_params = [p for n, p in model.named_parameters() if not n.startswith("caption_")]
+    opt = torch.optim.AdamW([{"params": other_params, "scale": 1.0},
+                             {"params": caption_params, "scale": caption_lr_scale}],
+                            lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
     bar = progress_bar(steps, progress, "caption context")
     budget = None if max_minutes is None else max_minutes * 60.0
     start, ema, step = time.time(), None, 0
@@ -116,7 +129,8 @@ def train_caption_context(out_path: Union[str, Path, None], steps: int = 1500, b
                 break
         warm = min(1.0, (step + 1) / 50)
         for group in opt.param_groups:
-            group["lr"] = lr * warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
+            group["lr"] = group["scale"] * lr * warm * (
+                0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
         pick = torch.randint(len(grids), (batch,), generator=gen)
         target = grids[pick]
         inputs, loss_mask = corrupt(target, model.cfg.codebook_size, gen)
@@ -127,6 +141,8 @@ def train_caption_context(out_path: Union[str, Path, None], steps: int = 1500, b
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
+        if out_path and checkpoint_every and step and step % checkpoint_every == 0:
+            model.save(out_path, {"steps": step, "tokenizer": tokenizer.name})
         if bar is not None:
             bar.update(1)
             if step % 20 == 0:
@@ -148,7 +164,9 @@ def run_from_args(args) -> int:
     out = args.out or default_caption_context_path()
     model = train_caption_context(out, args.steps, args.batch, args.lr, args.caption_len,
                                   variants=args.variants, seed=args.seed,
-                                  progress=not args.quiet, max_minutes=args.max_minutes)
+                                  progress=not args.quiet, init=args.init or "standard",
+                                  max_minutes=args.max_minutes,
+                                  caption_lr_scale=args.caption_lr_scale)
     print(f"wrote {out}: captions of up to {model.cfg.caption_len} text tokens, "
           f"K={model.cfg.codebook_size}")
     return 0
