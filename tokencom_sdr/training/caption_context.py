@@ -24,7 +24,6 @@ caption, and the comparison between the two is paired.
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import List, Optional, Union
@@ -36,7 +35,7 @@ from ..context.image_maskgit import ContextConfig, ImageContextModel, caption_id
 from ..data.labelled_images import LabelledImage, digit_images
 from ..tokens.image_vq import ImageTokenizer
 from ..tokens.text_bpe import TextTokenizer
-from .image_context import context_loss, corrupt
+from .image_context import context_loss, corrupt, lr_factor, run_fraction
 from .progress import progress_bar
 
 __all__ = ["train_caption_context", "augmented_digits", "run_from_args"]
@@ -122,15 +121,11 @@ def train_caption_context(out_path: Union[str, Path, None], steps: int = 1500, b
     start, ema, step = time.time(), None, 0
     model.train()
     for step in range(steps):
-        frac = step / steps
-        if budget is not None:
-            frac = max(frac, (time.time() - start) / budget)
-            if frac >= 1.0:
-                break
-        warm = min(1.0, (step + 1) / 50)
+        frac = run_fraction(step, steps, start, budget)
+        if frac >= 1.0:
+            break
         for group in opt.param_groups:
-            group["lr"] = group["scale"] * lr * warm * (
-                0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
+            group["lr"] = group["scale"] * lr * lr_factor(step, frac, warmup=50)
         pick = torch.randint(len(grids), (batch,), generator=gen)
         target = grids[pick]
         inputs, loss_mask = corrupt(target, model.cfg.codebook_size, gen)

@@ -47,7 +47,7 @@ from .progress import progress_bar
 from ..context.image_maskgit import ContextConfig, ImageContextModel
 
 __all__ = ["PRESETS", "build_token_grids", "corrupt", "context_loss", "train_image_context",
-           "run_from_args", "load_tokenizer"]
+           "run_from_args", "load_tokenizer", "run_fraction", "lr_factor"]
 
 #: Architecture presets (the codebook size comes from the tokenizer).
 PRESETS = {
@@ -137,6 +137,22 @@ def corrupt(ids: torch.Tensor, codebook_size: int, gen: torch.Generator,
     inputs[swap] = torch.randint(codebook_size, (int(swap.sum()),), generator=gen)
     inputs[masked] = codebook_size
     return inputs, masked | swap
+
+
+def run_fraction(step: int, steps: int, start: float, budget: Optional[float]) -> float:
+    """How far a run is, 0 to 1: by steps, or by wall-clock time when a
+    ``budget`` in seconds runs out first. 1 or more means stop."""
+    frac = step / steps
+    if budget is not None:
+        frac = max(frac, (time.time() - start) / budget)
+    return frac
+
+
+def lr_factor(step: int, frac: float, warmup: int) -> float:
+    """Learning-rate multiplier: linear warm-up over ``warmup`` steps, then a
+    cosine from 1 down to 0.05 as the run's fraction ``frac`` goes to 1."""
+    warm = min(1.0, (step + 1) / warmup)
+    return warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
 
 
 def context_loss(model: ImageContextModel, inputs: torch.Tensor, target: torch.Tensor,
@@ -258,14 +274,11 @@ def train_image_context(out_path: Union[str, Path, None],
     step = 0
     model.train()
     for step in range(steps):
-        frac = step / steps
-        if budget is not None:
-            frac = max(frac, (time.time() - start) / budget)
-            if frac >= 1.0:
-                break
-        warm = min(1.0, (step + 1) / 100)
+        frac = run_fraction(step, steps, start, budget)
+        if frac >= 1.0:
+            break
         for group in opt.param_groups:
-            group["lr"] = lr * warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
+            group["lr"] = lr * lr_factor(step, frac, warmup=100)
         target = sampler.sample(batch)
         inputs, loss_mask = corrupt(target, cfg.codebook_size, gen)
         loss = context_loss(model, inputs.to(device), target.to(device), loss_mask.to(device),
