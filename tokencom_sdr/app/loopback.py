@@ -21,14 +21,12 @@ from ..channel.loopback_channel import LoopbackChannel
 from ..channel.loss_models import MarkovLossModel
 from ..channel.mobility import FadingSpec, FrontEndSpec
 from ..context.modes import DEFAULT_IMAGE_RECOVERY, DEFAULT_TEXT_RECOVERY
-from ..context.token_importance import text_token_surprisal
 from ..data.image_data import to_rgb_uint8
 from ..link import Aggregation, make_aggregation, packetize
 from ..link.semantic_aggregation import SEMANTIC_METHODS, SemanticAggregation
 from ..link.receiver import TokenReceiver, score_image, score_text
 from ..metrics.image_quality import ms_ssim, psnr
 from ..metrics.jpeg_baseline import jpeg_same_bpp_scores
-from ..metrics.subset_similarity import text_similarity_for
 from ..metrics.text_baseline import text_baseline_sizes
 from ..phy.modem import PhyLoopbackResult, run_phy_loopback
 from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD
@@ -261,6 +259,7 @@ def run_text_loopback(text: str, config: Optional[LinkConfig] = None, tokenizer=
         if config.uep_ranking == "random":
             importance = np.random.default_rng([config.seed, 99]).random(len(frame))
         elif config.uep_ranking == "model":
+            from ..context.token_importance import text_token_surprisal  # torch: load on use
             importance = text_token_surprisal(receiver.text_context, frame.ids)
         else:
             raise ValueError(f"uep_ranking must be model or random, got {config.uep_ranking!r}")
@@ -272,6 +271,7 @@ def run_text_loopback(text: str, config: Optional[LinkConfig] = None, tokenizer=
                                          text_context=receiver.text_context)
     elif config.aggregation in SEMANTIC_METHODS:
         # The grouping search is the sender's encoding work: timed as encode.
+        from ..metrics.subset_similarity import text_similarity_for  # torch: load on use
         aggregation = SemanticAggregation(
             config.aggregation, config.tokens_per_packet, text_similarity_for(tokenizer),
             loss=0.3 if config.loss is None else config.loss.loss_rate(),

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..context.token_importance import image_budget_importance, text_budget_importance
 from ..link.budget import BUDGET_ORDERS, BudgetedAggregation, budget_positions, budget_size, check_budget
 from ..tokens.frame import Modality, TokenFrame
 
@@ -77,10 +76,12 @@ def budget_aggregation(frame: TokenFrame, budget: TokenBudget, tokens_per_packet
         if frame.modality == Modality.TEXT:
             if text_context is None:
                 raise ValueError("an importance budget for text needs the text context model")
+            from ..context.token_importance import text_budget_importance  # torch: on use
             importance = text_budget_importance(text_context, frame.ids, keep)
         else:
             if image_context is None:
                 raise ValueError("an importance budget for images needs the image context model")
+            from ..context.token_importance import image_budget_importance  # torch: on use
             importance = image_budget_importance(image_context, frame.ids.reshape(frame.shape),
                                                  keep)
     elif budget.order == "importance":

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Tuple
 
-from ..experiments.aggregation_eval import AGGREGATION_METHODS
+from ..link.semantic_aggregation import PACKET_AGGREGATIONS as AGGREGATION_METHODS
 from .options import comma_choices, write_json_file
 
 

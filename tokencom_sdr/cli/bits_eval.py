@@ -19,8 +19,6 @@ def _taus(value: str):
 
 
 def add_parser(subparsers) -> None:
-    from ..experiments.bits_eval import DEFAULT_TAUS
-
     parser = subparsers.add_parser(
         "bits-eval", help="bits per token of held-out text: fixed 12-bit ids, skipping, "
                           "entropy coding, zlib",
@@ -45,9 +43,9 @@ def add_parser(subparsers) -> None:
                       help="longest message, in BPE tokens")
     data.add_argument("--seed", type=int, default=0, metavar="N", help="message order")
     method = parser.add_argument_group("methods")
-    method.add_argument("--taus", type=_taus, default=",".join(f"{t:g}" for t in DEFAULT_TAUS),
-                        metavar="T,T,...",
-                        help="skipping thresholds in [0, 1]; one skip-<tau> row each")
+    method.add_argument("--taus", type=_taus, default=None, metavar="T,T,...",
+                        help="skipping thresholds in [0, 1]; one skip-<tau> row each "
+                             "(default: 0,0.25,0.5,0.9, the experiment's DEFAULT_TAUS)")
     method.add_argument("--direction", choices=("forward", "backward", "best"), default="best",
                         help="skipping's decision order; best: the sender tries both and sends "
                              "the shorter message (one header bit)")
@@ -103,7 +101,7 @@ def run(args) -> int:
     from ..context.text_memory import memory_from_option
     from ..context.text_recovery import TextRecovery, default_text_model
     from ..data.heldout_messages import source_messages
-    from ..experiments.bits_eval import entropy_loss_study, run_bits_eval
+    from ..experiments.bits_eval import DEFAULT_TAUS, entropy_loss_study, run_bits_eval
     from .options import write_json_file
 
     if not 1 <= args.messages <= 100_000:
@@ -120,7 +118,7 @@ def run(args) -> int:
     prior = ContextPrior(TextRecovery(default_text_model(), memory=memory_from_option(args.memory)),
                          threads=args.threads)
     print(f"{args.source}: {len(messages)} messages")
-    result = run_bits_eval(messages, prior, taus=args.taus, direction=args.direction,
+    result = run_bits_eval(messages, prior, taus=args.taus or DEFAULT_TAUS, direction=args.direction,
                            progress=not args.no_progress)
     result["summary"].update(source=args.source, seed=args.seed, memory=args.memory,
                              min_tokens=args.min_tokens, max_tokens=args.max_tokens)

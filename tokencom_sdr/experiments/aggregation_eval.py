@@ -28,8 +28,9 @@ import numpy as np
 
 from ..channel.loss_models import MarkovLossModel, iid_loss
 from ..link import FrameGeometry, depacketize, make_aggregation, packetize
-from ..link.semantic_aggregation import (SEMANTIC_METHODS, AverageTokenSimilarity,
-                                         SemanticAggregation, SubsetSimilarity)
+from ..link.semantic_aggregation import (PACKET_AGGREGATIONS, SEMANTIC_METHODS,
+                                         AverageTokenSimilarity, SemanticAggregation,
+                                         SubsetSimilarity)
 from ..metrics.semantic import MiniLMEncoder, default_encoder
 from ..metrics.subset_similarity import text_similarity_for, text_subset_similarity
 from ..tokens.text_bpe import TextTokenizer
@@ -37,7 +38,7 @@ from ..tokens.text_bpe import TextTokenizer
 __all__ = ["AGGREGATION_METHODS", "run_aggregation_eval"]
 
 #: Methods :func:`run_aggregation_eval` knows.
-AGGREGATION_METHODS = ("sequential", "interleaved", *SEMANTIC_METHODS)
+AGGREGATION_METHODS = PACKET_AGGREGATIONS
 
 
 def run_aggregation_eval(messages: Sequence[str], methods: Sequence[str], *,

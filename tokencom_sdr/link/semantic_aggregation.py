@@ -42,7 +42,7 @@ from .aggregation import Aggregation, FixedGrouping
 __all__ = ["SubsetSimilarity", "AverageTokenSimilarity", "SearchResult",
            "exhaustive_grouping", "gbeam_grouping", "lookahead_grouping",
            "interleaved_assignment", "sequential_assignment", "groups_of",
-           "SemanticAggregation", "SEMANTIC_METHODS"]
+           "SemanticAggregation", "SEMANTIC_METHODS", "PACKET_AGGREGATIONS"]
 
 #: ``phi`` itself: kept-token masks ``(S, n)`` bool -> similarities ``(S,)`` float.
 SimilarityFunction = Callable[[np.ndarray], np.ndarray]
@@ -403,6 +403,10 @@ SEMANTIC_METHODS: Dict[str, Callable[..., SearchResult]] = {
     "sempa-look": lookahead_grouping,
     "exhaustive": exhaustive_grouping,
 }
+
+#: Every packet aggregation a frame can be sent with: the fixed ones and the
+#: semantic searches.
+PACKET_AGGREGATIONS = ("sequential", "interleaved", *SEMANTIC_METHODS)
 
 
 class SemanticAggregation(Aggregation):
