@@ -113,3 +113,19 @@ def test_no_private_name_crosses_modules():
                 offenders += [f"{path.name}: {a.name}" for a in node.names
                               if a.name.startswith("_") and not a.name.startswith("__")]
     assert offenders == []
+
+
+@pytest.mark.timeout(60)
+def test_building_the_command_line_imports_no_torch():
+    """Every ``tokencom`` command builds the whole parser first; torch alone
+    takes about 2 s to import, so a bad radio profile could not be refused
+    within issue 16's 2 s if any command's options pulled it in."""
+    import subprocess
+    import sys
+
+    probe = ("import sys; from tokencom_sdr.cli.main import build_parser; build_parser(); "
+             "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            timeout=50)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]", result.stdout

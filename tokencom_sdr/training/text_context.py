@@ -13,13 +13,12 @@ Objective (one sequence at a time, so every batch mixes easy and hard cases):
 * cross-entropy on the masked and substituted positions plus a sample of the
   untouched ones (so it also learns to keep correct tokens).
 
-Run ``tokencom train text-context --help`` or
-``python -m tokencom_sdr.training.text_context --help``.
+Run ``tokencom train text-context --help`` (the options are defined in
+:mod:`tokencom_sdr.cli.train_text`, without importing torch).
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
 import sys
@@ -34,11 +33,9 @@ import torch.nn.functional as F
 
 from ..context.text_model import (DEFAULT_TEXT_CONTEXT_FILE, TextContextConfig, TextContextModel,
                          save_text_context_model)
-from ..data.training_text import TRAINING_DATA_CHOICES
 
 __all__ = ["CorruptionConfig", "TrainResult", "corrupt_batch", "build_token_stream",
-           "train_text_context", "evaluate_fill_accuracy", "grow_depth", "add_cli_arguments",
-           "run_from_args", "main"]
+           "train_text_context", "evaluate_fill_accuracy", "grow_depth", "run_from_args"]
 
 
 @dataclass(frozen=True)
@@ -392,44 +389,6 @@ def grow_depth(model: TextContextModel, n_layers: int) -> TextContextModel:
     return grown
 
 
-def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``tokencom train text-context``."""
-    parser.add_argument("--out", type=Path, default=None, metavar="PATH",
-                        help="checkpoint to write (safetensors); default: the committed model's "
-                             "path in the package, or out/text_context_tiny.safetensors with --tiny")
-    parser.add_argument("--steps", type=int, default=None, metavar="N",
-                        help="stop after N steps (default: 4000 unless --minutes is given)")
-    parser.add_argument("--minutes", type=float, default=None, metavar="M",
-                        help="stop after M minutes of training (the LR schedule follows it)")
-    parser.add_argument("--device", default="cpu", metavar="cpu|cuda",
-                        help="torch device")
-    parser.add_argument("--threads", type=int, default=1, metavar="N",
-                        help="CPU threads for torch (1 leaves the machine usable for others)")
-    parser.add_argument("--tiny", action="store_true",
-                        help="tiny model and corpus slice, for CI: trains in seconds")
-    parser.add_argument("--d-model", type=int, default=TextContextConfig.d_model)
-    parser.add_argument("--layers", type=int, default=TextContextConfig.n_layers)
-    parser.add_argument("--heads", type=int, default=TextContextConfig.n_heads)
-    parser.add_argument("--d-ff", type=int, default=TextContextConfig.d_ff)
-    parser.add_argument("--max-len", type=int, default=TextContextConfig.max_len)
-    parser.add_argument("--tokens-per-step", type=int, default=3072, metavar="N")
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--save-every", type=int, default=500, metavar="N")
-    parser.add_argument("--half", action=argparse.BooleanOptionalAction, default=True,
-                        help="store float16 weights (half the file size)")
-    parser.add_argument("--init", type=Path, default=None, metavar="PATH",
-                        help="continue training from this checkpoint")
-    parser.add_argument("--data", choices=TRAINING_DATA_CHOICES, default="corpus",
-                        help="training text: the 17th-century corpus, or it plus the modern-"
-                             "English data set of `tokencom data fetch`")
-    parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
-                        help="data folder of `tokencom data fetch` (with --data corpus+modern)")
-    parser.add_argument("--grow-layers", type=int, default=None, metavar="N",
-                        help="with --init: deepen the model to N layers first (the new "
-                             "layers start as identities, so nothing learned is lost)")
-
-
 def run_from_args(args) -> int:
     from ..data.corpus import load_corpus_split
     from ..data.training_text import training_blocks
@@ -448,9 +407,11 @@ def run_from_args(args) -> int:
         train_texts, heldout_texts = train_texts[:20], heldout_texts[:2]
         steps = args.steps or 100
     else:
-        config = TextContextConfig(vocab_size=tokenizer.vocab_size, d_model=args.d_model,
-                                   n_layers=args.layers, n_heads=args.heads, d_ff=args.d_ff,
-                                   max_len=args.max_len)
+        # Options left unset take the config's defaults.
+        sizes = {"d_model": args.d_model, "n_layers": args.layers, "n_heads": args.heads,
+                 "d_ff": args.d_ff, "max_len": args.max_len}
+        config = TextContextConfig(vocab_size=tokenizer.vocab_size,
+                                   **{k: v for k, v in sizes.items() if v is not None})
         steps = args.steps if (args.steps or args.minutes) else 4000
     init = None
     if args.init is not None:
@@ -475,16 +436,3 @@ def run_from_args(args) -> int:
           f"{np.mean(result.losses[-100:]):.3f}, held-out fill accuracy at 30% masking "
           f"{result.heldout.get('accuracy', float('nan')):.3f} -> {args.out}")
     return 0
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tokencom_sdr.training.text_context",
-        description="Train the masked-token text context model on the public-domain corpus.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_cli_arguments(parser)
-    return run_from_args(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,39 +7,13 @@ Held-out text never enters it, so evaluations on held-out messages stay fair.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import sys
 from pathlib import Path
 
 from ..context.text_memory import CorpusMemory, default_text_memory_path, save_corpus_memory
-from ..data.training_text import TRAINING_DATA_CHOICES
 
-__all__ = ["add_cli_arguments", "run_from_args"]
-
-
-def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``tokencom train text-memory``."""
-    parser.add_argument("--out", type=Path, default=None, metavar="PATH",
-                        help="file to write (safetensors); default: the committed memory's "
-                             "path in the package")
-    parser.add_argument("--max-side", type=int, default=5, metavar="N",
-                        help="longest context used on either side of a token")
-    parser.add_argument("--min-context", type=int, default=3, metavar="N",
-                        help="contexts with fewer known tokens are skipped (the model "
-                             "alone is better there)")
-    parser.add_argument("--kappa", type=float, default=2.0,
-                        help="weight of the model's distribution against the counts")
-    parser.add_argument("--data", choices=TRAINING_DATA_CHOICES, default="corpus",
-                        help="text to remember: the 17th-century corpus, or it plus the modern-"
-                             "English data set of `tokencom data fetch` (train sides only)")
-    parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
-                        help="data folder of `tokencom data fetch` (with --data corpus+modern)")
-    parser.add_argument("--max-bytes-per-source", type=int, default=None, metavar="N",
-                        help="with --data corpus+modern: at most N bytes of each modern source "
-                             "(blocks drawn evenly; keeps the committed memory small)")
-    parser.add_argument("--tiny", action="store_true",
-                        help="only the first 20 train blocks, for CI (seconds)")
+__all__ = ["run_from_args"]
 
 
 def run_from_args(args) -> int:

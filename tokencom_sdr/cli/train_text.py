@@ -1,0 +1,102 @@
+"""Options of ``tokencom train text-tokenizer``, ``text-context`` and ``text-memory``.
+
+They are defined here, without importing torch (the trainers and the models
+they build do), so that building the ``tokencom`` parser stays fast: a bad
+radio profile is refused in well under two seconds.
+"""
+
+import argparse
+from pathlib import Path
+
+from ..data.training_text import TRAINING_DATA_CHOICES
+
+__all__ = ["add_text_tokenizer_arguments", "add_text_context_arguments",
+           "add_text_memory_arguments", "run_text_tokenizer", "run_text_context", "run_text_memory"]
+
+
+def add_text_tokenizer_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Options of ``tokencom train text-tokenizer`` (the trainer's own; it imports no torch)."""
+    from ..training.text_tokenizer import add_cli_arguments
+    return add_cli_arguments(parser)
+
+
+def run_text_tokenizer(args) -> int:
+    from ..training import text_tokenizer
+    return text_tokenizer.run_from_args(args)
+
+
+def run_text_context(args) -> int:
+    from ..training import text_context
+    return text_context.run_from_args(args)
+
+
+def run_text_memory(args) -> int:
+    from ..training import text_memory
+    return text_memory.run_from_args(args)
+
+
+def add_text_context_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``tokencom train text-context``."""
+    parser.add_argument("--out", type=Path, default=None, metavar="PATH",
+                        help="checkpoint to write (safetensors); default: the committed model's "
+                             "path in the package, or out/text_context_tiny.safetensors with --tiny")
+    parser.add_argument("--steps", type=int, default=None, metavar="N",
+                        help="stop after N steps (default: 4000 unless --minutes is given)")
+    parser.add_argument("--minutes", type=float, default=None, metavar="M",
+                        help="stop after M minutes of training (the LR schedule follows it)")
+    parser.add_argument("--device", default="cpu", metavar="cpu|cuda",
+                        help="torch device")
+    parser.add_argument("--threads", type=int, default=1, metavar="N",
+                        help="CPU threads for torch (1 leaves the machine usable for others)")
+    parser.add_argument("--tiny", action="store_true",
+                        help="tiny model and corpus slice, for CI: trains in seconds")
+    parser.add_argument("--d-model", type=int, default=None, metavar="N",
+                        help="model size (default: TextContextConfig's)")
+    parser.add_argument("--layers", type=int, default=None, metavar="N",
+                        help="model size (default: TextContextConfig's)")
+    parser.add_argument("--heads", type=int, default=None, metavar="N",
+                        help="model size (default: TextContextConfig's)")
+    parser.add_argument("--d-ff", type=int, default=None, metavar="N",
+                        help="model size (default: TextContextConfig's)")
+    parser.add_argument("--max-len", type=int, default=None, metavar="N",
+                        help="model size (default: TextContextConfig's)")
+    parser.add_argument("--tokens-per-step", type=int, default=3072, metavar="N")
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--save-every", type=int, default=500, metavar="N")
+    parser.add_argument("--half", action=argparse.BooleanOptionalAction, default=True,
+                        help="store float16 weights (half the file size)")
+    parser.add_argument("--init", type=Path, default=None, metavar="PATH",
+                        help="continue training from this checkpoint")
+    parser.add_argument("--data", choices=TRAINING_DATA_CHOICES, default="corpus",
+                        help="training text: the 17th-century corpus, or it plus the modern-"
+                             "English data set of `tokencom data fetch`")
+    parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
+                        help="data folder of `tokencom data fetch` (with --data corpus+modern)")
+    parser.add_argument("--grow-layers", type=int, default=None, metavar="N",
+                        help="with --init: deepen the model to N layers first (the new "
+                             "layers start as identities, so nothing learned is lost)")
+
+
+def add_text_memory_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``tokencom train text-memory``."""
+    parser.add_argument("--out", type=Path, default=None, metavar="PATH",
+                        help="file to write (safetensors); default: the committed memory's "
+                             "path in the package")
+    parser.add_argument("--max-side", type=int, default=5, metavar="N",
+                        help="longest context used on either side of a token")
+    parser.add_argument("--min-context", type=int, default=3, metavar="N",
+                        help="contexts with fewer known tokens are skipped (the model "
+                             "alone is better there)")
+    parser.add_argument("--kappa", type=float, default=2.0,
+                        help="weight of the model's distribution against the counts")
+    parser.add_argument("--data", choices=TRAINING_DATA_CHOICES, default="corpus",
+                        help="text to remember: the 17th-century corpus, or it plus the modern-"
+                             "English data set of `tokencom data fetch` (train sides only)")
+    parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
+                        help="data folder of `tokencom data fetch` (with --data corpus+modern)")
+    parser.add_argument("--max-bytes-per-source", type=int, default=None, metavar="N",
+                        help="with --data corpus+modern: at most N bytes of each modern source "
+                             "(blocks drawn evenly; keeps the committed memory small)")
+    parser.add_argument("--tiny", action="store_true",
+                        help="only the first 20 train blocks, for CI (seconds)")
