@@ -80,3 +80,38 @@ def test_identical_images_score_one_and_psnr_is_exact():
     assert psnr(image, image) == float("inf")
     # A constant error of 5 grey levels: 10 log10(255^2 / 25), no approximation.
     assert psnr(image, image + 5.0) == pytest.approx(10 * np.log10(255.0 ** 2 / 25.0), abs=1e-9)
+
+
+def test_the_scale_count_follows_the_smallest_side():
+    """At 11x11 (one scale, the window's size) MS-SSIM is SSIM with its full
+    weight; below it both refuse, naming the size; five scales is the cap,
+    whatever ``max_scales`` says (360 px would allow a sixth)."""
+    reference, distorted = PAIRS[0][1], PAIRS[0][2]
+    small, small_distorted = reference[:11, :11], distorted[:11, :11]
+    assert ms_ssim(small, small_distorted) == pytest.approx(ssim(small, small_distorted),
+                                                            abs=1e-12)
+    for metric, name in ((ssim, "SSIM"), (ms_ssim, "MS-SSIM")):
+        with pytest.raises(ValueError, match=rf"{name} needs .* got \(10, 11\)"):
+            metric(reference[:10, :11], distorted[:10, :11])
+    big = data.astronaut()[:360, :360].astype(np.float64)
+    noisy = np.clip(big + np.random.default_rng(3).normal(0, 12, big.shape), 0, 255)
+    expected = float(reference_ms_ssim(_as_tensor(big), _as_tensor(noisy), data_range=255))
+    assert ms_ssim(big, noisy) == pytest.approx(expected, abs=TOLERANCE)
+    assert ms_ssim(big, noisy, max_scales=9) == ms_ssim(big, noisy)
+
+
+def test_odd_sizes_pool_by_dropping_the_last_row_and_column():
+    reference, distorted = PAIRS[0][1][:45, :47], PAIRS[0][2][:45, :47]
+    even = ms_ssim(reference[:44, :46], distorted[:44, :46])
+    odd = ms_ssim(reference, distorted)
+    assert 0.0 < odd < 1.0 and abs(odd - even) < 0.05
+
+
+def test_bad_shapes_are_named():
+    image = PAIRS[0][1]
+    with pytest.raises(ValueError,
+                       match=r"images differ in shape: \(224, 192, 3\) vs \(224, 191, 3\)"):
+        ssim(image, image[:, :191])
+    with pytest.raises(ValueError,
+                       match=r"expected \(H, W\) or \(H, W, C\) images, got shape \(2, 2, 2, 2\)"):
+        psnr(np.zeros((2, 2, 2, 2)), np.zeros((2, 2, 2, 2)))
