@@ -10,7 +10,9 @@ setup:
 demo: setup
 	$(PY) -m tokencom_sdr.cli demo
 
-test: setup
+# The tests also need a headless browser (the report screenshot test).
+test:
+	@bash scripts/setup_env.sh --test
 	$(PY) -m pytest -q tests
 
 bench: setup

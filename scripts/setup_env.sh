@@ -4,15 +4,27 @@
 #   2. a venv at .venv/ that sees the system site-packages (for gnuradio);
 #   3. numpy<2 and the local torch 2.13.0 CPU wheel before anything that
 #      depends on torch, then this package in editable mode.
+#   4. with --test (make test): a headless browser, Debian's
+#      chromium-headless-shell, that the report test renders the sweep report
+#      with, to check that its figures show.
 # Each step is skipped when it is already done, so `make test` stays fast.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+for_tests=0
+[ "${1:-}" = "--test" ] && for_tests=1
 
 if ! /usr/bin/python3 -c "from gnuradio import gr, digital, channels" 2>/dev/null; then
     echo "[setup] installing GNU Radio from Debian (about a minute)"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
     apt-get install -y -q --no-install-recommends gnuradio
+fi
+
+if [ "$for_tests" = 1 ] && ! command -v chromium-headless-shell >/dev/null; then
+    echo "[setup] installing chromium-headless-shell for the report screenshot test"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends chromium-headless-shell \
+        || { apt-get update -q && apt-get install -y -q --no-install-recommends chromium-headless-shell; }
 fi
 
 if [ ! -x .venv/bin/python ]; then

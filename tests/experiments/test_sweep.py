@@ -10,7 +10,12 @@ import pytest
 from tokencom_sdr.cli.main import main
 from tokencom_sdr.experiments.sweep_config import SweepConfigError, load_sweep_config, parse_sweep_config
 from tokencom_sdr.experiments.sweep_point import RUN_COLUMN_PREFIX, channel_seed
-from tokencom_sdr.experiments.sweep_report import efficiency_at_target, wilson_interval, write_report
+from PIL import Image
+
+from tokencom_sdr.cli.report import FIGURES_SHOWN_PIXELS
+from tokencom_sdr.experiments.report_screenshot import coloured_pixels, screenshot
+from tokencom_sdr.experiments.sweep_report import (efficiency_at_target, tokcom_comparison, wilson_interval,
+                                                   write_report)
 from tokencom_sdr.experiments.sweep_results import JOURNAL, read_results
 from tokencom_sdr.experiments.sweep_runner import run_sweep
 
@@ -140,8 +145,53 @@ def test_report_figures(serial_run, tmp_path):
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, name
     page = files["html"].read_text()
     assert page.count("data:image/png;base64,") == 4
-    entries = json.loads(files["efficiency_json"].read_text())
-    assert {e["modality"] for e in entries} == {"text", "image"}
+    summary = json.loads(files["efficiency_json"].read_text())
+    assert {e["modality"] for e in summary["entries"]} == {"text", "image"}
+    assert {c["modality"] for c in summary["tokcom_comparison"]} == {"text", "image"}
+    assert "Against TokCom" in page
+
+
+@pytest.mark.timeout(120)
+def test_report_screenshot_shows_the_figures(serial_run, tmp_path):
+    """The page a browser opens shows the figures: rendered headless, the
+    report has the coloured pixels of its curves; the same page with its
+    images broken has next to none (so the check can fail)."""
+    out, _ = serial_run
+    assert main(["report", str(out), "--out", str(tmp_path / "report"), "--screenshot"]) == 0
+    shot = tmp_path / "report" / "report.png"
+    with Image.open(shot) as image:
+        assert image.width == 1280 and image.height > 2000
+    assert coloured_pixels(shot) >= FIGURES_SHOWN_PIXELS
+    page = (tmp_path / "report" / "report.html").read_text()
+    broken = tmp_path / "broken.html"
+    broken.write_text(page.replace("data:image/png;base64,", "data:image/png;base64,AAAA"))
+    assert coloured_pixels(screenshot(broken, tmp_path / "broken.png")) < 200
+
+
+def test_tokcom_comparison_says_how_far_short_and_why():
+    def row(mcs, recovery, snr, exact, uses, received):
+        return {"modality": "text", "channel": "awgn", "loss_model": "none", "snr_db": snr,
+                "recovery": recovery, "mcs": mcs, "tokens_per_packet": 32, "aggregation": "interleaved",
+                "tokenizer": "", "exact": exact, "source_units": 400, "channel_uses": uses,
+                "packets_sent": 10, "packets_received": received}
+
+    rows = []
+    # 16qam-1/2 goes from all packets lost at 4 dB to none lost at 6 dB; at
+    # 5 dB it loses 3 of 10, which soft recovery repairs and none cannot.
+    for snr, received in ((4.0, 0), (5.0, 7), (6.0, 10)):
+        rows += [row("qpsk-1/2", "none", snr, True, 4000, 10), row("qpsk-1/2", "soft", snr, True, 4000, 10),
+                 row("16qam-1/2", "none", snr, received == 10, 2500, received),
+                 row("16qam-1/2", "soft", snr, received >= 7, 2500, received)]
+    entries = efficiency_at_target(rows)
+    (text,) = tokcom_comparison(entries, rows)
+    assert text["snr_db"] == 5.0 and math.isclose(text["gain"], 4000 / 2500 - 1)
+    assert math.isclose(text["shortfall_points"], 70.8 - 60.0)
+    assert text["setting"]["mcs"] == "16qam-1/2" and text["setting_none"]["mcs"] == "qpsk-1/2"
+    assert text["cliff_db"] == 2.0
+    # Twice the channel uses saved would meet it: nothing short.
+    rows = [dict(r, channel_uses=1500) if r["mcs"] == "16qam-1/2" else r for r in rows]
+    (text,) = tokcom_comparison(efficiency_at_target(rows), rows)
+    assert text["gain"] > 0.708 and text["shortfall_points"] == 0.0
 
 
 def test_efficiency_picks_the_cheapest_setting_that_reaches_the_target():
