@@ -21,8 +21,8 @@ bench: setup
 # Mutation testing of the integrity checks and metrics (setup.cfg [mutmut]):
 # mutmut mutates packet.py, phy_header.py, the assembler, soft reassembly,
 # the image and text metrics (image_quality, token_errors, semantic) and runs
-# the tests that cover each mutated function; a surviving mutant is a change no test notices. Long (hours on 2 shared cores:
-# see docs/testing.md); mutmut is installed here, `make test` does not need it.
+# the tests that cover each mutated function; a surviving mutant is a change
+# no test notices. Long (hours on 2 shared cores: see docs/testing.md); mutmut is installed here, `make test` does not need it.
 # `mutmut browse` or `mutmut show NAME` shows a mutant's diff. mutants/ is
 # removed first: mutmut copies the modules it does not mutate only when they
 # are missing there, so an old copy would test today's mutants against
