@@ -11,6 +11,7 @@ from tokencom_sdr.link import (BudgetedAggregation, FrameGeometry, HeaderFieldEr
                                MaskedPositions, budget_positions, budget_size, check_budget,
                                depacketize, encode_packet, header_size, make_aggregation,
                                packetize, parse_packet)
+from tokencom_sdr.link.packet import payload_size
 from tokencom_sdr.link.budget import parse_budget
 from tokencom_sdr.tokens.frame import Modality, TokenFrame
 
@@ -36,6 +37,14 @@ def test_masked_block_round_trips_and_costs_one_bit_a_member():
     assert block.count == 3 and block.last == 81
     # magic..ndim 13, one dim 4, mode 1, start/stride/span 10, 20 bits -> 3 bytes
     assert header_size(1, block) == 13 + 4 + 1 + 10 + 3
+    # A whole number of mask bytes takes no byte more: 16 bits are 2 bytes,
+    # and the header the size says is the one on the wire.
+    kept = [p for p in range(16) if p not in (2, 7, 11)]
+    sixteen = MaskedPositions(0, 1, np.isin(np.arange(16), kept))
+    assert header_size(1, sixteen) == 13 + 4 + 1 + 10 + 2
+    [wire16] = packetize(text_frame(16), 9, BudgetedAggregation(kept, 16, 16))
+    assert parse_packet(wire16).positions.span == 16
+    assert len(wire16) == header_size(1, sixteen) + payload_size(13, 12) + 4
     frame = text_frame(100)
     agg = BudgetedAggregation([5, 17, 81], 100, 8)
     [wire] = packetize(frame, 9, agg)
