@@ -444,6 +444,7 @@ def test_invalid_packets_cannot_be_built_or_encoded():
             TokenPacket(**{**fields, **change})
     # The error names the field, and says what was wrong with it.
     for change, field, words in [(dict(modality=7), "modality", "unknown modality 7"),
+                                 (dict(message_id=0x10000), "message_id", "must be 0..65535, got 65536"),
                                  (dict(token_ids=np.arange(8) + 0.5), "token_ids",
                                   "token ids must be integers, got float64"),
                                  (dict(token_ids=np.arange(8) + 9), "token_ids",

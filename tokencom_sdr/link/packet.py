@@ -502,10 +502,8 @@ def parse_packet(data) -> TokenPacket:
 def _check_header(message_id: int, seq: int, num_packets: int, bits_per_token: int,
                   modality: Modality, shape: Tuple[int, ...], positions: PositionBlock) -> None:
     """Raise ``HeaderFieldError`` unless the header fields are in range and
-    consistent with each other."""
-    if modality not in NDIM_BY_MODALITY:
-        raise HeaderFieldError(
-            "modality", f"unknown modality {modality!r}; known: {[int(m) for m in Modality]}")
+    consistent with each other. ``modality`` is a :class:`Modality` already:
+    both callers convert it first and name an unknown one there."""
     if not 0 <= message_id <= MAX_MESSAGE_ID:
         raise HeaderFieldError("message_id", f"must be 0..{MAX_MESSAGE_ID}, got {message_id}")
     if not 1 <= num_packets <= MAX_PACKETS_PER_MESSAGE:
