@@ -88,6 +88,20 @@ _CHANNEL_DELAYS = np.arange(-4, 23)
 
 
 @lru_cache(maxsize=4)
+def delay_basis(params: OfdmParams) -> np.ndarray:
+    """What a unit path at each allowed delay looks like on the active carriers.
+
+    Returns
+    -------
+    np.ndarray, shape ``(n_active, len(_CHANNEL_DELAYS))``, dtype ``complex128``, read-only
+    """
+    carriers = active_indices(params) - params.fft_len // 2
+    basis = np.exp(-2j * np.pi * np.outer(carriers, _CHANNEL_DELAYS) / params.fft_len)
+    basis.setflags(write=False)
+    return basis
+
+
+@lru_cache(maxsize=4)
 def smoothing_projection(params: OfdmParams) -> np.ndarray:
     """Matrix that projects a per-carrier channel onto short impulse responses.
 
@@ -99,8 +113,7 @@ def smoothing_projection(params: OfdmParams) -> np.ndarray:
     -------
     np.ndarray, shape ``(n_active, n_active)``, dtype ``complex128``
     """
-    carriers = active_indices(params) - params.fft_len // 2
-    basis = np.exp(-2j * np.pi * np.outer(carriers, _CHANNEL_DELAYS) / params.fft_len)
+    basis = delay_basis(params)
     return basis @ np.linalg.pinv(basis)
 
 
