@@ -385,6 +385,18 @@ def test_valid_crc_with_bad_field(overrides, field):
 
 
 @pytest.mark.timeout(30)
+@pytest.mark.parametrize("overrides, words", [
+    (dict(seq=0, count=0), r"num_packets: must be 1\.\.65535, got 0"),
+    (dict(seq=9, count=4), "seq: must be below the packet count 4, got 9"),
+    (dict(bits=33), r"bits_per_token: must be 1\.\.32, got 33"),
+    (dict(block=ap_block(1, 1, 8)), r"positions: position 8 is outside the frame of 8 tokens \(shape \(8,\)\)"),
+])
+def test_bad_field_messages_say_what_was_wrong(overrides, words):
+    with pytest.raises(HeaderFieldError, match=words):
+        parse_packet(seal(raw_body(**overrides)))
+
+
+@pytest.mark.timeout(30)
 def test_header_running_past_the_data():
     # An explicit list of 1000 positions announced in a short packet.
     forged = seal(raw_body(block=bytes([1]) + struct.pack(">H", 1000) + bytes(8)))
