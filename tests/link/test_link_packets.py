@@ -251,6 +251,9 @@ def test_truncation_at_every_length(data):
         expected = PacketTooShortError if length < MIN_PACKET_SIZE else CRCMismatchError
         with pytest.raises(expected):
             parse_packet(data[:length])
+    with pytest.raises(PacketTooShortError,
+                       match=f"^2 bytes; the smallest valid packet has {MIN_PACKET_SIZE}$"):
+        parse_packet(data[:2])
 
 
 @pytest.mark.timeout(30)
@@ -382,6 +385,17 @@ def test_valid_crc_with_bad_field(overrides, field):
     assert info.type is HeaderFieldError, info.value
     assert info.value.field == field
     assert str(info.value).startswith(field)
+
+
+@pytest.mark.timeout(30)
+def test_widest_ids_are_32_bits():
+    ids = np.array([0, 1, 2 ** 31, 2 ** 32 - 1], dtype=np.int64)
+    pkt = TokenPacket(message_id=3, seq=0, num_packets=1, modality=Modality.TEXT, frame_shape=(4,),
+                      bits_per_token=32, positions=ArithmeticPositions(0, 1, 4), token_ids=ids)
+    wire = encode_packet(pkt)
+    assert wire == seal(raw_body(message_id=3, bits=32, dims=(4,), block=ap_block(0, 1, 4),
+                                 payload=b"".join(struct.pack(">I", int(i)) for i in ids)))
+    assert parse_packet(wire).token_ids.tolist() == ids.tolist()
 
 
 @pytest.mark.timeout(30)
