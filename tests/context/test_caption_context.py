@@ -80,6 +80,35 @@ def test_a_caption_model_survives_its_file(tmp_path, small_caption_model):
     assert torch.equal(loaded.caption_pos, small_caption_model.caption_pos.half().float())
 
 
+def test_film_starts_as_no_modulation_and_moves_only_captioned_predictions(tmp_path):
+    """``caption_film``: the caption also scales and shifts the grid tokens
+    in every block. Zero-initialised, a FiLM model fine-tuned from one
+    without it starts exactly where that one was; once trained, it changes
+    what the caption does and nothing that runs without a caption."""
+    with pytest.raises(ValueError, match="caption_film needs a caption"):
+        ContextConfig(caption_film=True)
+    torch.manual_seed(3)
+    fields = dict(codebook_size=512, code_dim=32, window=8, d_model=32, layers=2, heads=2,
+                  mlp_ratio=2.0, caption_vocab=PAD_VOCAB, caption_len=4)
+    codebook = ImageTokenizer.default("standard").model.quantizer.codebook
+    plain = ImageContextModel(ContextConfig(**fields), codebook).eval()
+    film = ImageContextModel(ContextConfig(**fields, caption_film=True), codebook).eval()
+    missing, unexpected = film.load_state_dict(plain.state_dict(), strict=False)
+    assert sorted(missing) == ["caption_film.bias", "caption_film.weight"] and not unexpected
+    ids = torch.randint(0, 513, (3, 6, 7))
+    caption = torch.as_tensor([[5, 6, 4096, 4096]] * 3)
+    with torch.no_grad():
+        assert torch.equal(film(ids, plain.caption_prefix(caption)),
+                           plain(ids, plain.caption_prefix(caption)))
+        torch.nn.init.normal_(film.caption_film.weight, std=0.5)
+        moved = film(ids, film.caption_prefix(caption)) - plain(ids, plain.caption_prefix(caption))
+        assert float(moved.abs().amax(-1).min()) > 1e-4       # every grid position
+        assert torch.equal(film(ids), plain(ids))             # no caption, no modulation
+    loaded = ImageContextModel.from_file(film.save(tmp_path / "film.safetensors"))
+    assert loaded.cfg.caption_film and loaded.cfg == film.cfg
+    assert torch.equal(loaded.caption_film.weight, film.caption_film.weight.half().float())
+
+
 def test_caption_needs_context_recovery_and_a_caption_model():
     tokenizer = ImageTokenizer.default("standard")
     frame = tokenizer.encode_frame(np.full((32, 32, 3), 90, np.uint8))

@@ -85,6 +85,9 @@ def add_caption_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
                              "context model, with a fresh caption table)")
     parser.add_argument("--caption-lr-scale", type=float, default=10.0, metavar="X",
                         help="learning rate of the caption table relative to the rest")
+    parser.add_argument("--film", action="store_true",
+                        help="the caption also scales and shifts the grid tokens in every block "
+                             "(FiLM; starts as no modulation, so --init may lack it)")
     parser.add_argument("--max-minutes", type=float, default=None, metavar="M",
                         help="stop after this much wall-clock time")
     parser.add_argument("--seed", type=int, default=0)

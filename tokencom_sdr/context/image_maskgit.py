@@ -21,8 +21,11 @@ vectors, attended to bidirectionally together with the grid; the prefix
 outputs are dropped. A model built with ``caption_vocab > 0`` embeds a
 caption's text-token ids itself (:meth:`ImageContextModel.caption_prefix`),
 and :func:`grid_logits` and :func:`maskgit_fill` take those ids as
-``caption``. Trained with caption dropout, one model serves both with and
-without a caption. The embedded default models have no caption table.
+``caption``. With ``caption_film`` the mean caption embedding also scales
+and shifts the normalised grid tokens in every block (FiLM, adaptive layer
+norm), a stronger hold than attention alone. Trained with caption dropout,
+one model serves both with and without a caption. The embedded default
+models have no caption table; the embedded caption model has FiLM.
 """
 
 from __future__ import annotations
@@ -93,6 +96,11 @@ class ContextConfig:
         padding; 0 means the model takes no caption.
     caption_len : int
         Caption length in text tokens, padding included.
+    caption_film : bool
+        Also let the caption scale and shift the normalised grid tokens in
+        every block (adaptive layer norm, FiLM), from the mean of the
+        caption's embeddings; without it the caption is read through
+        attention only. Needs ``caption_vocab > 0``.
     """
 
     codebook_size: int = 512
@@ -104,6 +112,7 @@ class ContextConfig:
     mlp_ratio: float = 3.0
     caption_vocab: int = 0
     caption_len: int = 0
+    caption_film: bool = False
 
     def __post_init__(self):
         if self.codebook_size < 2 or self.code_dim < 1 or self.window < 1 or self.layers < 1:
@@ -112,6 +121,8 @@ class ContextConfig:
                 (self.caption_vocab > 0) != (self.caption_len > 0):
             raise ValueError(f"caption_vocab and caption_len must both be positive or both 0, "
                              f"got {self.caption_vocab} and {self.caption_len}")
+        if self.caption_film and not self.caption_vocab:
+            raise ValueError("caption_film needs a caption (caption_vocab > 0)")
         if self.d_model % self.heads:
             raise ValueError(f"d_model {self.d_model} is not a multiple of heads {self.heads}")
 
@@ -124,6 +135,16 @@ class ContextConfig:
         if unknown:
             raise ValueError(f"unknown context config keys {sorted(unknown)}")
         return cls(**d)
+
+
+def _modulate(x: torch.Tensor, film: Optional[torch.Tensor], first: int,
+              n_prefix: int) -> torch.Tensor:
+    """``x * (1 + scale) + shift`` on the grid tokens ``x[:, n_prefix:]``,
+    with ``scale, shift = film[:, first], film[:, first + 1]``."""
+    if film is None:
+        return x
+    grid = x[:, n_prefix:] * (1 + film[:, first, None]) + film[:, first + 1, None]
+    return torch.cat([x[:, :n_prefix], grid], dim=1)
 
 
 class _Block(nn.Module):
@@ -147,13 +168,15 @@ class _Block(nn.Module):
         self.dwconv = nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden)
         self.fc2 = nn.Linear(hidden, d)
 
-    def forward(self, x, n_prefix: int, h: int, w: int):
+    def forward(self, x, n_prefix: int, h: int, w: int, film: Optional[torch.Tensor] = None):
+        """``film``: ``(B, 4, d)`` scales and shifts of the two normalised
+        inputs, applied to the grid tokens only (None: no modulation)."""
         b, n, d = x.shape
-        q, k, v = self.qkv(self.norm1(x)).reshape(b, n, 3, self.heads, d // self.heads) \
-            .permute(2, 0, 3, 1, 4)
+        q, k, v = self.qkv(_modulate(self.norm1(x), film, 0, n_prefix)) \
+            .reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
         att = F.scaled_dot_product_attention(q, k, v)
         x = x + self.proj(att.transpose(1, 2).reshape(b, n, d))
-        y = self.fc1(self.norm2(x))
+        y = self.fc1(_modulate(self.norm2(x), film, 2, n_prefix))
         grid = y[:, n_prefix:].transpose(1, 2).reshape(b, -1, h, w)
         grid = grid + self.dwconv(grid)
         y = torch.cat([y[:, :n_prefix], grid.flatten(2).transpose(1, 2)], dim=1)
@@ -203,6 +226,9 @@ class ImageContextModel(nn.Module):
             self.caption_pos = nn.Parameter(torch.zeros(cfg.caption_len, d))
             nn.init.normal_(self.caption_tok.weight, std=0.02)
             nn.init.normal_(self.caption_pos, std=0.02)
+        if cfg.caption_film:
+            # Four vectors per block: scale and shift of each of its two norms.
+            self.caption_film = nn.Linear(d, 4 * d * cfg.layers)
         self.blocks = nn.ModuleList(_Block(d, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.layers))
         self.norm = nn.LayerNorm(d)
         self.code_out = nn.Linear(d, cfg.code_dim)
@@ -217,6 +243,10 @@ class ImageContextModel(nn.Module):
                 nn.init.normal_(m.weight, std=0.02)
                 nn.init.zeros_(m.bias)
         nn.init.zeros_(self.correction.weight)
+        if cfg.caption_film:
+            # Starts as no modulation: a model fine-tuned from one without
+            # FiLM begins exactly where that model was.
+            nn.init.zeros_(self.caption_film.weight)
 
     @property
     def takes_caption(self) -> bool:
@@ -255,7 +285,8 @@ class ImageContextModel(nn.Module):
         ids : torch.Tensor, shape ``(B, h, w)``, dtype ``int64``
             Window ids in ``[0, K]``, ``K`` meaning masked; ``h, w <= window``.
         prefix : torch.Tensor, shape ``(B, L, d_model)``, dtype ``float32``, optional
-            Conditioning embeddings (e.g. a caption), attended to bidirectionally.
+            Conditioning embeddings (e.g. a caption), attended to bidirectionally;
+            with ``caption_film`` their mean also modulates every block.
         return_latent : bool
             Also return the predicted codeword-space vectors.
 
@@ -274,15 +305,18 @@ class ImageContextModel(nn.Module):
         code_vec = codes[flat.clamp(max=self.cfg.codebook_size - 1)] * known[..., None]
         pos = (self.row[:h, None, :] + self.col[None, :w, :]).reshape(h * w, -1)
         x = self.tok(flat) + self.code_in(code_vec) + pos
-        n_prefix = 0
+        n_prefix, films = 0, [None] * len(self.blocks)
         if prefix is not None:
             if prefix.shape[0] != b or prefix.dim() != 3 or prefix.shape[2] != self.cfg.d_model:
                 raise ValueError(f"prefix must be (B, L, {self.cfg.d_model}), got "
                                  f"{tuple(prefix.shape)}")
             n_prefix = prefix.shape[1]
+            if self.cfg.caption_film:
+                films = self.caption_film(prefix.mean(1)).reshape(b, len(self.blocks), 4, -1) \
+                    .unbind(1)
             x = torch.cat([prefix + self.prefix_type, x], dim=1)
-        for block in self.blocks:
-            x = block(x, n_prefix, h, w)
+        for block, film in zip(self.blocks, films):
+            x = block(x, n_prefix, h, w, film)
         y = self.norm(x[:, n_prefix:])
         z = self.code_out(y)                                        # (B, n, D) standardised
         dist = (z * z).sum(-1, keepdim=True) - 2 * z @ codes.t() + (codes * codes).sum(-1)

@@ -8,7 +8,8 @@ Python::
 Command line (what ``tokencom train caption-context`` wraps)::
 
     tokencom train caption-context [--out PATH] [--steps N] [--batch B] [--lr LR]
-        [--caption-len L] [--variants N] [--max-minutes M] [--seed S] [--threads N] [--quiet]
+        [--caption-len L] [--variants N] [--init FILE] [--caption-lr-scale X] [--film]
+        [--max-minutes M] [--seed S] [--threads N] [--quiet]
 
 Data: the labelled training digits (:mod:`tokencom_sdr.data.labelled_images`),
 each shifted by up to two pixels and rescaled in contrast into several
@@ -17,7 +18,8 @@ words through the text BPE tokenizer.
 
 The model starts from the embedded standard context model, so it keeps what
 it knows of the codebook, and gains a caption table (``caption_vocab`` = the
-text vocabulary plus a padding id). Every other step drops the caption
+text vocabulary plus a padding id), and with ``film`` a FiLM layer through
+which the caption also scales and shifts the grid tokens in every block. Every other step drops the caption
 entirely (no prefix), so the one model serves recovery with and without a
 caption, and the comparison between the two is paired.
 """
@@ -62,7 +64,8 @@ def train_caption_context(out_path: Union[str, Path, None], steps: int = 1500, b
                           init: Union[str, Path, None] = "standard",
                           max_minutes: Optional[float] = None,
                           checkpoint_every: int = 100,
-                          caption_lr_scale: float = 10.0) -> ImageContextModel:
+                          caption_lr_scale: float = 10.0,
+                          film: bool = False) -> ImageContextModel:
     """Fine-tune a caption-conditioned context model on the labelled digits.
 
     Parameters
@@ -76,7 +79,8 @@ def train_caption_context(out_path: Union[str, Path, None], steps: int = 1500, b
     variants : int
         Augmented versions of each training image.
     init : ``standard``, a weight file, or None
-        Weights to start from (the caption table always starts fresh).
+        Weights to start from; a caption model's caption table comes along,
+        the standard model's gets a fresh one.
     max_minutes : float, optional
         Wall-clock budget; the learning-rate schedule follows whichever of
         steps and time runs out first.
@@ -87,6 +91,10 @@ def train_caption_context(out_path: Union[str, Path, None], steps: int = 1500, b
         starts from nothing while the rest is already trained, and at one
         rate the model learned to lean on the image tokens and barely on
         the caption (+0.35 dB from the caption alone after 389 steps).
+    film : bool
+        Give the model FiLM conditioning (``ContextConfig.caption_film``):
+        the caption also scales and shifts the grid tokens in every block.
+        It starts as no modulation, so ``init`` may be a model without it.
 
     Returns
     -------
@@ -99,7 +107,8 @@ def train_caption_context(out_path: Union[str, Path, None], steps: int = 1500, b
         ImageContextModel.from_file(init) if init else None
     cfg_fields = base.cfg.to_dict() if base is not None else \
         ContextConfig(codebook_size=tokenizer.codebook_size, code_dim=tokenizer.cfg.latent_dim).to_dict()
-    cfg_fields.update(caption_vocab=text.vocab_size + 1, caption_len=caption_len)
+    cfg_fields.update(caption_vocab=text.vocab_size + 1, caption_len=caption_len,
+                      caption_film=film or cfg_fields.get("caption_film", False))
     model = ImageContextModel(ContextConfig(**cfg_fields), tokenizer.model.quantizer.codebook)
     if base is not None:
         missing, unexpected = model.load_state_dict(base.state_dict(), strict=False)
@@ -161,7 +170,7 @@ def run_from_args(args) -> int:
                                   variants=args.variants, seed=args.seed,
                                   progress=not args.quiet, init=args.init or "standard",
                                   max_minutes=args.max_minutes,
-                                  caption_lr_scale=args.caption_lr_scale)
+                                  caption_lr_scale=args.caption_lr_scale, film=args.film)
     print(f"wrote {out}: captions of up to {model.cfg.caption_len} text tokens, "
           f"K={model.cfg.codebook_size}")
     return 0
