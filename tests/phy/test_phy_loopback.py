@@ -173,10 +173,10 @@ def test_impaired_loopback_delivers_every_packet(mcs):
 
 @pytest.mark.timeout(40)
 def test_failed_codewords_bring_their_channel_llrs():
-    # At 1.5 dB qpsk-1/2 some codewords fail; those PDUs carry the coded
+    # At 1 dB qpsk-1/2 some codewords fail; those PDUs carry the coded
     # payload's channel LLRs (for decoding again with a prior), the others not.
     packets = random_packets(60, seed=8, min_len=100, max_len=100)
-    result = run_phy_loopback(packets, "qpsk-1/2", LoopbackChannel(snr_db=1.5, cfo=0.005, seed=3))
+    result = run_phy_loopback(packets, "qpsk-1/2", LoopbackChannel(snr_db=1.0, cfo=0.005, seed=3))
     failed = [pdu for pdu in result.received if not pdu.fec_ok]
     passed = [pdu for pdu in result.received if pdu.fec_ok]
     assert failed and passed
