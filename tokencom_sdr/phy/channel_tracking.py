@@ -86,9 +86,11 @@ class TrackedChannel:
 
 #: Symbols behind the newest decision that the forward tracker fits a
 #: straight line in time to, before it decides the next symbol. Three
-#: follow a channel that turns fast (ETU at 300 Hz, measured on the failed
-#: bursts of 3,000 packets at 24 dB: 4 left of 47 with three, 7 with six;
-#: deciding two symbols per step instead of one left all 47).
+#: follow a channel that turns fast (ETU at 300 Hz, 3,000 packets at 24 dB
+#: each, decoded again: qpsk-1/2 fails 1 / 4 / 9 times with three / four /
+#: six, 16qam-1/2 8 / 12 / 15). The tracker this replaced decided two
+#: symbols per step from six and fixed none of the 47 qpsk-1/2 bursts it
+#: left; one symbol per step alone fixed 21 of them.
 FORWARD_WINDOW = 3
 #: Rounds of the smooth fit, each with the previous one as the prior of
 #: unsure symbols.
