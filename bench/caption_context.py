@@ -5,8 +5,9 @@ Runs ``tokencom caption-eval`` on every held-out labelled digit with the
 embedded caption model, on one torch thread (several threads on a busy
 2-core machine were ten times slower), over packet losses 0 to 100 % and
 with equal-quality references at 30, 50, 70 and 80 % loss, and writes its
-JSON (rows per method and loss, paired caption gains, and the bits each
-method needs at equal quality, caption included).
+JSON (rows per method and loss with PSNR and the digit classifier's
+accuracy on the recovered images, paired caption gains, and the bits each
+method needs at equal quality, caption included) and its plot.
 
 Usage: .venv/bin/python bench/caption_context.py [--images 539]
        [--json docs/results/caption/caption_eval.json]

@@ -127,8 +127,8 @@ def digits_caption_model():
 
 def test_a_caption_helps_on_held_out_digits(digits_caption_model, one_torch_thread):
     """Paired over the first 60 held-out digits at 80 % packet loss (seed 0),
-    the caption lifts PSNR. ``caption-eval`` measured +1.51 +- 0.08 dB there
-    on all 539 (docs/results/caption); the bound fails at half of that."""
+    the caption lifts PSNR. ``caption-eval`` measured +1.62 +- 0.09 dB there
+    on all 539 (docs/results/caption); the bound fails at under half of that."""
     from tokencom_sdr.data.labelled_images import digit_images
     from tokencom_sdr.experiments.caption_eval import evaluate_captions
 
