@@ -97,7 +97,9 @@ FORWARD_WINDOW = 3
 FIT_ROUNDS = 2
 #: Weight of the decoder's extrinsic LLRs in the next forward pass's
 #: decisions: min-sum's extrinsics of a word that did not converge are
-#: overconfident (measured: 0.3 and 1.0 each fix a few bursts fewer).
+#: overconfident. Measured on ETU at 300 Hz (qpsk-1/2 at 18 and 24 dB,
+#: 16qam-1/2 at 24 dB, 8,000 packets decoded again): 11 failures with 0.5,
+#: 17 with 0.3 and with 1.0.
 EXTRINSIC_WEIGHT = 0.5
 #: Delays whose power is under this share of the delay profile's peak are
 #: held at it: the smoother never takes a delay out altogether.
