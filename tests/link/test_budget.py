@@ -7,7 +7,7 @@ import zlib
 import numpy as np
 import pytest
 
-from tokencom_sdr.link import (BudgetedAggregation, FrameGeometry, HeaderFieldError,
+from tokencom_sdr.link import (BudgetedAggregation, FrameGeometry, HeaderFieldError, PacketTooShortError,
                                MaskedPositions, budget_positions, budget_size, check_budget,
                                depacketize, encode_packet, header_size, make_aggregation,
                                packetize, parse_packet)
@@ -65,6 +65,21 @@ def test_bad_masked_blocks_are_header_errors(mask_bytes, n, what):
     with pytest.raises(HeaderFieldError, match=what) as info:
         parse_packet(data)
     assert info.value.field == "positions"
+
+
+@pytest.mark.timeout(30)
+def test_masked_block_errors_name_the_field_and_the_bits():
+    with pytest.raises(HeaderFieldError) as info:
+        parse_packet(masked_body(0, 1, 4, bytes([0b10000001]), payload=b"\x07"))
+    assert info.value.field == "positions"
+    assert str(info.value) == "positions: the 4 padding bit(s) after the mask of 4 positions must be zero"
+    # Cut (and resealed) inside the start/stride/span field, then inside
+    # the mask: a short header, named where it ends.
+    body = masked_body(0, 1, 20, bytes([0xFF, 0xFF, 0xF0]), n=32, payload=bytes(20))[:-4]
+    for cut, where in ((25, "the masked positions field"), (29, "the mask of 20 positions")):
+        forged = body[:cut] + struct.pack(">I", zlib.crc32(body[:cut]))
+        with pytest.raises(PacketTooShortError, match=f"^header ends inside {where}: "):
+            parse_packet(forged)
 
 
 @pytest.mark.timeout(30)

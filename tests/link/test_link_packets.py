@@ -388,6 +388,20 @@ def test_valid_crc_with_bad_field(overrides, field):
 
 
 @pytest.mark.timeout(30)
+def test_rejections_say_what_the_header_holds():
+    good = seal(raw_body())
+    bad_crc = good[:-1] + bytes([good[-1] ^ 0x01])
+    computed = zlib.crc32(good[:-4])
+    with pytest.raises(CRCMismatchError,
+                       match=f"^CRC-32 trailer is {computed ^ 0x01:#010x}, contents give {computed:#010x}$"):
+        parse_packet(bad_crc)
+    with pytest.raises(HeaderFieldError, match=r"^modality: unknown modality 2; known: \[0, 1\]$"):
+        parse_packet(seal(raw_body(modality=2)))
+    with pytest.raises(HeaderFieldError, match=r"^frame_shape: TEXT frames have 1 dim\(s\), header says 2$"):
+        parse_packet(seal(raw_body(ndim=2)))
+
+
+@pytest.mark.timeout(30)
 def test_widest_ids_are_32_bits():
     ids = np.array([0, 1, 2 ** 31, 2 ** 32 - 1], dtype=np.int64)
     pkt = TokenPacket(message_id=3, seq=0, num_packets=1, modality=Modality.TEXT, frame_shape=(4,),
