@@ -399,6 +399,11 @@ def test_rejections_say_what_the_header_holds():
         parse_packet(seal(raw_body(modality=2)))
     with pytest.raises(HeaderFieldError, match=r"^frame_shape: TEXT frames have 1 dim\(s\), header says 2$"):
         parse_packet(seal(raw_body(ndim=2)))
+    with pytest.raises(HeaderFieldError, match=r"^positions: unknown positions mode 3; known: "
+                                                r"0 \(arithmetic\), 1 \(explicit\), 2 \(masked\)$"):
+        parse_packet(seal(raw_body(block=bytes([3]) + struct.pack(">IIH", 0, 1, 8))))
+    with pytest.raises(TypeError, match="^expected bytes-like packet data, got int$"):
+        parse_packet(12345)
 
 
 @pytest.mark.timeout(30)
