@@ -167,8 +167,10 @@ def test_without_code_llrs_soft_recovery_is_unchanged(setup):
 
 @pytest.mark.timeout(120)
 def test_loopback_redecodes_failed_codewords_through_the_ofdm_chain(setup):
-    """Real GNU Radio chain, LDPC qpsk-1/2 at 1 dB: both packets fail
-    their LDPC decode (even after the PHY re-estimates their channel), so no CRC-good packet says what the message is. The
+    """Real GNU Radio chain, LDPC qpsk-1/2 at 0.5 dB: both packets fail
+    their LDPC decode (even after the PHY re-estimates their channel; at
+    1 dB its re-estimation, better since issue 13's tracking work, decodes
+    both), so no CRC-good packet says what the message is. The
     receiver estimates the layout from the failed headers combined,
     re-decodes both with that header as prior, they pass their CRC and the
     message is exact. Without re-decoding it is not."""
@@ -180,7 +182,7 @@ def test_loopback_redecodes_failed_codewords_through_the_ofdm_chain(setup):
             "shouting as the sun went down behind the hills.")
     reports = {}
     for mode in ("model", "off"):
-        config = LinkConfig(snr_db=1.0, mcs=MCS, seed=1, recovery="soft", context_decoding=mode)
+        config = LinkConfig(snr_db=0.5, mcs=MCS, seed=1, recovery="soft", context_decoding=mode)
         reports[mode] = run_text_loopback(text, config, tokenizer, text_recovery=recovery,
                                           semantic=False)
     on, off = reports["model"], reports["off"]
