@@ -14,13 +14,14 @@ The stored file was made with sentence-transformers 5.7.0 and transformers
 4.57.6 on torch 2.13.0 (CPU).
 """
 
+import os
 import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from tokencom_sdr.metrics.semantic import MiniLMEncoder
+from tokencom_sdr.metrics.semantic import model_dir
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "metrics" / "minilm_reference.npz"
 TEXTS = [
@@ -37,12 +38,23 @@ TEXTS = [
 ]
 
 
+def reference_embeddings(texts):
+    """``(len(texts), 384)`` float32 embeddings by sentence-transformers,
+    from the same packaged files our encoder reads, never from the hub."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(model_dir()), device="cpu")
+    return np.asarray(model.encode(list(texts), normalize_embeddings=True), dtype=np.float32)
+
+
 def main() -> int:
     warnings.simplefilter("ignore")
     import sentence_transformers
     import transformers
 
-    embeddings = MiniLMEncoder(backend="sentence-transformers").encode(TEXTS)
+    embeddings = reference_embeddings(TEXTS)
     np.savez_compressed(OUT, texts=np.array(TEXTS), embeddings=embeddings.astype(np.float32),
              versions=np.array([f"sentence-transformers {sentence_transformers.__version__}",
                                 f"transformers {transformers.__version__}"]))

