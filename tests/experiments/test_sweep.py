@@ -17,7 +17,7 @@ from tokencom_sdr.experiments.report_screenshot import coloured_pixels, screensh
 from tokencom_sdr.experiments.sweep_report import (efficiency_at_target, tokcom_comparison, wilson_interval,
                                                    write_report)
 from tokencom_sdr.experiments.sweep_results import JOURNAL, read_results
-from tokencom_sdr.experiments.sweep_runner import run_sweep
+from tokencom_sdr.experiments.sweep_runner import run_sweep, task_chunks
 
 #: Two messages and one small image at a noisy SNR, with and without
 #: recovery: 6 points, each a full loopback.
@@ -247,3 +247,15 @@ def test_loss_model_axis_drops_the_traced_packets(tmp_path):
         lost = config.loss_model("iid(0.5)").process(channel_seed(point)).lost(row["packets_sent"])
         assert row["packets_received"] == row["packets_sent"] - int(lost.sum())
     assert sum(r["packets_received"] for r in lossy) < sum(r["packets_sent"] for r in lossy)
+
+
+@pytest.mark.parametrize("points, workers, tasks", [(0, 2, 0), (3, 2, 3), (240, 2, 12), (13, 1, 6)])
+def test_cluster_tasks_deal_every_point_once(points, workers, tasks):
+    chunks = task_chunks(list(range(points)), workers)
+    assert len(chunks) == tasks and all(chunks)
+    assert sorted(sum(chunks, [])) == list(range(points))
+    sizes = [len(chunk) for chunk in chunks]
+    assert not sizes or max(sizes) - min(sizes) <= 1
+    # Dealt: a task holds points from across the grid, not one stretch of it.
+    if tasks > 1 and points > tasks:
+        assert chunks[0][:2] == [0, tasks]
