@@ -8,7 +8,7 @@ radio profile is refused in well under two seconds.
 import argparse
 from pathlib import Path
 
-from ..data.training_text import TRAINING_DATA_CHOICES
+from ..training.text_data_options import add_training_text_arguments
 
 __all__ = ["add_text_tokenizer_arguments", "add_text_context_arguments",
            "add_text_memory_arguments", "run_text_tokenizer", "run_text_context", "run_text_memory"]
@@ -68,11 +68,7 @@ def add_text_context_arguments(parser: argparse.ArgumentParser) -> None:
                         help="store float16 weights (half the file size)")
     parser.add_argument("--init", type=Path, default=None, metavar="PATH",
                         help="continue training from this checkpoint")
-    parser.add_argument("--data", choices=TRAINING_DATA_CHOICES, default="corpus",
-                        help="training text: the 17th-century corpus, or it plus the modern-"
-                             "English data set of `tokencom data fetch`")
-    parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
-                        help="data folder of `tokencom data fetch` (with --data corpus+modern)")
+    add_training_text_arguments(parser, "training text")
     parser.add_argument("--grow-layers", type=int, default=None, metavar="N",
                         help="with --init: deepen the model to N layers first (the new "
                              "layers start as identities, so nothing learned is lost)")
@@ -90,11 +86,7 @@ def add_text_memory_arguments(parser: argparse.ArgumentParser) -> None:
                              "alone is better there)")
     parser.add_argument("--kappa", type=float, default=2.0,
                         help="weight of the model's distribution against the counts")
-    parser.add_argument("--data", choices=TRAINING_DATA_CHOICES, default="corpus",
-                        help="text to remember: the 17th-century corpus, or it plus the modern-"
-                             "English data set of `tokencom data fetch` (train sides only)")
-    parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
-                        help="data folder of `tokencom data fetch` (with --data corpus+modern)")
+    add_training_text_arguments(parser, "text to remember")
     parser.add_argument("--max-bytes-per-source", type=int, default=None, metavar="N",
                         help="with --data corpus+modern: at most N bytes of each modern source "
                              "(blocks drawn evenly; keeps the committed memory small)")

@@ -37,7 +37,8 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from ..data.corpus import (CorpusUnavailableError, TextBlock, blocks_within_budget, load_corpus_split,
                            split_into_blocks)
-from ..data.training_text import TRAINING_DATA_CHOICES, training_blocks
+from ..data.training_text import training_blocks
+from .text_data_options import add_training_text_arguments
 from ..tokens.text_bpe import TextTokenizer
 
 __all__ = ["train_text_tokenizer", "mean_bytes_per_token", "add_cli_arguments",
@@ -182,9 +183,7 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
                              "~/.cache/tokencom_sdr/corpus)")
     parser.add_argument("--heldout-fraction", type=float, default=0.02,
                         help="share of the project corpus kept out of training (default 0.02)")
-    parser.add_argument("--data", choices=TRAINING_DATA_CHOICES, default="corpus",
-                        help="without --corpus: the 17th-century corpus, or it plus the modern-"
-                             "English data set of `tokencom data fetch` (train sides only)")
+    add_training_text_arguments(parser, "without --corpus, the text", data_dir=False)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
