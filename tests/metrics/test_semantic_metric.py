@@ -95,6 +95,13 @@ def test_weights_lacking_a_tensor_are_named():
     with pytest.raises(semantic.SemanticModelUnavailable,
                        match=r"MiniLM weights lack \['encoder.layer.3.output.dense.bias'\]"):
         model.load_bert_weights(tensors)
+    # Many missing: the first three are named, so the line stays short.
+    for layer in (0, 1, 2):
+        del tensors[f"encoder.layer.{layer}.output.dense.bias"]
+    with pytest.raises(semantic.SemanticModelUnavailable) as error:
+        model.load_bert_weights(tensors)
+    assert str(error.value) == ("MiniLM weights lack ['encoder.layer.0.output.dense.bias', "
+                                "'encoder.layer.1.output.dense.bias', 'encoder.layer.2.output.dense.bias']")
 
 
 def test_module_functions_use_one_cached_encoder(reference):
