@@ -8,7 +8,7 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
-from .burst_decoding import (SYMBOLS_PER_HEADER, TIMING_PADDING, BurstHeader, decode_header_window,
+from .burst_decoding import (SYMBOLS_PER_HEADER, TIMING_PADDING, BurstHeader, decode_header_windows,
                              decode_payloads, header_window_length)
 from .ofdm_params import OfdmParams
 from .payload_code import warm_up_codes
@@ -85,7 +85,8 @@ class BurstDecoderBlock(gr.sync_block):
     buffer of its own and works per chunk, never per sample. For each
     trigger, as soon as the preamble and header are buffered (plus
     ``TIMING_PADDING`` either side), it decodes the header
-    (:func:`~.burst_decoding.decode_header_window`); if that passes its CRC,
+    (:func:`~.burst_decoding.decode_header_windows`: the headers of all the
+    triggers whose windows a chunk completes, as one batch); if that passes its CRC,
     it decodes the payload once the whole burst is buffered and ignores the
     triggers inside the burst. A failed header costs nothing more: the next
     trigger is tried. Nothing waits on a message, so a burst is decoded in
@@ -149,6 +150,9 @@ class BurstDecoderBlock(gr.sync_block):
         self._reach = trigger_lag + TIMING_PADDING
         self._buffer = _SampleBuffer(-self._reach)
         self._triggers = deque()
+        # Header decodings done ahead, as one batch per chunk: trigger index
+        # -> BurstHeader, None (failed) or the exception the decoding raised.
+        self._headers = {}
         # Triggers before this index fall inside the last burst decoded.
         self._resume = 0
         # (burst, first, stop): the burst whose payload samples are awaited.
@@ -175,6 +179,7 @@ class BurstDecoderBlock(gr.sync_block):
             # start afresh from the next chunk rather than stop the graph.
             gr.log.warn(f"tokencom burst decoder lost its state: {error!r}")
             self._triggers.clear()
+            self._headers.clear()
             self._pending = None
             self._buffer.discard_before(self._buffer.stop)
         return n
@@ -183,6 +188,7 @@ class BurstDecoderBlock(gr.sync_block):
         """Decode every header and payload whose samples are all buffered,
         then drop the samples nothing needs any more."""
         symbol_len, available = self.params.symbol_len, self._buffer.stop
+        self._decode_headers_ahead(available)
         ready = []  # (burst, start, payload samples): decoded together below
         while True:
             if self._pending is not None:
@@ -197,8 +203,7 @@ class BurstDecoderBlock(gr.sync_block):
             if not self._triggers or self._triggers[0] - self._reach + self._window > available:
                 break
             trigger = self._triggers.popleft()
-            window_start = trigger - self._reach
-            burst = self._header(self._buffer.get(window_start, window_start + self._window))
+            burst = self._header(trigger)
             start = trigger - self._lag + (burst.timing_correction if burst is not None else 0)
             for listener in self.header_listeners:
                 listener(start, burst)
@@ -243,17 +248,15 @@ class BurstDecoderBlock(gr.sync_block):
             window_start = trigger - self._reach
             if window_start + self._window > available:
                 return False
-            try:
-                inner = decode_header_window(self._buffer.get(window_start,
-                                                              window_start + self._window),
-                                             self.params)
-            except Exception:  # noqa: BLE001 - a probe that fails is an echo
+            # (Left in the cache: if it starts a burst, it is tried as one.)
+            inner = self._headers[trigger]
+            if isinstance(inner, Exception):  # a probe that fails is an echo
                 inner = None
             inner_start = trigger - self._lag + (0 if inner is None else inner.timing_correction)
             last_burst, last_payload_first, last_stop = self._last_burst
             if inner is None or inner_start < last_payload_first:
                 # (a header found again at the burst's own start is an echo)
-                self._triggers.popleft()
+                del self._headers[self._triggers.popleft()]
                 continue
             # The cut burst loses its samples from the inner one on, if the
             # inner header lies within it: then it was probed in the same
@@ -268,11 +271,50 @@ class BurstDecoderBlock(gr.sync_block):
             self._resume = trigger  # tried next, as a burst of its own
         return True
 
-    def _header(self, window: np.ndarray) -> Optional[BurstHeader]:
+    def _decode_headers_ahead(self, available: int) -> None:
+        """Decode, as one batch, the header of every trigger whose window is
+        buffered and not yet decoded (every trigger is decoded once, whether
+        as a burst or as a probe inside the last one, so none is wasted).
+
+        A batch that fails is decoded again window by window, so that an
+        error costs only the header that causes it.
+        """
+        triggers = []
+        for trigger in self._triggers:  # (in stream order)
+            window_start = trigger - self._reach
+            if window_start + self._window > available:
+                break
+            if trigger in self._headers:
+                continue
+            if window_start < self._buffer.start:
+                # An echo in the header of a burst whose payload was awaited:
+                # its window was let go with the header (a probe that fails
+                # is an echo).
+                self._headers[trigger] = IndexError(f"the header window of trigger {trigger} was let go")
+            else:
+                triggers.append(trigger)
+        if not triggers:
+            return
+        windows = np.stack([self._buffer.get(t - self._reach, t - self._reach + self._window)
+                            for t in triggers])
         try:
-            burst = decode_header_window(window, self.params)
+            results = decode_header_windows(windows, self.params)
         except Exception as error:  # noqa: BLE001 - one bad burst must not stop the rest
-            gr.log.warn(f"tokencom burst decoder: header failed with {error!r}")
+            results = [error] if len(triggers) == 1 else [self._decode_one_header(w) for w in windows]
+        self._headers.update(zip(triggers, results))
+
+    def _decode_one_header(self, window: np.ndarray):
+        """BurstHeader, None, or the exception its decoding raised."""
+        try:
+            return decode_header_windows(window[None, :], self.params)[0]
+        except Exception as error:  # noqa: BLE001 - one bad burst must not stop the rest
+            return error
+
+    def _header(self, trigger: int) -> Optional[BurstHeader]:
+        """The header decoded ahead for ``trigger`` (counted as passed or failed)."""
+        burst = self._headers.pop(trigger)
+        if isinstance(burst, Exception):
+            gr.log.warn(f"tokencom burst decoder: header failed with {burst!r}")
             burst = None
         if burst is None:
             self.headers_failed += 1

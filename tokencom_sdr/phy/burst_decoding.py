@@ -29,10 +29,10 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from .channel_tracking import MAX_DEGREE, track_channel
-from .burst_mapping import (HEADER_OFDM_SYMBOLS, header_from_symbols, header_symbols, midamble_rows,
+from .burst_mapping import (HEADER_OFDM_SYMBOLS, header_symbols, headers_from_symbols, midamble_rows,
                             midamble_symbols, payload_ofdm_symbols, payloads_from_symbols)
 from .mcs import MCS_BY_INDEX, Mcs
-from .ofdm_equalizer import (channel_fit_share, cut_symbols, equalize_burst, equalize_bursts,
+from .ofdm_equalizer import (channel_fit_share, cut_symbols, equalize_bursts,
                              fine_frequency_offset,
                              integer_carrier_offset, preamble_channel, preamble_correlation,
                              refine_channel, smooth_channel, timing_error, to_frequency_domain)
@@ -208,17 +208,19 @@ def _sync_word_2(params: OfdmParams) -> np.ndarray:
     return params.sync_words()[1].astype(np.complex64)
 
 
-def synchronise_preamble(samples: np.ndarray, start: int, params: OfdmParams,
+def synchronise_preamble(samples: np.ndarray, start, params: OfdmParams,
                          n_symbols: int = SYMBOLS_PER_HEADER):
     """Fine CFO, FFTs of the preamble and following symbols, whole-carrier
-    offset and raw preamble channel, with the first symbol cut at ``start``.
+    offset and raw preamble channel, with the first symbol cut at ``start``;
+    of one burst, or of several (rows of ``samples``) at once.
 
     Parameters
     ----------
-    samples : np.ndarray, shape ``(m,)``, complex
+    samples : np.ndarray, shape ``([n_bursts,] m)``, complex
         Raw samples holding the burst.
-    start : int
-        Index of the first preamble symbol's cyclic prefix.
+    start : int, or np.ndarray of shape ``(n_bursts,)``, int
+        Index of the first preamble symbol's cyclic prefix (in every row,
+        or per row).
     params : OfdmParams
     n_symbols : int
         OFDM symbols to cut and transform, the two preamble symbols first
@@ -226,20 +228,20 @@ def synchronise_preamble(samples: np.ndarray, start: int, params: OfdmParams,
 
     Returns
     -------
-    fine_cfo : float
+    fine_cfo : float, or np.ndarray of shape ``(n_bursts,)``
         Cycles per sample (:func:`~.ofdm_equalizer.fine_frequency_offset`).
-    fft_symbols : np.ndarray, shape ``(n_symbols, fft_len)``, complex64
+    fft_symbols : np.ndarray, shape ``([n_bursts,] n_symbols, fft_len)``, complex64
         Fft-shifted spectra, the fine offset removed.
-    carrier_offset : int
+    carrier_offset : int, or np.ndarray of shape ``(n_bursts,)``
         Whole-carrier offset left.
-    raw_channel : np.ndarray, shape ``(fft_len,)``, complex64
+    raw_channel : np.ndarray, shape ``([n_bursts,] fft_len)``, complex64
         Least-squares channel of the second preamble symbol.
     """
     time_symbols = cut_symbols(samples, start, n_symbols, params)
-    fine_cfo = fine_frequency_offset(time_symbols[0])
+    fine_cfo = fine_frequency_offset(time_symbols[..., 0, :])
     fft_symbols = to_frequency_domain(time_symbols, 0, fine_cfo, params)
-    carrier_offset = integer_carrier_offset(fft_symbols[1], _sync_word_2(params), params)
-    raw_channel = preamble_channel(fft_symbols[1], _sync_word_2(params), carrier_offset, params)
+    carrier_offset = integer_carrier_offset(fft_symbols[..., 1, :], _sync_word_2(params), params)
+    raw_channel = preamble_channel(fft_symbols[..., 1, :], _sync_word_2(params), carrier_offset, params)
     return fine_cfo, fft_symbols, carrier_offset, raw_channel
 
 
@@ -258,47 +260,78 @@ def decode_header_window(samples: np.ndarray, params: OfdmParams) -> Optional[Bu
     BurstHeader, or None when the header fails its CRC or names an unknown
     MCS (a false trigger, or a burst too noisy to decode).
     """
+    return decode_header_windows(np.asarray(samples)[None, :], params)[0]
+
+
+def decode_header_windows(windows: np.ndarray, params: OfdmParams) -> List[Optional[BurstHeader]]:
+    """:func:`decode_header_window` of several windows, in one pass of numpy
+    calls: each step's fixed cost, most of what a header costs, is paid once
+    for the batch. Every step works on each row alone, so a window decodes
+    the same whichever others share its batch.
+
+    Parameters
+    ----------
+    windows : np.ndarray, shape ``(n_windows, header_window_length(params))``, complex64
+    params : OfdmParams
+
+    Returns
+    -------
+    list of BurstHeader or None, one per window
+    """
+    windows = np.asarray(windows, dtype=np.complex64)
+    if windows.ndim != 2 or windows.shape[1] != header_window_length(params):
+        raise ValueError(f"header windows must be rows of {header_window_length(params)} samples, "
+                         f"got shape {windows.shape}")
     sync_word_2 = _sync_word_2(params)
-    fine_cfo, fft_symbols, carrier_offset, raw_channel = synchronise_preamble(samples, TIMING_PADDING, params)
-    correction = int(np.clip(timing_error(raw_channel, params), -TIMING_PADDING, TIMING_PADDING))
+    padding = np.full(len(windows), TIMING_PADDING)
+    fine_cfo, fft_symbols, carrier_offset, raw_channel = synchronise_preamble(windows, padding, params)
+    correction = np.clip(timing_error(raw_channel, params), -TIMING_PADDING, TIMING_PADDING)
     # Every timing error is cut away, even the sample or two the channel
     # estimate could absorb: the detector's trigger falls that far apart with
     # how the stream arrives in work() calls, and only a cut at the measured
     # timing makes a replayed recording decode exactly as it did live (about
     # 4 % more receiver instructions at 30 dB; PER unchanged).
-    if correction:
-        fine_cfo, fft_symbols, carrier_offset, raw_channel = synchronise_preamble(
-            samples, TIMING_PADDING + correction, params)
+    moved = np.flatnonzero(correction)
+    if moved.size:
+        (fine_cfo[moved], fft_symbols[moved], carrier_offset[moved],
+         raw_channel[moved]) = synchronise_preamble(windows[moved], padding[moved] + correction[moved], params)
     channel = smooth_channel(raw_channel, params)
-    header_fft = fft_symbols[PREAMBLE_SYMBOLS:]
-    anchor = [preamble_correlation(fft_symbols[1], sync_word_2, channel, carrier_offset, params)]
-    burst = equalize_burst(header_fft, channel, carrier_offset, 0, params, anchor=anchor)
-    header = header_from_symbols(burst.symbols, burst.noise_var)
-    if header is None or header.mcs_index not in MCS_BY_INDEX:
-        return None
+    header_fft = fft_symbols[:, PREAMBLE_SYMBOLS:]
+    anchor = preamble_correlation(fft_symbols[:, 1], sync_word_2, channel, carrier_offset, params)
+    burst = equalize_bursts(header_fft, channel, carrier_offset, 0, params, anchor=anchor[:, None])
+    headers = headers_from_symbols(burst.symbols, burst.noise_var)
+    decoded = [j for j, header in enumerate(headers) if header is not None and header.mcs_index in MCS_BY_INDEX]
+    results: List[Optional[BurstHeader]] = [None] * len(windows)
+    if not decoded:
+        return results
     # The decoded header is a known training sequence: it triples the
     # observations behind the channel estimate the payload will use,
     # anchors the payload's phase, and gives a noise estimate far better
     # than 8 pilots alone.
-    known = header_symbols(header)
-    channel = refine_channel(header_fft, raw_channel, carrier_offset, 0, known, burst.rotation, params)
-    anchor = [preamble_correlation(fft_symbols[1], sync_word_2, channel, carrier_offset, params)]
-    burst = equalize_burst(header_fft, channel, carrier_offset, 0, params, known_data=known, anchor=anchor)
+    fft_symbols, header_fft, carrier_offset = fft_symbols[decoded], header_fft[decoded], carrier_offset[decoded]
+    known = np.stack([header_symbols(headers[j]) for j in decoded])
+    channel = refine_channel(header_fft, raw_channel[decoded], carrier_offset, 0, known,
+                             burst.rotation[decoded], params)
+    anchor = preamble_correlation(fft_symbols[:, 1], sync_word_2, channel, carrier_offset, params)
+    burst = equalize_bursts(header_fft, channel, carrier_offset, 0, params, known_data=known,
+                            anchor=anchor[:, None])
     # The refined channel was fitted to these same header symbols, so
     # their residual underestimates the noise by the share of degrees of
     # freedom the fit used (delays over observations).
     noise = burst.noise_power / (1.0 - channel_fit_share(params, HEADER_OFDM_SYMBOLS + 1))
-    mcs = MCS_BY_INDEX[header.mcs_index]
+    snr_db = burst.snr_db - 10 * np.log10(noise / burst.noise_power)
     residual = burst.phase_slope / (2 * np.pi * params.symbol_len)
-    return BurstHeader(
-        header=header, mcs=mcs, timing_correction=correction,
-        payload_ofdm_symbols=payload_ofdm_symbols(header.payload_bytes, mcs, params),
-        fine_cfo=float(fine_cfo), carrier_offset=int(carrier_offset), channel=channel,
-        anchor=np.concatenate([anchor, burst.correlation]).astype(np.complex64),
-        noise_power=float(noise),
-        snr_db=float(burst.snr_db - 10 * np.log10(noise / burst.noise_power)),
-        cfo=float(fine_cfo + carrier_offset / params.fft_len + residual),
-        header_fft=fft_symbols[1:], header_rotation=burst.rotation)
+    anchors = np.concatenate([anchor[:, None], burst.correlation], axis=1).astype(np.complex64)
+    for i, j in enumerate(decoded):
+        header, mcs = headers[j], MCS_BY_INDEX[headers[j].mcs_index]
+        results[j] = BurstHeader(
+            header=header, mcs=mcs, timing_correction=int(correction[j]),
+            payload_ofdm_symbols=payload_ofdm_symbols(header.payload_bytes, mcs, params),
+            fine_cfo=float(fine_cfo[j]), carrier_offset=int(carrier_offset[i]), channel=channel[i],
+            anchor=anchors[i], noise_power=float(noise[i]), snr_db=float(snr_db[i]),
+            cfo=float(fine_cfo[j] + carrier_offset[i] / params.fft_len + residual[i]),
+            header_fft=fft_symbols[i, 1:], header_rotation=burst.rotation[i])
+    return results
 
 
 def decode_payload_samples(samples: np.ndarray, burst: BurstHeader, params: OfdmParams,

@@ -14,7 +14,7 @@ import numpy as np
 from .mcs import Mcs, get_mcs
 from .ofdm_params import OfdmParams
 from .payload_code import DecodedPayload, coded_length, decode_payloads, encode_payload
-from .phy_header import HEADER_CODED_BITS, PhyHeader, decode_header, encode_header
+from .phy_header import HEADER_CODED_BITS, PhyHeader, decode_headers, encode_header
 from .qam import demap_maxlog, map_bits
 
 HEADER_OFDM_SYMBOLS = 2
@@ -97,10 +97,19 @@ def burst_symbols(data: bytes, mcs, packet_number: int, params: OfdmParams) -> n
     return np.concatenate([header, payload])
 
 
-def header_from_symbols(symbols: np.ndarray, noise_var: np.ndarray) -> Optional[PhyHeader]:
-    """Decode the header from its 96 equalised BPSK symbols (None: bad CRC)."""
-    llr = demap_maxlog(symbols[:HEADER_CODED_BITS], noise_var[:HEADER_CODED_BITS], "bpsk")
-    return decode_header(llr)
+def headers_from_symbols(symbols: np.ndarray, noise_var: np.ndarray) -> List[Optional[PhyHeader]]:
+    """Decode headers from their equalised BPSK symbols (None: bad CRC).
+
+    Parameters
+    ----------
+    symbols : np.ndarray, shape ``(n_headers, m)``, complex64, ``m >= 96``
+        Each row starts with a header's 96 symbols.
+    noise_var : np.ndarray, shape ``(n_headers, m)``, float32
+    """
+    n_headers = symbols.shape[0]
+    llr = demap_maxlog(symbols[:, :HEADER_CODED_BITS].reshape(-1),
+                       noise_var[:, :HEADER_CODED_BITS].reshape(-1), "bpsk")
+    return decode_headers(llr.reshape(n_headers, HEADER_CODED_BITS))
 
 
 # A link repeats the same few headers (one payload size and MCS, 256 packet

@@ -129,47 +129,80 @@ def smooth_channel(channel: np.ndarray, params: OfdmParams) -> np.ndarray:
 
     Parameters
     ----------
-    channel : np.ndarray, shape ``(fft_len,)``, complex (fft-shifted)
+    channel : np.ndarray, shape ``(..., fft_len)``, complex (fft-shifted)
+        One estimate, or several along leading axes.
 
     Returns
     -------
-    np.ndarray, shape ``(fft_len,)``, dtype ``complex64``; zero off the
+    np.ndarray, shape ``(..., fft_len)``, dtype ``complex64``; zero off the
     active carriers.
     """
     active = active_indices(params)
-    out = np.zeros(params.fft_len, dtype=np.complex64)
-    out[active] = smoothing_projection(params) @ np.asarray(channel)[active]
+    channel = np.asarray(channel)
+    out = np.zeros(channel.shape, dtype=np.complex64)
+    # A product and a sum along the last axis rather than a matrix product:
+    # BLAS rounds a row differently with the number of rows, and a burst
+    # must come out the same whichever others share its batch (a replay
+    # decodes as live).
+    out[..., active] = (smoothing_projection(params) * channel[..., None, active]).sum(axis=-1)
     return out
 
 
-def refine_channel(fft_symbols: np.ndarray, channel: np.ndarray, carrier_offset: int,
+def refine_channel(fft_symbols: np.ndarray, channel: np.ndarray, carrier_offset,
                    first_pilot_index: int, known_data: np.ndarray, rotation: np.ndarray,
                    params: OfdmParams) -> np.ndarray:
     """Average a preamble channel estimate with symbols now known (a decoded
-    header), then smooth it.
+    header), then smooth it; for one burst or a batch (a leading axis of
+    ``n_bursts`` on every array, ``carrier_offset`` one per burst).
 
     Parameters
     ----------
-    fft_symbols : np.ndarray, shape ``(n_sym, fft_len)``, complex
-    channel : np.ndarray, shape ``(fft_len,)``, complex: the preamble's estimate
-    known_data : np.ndarray, shape ``(n_sym * n_data,)``: what was sent
-    rotation : np.ndarray, shape ``(n_sym,)``: common phase of each symbol
-        relative to ``channel`` (from :func:`equalize_burst`)
+    fft_symbols : np.ndarray, shape ``([n_bursts,] n_sym, fft_len)``, complex
+    channel : np.ndarray, shape ``([n_bursts,] fft_len)``, complex: the preamble's estimate
+    carrier_offset : int, or np.ndarray of shape ``(n_bursts,)``, int
+    known_data : np.ndarray, shape ``([n_bursts,] n_sym * n_data)``: what was sent
+    rotation : np.ndarray, shape ``([n_bursts,] n_sym)``: common phase of each symbol
+        relative to ``channel`` (from :func:`equalize_bursts`)
 
     Returns
     -------
-    np.ndarray, shape ``(fft_len,)``, dtype ``complex64``
+    np.ndarray, shape ``([n_bursts,] fft_len)``, dtype ``complex64``
     """
-    Y = np.asarray(fft_symbols, dtype=np.complex64).reshape(-1, params.fft_len)
-    n_sym = Y.shape[0]
+    total = np.array(channel, dtype=np.complex64)
+    batch = total.shape[:-1]
+    Y = np.asarray(fft_symbols, dtype=np.complex64).reshape(batch + (-1, params.fft_len))
+    n_sym = Y.shape[-2]
     data_idx, pilot_idx = carrier_indices(params)
     pilots = pilot_rows(first_pilot_index, n_sym)
-    derotate = np.conj(np.asarray(rotation, dtype=np.complex64))[:, None]
-    total = np.asarray(channel, dtype=np.complex64).copy()
-    known = np.asarray(known_data, dtype=np.complex64).reshape(n_sym, -1)
-    total[data_idx] += np.sum(Y[:, data_idx + carrier_offset] * derotate / known, axis=0)
-    total[pilot_idx] += np.sum(Y[:, pilot_idx + carrier_offset] * derotate / pilots, axis=0)
+    derotate = np.conj(np.asarray(rotation, dtype=np.complex64)).reshape(batch + (n_sym, 1))
+    known = np.asarray(known_data, dtype=np.complex64).reshape(batch + (n_sym, -1))
+    Y_data, Y_pilot = _carriers(Y, carrier_offset, data_idx), _carriers(Y, carrier_offset, pilot_idx)
+    total[..., data_idx] += np.sum(Y_data * derotate / known, axis=-2)
+    total[..., pilot_idx] += np.sum(Y_pilot * derotate / pilots, axis=-2)
     return smooth_channel(total / (n_sym + 1), params)
+
+
+def _carriers(Y: np.ndarray, carrier_offset, carriers: np.ndarray) -> np.ndarray:
+    """``Y[..., carriers + carrier_offset]``, each burst moved by its own
+    whole-carrier offset.
+
+    Parameters
+    ----------
+    Y : np.ndarray, shape ``(..., fft_len)`` (one burst), or
+        ``(n_bursts, ..., fft_len)`` with ``carrier_offset`` of shape ``(n_bursts,)``
+    carrier_offset : int or np.ndarray of ints
+    carriers : np.ndarray, shape ``(n_carriers,)``, int
+    """
+    offset = np.asarray(carrier_offset)
+    if offset.ndim == 0 or (offset == offset.flat[0]).all():
+        picked = Y[..., carriers + int(offset.flat[0])]
+    else:
+        index = (carriers + offset.reshape((-1,) + (1,) * (Y.ndim - 1)))
+        picked = np.take_along_axis(Y, np.broadcast_to(index, Y.shape[:-1] + (carriers.size,)), axis=-1)
+    # Row-major, whatever the layout of Y: numpy sums a row in another order
+    # when it is strided, and a burst must come out the same whichever
+    # others share its batch (a replay decodes as live).
+    return np.ascontiguousarray(picked)
 
 
 @lru_cache(maxsize=1)
@@ -389,18 +422,18 @@ def equalize_bursts(fft_symbols: np.ndarray, channel: np.ndarray, carrier_offset
     H = np.asarray(channel, dtype=np.complex64)
     H_data, H_pilot = H[:, data_idx], H[:, pilot_idx]
     # An integer carrier offset moves every carrier by the same number of bins.
-    shift = np.asarray(carrier_offset).reshape(-1, 1, 1)
-    if n_bursts == 1 or (shift == shift[0]).all():
-        Y_data, Y_pilot = Y[:, :, data_idx + shift[0, 0]], Y[:, :, pilot_idx + shift[0, 0]]
-    else:
-        rows = np.arange(n_bursts)[:, None, None], np.arange(n_sym)[None, :, None]
-        Y_data, Y_pilot = Y[rows + (data_idx + shift,)], Y[rows + (pilot_idx + shift,)]
+    Y_data, Y_pilot = _carriers(Y, carrier_offset, data_idx), _carriers(Y, carrier_offset, pilot_idx)
     reference = H_pilot[:, None, :] * pilot_rows(first_pilot_index, n_sym)
     correlation = (Y_pilot * np.conj(reference)).sum(axis=2)
     if known_data is not None:
         known_reference = H_data[:, None, :] * np.asarray(known_data, dtype=np.complex64).reshape(
             n_bursts, n_sym, -1)
-        correlation += (Y_data * np.conj(known_reference)).sum(axis=2)
+        # (Each factor named: numpy multiplies into a large temporary right
+        # operand in place, with the operands swapped, which rounds the
+        # products differently, and a burst must come out the same
+        # whichever others share its batch.)
+        known_conj = np.conj(known_reference)
+        correlation += (Y_data * known_conj).sum(axis=2)
     phase, slope = _linear_phases(correlation, anchor)
     rotation = np.exp(1j * phase).astype(np.complex64)[:, :, None]
 
@@ -424,34 +457,49 @@ def equalize_bursts(fft_symbols: np.ndarray, channel: np.ndarray, carrier_offset
 
 
 def preamble_correlation(sync_fft_2: np.ndarray, sync_word_2: np.ndarray, channel: np.ndarray,
-                         carrier_offset: int, params: OfdmParams) -> np.complex64:
+                         carrier_offset, params: OfdmParams):
     """Phase reference of the second preamble symbol against ``channel``
-    (sum of ``Y * conj(H * X)`` over its carriers), for use as an anchor."""
+    (sum of ``Y * conj(H * X)`` over its carriers), for use as an anchor.
+
+    Parameters
+    ----------
+    sync_fft_2 : np.ndarray, shape ``([n_bursts,] fft_len)``, complex
+    sync_word_2 : np.ndarray, shape ``(fft_len,)``, complex
+    channel : np.ndarray, shape ``([n_bursts,] fft_len)``, complex
+    carrier_offset : int, or np.ndarray of shape ``(n_bursts,)``, int
+
+    Returns
+    -------
+    np.complex64, or np.ndarray of shape ``(n_bursts,)``, dtype ``complex64``
+    """
     active = active_indices(params)
-    return np.complex64(np.sum(sync_fft_2[active + carrier_offset]
-                               * np.conj(channel[active] * sync_word_2[active])))
+    channel = np.asarray(channel)
+    correlation = np.sum(_carriers(np.asarray(sync_fft_2), carrier_offset, active)
+                         * np.conj(channel[..., active] * sync_word_2[active]), axis=-1)
+    return correlation.astype(np.complex64) if correlation.ndim else np.complex64(correlation)
 
 
 # --- Synchronisation from the preamble (time-domain symbols, CP removed) ---
 
-def fine_frequency_offset(sync_symbol_1: np.ndarray) -> float:
+def fine_frequency_offset(sync_symbol_1: np.ndarray):
     """Frequency offset from the two halves of the first preamble symbol.
 
     Parameters
     ----------
-    sync_symbol_1 : np.ndarray, shape ``(fft_len,)``, complex (time domain)
+    sync_symbol_1 : np.ndarray, shape ``([n_bursts,] fft_len)``, complex (time domain)
 
     Returns
     -------
-    float
+    float, or np.ndarray of shape ``(n_bursts,)``, float64
         Offset in cycles per sample, within +-1/fft_len (the half-symbol
         phase is ambiguous by 2*pi, i.e. by two carriers).
     """
-    half = len(sync_symbol_1) // 2
+    half = sync_symbol_1.shape[-1] // 2
     # Only odd carriers are used, so the second half is the first one
     # negated (e^{j*pi*odd}); the minus sign undoes that.
-    phase = np.angle(-np.sum(np.conj(sync_symbol_1[:half]) * sync_symbol_1[half:]))
-    return float(phase / (2 * np.pi * half))
+    phase = np.angle(-np.sum(np.conj(sync_symbol_1[..., :half]) * sync_symbol_1[..., half:], axis=-1))
+    offset = phase / (2 * np.pi * half)
+    return float(offset) if np.ndim(offset) == 0 else offset.astype(np.float64)
 
 
 def to_frequency_domain(time_symbols: np.ndarray, first_symbol: int, cfo: float,
@@ -482,8 +530,9 @@ def to_frequency_domain(time_symbols: np.ndarray, first_symbol: int, cfo: float,
     # complex exponentials instead of n_sym * fft_len.
     step = (-2j * np.pi * cfo)[..., None, None]
     symbol_starts = (first_symbol + np.arange(n_sym)) * params.symbol_len + params.cp_len - WINDOW_ADVANCE
-    ramp = np.exp(step * symbol_starts[:, None]) * np.exp(step * np.arange(params.fft_len))
-    spectrum = np.fft.fft(x * ramp.astype(np.complex64), axis=-1)
+    ramp = (np.exp(step * symbol_starts[:, None]) * np.exp(step * np.arange(params.fft_len))).astype(np.complex64)
+    # (Named, not a temporary: see equalize_bursts.)
+    spectrum = np.fft.fft(x * ramp, axis=-1)
     return spectrum[..., _fftshift_index(params.fft_len)].astype(np.complex64)
 
 
@@ -511,31 +560,47 @@ def _neighbour_pairs(params: OfdmParams, max_offset: int):
 
 
 def integer_carrier_offset(sync_fft_2: np.ndarray, sync_word_2: np.ndarray, params: OfdmParams,
-                           max_offset: int = 4) -> int:
+                           max_offset: int = 4):
     """Whole-carrier offset left after fine correction (even, see above).
 
     Differential correlation of neighbouring carriers with the known second
     preamble symbol: insensitive to the channel's phase, which changes little
     from one carrier to the next.
+
+    Parameters
+    ----------
+    sync_fft_2 : np.ndarray, shape ``([n_bursts,] fft_len)``, complex
+    sync_word_2 : np.ndarray, shape ``(fft_len,)``, complex
+
+    Returns
+    -------
+    int, or np.ndarray of shape ``(n_bursts,)``, int64
     """
     pairs, offsets, lo = _neighbour_pairs(params, max_offset)
     reference = np.conj(sync_word_2[pairs] * np.conj(sync_word_2[pairs + 1]))
-    metric = np.abs(np.sum(sync_fft_2[lo] * np.conj(sync_fft_2[lo + 1]) * reference[None, :], axis=1))
-    return int(offsets[int(np.argmax(metric))])
+    metric = np.abs(np.sum(sync_fft_2[..., lo] * np.conj(sync_fft_2[..., lo + 1]) * reference, axis=-1))
+    best = offsets[np.argmax(metric, axis=-1)]
+    return int(best) if np.ndim(best) == 0 else best.astype(np.int64)
 
 
-def preamble_channel(sync_fft_2: np.ndarray, sync_word_2: np.ndarray, carrier_offset: int,
+def preamble_channel(sync_fft_2: np.ndarray, sync_word_2: np.ndarray, carrier_offset,
                      params: OfdmParams) -> np.ndarray:
     """Least-squares channel estimate on the active carriers from the second
     preamble symbol (zero elsewhere).
 
+    Parameters
+    ----------
+    sync_fft_2 : np.ndarray, shape ``([n_bursts,] fft_len)``, complex
+    sync_word_2 : np.ndarray, shape ``(fft_len,)``, complex
+    carrier_offset : int, or np.ndarray of shape ``(n_bursts,)``, int
+
     Returns
     -------
-    np.ndarray, shape ``(fft_len,)``, dtype ``complex64``
+    np.ndarray, shape ``([n_bursts,] fft_len)``, dtype ``complex64``
     """
     active = active_indices(params)
-    channel = np.zeros(params.fft_len, dtype=np.complex64)
-    channel[active] = sync_fft_2[active + carrier_offset] / sync_word_2[active]
+    channel = np.zeros(sync_fft_2.shape, dtype=np.complex64)
+    channel[..., active] = _carriers(sync_fft_2, carrier_offset, active) / sync_word_2[active]
     return channel
 
 
@@ -547,16 +612,16 @@ def preamble_channel(sync_fft_2: np.ndarray, sync_word_2: np.ndarray, carrier_of
 WINDOW_ADVANCE = 8
 
 
-def cut_symbols(samples: np.ndarray, start: int, n_sym: int, params: OfdmParams) -> np.ndarray:
+def cut_symbols(samples: np.ndarray, start, n_sym: int, params: OfdmParams) -> np.ndarray:
     """FFT windows of ``n_sym`` consecutive symbols from raw samples.
 
     Parameters
     ----------
     samples : np.ndarray, shape ``(m,)`` or ``(n_bursts, m)``, complex
-        Raw samples with cyclic prefixes (of several bursts: rows, each
-        cut the same way).
-    start : int
-        Index of the first symbol's cyclic prefix in ``samples``.
+        Raw samples with cyclic prefixes (of several bursts: rows).
+    start : int, or np.ndarray of shape ``(n_bursts,)``, int
+        Index of the first symbol's cyclic prefix in ``samples`` (in each
+        row, or per row).
 
     Returns
     -------
@@ -564,12 +629,16 @@ def cut_symbols(samples: np.ndarray, start: int, n_sym: int, params: OfdmParams)
     dtype ``complex64``: each window starts ``WINDOW_ADVANCE`` samples before
     the end of its prefix.
     """
-    first = start + params.cp_len - WINDOW_ADVANCE
-    index = first + np.arange(n_sym)[:, None] * params.symbol_len + np.arange(params.fft_len)[None, :]
-    return np.asarray(samples, dtype=np.complex64)[..., index]
+    samples = np.asarray(samples, dtype=np.complex64)
+    index = np.arange(n_sym)[:, None] * params.symbol_len + np.arange(params.fft_len)[None, :]
+    first = np.asarray(start) + params.cp_len - WINDOW_ADVANCE
+    if first.ndim == 0:
+        return samples[..., int(first) + index]
+    rows = (first[:, None] + index.reshape(1, -1))
+    return np.take_along_axis(samples, rows, axis=-1).reshape(len(first), n_sym, params.fft_len)
 
 
-def timing_error(raw_channel: np.ndarray, params: OfdmParams) -> int:
+def timing_error(raw_channel: np.ndarray, params: OfdmParams):
     """How many samples too early the FFT windows were cut.
 
     The strongest path of the channel's impulse response should sit at delay
@@ -578,11 +647,15 @@ def timing_error(raw_channel: np.ndarray, params: OfdmParams) -> int:
 
     Parameters
     ----------
-    raw_channel : np.ndarray, shape ``(fft_len,)``, complex, fft-shifted
+    raw_channel : np.ndarray, shape ``([n_bursts,] fft_len)``, complex, fft-shifted
+
+    Returns
+    -------
+    int, or np.ndarray of shape ``(n_bursts,)``, int64
     """
     # (ifftshift as a cached index: np.roll costs more than the FFT here)
-    response = np.abs(np.fft.ifft(raw_channel[_ifftshift_index(params.fft_len)]))
-    peak = int(np.argmax(response))
-    if peak >= params.fft_len // 2:
-        peak -= params.fft_len
-    return peak - WINDOW_ADVANCE
+    response = np.abs(np.fft.ifft(raw_channel[..., _ifftshift_index(params.fft_len)], axis=-1))
+    peak = np.argmax(response, axis=-1)
+    # Past the middle the response has wrapped: a negative delay.
+    peak = np.where(peak >= params.fft_len // 2, peak - params.fft_len, peak) - WINDOW_ADVANCE
+    return int(peak) if np.ndim(peak) == 0 else peak.astype(np.int64)

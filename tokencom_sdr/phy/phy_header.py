@@ -20,7 +20,7 @@ The CRC-16 rejects the headers that false sync triggers produce on noise.
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Optional
+from typing import List, Optional
 
 import numpy as np
 
@@ -116,17 +116,39 @@ def decode_header(llr: np.ndarray) -> Optional[PhyHeader]:
     llr = np.asarray(llr, dtype=np.float32).reshape(-1)
     if llr.size != HEADER_CODED_BITS:
         raise ValueError(f"header needs {HEADER_CODED_BITS} LLRs, got {llr.size}")
+    return decode_headers(llr[None, :])[0]
+
+
+def decode_headers(llr: np.ndarray) -> List[Optional[PhyHeader]]:
+    """:func:`decode_header` of several headers, the LDPC decoding as one batch.
+
+    Parameters
+    ----------
+    llr : np.ndarray, shape ``(n_headers, 96)``, float (positive favours 0)
+
+    Returns
+    -------
+    list of PhyHeader or None, one per row
+    """
+    llr = np.asarray(llr, dtype=np.float32)
+    if llr.ndim != 2 or llr.shape[1] != HEADER_CODED_BITS:
+        raise ValueError(f"headers need {HEADER_CODED_BITS} LLRs per row, got shape {llr.shape}")
     code = header_code()
-    channel = np.zeros(code.n, dtype=np.float32)
-    channel[_sent_positions()] = llr * _pn_sign()
-    result = code.decode(channel[None, :])
-    if not result.converged[0]:
-        return None
+    channel = np.zeros((llr.shape[0], code.n), dtype=np.float32)
+    channel[:, _sent_positions()] = llr * _pn_sign()
+    result = code.decode(channel)
+    return [_fields_of(bits) if converged else None
+            for bits, converged in zip(result.info_bits, result.converged)]
+
+
+def _fields_of(info_bits: np.ndarray) -> Optional[PhyHeader]:
+    """The header that 42 decoded information bits hold, or None if they fail
+    the CRC or hold a value no header has."""
     # The 42 bits as one integer (fields, then CRC): Python's integer
     # operations cost a fraction of numpy's per-call overhead on 42 bits.
-    value = int.from_bytes(np.packbits(result.info_bits[0]).tobytes(), "big") >> 6
+    value = int.from_bytes(np.packbits(info_bits).tobytes(), "big") >> 6
     fields, crc = value >> 16, value & 0xFFFF
-    if fields & 0b11 or crc16_ccitt(result.info_bits[0, :26]) != crc:
+    if fields & 0b11 or crc16_ccitt(info_bits[:26]) != crc:
         return None
     try:
         return PhyHeader(fields >> 14, (fields >> 10) & 0xF, (fields >> 2) & 0xFF)
