@@ -97,6 +97,47 @@ def test_round_trip_explicit_cases(tokenizer, text):
     assert b"".join(tokenizer.token_bytes(i) for i in ids) == text.encode("utf-8")
 
 
+@pytest.mark.timeout(60)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=utf8_text)
+def test_count_is_the_encoded_length(tokenizer, text):
+    assert tokenizer.count(text) == len(tokenizer.encode(text))
+
+
+# Pieces as a message cutter appends them: words with their trailing
+# whitespace, whitespace runs, punctuation, digits, non-Latin letters.
+message_pieces = st.lists(st.one_of(
+    st.sampled_from(["the ", "  ", "\n", "\n\n  ", "word", ", ", ".", "'s ", "12", "3 ", "\t",
+                     "naïve ", "日本 ", "😀", " ", "\r\n", "--", "don't "]),
+    utf8_text.filter(lambda t: len(t) < 8)), max_size=40)
+
+
+@pytest.mark.timeout(60)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pieces=message_pieces, probe=st.sampled_from(["", " ", "next ", "\n", "x"]))
+def test_prefix_counter_counts_every_grown_prefix(tokenizer, pieces, probe):
+    counter, text = tokenizer.prefix_counter(), ""
+    for piece in pieces:
+        assert counter.count_with(piece) == len(tokenizer.encode(text + piece))
+        counter.append(piece)
+        text += piece
+        assert counter.count_with() == len(tokenizer.encode(text))
+    assert counter.count_with(probe) == len(tokenizer.encode(text + probe))
+    counter.clear()
+    assert counter.count_with(probe) == len(tokenizer.encode(probe))
+
+
+@pytest.mark.timeout(60)
+def test_held_out_messages_keep_their_token_range(tokenizer):
+    from tokencom_sdr.data.heldout_messages import split_messages
+
+    block = corpus.load_corpus_split().heldout_text[0]
+    messages = split_messages(block, tokenizer, min_tokens=30, max_tokens=50)
+    assert len(messages) > 10
+    assert all(30 <= len(tokenizer.encode(m)) <= 50 for m in messages)
+    assert all(m in block and not m[0].isspace() for m in messages)
+
+
 @pytest.mark.timeout(30)
 def test_empty_string_gives_no_tokens(tokenizer):
     ids = tokenizer.encode("")

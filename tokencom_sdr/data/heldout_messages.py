@@ -42,20 +42,24 @@ def split_messages(text: str, tokenizer: TextTokenizer, min_tokens: int = 60,
         raise ValueError("need 0 < min_tokens <= max_tokens")
     messages: List[str] = []
     current = ""
+    counter = tokenizer.prefix_counter()  # tokens of current (+ a piece)
     for piece in _PIECE.findall(text):
         if not current and not piece.strip():
             continue
-        candidate = current + piece
-        count = len(tokenizer.encode(candidate))
+        count = counter.count_with(piece)
         if count > max_tokens:
-            if len(tokenizer.encode(current)) >= min_tokens:
+            if counter.count_with() >= min_tokens:
                 messages.append(current)
             current = piece if piece.strip() else ""
+            counter.clear()
+            counter.append(current)
             continue
-        current = candidate
+        current += piece
+        counter.append(piece)
         if count >= min_tokens and _GOOD_END.search(current):
             messages.append(current)
             current = ""
+            counter.clear()
     return messages
 
 

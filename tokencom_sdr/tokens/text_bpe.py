@@ -82,6 +82,7 @@ class TextTokenizer:
     def __init__(self, tokenizer: Tokenizer, name: str = "custom"):
         _check_lossless_config(json.loads(tokenizer.to_str()), source="tokenizer")
         self._tokenizer = tokenizer
+        self._word_counts = {}  # pre-tokenizer word -> its token count (see count)
         self.vocab_size = int(tokenizer.get_vocab_size(with_added_tokens=True))
         self.bits_per_token = _bits_for(self.vocab_size)
         self.name = name
@@ -184,6 +185,32 @@ class TextTokenizer:
                 "only UTF-8-encodable strings can be tokenized") from error
         ids = self._tokenizer.encode(text, add_special_tokens=False).ids
         return np.asarray(ids, dtype=np.int64)
+
+    def count(self, text: str) -> int:
+        """Number of tokens :meth:`encode` gives ``text``.
+
+        A byte-level BPE without a normalizer (the only configuration this
+        class accepts) merges only within the pre-tokenizer's words, so the
+        count is the sum of each word's count, and each distinct word goes
+        through the BPE once per tokenizer.
+
+        Parameters
+        ----------
+        text : str
+            As for :meth:`encode` (not checked here: any ``str`` is counted).
+        """
+        return sum(self._word_count(word)
+                   for word, _ in self._tokenizer.pre_tokenizer.pre_tokenize_str(text))
+
+    def _word_count(self, word: str) -> int:
+        n = self._word_counts.get(word)
+        if n is None:
+            n = self._word_counts[word] = len(self._tokenizer.model.tokenize(word))
+        return n
+
+    def prefix_counter(self) -> "PrefixTokenCounter":
+        """A :class:`PrefixTokenCounter` of this tokenizer, empty."""
+        return PrefixTokenCounter(self)
 
     def decode(self, ids: Union[np.ndarray, Iterable[int]]) -> str:
         """Text of a sequence of token ids.
@@ -349,3 +376,49 @@ def _check_lossless_config(config: dict, source: str) -> None:
     missing = [c for c in ByteLevel.alphabet() if c not in vocab]
     if missing:
         fail(f"{len(missing)} of the 256 byte characters are missing from the vocabulary")
+
+
+class PrefixTokenCounter:
+    """Token counts of a text that grows at its end, each step at the cost
+    of the appended piece, not of the whole text.
+
+    Cutting text into messages of a token budget asks for the count of every
+    longer prefix; encoding each prefix anew costs time quadratic in the
+    message length. The pre-tokenizer (GPT-2's word regex, no look-behind)
+    splits a string from left to right, so appending text can change only
+    the words that reach the string's end: the last one (a trailing
+    whitespace run gives its last character to the next word). The counter
+    keeps the count of all words but the last two (a margin of one) and
+    re-splits only those two plus what is appended.
+
+    Parameters
+    ----------
+    tokenizer : TextTokenizer
+    """
+
+    #: Words at the end that are split again with every appended piece.
+    TAIL_WORDS = 2
+
+    def __init__(self, tokenizer: TextTokenizer):
+        self._tokenizer = tokenizer
+        self.clear()
+
+    def clear(self) -> None:
+        """Back to the empty text."""
+        self._settled = 0  # tokens of the words before the tail
+        self._tail = ""
+
+    def count_with(self, piece: str = "") -> int:
+        """Tokens of the text with ``piece`` appended (the text is unchanged)."""
+        return self._settled + self._tokenizer.count(self._tail + piece)
+
+    def append(self, piece: str) -> None:
+        """Append ``piece`` to the text."""
+        text = self._tail + piece
+        words = self._tokenizer._tokenizer.pre_tokenizer.pre_tokenize_str(text)
+        if len(words) <= self.TAIL_WORDS:
+            self._tail = text
+            return
+        cut = words[-self.TAIL_WORDS][1][0]
+        self._settled += sum(self._tokenizer._word_count(word) for word, _ in words[:-self.TAIL_WORDS])
+        self._tail = text[cut:]
