@@ -12,7 +12,7 @@ import pytest
 from tokencom_sdr.app.tx import make_messages, message_iq, text_frame
 from tokencom_sdr.phy.burst_mapping import burst_length
 from tokencom_sdr.phy.modem import demodulate, modulate
-from tokencom_sdr.phy.non_finite_guard import zero_non_finite
+from tokencom_sdr.phy.non_finite_guard import NonFiniteHold, zero_non_finite
 from tokencom_sdr.phy.ofdm_params import OfdmParams
 from tokencom_sdr.radio.profile import load_profile
 from tokencom_sdr.radio.sigmf_file import write_recording
@@ -42,6 +42,33 @@ def test_zero_non_finite_counts_and_keeps_the_rest():
     np.testing.assert_array_equal(cleaned, np.array([1 + 1j, 0, 0, 0, 3e38 + 3e38j], np.complex64))
     finite = np.ones(4, np.complex64)
     assert zero_non_finite(finite) == (finite, 0)
+
+
+@pytest.mark.timeout(30)
+def test_the_detector_sees_the_last_finite_sample_in_place_of_a_non_finite_one():
+    """NonFiniteHold (GNU Radio C++ blocks in front of the detector): every
+    NaN or Inf, in either part, becomes the last finite sample (0 at the
+    start); finite samples pass unchanged, however the scheduler chunks them."""
+    from gnuradio import blocks, gr
+
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal(20011) + 1j * rng.standard_normal(20011)).astype(np.complex64)
+    poison = [np.inf, -np.inf, complex(np.nan, 0), complex(0, np.nan), complex(1, np.inf),
+              complex(-np.inf, 2), complex(np.nan, np.nan)]
+    where = np.concatenate([[0, 1], rng.choice(np.arange(2, x.size), 400, replace=False)])
+    for k, i in enumerate(where):
+        x[i] = poison[k % len(poison)]
+    tb = gr.top_block()
+    tb.source, tb.hold, tb.sink = blocks.vector_source_c(x.tolist(), False), NonFiniteHold(), blocks.vector_sink_c()
+    tb.connect(tb.source, tb.hold, tb.sink)
+    tb.run()
+    expected, last = x.copy(), 0j
+    for i, sample in enumerate(x):
+        if np.isfinite(sample):
+            last = sample
+        else:
+            expected[i] = last
+    np.testing.assert_array_equal(np.array(tb.sink.data(), dtype=np.complex64), expected)
 
 
 @pytest.mark.timeout(60)

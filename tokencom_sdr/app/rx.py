@@ -206,7 +206,7 @@ def run_receiver(flowgraph: RxFlowgraph, profile, options: RxOptions, finite: bo
             # receiver zeroes what non-finite samples still come.
             problems = dict(getattr(flowgraph.source, "input_problems", dict)())
             problems["samples_zeroed"] = (problems.get("samples_zeroed", 0)
-                                          + flowgraph.rx.guard.samples_zeroed)
+                                          + flowgraph.rx.samples_zeroed)
             for key, count in problems.items():  # (totals so far: assigned, not added)
                 totals[key] = count
             print(format_report(report, totals), file=options.stream, flush=True)

@@ -8,8 +8,8 @@ and the per-burst numpy work behind them.
 * :func:`modulate`, :func:`demodulate`, :func:`run_phy_loopback`
   (:mod:`.modem`): the PHY as functions over finite IQ.
 * :class:`OfdmParams`, :func:`get_mcs`, ``MCS_NAMES``: numerology and MCS table.
-* :mod:`.non_finite_guard`: NaN and Inf samples zeroed (and counted) before
-  the receiver synchronises; :mod:`.hier_message_ports`: hier-block message
+* :mod:`.non_finite_guard`: NaN and Inf samples kept out of the receiver's
+  synchronisation and zeroed (and counted) before it decodes; :mod:`.hier_message_ports`: hier-block message
   ports that do not keep a flowgraph alive (gnuradio#7706).
 """
 

@@ -10,6 +10,7 @@ from gnuradio import gr
 
 from .burst_decoding import (SYMBOLS_PER_HEADER, TIMING_PADDING, BurstHeader, decode_header_windows,
                              decode_payloads, header_window_length)
+from .non_finite_guard import zero_non_finite
 from .ofdm_params import OfdmParams
 from .payload_code import warm_up_codes
 from .received_burst import ReceivedBurst
@@ -128,6 +129,9 @@ class BurstDecoderBlock(gr.sync_block):
     headers_ok, headers_failed, bursts_decoded, bursts_dropped, bursts_cut_short : int
         Counters: headers that passed or failed their CRC; payloads decoded,
         or lost to an error; bursts cut short by the next one.
+    samples_zeroed : int
+        Non-finite input samples (NaN or Inf in either part) set to zero
+        before anything else sees them (:mod:`.non_finite_guard`).
     """
 
     def __init__(self, params: OfdmParams = None, trigger_lag: int = 68, channel_tracking: bool = True):
@@ -141,6 +145,7 @@ class BurstDecoderBlock(gr.sync_block):
         self.header_listeners: List[Callable[[int, Optional[BurstHeader]], None]] = []
         self.headers_ok = self.headers_failed = 0
         self.bursts_decoded = self.bursts_dropped = self.bursts_cut_short = 0
+        self.samples_zeroed = 0
         self._lag = trigger_lag
         self.channel_tracking = bool(channel_tracking)
         self._window = header_window_length(params)
@@ -171,6 +176,8 @@ class BurstDecoderBlock(gr.sync_block):
             self._symbols_wanted = not pmt.is_null(self.message_subscribers(_SYMBOLS))
             self._pdus_wanted = not pmt.is_null(self.message_subscribers(_PDUS))
             first = self._buffer.stop
+            samples, zeroed = zero_non_finite(samples)
+            self.samples_zeroed += zeroed
             self._buffer.append(samples)
             self._triggers.extend((first + np.flatnonzero(trigger[:n])).tolist())
             self._decode_ready()

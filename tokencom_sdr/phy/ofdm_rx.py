@@ -4,7 +4,7 @@ from gnuradio import blocks, digital, gr
 
 from .burst_decoder_block import BurstDecoderBlock
 from .hier_message_ports import export_message_output
-from .non_finite_guard import NonFiniteGuard
+from .non_finite_guard import NonFiniteHold
 from .ofdm_params import OfdmParams
 
 DEFAULT_SYNC_THRESHOLD = 0.3
@@ -77,16 +77,24 @@ class OfdmBurstRx(gr.hier_block2):
         self.decoder = BurstDecoderBlock(params, trigger_lag=params.symbol_len - MARK_LEAD,
                                          channel_tracking=channel_tracking)
         # Each work() call of a Python block costs tens of microseconds of
-        # scheduling and wrapping; large input buffers let the decoder take
-        # many bursts per call. (The trigger buffer in front of it belongs to
-        # a block inside the detector, hence a copy.) Non-finite samples are
-        # zeroed before anything sees them.
-        self.guard = NonFiniteGuard(output_items=_DECODER_INPUT_ITEMS)
+        # scheduling and wrapping, and the decoder decodes the headers and
+        # payloads a call completes as batches: large input buffers let it
+        # take many bursts per call. (The buffers in front of it belong to
+        # the blocks upstream, hence copies.) Non-finite samples are held
+        # out of the detector here, and zeroed (and counted) by the decoder.
+        self.sample_buffer = blocks.copy(gr.sizeof_gr_complex)
+        self.sample_buffer.set_min_output_buffer(0, _DECODER_INPUT_ITEMS)
         self.trigger_buffer = blocks.copy(gr.sizeof_char)
         self.trigger_buffer.set_min_output_buffer(0, _DECODER_INPUT_ITEMS)
-        self.connect(self, self.guard, (self.decoder, 0))
-        self.connect(self.guard, self.sync_detector)
+        self.detector_input = NonFiniteHold()
+        self.connect(self, self.sample_buffer, (self.decoder, 0))
+        self.connect(self, self.detector_input, self.sync_detector)
         self.connect((self.sync_detector, 0), self.frequency_sink)
         self.connect((self.sync_detector, 1), self.trigger_buffer, (self.decoder, 1))
         export_message_output(self, self.decoder, "pdus")
         export_message_output(self, self.decoder, "symbols")
+
+    @property
+    def samples_zeroed(self) -> int:
+        """Non-finite input samples set to zero so far."""
+        return self.decoder.samples_zeroed
