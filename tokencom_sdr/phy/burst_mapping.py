@@ -35,6 +35,7 @@ def data_ofdm_symbols(n_bytes: int, mcs: Mcs, params: OfdmParams) -> int:
     return -(-coded_length(n_bytes, mcs) // bits_per_ofdm_symbol)
 
 
+@lru_cache(maxsize=1024)  # (asked once per burst, for a few sizes)
 def payload_ofdm_symbols(n_bytes: int, mcs: Mcs, params: OfdmParams) -> int:
     """OFDM symbols after the header: the coded payload, and the midambles
     between every ``mcs.midamble_period`` of them (none after the last)."""

@@ -55,8 +55,9 @@ class PhyHeader:
 def crc16_ccitt(bits: np.ndarray) -> int:
     """CRC-16/CCITT-FALSE of a bit sequence (MSB first)."""
     crc = 0xFFFF
-    for bit in np.asarray(bits, dtype=np.uint8):
-        feedback = ((crc >> 15) & 1) ^ int(bit)
+    # (over Python ints: a numpy scalar per bit costs several times more)
+    for bit in np.asarray(bits, dtype=np.uint8).tolist():
+        feedback = ((crc >> 15) & 1) ^ bit
         crc = (crc << 1) & 0xFFFF
         if feedback:
             crc ^= 0x1021
