@@ -4,8 +4,7 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
-from .burst_mapping import (HEADER_OFDM_SYMBOLS, MAX_BURST_OFDM_SYMBOLS, burst_symbols,
-                            payload_ofdm_symbols)
+from .burst_mapping import HEADER_OFDM_SYMBOLS, MAX_BURST_OFDM_SYMBOLS, bursts_symbols, payload_ofdm_symbols
 from .mcs import get_mcs
 from .ofdm_params import LENGTH_TAG, OfdmParams
 from .payload_code import warm_up_codes
@@ -16,7 +15,9 @@ _MAX_BURST_SYMBOLS = 2 * MAX_BURST_OFDM_SYMBOLS * 48
 
 
 class BurstMapperBlock(gr.basic_block):
-    """Codes and maps each packet, once per packet, in numpy.
+    """Codes and maps packets in numpy: the packets of one size that a
+    ``work()`` call completes, as one batch (numpy's cost per call, not the
+    arithmetic, is most of a packet's).
 
     Input: ``uint8`` tagged stream, one packet per ``packet_len`` tag.
     Output: ``complex64`` tagged stream of each burst's data-carrier
@@ -51,6 +52,7 @@ class BurstMapperBlock(gr.basic_block):
             if pmt.symbol_to_string(tag.key) == LENGTH_TAG:
                 lengths[tag.offset - start] = int(pmt.to_long(tag.value))
         consumed = produced = 0
+        packets = []  # (where its symbols go, bytes, packet number)
         while consumed < len(data):
             length = lengths.get(consumed)
             if length is None:  # bytes outside any packet: skip to the next tag
@@ -69,13 +71,18 @@ class BurstMapperBlock(gr.basic_block):
                 * len(self.params.data_carriers)
             if produced + n_symbols > len(out):
                 break  # no room: the scheduler calls again with more space
-            symbols = burst_symbols(bytes(data[consumed:consumed + length]), self.mcs,
-                                    self.packet_number, self.params)
-            out[produced:produced + symbols.size] = symbols
+            packets.append((produced, bytes(data[consumed:consumed + length]), self.packet_number))
             self.add_item_tag(0, self.nitems_written(0) + produced, pmt.intern(LENGTH_TAG),
-                              pmt.from_long(symbols.size))
-            produced += symbols.size
+                              pmt.from_long(n_symbols))
+            produced += n_symbols
             consumed += length
             self.packet_number = (self.packet_number + 1) % 256
+        by_size = {}
+        for packet in packets:
+            by_size.setdefault(len(packet[1]), []).append(packet)
+        for group in by_size.values():
+            symbols = bursts_symbols([p[1] for p in group], self.mcs, [p[2] for p in group], self.params)
+            for (first, _, _), row in zip(group, symbols):
+                out[first:first + row.size] = row
         self.consume(0, consumed)
         return produced

@@ -7,13 +7,13 @@ allocator adds the preamble and pilots around them.
 """
 
 from functools import lru_cache
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import numpy as np
 
 from .mcs import Mcs, get_mcs
 from .ofdm_params import OfdmParams
-from .payload_code import DecodedPayload, coded_length, decode_payloads, encode_payload
+from .payload_code import DecodedPayload, coded_length, decode_payloads, encode_payloads
 from .phy_header import HEADER_CODED_BITS, PhyHeader, decode_headers, encode_header
 from .qam import demap_maxlog, map_bits
 
@@ -82,20 +82,34 @@ def burst_symbols(data: bytes, mcs, packet_number: int, params: OfdmParams) -> n
     -------
     np.ndarray, shape ``((2 + n_payload_sym) * n_data,)``, dtype ``complex64``
     """
+    return bursts_symbols([data], mcs, [packet_number], params)[0]
+
+
+def bursts_symbols(payloads: Sequence[bytes], mcs, packet_numbers: Sequence[int],
+                   params: OfdmParams) -> np.ndarray:
+    """:func:`burst_symbols` of several payloads of one size, in one pass of
+    numpy calls (a transmitter's packets of a work() call).
+
+    Returns
+    -------
+    np.ndarray, shape ``(len(payloads), (2 + n_payload_sym) * n_data)``, dtype ``complex64``
+    """
     mcs = get_mcs(mcs)
-    header = header_symbols(PhyHeader(len(data), mcs.index, packet_number % 256))
-    coded = encode_payload(data, mcs)
-    n_sym = data_ofdm_symbols(len(data), mcs, params)
-    padding = n_sym * len(params.data_carriers) * mcs.bits_per_symbol - coded.size
-    coded = np.concatenate([coded, filler_bits(padding)])
-    payload = map_bits(coded, mcs.constellation)
+    n_bytes = len(payloads[0])
+    headers = np.stack([header_symbols(PhyHeader(n_bytes, mcs.index, number % 256))
+                        for number in packet_numbers])
+    coded = encode_payloads(payloads, mcs)
+    n_sym = data_ofdm_symbols(n_bytes, mcs, params)
+    padding = n_sym * len(params.data_carriers) * mcs.bits_per_symbol - coded.shape[1]
+    coded = np.concatenate([coded, np.broadcast_to(filler_bits(padding), (len(payloads), padding))], axis=1)
+    payload = map_bits(coded, mcs.constellation).reshape(len(payloads), -1)
     if mcs.midamble_period:
-        rows = midamble_rows(payload_ofdm_symbols(len(data), mcs, params), mcs.midamble_period)
-        grid = np.empty((rows.size, len(params.data_carriers)), dtype=np.complex64)
-        grid[rows] = midamble_symbols(params)
-        grid[~rows] = payload.reshape(-1, len(params.data_carriers))
-        payload = grid.reshape(-1)
-    return np.concatenate([header, payload])
+        rows = midamble_rows(payload_ofdm_symbols(n_bytes, mcs, params), mcs.midamble_period)
+        grid = np.empty((len(payloads), rows.size, len(params.data_carriers)), dtype=np.complex64)
+        grid[:, rows] = midamble_symbols(params)
+        grid[:, ~rows] = payload.reshape(len(payloads), -1, len(params.data_carriers))
+        payload = grid.reshape(len(payloads), -1)
+    return np.concatenate([headers, payload], axis=1)
 
 
 def headers_from_symbols(symbols: np.ndarray, noise_var: np.ndarray) -> List[Optional[PhyHeader]]:

@@ -17,7 +17,7 @@ modulation).
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -70,8 +70,11 @@ class DecodedPayload:
 
 
 @lru_cache(maxsize=64)
+@lru_cache(maxsize=256)
 def _pn_sequence(n_bits: int) -> np.ndarray:
-    return np.random.RandomState(_PN_SEED).randint(0, 2, n_bits).astype(np.uint8)
+    sequence = np.random.RandomState(_PN_SEED).randint(0, 2, n_bits).astype(np.uint8)
+    sequence.setflags(write=False)  # (cached: a transmitter repeats a few sizes)
+    return sequence
 
 
 @lru_cache(maxsize=256)
@@ -134,17 +137,32 @@ def encode_payload(data: bytes, mcs: Mcs) -> np.ndarray:
     -------
     np.ndarray, shape ``(coded_length(len(data), mcs),)``, dtype ``uint8``
     """
-    if not data:
+    return encode_payloads([data], mcs)[0]
+
+
+def encode_payloads(payloads: Sequence[bytes], mcs: Mcs) -> np.ndarray:
+    """:func:`encode_payload` of several payloads of one size, in one pass
+    of numpy calls (a transmitter's packets of a work() call).
+
+    Returns
+    -------
+    np.ndarray, shape ``(len(payloads), coded_length(n_bytes, mcs))``, dtype ``uint8``
+    """
+    sizes = {len(data) for data in payloads}
+    if len(sizes) != 1:
+        raise ValueError(f"payloads to encode together must share one size, got sizes {sorted(sizes)}")
+    if not sizes.pop():
         raise ValueError("cannot encode an empty payload")
-    info = np.unpackbits(np.frombuffer(bytes(data), dtype=np.uint8))
+    info = np.unpackbits(np.frombuffer(b"".join(bytes(data) for data in payloads), dtype=np.uint8)
+                         ).reshape(len(payloads), -1)
     if mcs.code == "none":
         coded = info
     elif mcs.code == "cc57":
-        coded = _cc57_encode(info)
+        coded = np.stack([_cc57_encode(row) for row in info])
     else:
         coded = _ldpc_encode(info, mcs.rate)
-    coded = coded ^ _pn_sequence(coded.size)
-    return coded[_interleaver(coded.size)]
+    coded = coded ^ _pn_sequence(coded.shape[1])
+    return coded[:, _interleaver(coded.shape[1])]
 
 
 def decode_payload(llr: np.ndarray, n_bytes: int, mcs: Mcs,
@@ -232,14 +250,14 @@ def decode_payloads(llr: np.ndarray, n_bytes: int, mcs: Mcs,
 
 
 def _ldpc_encode(info: np.ndarray, rate: float) -> np.ndarray:
-    code, sizes, sent = _ldpc_layout(info.size, rate)
-    words = np.zeros((len(sizes), code.k), dtype=np.uint8)
-    start = 0
-    for i, b in enumerate(sizes):
-        words[i, :b] = info[start:start + b]
-        start += b
-    codewords = code.encode(words)
-    return np.concatenate([codewords[i, positions] for i, positions in enumerate(sent)])
+    """Coded bits of payloads' information bits, rows ``(n_payloads, n_info)``
+    -> ``(n_payloads, coded_length)``."""
+    n_payloads, n_info = info.shape
+    plan = _ldpc_plan(n_info, rate)
+    words = np.zeros((n_payloads * plan.template.shape[0], plan.code.k), dtype=np.uint8)
+    words.reshape(n_payloads, -1)[:, plan.info_rank] = info
+    codewords = plan.code.encode(words).reshape(n_payloads, -1)
+    return codewords[:, plan.sent]
 
 
 @dataclass(frozen=True)
