@@ -10,7 +10,7 @@ from tokencom_sdr.phy.mcs import MCS_BY_NAME, MCS_NAMES, get_mcs
 from tokencom_sdr.phy.payload_code import coded_length, decode_payload, encode_payload
 from tokencom_sdr.phy import phy_header
 from tokencom_sdr.phy.phy_header import (MAX_PAYLOAD_BYTES, PhyHeader, crc16_ccitt, decode_header,
-                                         encode_header, header_code)
+                                         decode_headers, encode_header, header_code)
 from tokencom_sdr.phy.qam import (BITS_PER_SYMBOL, constellation, demap_maxlog, hard_decision,
                                   map_bits)
 
@@ -227,6 +227,47 @@ def test_header_with_a_valid_codeword_but_a_wrong_crc_is_rejected(crc_bit):
     (Removing the CRC comparison in decode_header makes this fail.)"""
     llr = _header_llrs(_header_info_bits(100, 3, 9, crc_error=1 << crc_bit))
     assert decode_header(llr) is None
+
+
+def _unconverged_header_llrs(info_bits, flips=20, seed=0) -> np.ndarray:
+    """LLRs on which the header's LDPC decoding does not converge, yet its
+    information bits come out right: confident (50) information bits, and
+    ``flips`` of the 54 parity bits sent wrong at the usual confidence (8)."""
+    llr = _header_llrs(info_bits)
+    is_info = np.isin(phy_header._sent_positions(), header_code().info_positions)
+    llr = np.where(is_info, 50.0, 8.0).astype(np.float32) * np.sign(llr)
+    wrong = np.random.default_rng(seed).choice(np.flatnonzero(~is_info), flips, replace=False)
+    llr[wrong] *= -1
+    return llr
+
+
+def test_header_whose_decoding_does_not_converge_is_rejected_despite_a_good_crc():
+    info = _header_info_bits(100, 3, 9)
+    llr = _unconverged_header_llrs(info)
+    code = header_code()
+    channel = np.zeros((1, code.n), dtype=np.float32)
+    channel[:, phy_header._sent_positions()] = llr * phy_header._pn_sign()
+    result = code.decode(channel)
+    # The premise: the decoder gives up, with the information bits right.
+    assert not result.converged[0] and np.array_equal(result.info_bits[0], info)
+    assert decode_header(llr) is None
+
+
+def test_headers_decode_as_a_batch_row_by_row():
+    rng = np.random.default_rng(3)
+    rows = np.stack([_header_llrs(_header_info_bits(1234, 7, 200)), rng.normal(0, 3, 96),
+                     _unconverged_header_llrs(_header_info_bits(100, 3, 9)),
+                     _header_llrs(_header_info_bits(60, 2, 1, crc_error=4)),
+                     _header_llrs(_header_info_bits(17, 1, 255))])
+    assert decode_headers(rows) == [PhyHeader(1234, 7, 200), None, None, None, PhyHeader(17, 1, 255)]
+    assert decode_headers(rows) == [decode_header(row) for row in rows]
+    assert decode_headers(rows[:0]) == []
+
+
+@pytest.mark.parametrize("shape", [(96,), (2, 95), (1, 97), (2, 48, 2)])
+def test_headers_of_the_wrong_shape_are_a_clear_error(shape):
+    with pytest.raises(ValueError, match=rf"^headers need 96 LLRs per row, got shape \({shape[0]},"):
+        decode_headers(np.zeros(shape, dtype=np.float32))
 
 
 @pytest.mark.parametrize("reserved", [1, 2, 3])

@@ -114,10 +114,10 @@ def decode_header(llr: np.ndarray) -> Optional[PhyHeader]:
     ----------
     llr : np.ndarray, shape ``(96,)``, float (positive favours 0)
     """
-    llr = np.asarray(llr, dtype=np.float32).reshape(-1)
+    llr = np.asarray(llr)
     if llr.size != HEADER_CODED_BITS:
         raise ValueError(f"header needs {HEADER_CODED_BITS} LLRs, got {llr.size}")
-    return decode_headers(llr[None, :])[0]
+    return decode_headers(llr.reshape(1, HEADER_CODED_BITS))[0]
 
 
 def decode_headers(llr: np.ndarray) -> List[Optional[PhyHeader]]:
@@ -131,7 +131,7 @@ def decode_headers(llr: np.ndarray) -> List[Optional[PhyHeader]]:
     -------
     list of PhyHeader or None, one per row
     """
-    llr = np.asarray(llr, dtype=np.float32)
+    llr = np.asarray(llr)  # (cast to float32 where it is written into the channel)
     if llr.ndim != 2 or llr.shape[1] != HEADER_CODED_BITS:
         raise ValueError(f"headers need {HEADER_CODED_BITS} LLRs per row, got shape {llr.shape}")
     code = header_code()
