@@ -78,7 +78,7 @@ class BurstDecoderBlock(gr.sync_block):
     """Samples and sync triggers in, decoded packets out as PDUs.
 
     Input 0: ``complex64`` received samples. Input 1: ``uint8`` trigger
-    stream aligned with it (``ofdm_sync_sc_cfb`` output 1: nonzero where a
+    stream aligned with it (the Schmidl & Cox detector's output: nonzero where a
     burst's preamble was detected, ``trigger_lag`` samples after its first
     sample).
 

@@ -1,10 +1,11 @@
 """OFDM burst receiver as a GNU Radio hierarchical block."""
 
-from gnuradio import blocks, digital, gr
+from gnuradio import blocks, gr
 
 from .burst_decoder_block import BurstDecoderBlock
 from .hier_message_ports import export_message_output
 from .non_finite_guard import NonFiniteHold
+from .schmidl_cox import SchmidlCoxDetector
 from .ofdm_params import OfdmParams
 
 DEFAULT_SYNC_THRESHOLD = 0.3
@@ -20,7 +21,8 @@ _DECODER_INPUT_ITEMS = 1 << 16
 class OfdmBurstRx(gr.hier_block2):
     """OFDM bursts in, decoded packets out as PDUs, with soft information.
 
-    Sample-rate work is gr-digital's C++ Schmidl & Cox timing detector. One
+    Sample-rate work is a Schmidl & Cox timing detector in GNU Radio's C++
+    blocks (:mod:`.schmidl_cox`: gr-digital's, with running sums). One
     Python block (:class:`~.burst_decoder_block.BurstDecoderBlock`) takes
     the samples and the detector's triggers in large chunks, buffers each
     burst itself and does everything else once per burst in numpy (see
@@ -70,27 +72,21 @@ class OfdmBurstRx(gr.hier_block2):
             raise ValueError(f"sync_threshold must lie in (0, 1), got {sync_threshold}")
         self.params = params = params or OfdmParams()
 
-        self.sync_detector = digital.ofdm_sync_sc_cfb(params.fft_len, params.cp_len, False, sync_threshold)
-        # The detector's own frequency estimate is unused: each burst's
-        # offset is estimated from its preamble, in the decoder.
-        self.frequency_sink = blocks.null_sink(gr.sizeof_float)
         self.decoder = BurstDecoderBlock(params, trigger_lag=params.symbol_len - MARK_LEAD,
                                          channel_tracking=channel_tracking)
         # Each work() call of a Python block costs tens of microseconds of
         # scheduling and wrapping, and the decoder decodes the headers and
         # payloads a call completes as batches: large input buffers let it
-        # take many bursts per call. (The buffers in front of it belong to
-        # the blocks upstream, hence copies.) Non-finite samples are held
-        # out of the detector here, and zeroed (and counted) by the decoder.
+        # take many bursts per call (the sample buffer in front of it
+        # belongs to the block upstream, hence a copy). Non-finite samples
+        # are held out of the detector, and zeroed (and counted) by the decoder.
         self.sample_buffer = blocks.copy(gr.sizeof_gr_complex)
         self.sample_buffer.set_min_output_buffer(0, _DECODER_INPUT_ITEMS)
-        self.trigger_buffer = blocks.copy(gr.sizeof_char)
-        self.trigger_buffer.set_min_output_buffer(0, _DECODER_INPUT_ITEMS)
         self.detector_input = NonFiniteHold()
+        self.sync_detector = SchmidlCoxDetector(params.fft_len, params.cp_len, sync_threshold,
+                                                output_items=_DECODER_INPUT_ITEMS)
         self.connect(self, self.sample_buffer, (self.decoder, 0))
-        self.connect(self, self.detector_input, self.sync_detector)
-        self.connect((self.sync_detector, 0), self.frequency_sink)
-        self.connect((self.sync_detector, 1), self.trigger_buffer, (self.decoder, 1))
+        self.connect(self, self.detector_input, self.sync_detector, (self.decoder, 1))
         export_message_output(self, self.decoder, "pdus")
         export_message_output(self, self.decoder, "symbols")
 
