@@ -47,17 +47,22 @@ class BurstMapperBlock(gr.basic_block):
     def general_work(self, input_items, output_items):
         data, out = input_items[0], output_items[0]
         start = self.nitems_read(0)
+        # Only packets that start within the bytes this call's output could
+        # code (a symbol carries at most bits_per_symbol payload bits): a
+        # source that delivers all its packets at once would otherwise have
+        # every remaining tag read again on every call.
+        window = min(len(data), len(out) * self.mcs.bits_per_symbol // 8 + 1)
         lengths = {}
-        for tag in self.get_tags_in_window(0, 0, len(data)):
+        for tag in self.get_tags_in_window(0, 0, window):
             if pmt.symbol_to_string(tag.key) == LENGTH_TAG:
                 lengths[tag.offset - start] = int(pmt.to_long(tag.value))
         consumed = produced = 0
         packets = []  # (where its symbols go, bytes, packet number)
-        while consumed < len(data):
+        while consumed < window:
             length = lengths.get(consumed)
             if length is None:  # bytes outside any packet: skip to the next tag
                 following = [o for o in lengths if o > consumed]
-                consumed = min(following) if following else len(data)
+                consumed = min(following) if following else window
                 continue
             if consumed + length > len(data):
                 break  # wait for the rest of the packet
