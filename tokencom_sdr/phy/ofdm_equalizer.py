@@ -193,16 +193,15 @@ def _carriers(Y: np.ndarray, carrier_offset, carriers: np.ndarray) -> np.ndarray
     carrier_offset : int or np.ndarray of ints
     carriers : np.ndarray, shape ``(n_carriers,)``, int
     """
+    # Both ways give a row-major array, whatever the layout of Y (indexing
+    # with [..., carriers] would not): numpy sums a row in another order when
+    # it is strided, and a burst must come out the same whichever others
+    # share its batch (a replay decodes as live).
     offset = np.asarray(carrier_offset)
     if offset.ndim == 0 or (offset == offset.flat[0]).all():
-        picked = Y[..., carriers + int(offset.flat[0])]
-    else:
-        index = (carriers + offset.reshape((-1,) + (1,) * (Y.ndim - 1)))
-        picked = np.take_along_axis(Y, np.broadcast_to(index, Y.shape[:-1] + (carriers.size,)), axis=-1)
-    # Row-major, whatever the layout of Y: numpy sums a row in another order
-    # when it is strided, and a burst must come out the same whichever
-    # others share its batch (a replay decodes as live).
-    return np.ascontiguousarray(picked)
+        return np.take(Y, carriers + int(offset.flat[0]), axis=-1)
+    index = (carriers + offset.reshape((-1,) + (1,) * (Y.ndim - 1)))
+    return np.take_along_axis(Y, np.broadcast_to(index, Y.shape[:-1] + (carriers.size,)), axis=-1)
 
 
 @lru_cache(maxsize=1)
