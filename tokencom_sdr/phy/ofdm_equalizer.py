@@ -1,8 +1,10 @@
 """Per-burst OFDM synchronisation and equalisation in numpy.
 
-Works on the raw samples of one burst as the burst decoder cuts them
+Works on the raw samples of bursts as the burst decoder cuts them
 (cyclic prefixes kept), and on their FFTs (fft-shifted: DC at index
-fft_len/2). From the preamble it finds the frequency offset (fine, from the
+fft_len/2): of one burst, or of a batch along a leading axis, every burst
+computed exactly as it would be alone (no BLAS products, row-major
+operands, no large temporaries multiplied in place). From the preamble it finds the frequency offset (fine, from the
 first symbol's halves; whole carriers, from the second symbol), the channel
 and the symbol timing. Then per group of symbols it
 
@@ -17,49 +19,12 @@ and the symbol timing. Then per group of symbols it
    soft demapping needs (noise over |H|^2: weak carriers give weak LLRs).
 """
 
-import cmath
-import math
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from .ofdm_params import OfdmParams, make_pilot_symbols
-
-
-@dataclass(frozen=True)
-class EqualizedBurst:
-    """Equalised data carriers of ``n_sym`` OFDM symbols.
-
-    Attributes
-    ----------
-    symbols : np.ndarray, shape ``(n_sym * n_data,)``, dtype ``complex64``
-        Data symbols in transmission order (symbol by symbol, carriers in
-        ascending order).
-    noise_var : np.ndarray, shape ``(n_sym * n_data,)``, dtype ``float32``
-        Noise variance of each equalised symbol.
-    noise_power : float
-        Noise variance per FFT bin (before equalisation).
-    snr_db : float
-        Burst SNR estimate: mean carrier power over noise, scaled back to
-        time-domain samples (gaps excluded), i.e. comparable to the channel's
-        ``snr_db``.
-    phase_slope : float
-        Common phase advance per OFDM symbol in radians (residual CFO).
-    rotation : np.ndarray, shape ``(n_sym,)``, dtype ``complex64``
-        Common phase of each symbol relative to the channel estimate.
-    correlation : np.ndarray, shape ``(n_sym,)``, dtype ``complex64``
-        Per-symbol phase reference (sum of ``Y * conj(H * X)`` over the
-        known carriers), to anchor the phase of the symbols that follow.
-    """
-
-    symbols: np.ndarray
-    noise_var: np.ndarray
-    noise_power: float
-    snr_db: float
-    phase_slope: float
-    rotation: np.ndarray
-    correlation: np.ndarray
 
 
 @lru_cache(maxsize=4)
@@ -226,109 +191,17 @@ def _phase_index(n_anchor: int, n_sym: int) -> np.ndarray:
     return index
 
 
-def _linear_phase(correlation: np.ndarray, anchor) -> (np.ndarray, float):
-    """Common phase of each symbol, modelled as ``a + b * index``.
-
-    ``correlation[i]`` is the sum of ``Y * conj(H * X)`` over the known
-    carriers of symbol ``i``; its angle is that symbol's phase and its
-    magnitude grows with how much is known. ``anchor`` holds the same for
-    symbols just before these (a decoded header: 52 known carriers each, a
-    much firmer reference than 4 pilots), at indices -len(anchor) .. -1.
-    A coarse slope from neighbour products (robust to wrapping) is refined
-    by least squares on the small residual phases, weighted by magnitude.
-
-    Returns
-    -------
-    (np.ndarray, shape ``(n_sym,)``: phase per symbol; float: slope per symbol)
-    """
-    # (Scalars go through cmath and math: numpy's per-call overhead on
-    # single values is most of this function's cost.)
-    n_anchor = 0 if anchor is None else len(anchor)
-    z = correlation if n_anchor == 0 else np.concatenate([np.asarray(anchor, dtype=np.complex64), correlation])
-    index = _phase_index(n_anchor, len(correlation))
-    if z.size == 1:
-        return np.array([cmath.phase(complex(z[0]))]), 0.0
-    coarse_slope = cmath.phase(complex(np.vdot(z[:-1], z[1:])))
-    derotated = z * np.exp(-1j * coarse_slope * index)
-    coarse_offset = cmath.phase(complex(derotated.sum()))
-    residual = np.angle(derotated * cmath.exp(-1j * coarse_offset))
-    weight = np.abs(z).astype(np.float64)
-    total = max(float(weight.sum()), 1e-12)
-    centre = float(weight @ index) / total
-    spread = float(weight @ (index - centre) ** 2)
-    slope_fix = float(weight @ ((index - centre) * residual)) / spread if spread > 0 else 0.0
-    offset_fix = float(weight @ residual) / total - slope_fix * centre
-    slope = coarse_slope + slope_fix
-    phase = (coarse_offset + offset_fix) + slope * index
-    return phase[n_anchor:], slope
-
-
-def equalize_burst(fft_symbols: np.ndarray, channel: np.ndarray, carrier_offset: int,
-                   first_pilot_index: int, params: OfdmParams,
-                   known_data: np.ndarray = None, anchor: np.ndarray = None) -> EqualizedBurst:
-    """Equalise one burst's symbols.
-
-    Parameters
-    ----------
-    fft_symbols : np.ndarray, shape ``(n_sym, fft_len)``, complex
-        FFT outputs (fft-shifted), integer carrier offset not yet removed.
-    channel : np.ndarray, shape ``(fft_len,)``, complex
-        Channel estimate per carrier.
-    carrier_offset : int
-        Whole-carrier frequency offset: carrier ``c`` sits in bin
-        ``c + carrier_offset``.
-    first_pilot_index : int
-        Index into the pilot sequence of the first symbol (the carrier
-        allocator counts symbols from the first one after the preamble).
-    params : OfdmParams
-    known_data : np.ndarray, shape ``(n_sym * n_data,)``, optional
-        Transmitted data symbols when they are known (a decoded header):
-        they join the pilots in the phase and noise estimates.
-    anchor : np.ndarray, shape ``(n_anchor,)``, complex, optional
-        Phase references of the symbols just before these (see
-        :func:`_linear_phase`), from :attr:`EqualizedBurst.correlation`.
-    """
-    # Written for few numpy calls: a burst's arrays are small, so each call's
-    # fixed overhead, not the arithmetic, is what this costs.
-    Y = np.asarray(fft_symbols, dtype=np.complex64).reshape(-1, params.fft_len)
-    n_sym = Y.shape[0]
-    data_idx, pilot_idx = carrier_indices(params)
-    H = np.asarray(channel, dtype=np.complex64)
-    H_data, H_pilot = H[data_idx], H[pilot_idx]
-    # An integer carrier offset moves every carrier by the same number of bins.
-    Y_data = Y[:, data_idx + carrier_offset]
-    Y_pilot = Y[:, pilot_idx + carrier_offset]
-    reference = H_pilot * pilot_rows(first_pilot_index, n_sym)
-    correlation = (Y_pilot * np.conj(reference)).sum(axis=1)
-    if known_data is not None:
-        known_reference = H_data * np.asarray(known_data, dtype=np.complex64).reshape(n_sym, -1)
-        correlation += (Y_data * np.conj(known_reference)).sum(axis=1)
-    phase, slope = _linear_phase(correlation, anchor)
-    rotation = np.exp(1j * phase).astype(np.complex64)[:, None]
-
-    error = (Y_pilot - reference * rotation).ravel()
-    squared_error = np.vdot(error, error).real
-    count = Y_pilot.size
-    if known_data is not None:
-        error = (Y_data - known_reference * rotation).ravel()
-        squared_error += np.vdot(error, error).real
-        count += Y_data.size
-    noise_power = max(float(squared_error) / count, 1e-12)
-
-    data_power = (H_data.real ** 2 + H_data.imag ** 2)
-    gain = np.maximum(data_power, 1e-12)
-    symbols = Y_data * (np.conj(H_data) / gain) * np.conj(rotation)
-    noise_var = np.tile((noise_power / gain).astype(np.float32), n_sym)
-    signal = (float(data_power.sum()) + float(np.vdot(H_pilot, H_pilot).real)) / (len(data_idx) + len(pilot_idx))
-    snr = signal / noise_power * (len(data_idx) + len(pilot_idx)) / params.fft_len
-    return EqualizedBurst(symbols.reshape(-1), noise_var, noise_power,
-                          10 * math.log10(max(snr, 1e-12)), slope, rotation.reshape(-1),
-                          correlation.astype(np.complex64))
-
-
 def _linear_phases(correlation: np.ndarray, anchor) -> (np.ndarray, np.ndarray):
-    """:func:`_linear_phase` of several bursts at once: the same estimate,
-    written along a leading burst axis.
+    """Common phase of each symbol of each burst, modelled as ``a + b * index``.
+
+    ``correlation[j, i]`` is the sum of ``Y * conj(H * X)`` over the known
+    carriers of symbol ``i`` of burst ``j``; its angle is that symbol's
+    phase and its magnitude grows with how much is known. ``anchor`` holds
+    the same for symbols just before these (a decoded header: 52 known
+    carriers each, a much firmer reference than 4 pilots), at indices
+    -n_anchor .. -1. A coarse slope from neighbour products (robust to
+    wrapping) is refined by least squares on the small residual phases,
+    weighted by magnitude.
 
     Parameters
     ----------
@@ -365,9 +238,29 @@ def _linear_phases(correlation: np.ndarray, anchor) -> (np.ndarray, np.ndarray):
 
 @dataclass(frozen=True)
 class EqualizedBursts:
-    """:class:`EqualizedBurst`'s fields for several bursts of one length, each
-    with a leading axis of ``n_bursts`` (``symbols`` and ``noise_var``:
-    ``(n_bursts, n_sym * n_data)``; the scalars: ``(n_bursts,)``)."""
+    """Equalised data carriers of ``n_sym`` OFDM symbols of each of ``n_bursts`` bursts.
+
+    Attributes
+    ----------
+    symbols : np.ndarray, shape ``(n_bursts, n_sym * n_data)``, dtype ``complex64``
+        Data symbols in transmission order (symbol by symbol, carriers in
+        ascending order).
+    noise_var : np.ndarray, shape ``(n_bursts, n_sym * n_data)``, dtype ``float32``
+        Noise variance of each equalised symbol.
+    noise_power : np.ndarray, shape ``(n_bursts,)``, float64
+        Noise variance per FFT bin (before equalisation).
+    snr_db : np.ndarray, shape ``(n_bursts,)``, float64
+        Burst SNR estimate: mean carrier power over noise, scaled back to
+        time-domain samples (gaps excluded), i.e. comparable to the channel's
+        ``snr_db``.
+    phase_slope : np.ndarray, shape ``(n_bursts,)``, float64
+        Common phase advance per OFDM symbol in radians (residual CFO).
+    rotation : np.ndarray, shape ``(n_bursts, n_sym)``, dtype ``complex64``
+        Common phase of each symbol relative to the channel estimate.
+    correlation : np.ndarray, shape ``(n_bursts, n_sym)``, dtype ``complex64``
+        Per-symbol phase reference (sum of ``Y * conj(H * X)`` over the
+        known carriers), to anchor the phase of the symbols that follow.
+    """
 
     symbols: np.ndarray
     noise_var: np.ndarray
@@ -376,11 +269,6 @@ class EqualizedBursts:
     phase_slope: np.ndarray
     rotation: np.ndarray
     correlation: np.ndarray
-
-    def burst(self, j: int) -> EqualizedBurst:
-        return EqualizedBurst(self.symbols[j], self.noise_var[j], float(self.noise_power[j]),
-                              float(self.snr_db[j]), float(self.phase_slope[j]), self.rotation[j],
-                              self.correlation[j])
 
 
 def _power(x: np.ndarray) -> np.ndarray:
@@ -394,23 +282,29 @@ def equalize_bursts(fft_symbols: np.ndarray, channel: np.ndarray, carrier_offset
                     first_pilot_index: int, params: OfdmParams,
                     known_data: np.ndarray = None, anchor: np.ndarray = None) -> EqualizedBursts:
     """Equalise several bursts of the same length at once, each with its own
-    channel, carrier offset and anchor, as :func:`equalize_burst` does one
-    by one (the arrays gain a leading axis of ``n_bursts``).
-
-    The same estimator written twice, on purpose: numpy's fixed cost per
-    call dominates on one burst's small arrays, so the single-burst version
-    is written for the fewest calls on scalars (the header, decoded before
-    the next burst can be located), and this one pays each call once for a
-    whole batch (the payloads of a chunk). ``tests/phy/test_phy_equalizer``
-    checks that the two agree.
+    channel, carrier offset and anchor (the headers, or the payloads, that a
+    chunk of samples completes). Each burst comes out exactly as it would
+    alone (see :func:`_carriers`).
 
     Parameters
     ----------
     fft_symbols : np.ndarray, shape ``(n_bursts, n_sym, fft_len)``, complex
+        FFT outputs (fft-shifted), integer carrier offset not yet removed.
     channel : np.ndarray, shape ``(n_bursts, fft_len)``, complex
+        Channel estimate per carrier.
     carrier_offset : np.ndarray, shape ``(n_bursts,)``, int
+        Whole-carrier frequency offset: carrier ``c`` sits in bin
+        ``c + carrier_offset``.
+    first_pilot_index : int
+        Index into the pilot sequence of the first symbol (the carrier
+        allocator counts symbols from the first one after the preamble).
+    params : OfdmParams
     known_data : np.ndarray, shape ``(n_bursts, n_sym * n_data)``, optional
+        Transmitted data symbols when they are known (a decoded header):
+        they join the pilots in the phase and noise estimates.
     anchor : np.ndarray, shape ``(n_bursts, n_anchor)``, complex, optional
+        Phase references of the symbols just before these (see
+        :func:`_linear_phases`), from :attr:`EqualizedBursts.correlation`.
     """
     # Written for few numpy calls: a burst's arrays are small, so each call's
     # fixed overhead, not the arithmetic, is what this costs; a batch of
