@@ -2,10 +2,12 @@
 
 The receiver block (:mod:`.burst_decoder_block`) cuts a burst out of the
 sample stream where the Schmidl & Cox detector triggered and calls these two
-functions, once per burst each. They have no GNU Radio state, so they can be
-tested and timed on plain arrays.
+steps, for the bursts a chunk of samples completes as batches (each burst
+decoded exactly as it would be alone). They have no GNU Radio state, so they
+can be tested and timed on plain arrays.
 
-Header (:func:`decode_header_window`): the fine frequency offset from the
+Header (:func:`decode_header_window`, or :func:`decode_header_windows` for
+several at once): the fine frequency offset from the
 halves of the first preamble symbol (latched per burst, so a later false
 trigger cannot change it mid-burst as it would a free-running mixer); FFT;
 the whole-carrier offset and the channel from the second preamble symbol;
