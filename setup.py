@@ -43,6 +43,9 @@ setup(
         # existing scheduler), results as Parquet. pyarrow 23+ refuses numpy
         # < 2 at import (constraints.txt pins it too).
         "dask[distributed]==2026.8.0",
+        # One BLAS/OpenMP thread per sweep point: an idle OpenBLAS thread
+        # spins in sched_yield and took a third of a serial point's CPU.
+        "threadpoolctl>=3.1",
         "pyarrow>=14,<23",
         # Range coding of text tokens with the context model's prior
         # (tokencom_sdr.compression, tokencom bits-eval); 0.5.0 verified

@@ -197,10 +197,20 @@ def run_point(point: SweepPoint, config: SweepConfig) -> Dict[str, object]:
         beside them; no token fields.
     """
     import torch
+    from threadpoolctl import threadpool_limits
 
     # One thread per point: the Dask workers are one process per core, and a
-    # serial run must compute exactly what a worker does.
+    # serial run must compute exactly what a worker does. That holds for
+    # BLAS too (numpy's and scipy's OpenBLAS, torch's OpenMP), which Dask's
+    # nannies limit by environment: in a serial run, OpenBLAS's idle worker
+    # thread spun in sched_yield for about 45 ms of CPU per 110 ms point.
+    # (Limited at every point: a library may first load during one.)
     torch.set_num_threads(1)
+    with threadpool_limits(limits=1):
+        return _run_point(point, config)
+
+
+def _run_point(point: SweepPoint, config: SweepConfig) -> Dict[str, object]:
     start = time.perf_counter()
     link = _link_config(point, config)
     if point.recovery in TEXT_BASELINES + IMAGE_BASELINES:
