@@ -259,3 +259,23 @@ def test_cluster_tasks_deal_every_point_once(points, workers, tasks):
     # Dealt: a task holds points from across the grid, not one stretch of it.
     if tasks > 1 and points > tasks:
         assert chunks[0][:2] == [0, tasks]
+
+
+@pytest.mark.timeout(120)
+def test_local_workers_have_one_blas_thread_no_malloc_trim_and_no_profiler():
+    """Settings that measurably slow a point (see sweep_runner) stay off,
+    in the first workers and in those a restart brings."""
+    from tokencom_sdr.experiments import sweep_runner
+
+    client, cluster = sweep_runner._start_client("local", 1)
+    try:
+        for _ in range(2):
+            settings = client.run(lambda: (
+                __import__("os").environ.get("OPENBLAS_NUM_THREADS"),
+                __import__("os").environ.get("MALLOC_TRIM_THRESHOLD_"),
+                __import__("dask").config.get("distributed.worker.profile.enabled")))
+            assert list(settings.values()) == [("1", None, False)]
+            client.restart()
+    finally:
+        client.close()
+        cluster.close()

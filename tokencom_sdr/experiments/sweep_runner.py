@@ -36,6 +36,7 @@ cluster's workers.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import time
@@ -56,8 +57,8 @@ SCHEDULERS = ("serial", "local")
 #: (one BLAS/OpenMP thread per worker) without its ``MALLOC_TRIM_THRESHOLD_``
 #: of 64 KiB, which made glibc hand freed memory back to the kernel so often
 #: that a point's page faults grew tenfold (12,800 a point) and its time by
-#: 7 to 16 %: a point builds and drops flowgraphs and models' activations
-#: of a few MB each.
+#: 7 to 16 % (a point builds and drops flowgraphs and activations of a few
+#: MB each).
 WORKER_ENVIRONMENT = {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1}
 
 #: Tasks each worker gets per round on a cluster: enough that the workers
@@ -99,10 +100,18 @@ def _start_client(scheduler: str, workers: Optional[int]):
         import dask
 
         count = workers or os.cpu_count() or 1
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENVIRONMENT}):
+        # The workers' statistical profiler is off: it feeds the dashboard,
+        # which a sweep does not start, and its 100 stack samples a second,
+        # each under the GIL, cost a point about 10 %. Each nanny keeps the
+        # environment and a deep copy of the config (a shallow one would
+        # share the nested sections that leaving dask.config.set restores),
+        # so restarted workers get them too.
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENVIRONMENT,
+                              "distributed.worker.profile.enabled": False}):
             cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True,
                                    host="127.0.0.1", dashboard_address=None,
-                                   silence_logs=logging.ERROR)
+                                   silence_logs=logging.ERROR,
+                                   config=copy.deepcopy(dask.config.config))
         return Client(cluster), cluster
     if scheduler.startswith("tcp://"):
         if workers is not None:
