@@ -10,10 +10,12 @@ falls on both sides. Prints one JSON object: ``serial_s`` and
 median serial), ``rows_identical`` and the machine's load average before
 and after.
 
-Example (issue 15's measurement)::
+Examples (issue 15's measurements, in ``docs/results/sweep_speedup/``)::
 
-    .venv/bin/python bench/sweep_speedup.py docs/sweeps/example.yaml --workers 2 --repeats 2 \\
-        --json docs/results/sweep_speedup.json
+    .venv/bin/python bench/sweep_speedup.py docs/sweeps/example.yaml --workers 2 --repeats 3 \\
+        --json docs/results/sweep_speedup/example.json
+    .venv/bin/python bench/sweep_speedup.py docs/sweeps/speedup.yaml --workers 2 --repeats 2 \\
+        --json docs/results/sweep_speedup/speedup.json
 """
 
 import argparse
