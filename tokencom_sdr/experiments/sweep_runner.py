@@ -14,11 +14,10 @@ Schedulers
 
 On a cluster the points go out in tasks of several points each
 (:func:`run_points`, about ``TASKS_PER_WORKER`` tasks per worker and
-round): a point takes about 0.1 s, and a Dask task costs tens of
-milliseconds of scheduling, pickling and messages between three processes
-on the same cores, so one task per point made 2 workers barely faster than
-one process. The driver writes each row to the journal as its task
-returns, so a stopped sweep resumes where it was.
+round): a point takes about 0.1 s, and each Dask task costs scheduling,
+pickling and messages between processes that share the same cores, which
+a task of about 20 points pays once. The driver writes each row to the
+journal as its task returns, so a stopped sweep resumes where it was.
 
 Worker recycling: a flowgraph built and dropped in one process used to
 leave GNU Radio's SysV buffers behind (issue 16, fixed since for our
