@@ -69,7 +69,6 @@ class DecodedPayload:
     coded_llr: Optional[np.ndarray] = None
 
 
-@lru_cache(maxsize=64)
 @lru_cache(maxsize=256)
 def _pn_sequence(n_bits: int) -> np.ndarray:
     sequence = np.random.RandomState(_PN_SEED).randint(0, 2, n_bits).astype(np.uint8)
