@@ -199,8 +199,12 @@ class TextTokenizer:
         text : str
             As for :meth:`encode` (not checked here: any ``str`` is counted).
         """
-        return sum(self._word_count(word)
-                   for word, _ in self._tokenizer.pre_tokenizer.pre_tokenize_str(text))
+        return sum(self._word_count(word) for word, _ in self._words(text))
+
+    def _words(self, text: str):
+        """The pre-tokenizer's words of ``text``: ``[(word, (start, stop)), ...]``
+        (character offsets into ``text``)."""
+        return self._tokenizer.pre_tokenizer.pre_tokenize_str(text)
 
     def _word_count(self, word: str) -> int:
         n = self._word_counts.get(word)
@@ -415,7 +419,7 @@ class PrefixTokenCounter:
     def append(self, piece: str) -> None:
         """Append ``piece`` to the text."""
         text = self._tail + piece
-        words = self._tokenizer._tokenizer.pre_tokenizer.pre_tokenize_str(text)
+        words = self._tokenizer._words(text)
         if len(words) <= self.TAIL_WORDS:
             self._tail = text
             return
