@@ -26,8 +26,9 @@ setup(
         "tqdm>=4.60",
         "matplotlib>=3.6",
         "scipy>=1.10",
-        # LDPC belief-propagation decoder (C++), used for every LDPC MCS.
-        "ldpc==2.4.1",
+        # Compiles the LDPC min-sum decoder (tokencom_sdr/phy/min_sum.py);
+        # 0.60 supports numpy 1.26 and Python 3.11.
+        "numba==0.60.0",
         # Soft Viterbi for TokCom's reference K=3 (5,7) convolutional code:
         # gr-fec's cc_decoder only supports K=7.
         "scikit-commpy==0.8.0",
@@ -53,7 +54,9 @@ setup(
         "constriction==0.5.0",
     ],
     extras_require={
-        "test": ["pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6.80"],
+        # ldpc: the reference BpDecoder that tests/phy/test_min_sum.py holds
+        # our min-sum decoder to, word for word.
+        "test": ["pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6.80", "ldpc==2.4.1"],
         # PlutoSDR through pyadi-iio (gr-iio from Debian is used by default).
         "radio": ["pyadi-iio>=0.0.21", "pylibiio==0.25"],
     },

@@ -1,10 +1,11 @@
-"""LDPC codes from alist files, decoded by the maintained PyPI ``ldpc`` package.
+"""LDPC codes from alist files: systematic encoding and scaled min-sum decoding.
 
-Encoding is ours (a systematic generator matrix derived from the parity-check
-matrix once, by GF(2) elimination); decoding is ``ldpc.BpDecoder`` (C++
-belief propagation, scaled min-sum). ``BpDecoder`` takes soft input as a hard
-word plus per-bit flip probabilities ``1 / (1 + exp(|LLR|))``. A word whose
-hard decisions are already a codeword skips BP (see :meth:`LdpcCode.decode`).
+Encoding is a systematic generator matrix derived from the parity-check
+matrix once, by GF(2) elimination. Decoding is flooding scaled min-sum belief
+propagation (:mod:`.min_sum`, compiled with numba), the algorithm of the
+``ldpc`` package's ``BpDecoder`` with identical results, for a batch of words
+in one call. A word whose hard decisions are already a codeword skips BP
+(see :meth:`LdpcCode.decode`).
 
 Rate matching (see :class:`RateMatcher`) turns one mother code into any
 shorter and/or higher-rate code: *shortening* fixes trailing information bits
@@ -13,14 +14,14 @@ unsent (the decoder sees them as erasures).
 """
 
 import os
-import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Tuple
 
 import numpy as np
-import scipy.sparse as sp
+
+from .min_sum import MinSumDecoder
 
 GNURADIO_ALIST_DIR = Path("/usr/share/gnuradio/fec/ldpc")
 
@@ -164,16 +165,7 @@ class LdpcCode:
         padded = np.zeros((self.k, 64 * words), dtype=np.uint8)
         padded[:, :self.parity_positions.size] = self.G[:, self.parity_positions]
         self._parity_words = np.packbits(padded, axis=1).view(np.uint64)
-        # Import here so that the PHY without LDPC works without the package.
-        from ldpc import BpDecoder
-        self._decoder = BpDecoder(sp.csr_matrix(self.H), error_rate=0.1, max_iter=max_iterations,
-                                  bp_method="minimum_sum", ms_scaling_factor=min_sum_scaling,
-                                  schedule="parallel")
-        # One decode is several calls into the stateful decoder (set the
-        # channel, decode, read the posteriors): a receiver decodes bursts in
-        # GNU Radio's thread while it re-decodes failed codewords in another,
-        # and the code object is shared (cached), so each decode holds it.
-        self._decoder_lock = threading.Lock()
+        self._decoder = MinSumDecoder(self.H, max_iterations, min_sum_scaling)
 
     @property
     def rate(self) -> float:
@@ -224,17 +216,18 @@ class LdpcCode:
         zero-syndrome check, which BP itself would make first). Its
         posteriors are the input LLRs of the information bits, where BP
         would start from; ``iterations`` is 0. Only the other words go
-        through BP. At the SNRs a link runs at, most words pass the check,
-        and BP's per-call cost (its package copies every input and output
-        element through Python) is most of a burst's decoding time.
+        through BP, all in one call. At the SNRs a link runs at, most words
+        pass the check.
 
         Parameters
         ----------
         llr : np.ndarray, shape ``(batch, n)``, float
-            Channel LLRs (positive favours 0), any prior included; 0 for
-            bits never sent.
+            Channel LLRs (positive favours 0), any prior included; 0 (or
+            NaN) for bits never sent.
         """
-        llr = np.clip(np.asarray(llr, dtype=np.float64).reshape(-1, self.n), -_LLR_CLIP, _LLR_CLIP)
+        llr = np.asarray(llr, dtype=np.float64).reshape(-1, self.n)
+        # A NaN carries no information (an erasure); infinities are clipped.
+        llr = np.clip(np.where(np.isnan(llr), 0.0, llr), -_LLR_CLIP, _LLR_CLIP)
         batch = llr.shape[0]
         hard = (llr < 0).astype(np.uint8)
         info_bits = hard[:, self.info_positions]
@@ -244,27 +237,18 @@ class LdpcCode:
         # A systematic code: the information bits fix the parity bits.
         parity = self.parity_positions
         mismatch = (self._parity_bits(info_bits != 0) != hard[:, parity]) & (llr[:, parity] != 0)
-        # (The all-zero word always passes, which matters: BpDecoder returns
-        # it without decoding and would leave the last word's posteriors behind.)
         converged = ~mismatch.any(axis=1)
-        for i in np.flatnonzero(~converged):
-            flip_probability = 1.0 / (1.0 + np.exp(np.abs(llr[i])))
-            with self._decoder_lock:
-                # BpDecoder copies its inputs and outputs element by element
-                # with Python indexing, which is several times faster on a
-                # list or an object array than on numeric numpy arrays (0.1 ms
-                # per 1800 bits).
-                self._decoder.update_channel_probs(flip_probability.tolist())
-                # In received-vector mode BpDecoder returns the decoded
-                # codeword; its log_prob_ratios are posteriors of "bit differs
-                # from the hard input", so the sign flips where the input was a 1.
-                word = np.asarray(self._decoder.decode(hard[i].astype(object)), dtype=np.uint8)
-                posterior = np.asarray(self._decoder.log_prob_ratios, dtype=np.float32)
-                converged[i] = bool(self._decoder.converge)
-                iterations[i] = int(self._decoder.iter)
-            codeword_llr[i] = np.where(hard[i] == 1, -posterior, posterior)
-            info_bits[i] = word[self.info_positions]
-            info_llr[i] = codeword_llr[i, self.info_positions]
+        failing = np.flatnonzero(~converged)
+        if failing.size:
+            result = self._decoder.decode(llr[failing])
+            posterior = result.flip_llr.astype(np.float32)
+            # The posteriors are of "bit differs from the hard input", so
+            # the sign flips where the input was a 1.
+            codeword_llr[failing] = np.where(hard[failing] == 1, -posterior, posterior)
+            info_bits[failing] = result.decisions[:, self.info_positions]
+            info_llr[failing] = codeword_llr[failing][:, self.info_positions]
+            converged[failing] = result.converged
+            iterations[failing] = result.iterations
         return DecodeResult(info_bits, info_llr, converged, iterations, codeword_llr)
 
 

@@ -22,6 +22,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from .ldpc_code import LdpcCode, gnuradio_code
+from .min_sum import compile_decoder
 from .mcs import Mcs
 
 # gr-fec's LDPC family, smallest first: (alist, k). The k are the dimensions
@@ -116,6 +117,7 @@ def warm_up_codes() -> None:
         gnuradio_code(alist)
     from .phy_header import header_code
     header_code()
+    compile_decoder()
 
 
 def coded_length(n_bytes: int, mcs: Mcs) -> int:
