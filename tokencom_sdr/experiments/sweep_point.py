@@ -19,7 +19,7 @@ import functools
 import os
 import time
 import zlib
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -31,7 +31,7 @@ from ..metrics.image_quality import psnr
 from .conventional_link import jpeg_over_link, text_over_link
 from .sweep_config import IMAGE_BASELINES, TEXT_BASELINES, SweepConfig, SweepPoint
 
-__all__ = ["run_point", "channel_seed", "describe", "RUN_COLUMN_PREFIX", "point_source_text"]
+__all__ = ["run_point", "preload", "channel_seed", "describe", "RUN_COLUMN_PREFIX", "point_source_text"]
 
 #: Columns that describe the run rather than the result (wall time, process):
 #: they differ between runs of the same point and are left out of comparisons.
@@ -84,6 +84,38 @@ def _image_tokenizer(name: str):
 @functools.lru_cache(maxsize=16)
 def _image(source: str, max_side: int) -> np.ndarray:
     return load_image_source(source, max_side)
+
+
+def preload(points: Sequence[SweepPoint], config: SweepConfig) -> None:
+    """Load now what ``points`` will need: torch, the tokenizers, the
+    context models, the messages and images, the compiled LDPC decoder.
+
+    A local cluster's workers are forked from a process that has called
+    this, so they start with all of it (shared, copy-on-write) instead of
+    each loading it again on the same cores. Torch is set to one thread
+    first, as :func:`run_point` does: no OpenMP thread pool may exist when
+    a process forks (a child that used it would wait for threads it does
+    not have). No flowgraph is built.
+    """
+    import torch
+
+    from ..phy.min_sum import compile_decoder
+
+    torch.set_num_threads(1)
+    compile_decoder()
+    for point in points:
+        if point.modality == "text":
+            _text_tokenizer()
+            _heldout_messages(config.text_messages, config.text_message_seed)
+            if point.recovery in ("fill", "soft"):
+                _text_recovery()
+        else:
+            _image(point.source, config.image_max_side)
+            _image_tokenizer(point.tokenizer)
+            if point.recovery == "context":
+                from ..context.image_recovery import default_context_model
+
+                default_context_model(point.tokenizer)
 
 
 def point_source_text(point: SweepPoint, config: SweepConfig) -> str:
