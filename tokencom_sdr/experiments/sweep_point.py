@@ -95,27 +95,41 @@ def preload(points: Sequence[SweepPoint], config: SweepConfig) -> None:
     each loading it again on the same cores. Torch is set to one thread
     first, as :func:`run_point` does: no OpenMP thread pool may exist when
     a process forks (a child that used it would wait for threads it does
-    not have). No flowgraph is built.
+    not have). No flowgraph is built. The corpus memory (sorting 5 M
+    positions, in numpy without the GIL) is built on a second thread while
+    this one does the rest; the thread has ended when this returns.
     """
+    import threading
+
     import torch
 
+    from ..context.text_memory import default_corpus_memory
     from ..phy.min_sum import compile_decoder
 
     torch.set_num_threads(1)
-    compile_decoder()
-    for point in points:
-        if point.modality == "text":
-            _text_tokenizer()
-            _heldout_messages(config.text_messages, config.text_message_seed)
-            if point.recovery in ("fill", "soft"):
-                _text_recovery()
-        else:
-            _image(point.source, config.image_max_side)
-            _image_tokenizer(point.tokenizer)
-            if point.recovery == "context":
-                from ..context.image_recovery import default_context_model
+    text_context = any(p.modality == "text" and p.recovery in ("fill", "soft") for p in points)
+    # (If it fails there, _text_recovery below raises the error here.)
+    memory = threading.Thread(target=default_corpus_memory, name="preload corpus memory")
+    if text_context:
+        memory.start()
+    try:
+        compile_decoder()
+        for point in points:
+            if point.modality == "text":
+                _text_tokenizer()
+                _heldout_messages(config.text_messages, config.text_message_seed)
+            else:
+                _image(point.source, config.image_max_side)
+                _image_tokenizer(point.tokenizer)
+                if point.recovery == "context":
+                    from ..context.image_recovery import default_context_model
 
-                default_context_model(point.tokenizer)
+                    default_context_model(point.tokenizer)
+    finally:
+        if text_context:
+            memory.join()
+    if text_context:
+        _text_recovery()
 
 
 def point_source_text(point: SweepPoint, config: SweepConfig) -> str:
