@@ -14,7 +14,7 @@ Examples (issue 15's measurements, in ``docs/results/sweep_speedup/``)::
 
     .venv/bin/python bench/sweep_speedup.py docs/sweeps/example.yaml --workers 2 --repeats 3 \\
         --json docs/results/sweep_speedup/example.json
-    .venv/bin/python bench/sweep_speedup.py docs/sweeps/speedup.yaml --workers 2 --repeats 2 \\
+    .venv/bin/python bench/sweep_speedup.py docs/sweeps/speedup.yaml --workers 2 --repeats 3 \\
         --json docs/results/sweep_speedup/speedup.json
 """
 
