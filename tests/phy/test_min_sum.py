@@ -98,3 +98,29 @@ def test_bad_input_is_a_clear_error():
         MinSumDecoder(np.zeros((2, 3)), 5, SCALING)
     with pytest.raises(ValueError):
         MinSumDecoder(H, 5, SCALING).decode(np.ones(4))  # not a multiple of n
+
+
+@pytest.mark.timeout(120)
+def test_the_decoder_still_compiles_where_numba_cannot_cache():
+    """A read-only install run by a user without a home leaves numba no
+    place for its cache, and njit(cache=True) raises: the decoder is then
+    compiled in the process instead. (Run in a fresh interpreter, where
+    numba refuses every cache.)"""
+    import subprocess
+    import sys
+
+    script = (
+        "import numba, numpy as np\n"
+        "njit = numba.njit\n"
+        "def refusing(*args, cache=False, **kwargs):\n"
+        "    if cache:\n"
+        "        raise RuntimeError('cannot cache function: no locator available')\n"
+        "    return njit(*args, **kwargs)\n"
+        "numba.njit = refusing\n"
+        "from tokencom_sdr.phy.min_sum import MinSumDecoder\n"
+        "result = MinSumDecoder(np.array([[1, 1, 0], [0, 1, 1]]), 5, 0.75).decode("
+        "np.array([[1.0, -1.0, 2.0]]))\n"
+        "print(result.decisions.tolist(), result.converged.tolist())\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=100)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[[0, 0, 0]] [True]"

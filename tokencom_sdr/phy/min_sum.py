@@ -112,7 +112,18 @@ class MinSumDecoder:
         return MinSumResult(decisions, flip_llr, converged, iterations)
 
 
-@numba.njit(cache=True, nogil=True)
+def _compiled(function):
+    """``function`` compiled without the GIL, cached on disk where numba
+    finds a writable place (beside the module, or the user's cache folder);
+    otherwise (a read-only install run with no home) compiled anew in each
+    process, about 1.5 s."""
+    try:
+        return numba.njit(cache=True, nogil=True)(function)
+    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+        return numba.njit(nogil=True)(function)
+
+
+@_compiled
 def _decode_words(llr, flip, check_start, edge_bit, edge_check, bit_start, bit_edges, max_iterations,
                   scaling, decisions, flip_llr, converged, iterations):  # pragma: no cover - compiled
     batch, n = llr.shape
