@@ -279,37 +279,3 @@ def test_local_workers_have_one_blas_thread_no_malloc_trim_and_no_profiler():
     finally:
         client.close()
         cluster.close()
-
-
-@pytest.mark.timeout(180)
-def test_local_workers_are_forked_with_the_models_already_loaded(small_config):
-    """A local cluster's workers start with what the points need (forked
-    after the driver loaded it), first ones and restarted ones alike, and
-    keep the settings above."""
-    import os
-
-    from tokencom_sdr.experiments import sweep_runner
-
-    def worker_state():
-        import multiprocessing
-        import os
-        import sys
-
-        from tokencom_sdr.experiments import sweep_point
-
-        return (multiprocessing.parent_process() is not None, os.getppid(), "torch" in sys.modules,
-                sweep_point._text_recovery.cache_info().currsize,
-                sweep_point._image_tokenizer.cache_info().currsize,
-                os.environ.get("OPENBLAS_NUM_THREADS"),
-                __import__("dask").config.get("distributed.worker.profile.enabled"))
-
-    with sweep_runner.forked_from_here(small_config.points(), small_config):
-        client, cluster = sweep_runner._start_client("local", 1)
-        try:
-            for _ in range(2):
-                states = list(client.run(worker_state).values())
-                assert states == [(True, os.getpid(), True, 1, 1, "1", False)]
-                client.restart()
-        finally:
-            client.close()
-            cluster.close()

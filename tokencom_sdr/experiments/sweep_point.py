@@ -19,7 +19,7 @@ import functools
 import os
 import time
 import zlib
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -31,7 +31,7 @@ from ..metrics.image_quality import psnr
 from .conventional_link import jpeg_over_link, text_over_link
 from .sweep_config import IMAGE_BASELINES, TEXT_BASELINES, SweepConfig, SweepPoint
 
-__all__ = ["run_point", "preload", "channel_seed", "describe", "RUN_COLUMN_PREFIX", "point_source_text"]
+__all__ = ["run_point", "channel_seed", "describe", "RUN_COLUMN_PREFIX", "point_source_text"]
 
 #: Columns that describe the run rather than the result (wall time, process):
 #: they differ between runs of the same point and are left out of comparisons.
@@ -84,52 +84,6 @@ def _image_tokenizer(name: str):
 @functools.lru_cache(maxsize=16)
 def _image(source: str, max_side: int) -> np.ndarray:
     return load_image_source(source, max_side)
-
-
-def preload(points: Sequence[SweepPoint], config: SweepConfig) -> None:
-    """Load now what ``points`` will need: torch, the tokenizers, the
-    context models, the messages and images, the compiled LDPC decoder.
-
-    A local cluster's workers are forked from a process that has called
-    this, so they start with all of it (shared, copy-on-write) instead of
-    each loading it again on the same cores. Torch is set to one thread
-    first, as :func:`run_point` does: no OpenMP thread pool may exist when
-    a process forks (a child that used it would wait for threads it does
-    not have). No flowgraph is built. The corpus memory (sorting 5 M
-    positions, in numpy without the GIL) is built on a second thread while
-    this one does the rest; the thread has ended when this returns.
-    """
-    import threading
-
-    import torch
-
-    from ..context.text_memory import default_corpus_memory
-    from ..phy.min_sum import compile_decoder
-
-    torch.set_num_threads(1)
-    text_context = any(p.modality == "text" and p.recovery in ("fill", "soft") for p in points)
-    # (If it fails there, _text_recovery below raises the error here.)
-    memory = threading.Thread(target=default_corpus_memory, name="preload corpus memory")
-    if text_context:
-        memory.start()
-    try:
-        compile_decoder()
-        for point in points:
-            if point.modality == "text":
-                _text_tokenizer()
-                _heldout_messages(config.text_messages, config.text_message_seed)
-            else:
-                _image(point.source, config.image_max_side)
-                _image_tokenizer(point.tokenizer)
-                if point.recovery == "context":
-                    from ..context.image_recovery import default_context_model
-
-                    default_context_model(point.tokenizer)
-    finally:
-        if text_context:
-            memory.join()
-    if text_context:
-        _text_recovery()
 
 
 def point_source_text(point: SweepPoint, config: SweepConfig) -> str:

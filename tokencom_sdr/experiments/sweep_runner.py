@@ -9,8 +9,6 @@ Schedulers
     A ``distributed.LocalCluster`` on 127.0.0.1 with one single-threaded
     worker process per core (``workers`` to choose another number): GNU
     Radio and the decoders hold the GIL, so parallelism needs processes.
-    The workers are forked from the driver once it has loaded the models
-    (:func:`forked_from_here`).
 ``tcp://HOST:PORT``
     An existing Dask scheduler; its workers need this package installed.
 
@@ -37,9 +35,7 @@ cluster's workers.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import importlib
 import logging
 import os
 import time
@@ -48,11 +44,10 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from .sweep_config import SweepConfig, SweepPoint
-from .sweep_point import describe, preload, run_point
+from .sweep_point import describe, run_point
 from .sweep_results import SweepStore
 
-__all__ = ["run_sweep", "run_points", "task_chunks", "forked_from_here", "SweepRun", "SCHEDULERS",
-           "TASKS_PER_WORKER"]
+__all__ = ["run_sweep", "run_points", "task_chunks", "SweepRun", "SCHEDULERS", "TASKS_PER_WORKER"]
 
 #: Scheduler names besides ``tcp://HOST:PORT``.
 SCHEDULERS = ("serial", "local")
@@ -192,30 +187,7 @@ def task_chunks(points: Sequence[SweepPoint], workers: int) -> List[List[SweepPo
     return [list(points[k::tasks]) for k in range(tasks)]
 
 
-@contextlib.contextmanager
-def forked_from_here(points: Sequence[SweepPoint], config: SweepConfig):
-    """Within it, local Dask workers (first ones and restarted ones) are
-    forked from this process, after it has loaded what ``points`` need
-    (:func:`~tokencom_sdr.experiments.sweep_point.preload`: imports, models,
-    messages; about 3 s of a process's start). Spawned workers would each
-    load it all again, at the same time on the same cores."""
-    import dask
-
-    # Imported first: importing distributed adds its config defaults, and
-    # leaving a dask.config.set block entered before that would drop them.
-    importlib.import_module("distributed")
-
-    preload(points, config)
-    with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
-        yield
-
-
 def _run_on_dask(config, todo, scheduler, workers, finished) -> None:
-    with forked_from_here(todo, config) if scheduler == "local" else contextlib.nullcontext():
-        _run_on_client(config, todo, scheduler, workers, finished)
-
-
-def _run_on_client(config, todo, scheduler, workers, finished) -> None:
     from distributed import as_completed
 
     client, cluster = _start_client(scheduler, workers)
