@@ -279,3 +279,54 @@ def test_local_workers_have_one_blas_thread_no_malloc_trim_and_no_profiler():
     finally:
         client.close()
         cluster.close()
+
+
+_FORK_SERVER_SCRIPT = """
+import json, os, sys
+from tokencom_sdr.experiments import sweep_runner
+from tokencom_sdr.experiments.sweep_config import parse_sweep_config
+
+
+def worker_state():
+    import multiprocessing, os, sys
+    import dask
+    from tokencom_sdr.experiments import sweep_point
+    return [multiprocessing.get_start_method(allow_none=True), "torch" in sys.modules,
+            sweep_point._text_recovery.cache_info().currsize,
+            sweep_point._image_tokenizer.cache_info().currsize,
+            os.environ.get("OPENBLAS_NUM_THREADS"),
+            dask.config.get("distributed.worker.profile.enabled")]
+
+
+if __name__ == "__main__":
+    config = parse_sweep_config(json.loads(sys.argv[1]), "small")
+    states = []
+    with sweep_runner.workers_from_fork_server(config.points(), config):
+        client, cluster = sweep_runner._start_client("local", 1)
+        try:
+            for _ in range(2):
+                states += list(client.run(worker_state).values())
+                client.restart()
+        finally:
+            client.close()
+            cluster.close()
+    print(json.dumps(states))
+"""
+
+
+@pytest.mark.timeout(180)
+def test_local_workers_come_from_a_fork_server_with_the_models_loaded(tmp_path):
+    """A local cluster's workers start with what the points need, loaded
+    once by the fork server they are forked from: the first workers and
+    restarted ones alike, with the settings above. (In a fresh interpreter:
+    a process has one fork server, started by its first local cluster.)"""
+    import subprocess
+    import sys
+
+    script = tmp_path / "fork_server_workers.py"
+    script.write_text(_FORK_SERVER_SCRIPT)
+    done = subprocess.run([sys.executable, str(script), json.dumps(SMALL)], capture_output=True,
+                          text=True, timeout=170)
+    assert done.returncode == 0, done.stderr[-3000:]
+    states = json.loads(done.stdout.strip().splitlines()[-1])
+    assert states == [["forkserver", True, 1, 1, "1", False]] * 2
