@@ -9,8 +9,6 @@ Schedulers
     A ``distributed.LocalCluster`` on 127.0.0.1 with one single-threaded
     worker process per core (``workers`` to choose another number): GNU
     Radio and the decoders hold the GIL, so parallelism needs processes.
-    The workers are forked from a fork server that has loaded the models
-    the points need (:func:`workers_from_fork_server`).
 ``tcp://HOST:PORT``
     An existing Dask scheduler; its workers need this package installed.
 
@@ -37,10 +35,7 @@ cluster's workers.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import importlib
-import json
 import logging
 import os
 import time
@@ -50,11 +45,9 @@ from typing import Dict, List, Optional, Sequence
 
 from .sweep_config import SweepConfig, SweepPoint
 from .sweep_point import describe, run_point
-from .sweep_preload import PRELOAD_VARIABLE, preload_plan
 from .sweep_results import SweepStore
 
-__all__ = ["run_sweep", "run_points", "task_chunks", "workers_from_fork_server", "SweepRun", "SCHEDULERS",
-           "TASKS_PER_WORKER"]
+__all__ = ["run_sweep", "run_points", "task_chunks", "SweepRun", "SCHEDULERS", "TASKS_PER_WORKER"]
 
 #: Scheduler names besides ``tcp://HOST:PORT``.
 SCHEDULERS = ("serial", "local")
@@ -194,41 +187,7 @@ def task_chunks(points: Sequence[SweepPoint], workers: int) -> List[List[SweepPo
     return [list(points[k::tasks]) for k in range(tasks)]
 
 
-@contextlib.contextmanager
-def workers_from_fork_server(points: Sequence[SweepPoint], config: SweepConfig):
-    """Within it, local Dask workers (the first ones and restarted ones) are
-    forked from one fork server that has loaded what ``points`` need
-    (:mod:`.sweep_preload`), instead of being spawned bare."""
-    import dask
-
-    # Imported first: importing distributed adds its config defaults, and
-    # leaving a dask.config.set block entered before that would drop them.
-    importlib.import_module("distributed")
-    from distributed.utils import get_mp_context
-
-    previous = os.environ.get(PRELOAD_VARIABLE)
-    # (Inherited by the fork server, which the first worker's start starts.)
-    os.environ[PRELOAD_VARIABLE] = json.dumps(preload_plan(points, config))
-    try:
-        with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
-            # Dask sets its own preload list at its first call; ours replaces
-            # it (it must name distributed, as Dask's does). A fork server
-            # started earlier in this process keeps what it loaded then.
-            get_mp_context().set_forkserver_preload(["distributed", preload_plan.__module__])
-            yield
-    finally:
-        if previous is None:
-            os.environ.pop(PRELOAD_VARIABLE, None)
-        else:
-            os.environ[PRELOAD_VARIABLE] = previous
-
-
 def _run_on_dask(config, todo, scheduler, workers, finished) -> None:
-    with workers_from_fork_server(todo, config) if scheduler == "local" else contextlib.nullcontext():
-        _run_on_client(config, todo, scheduler, workers, finished)
-
-
-def _run_on_client(config, todo, scheduler, workers, finished) -> None:
     from distributed import as_completed
 
     client, cluster = _start_client(scheduler, workers)
