@@ -27,10 +27,10 @@ flip probability ``p = 1 / (1 + exp(|LLR|))``, and the answer is
    edges' messages, i.e. the posterior less the edge's own message.
 """
 
+import functools
 import math
 from typing import NamedTuple
 
-import numba
 import numpy as np
 
 __all__ = ["MinSumDecoder", "MinSumResult", "compile_decoder"]
@@ -106,26 +106,31 @@ class MinSumDecoder:
         flip_llr = np.empty((batch, self.n), dtype=np.float64)
         converged = np.zeros(batch, dtype=np.bool_)
         iterations = np.zeros(batch, dtype=np.int64)
-        _decode_words(llr, flip, self._check_start, self._edge_bit, self._edge_check, self._bit_start,
+        _compiled_decode_words()(llr, flip, self._check_start, self._edge_bit, self._edge_check, self._bit_start,
                       self._bit_edges, self.max_iterations, self.scaling,
                       decisions, flip_llr, converged, iterations)
         return MinSumResult(decisions, flip_llr, converged, iterations)
 
 
-def _compiled(function):
-    """``function`` compiled without the GIL, cached on disk where numba
-    finds a writable place (beside the module, or the user's cache folder);
-    otherwise (a read-only install run with no home) compiled anew in each
-    process, about 1.5 s."""
+@functools.lru_cache(maxsize=None)
+def _compiled_decode_words():
+    """:func:`_decode_words` compiled without the GIL, on first use (numba
+    is imported here: it costs 0.2 s, which a command that decodes nothing
+    does not pay). Cached on disk where numba finds a writable place
+    (beside the module, or the user's cache folder); otherwise (a read-only
+    install run with no home) compiled anew in each process, about 1.5 s."""
+    import numba
+
     try:
-        return numba.njit(cache=True, nogil=True)(function)
+        return numba.njit(cache=True, nogil=True)(_decode_words)
     except RuntimeError:  # numba: "cannot cache function ...: no locator available"
-        return numba.njit(nogil=True)(function)
+        return numba.njit(nogil=True)(_decode_words)
 
 
-@_compiled
 def _decode_words(llr, flip, check_start, edge_bit, edge_check, bit_start, bit_edges, max_iterations,
                   scaling, decisions, flip_llr, converged, iterations):  # pragma: no cover - compiled
+    # (Plain Python as written, and far too slow so: always called through
+    # _compiled_decode_words.)
     batch, n = llr.shape
     m = check_start.size - 1
     edges = edge_bit.size
