@@ -31,7 +31,7 @@ from __future__ import annotations
 import functools
 import os
 from importlib import resources
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -87,15 +87,11 @@ class CorpusMemory:
         self.stream = stream.astype(np.int32)
         # Every position, sorted by its next `max_side` tokens; near the end
         # the missing ones pack as 0 and :meth:`_starts` drops the false hits.
-        # (Packed a column at a time, without a (n, max_side) copy of the
-        # stream; the order among equal keys is free, because a look-up only
-        # counts what the positions hold: an unstable sort, 30 % faster.)
+        # (The order among equal keys is free, because a look-up only counts
+        # what the positions hold: an unstable sort, 30 % faster.)
         padded = np.concatenate([self.stream, np.zeros(self.max_side, np.int32)]).astype(np.int64)
         n = self.stream.size
-        keys = np.zeros(n, dtype=np.int64)
-        for j in range(self.max_side):
-            keys <<= self.bits
-            keys |= padded[j:j + n]
+        keys = self._pack([padded[j:j + n] for j in range(self.max_side)])
         order = np.argsort(keys)
         self._keys = keys[order]
         self._order = order.astype(np.int32)
@@ -105,17 +101,20 @@ class CorpusMemory:
 
     # -- look-up --------------------------------------------------------------
 
-    def _pack(self, tokens: np.ndarray) -> np.ndarray:
-        """Big-endian packing of ``(m, a)`` token strings into ``(m,)`` int64."""
-        key = np.zeros(tokens.shape[0], dtype=np.int64)
-        for j in range(tokens.shape[1]):
-            key = (key << self.bits) | tokens[:, j]
+    def _pack(self, columns: Sequence[np.ndarray]) -> np.ndarray:
+        """Big-endian packing of ``m`` token strings of length ``a`` into
+        ``(m,)`` int64: ``columns`` holds the ``a`` positions, each ``(m,)``
+        (views of the stream when building, no ``(m, a)`` copy)."""
+        key = np.zeros(len(columns[0]), dtype=np.int64)
+        for column in columns:
+            key <<= self.bits
+            key |= column
         return key
 
     def _starts(self, tokens: np.ndarray) -> np.ndarray:
         """Positions at which the string ``tokens`` starts, ``(k,)`` int64."""
         shift = self.bits * (self.max_side - tokens.size)
-        low = int(self._pack(tokens[None])[0]) << shift
+        low = int(self._pack(tokens[:, None])[0]) << shift
         lo = int(np.searchsorted(self._keys, low, "left"))
         hi = int(np.searchsorted(self._keys, low + (1 << shift), "left"))
         starts = self._order[lo:hi].astype(np.int64)

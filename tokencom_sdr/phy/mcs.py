@@ -7,8 +7,9 @@ Codes:
 
 * ``ldpc``: gr-fec's n=1800, k=902 LDPC code (``n_1800_k_0902_gap_28.alist``,
   column weight <= 3), decoded by scaled min-sum BP (:mod:`.min_sum`, the
-  algorithm of the PyPI ``ldpc`` package's ``BpDecoder``). Other rates come from rate matching: shortening for short packets,
-  puncturing of parity bits for rates above 1/2.
+  algorithm of the PyPI ``ldpc`` package's ``BpDecoder``). Other rates come
+  from rate matching: shortening for short packets, puncturing of parity bits
+  for rates above 1/2.
 * ``cc57``: TokCom's reference code, the rate-1/2 convolutional code with
   generators 5 and 7 (octal, K=3), soft-decision Viterbi.
 * ``none``: uncoded, hard decisions from the sign of the LLRs.

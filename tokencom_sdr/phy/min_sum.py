@@ -106,9 +106,9 @@ class MinSumDecoder:
         flip_llr = np.empty((batch, self.n), dtype=np.float64)
         converged = np.zeros(batch, dtype=np.bool_)
         iterations = np.zeros(batch, dtype=np.int64)
-        _compiled_decode_words()(llr, flip, self._check_start, self._edge_bit, self._edge_check, self._bit_start,
-                      self._bit_edges, self.max_iterations, self.scaling,
-                      decisions, flip_llr, converged, iterations)
+        _compiled_decode_words()(llr, flip, self._check_start, self._edge_bit, self._edge_check,
+                                 self._bit_start, self._bit_edges, self.max_iterations, self.scaling,
+                                 decisions, flip_llr, converged, iterations)
         return MinSumResult(decisions, flip_llr, converged, iterations)
 
 

@@ -22,8 +22,8 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from .ldpc_code import LdpcCode, gnuradio_code
-from .min_sum import compile_decoder
 from .mcs import Mcs
+from .min_sum import compile_decoder
 
 # gr-fec's LDPC family, smallest first: (alist, k). The k are the dimensions
 # of the parity-check matrices as shipped (some are rank deficient).
@@ -111,8 +111,9 @@ def _ldpc_layout(n_info_bits: int, rate: float) -> Tuple[LdpcCode, Tuple[int, ..
 
 
 def warm_up_codes() -> None:
-    """Build every code of the family now (a fraction of a second each), so
-    that the first packets of a run are not delayed."""
+    """Build every code of the family now (a fraction of a second each), and
+    load the compiled decoder, so that the first packets of a run are not
+    delayed."""
     for alist, _ in LDPC_FAMILY:
         gnuradio_code(alist)
     from .phy_header import header_code
