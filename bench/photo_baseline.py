@@ -24,15 +24,6 @@ import numpy as np
 from json_report import emit_json  # bench/, first on sys.path when a bench runs
 
 
-def _shrink(image: np.ndarray, side: int) -> np.ndarray:
-    from PIL import Image
-
-    height, width = image.shape[:2]
-    scale = side / max(height, width)
-    size = (max(8, round(width * scale)), max(8, round(height * scale)))
-    return np.asarray(Image.fromarray(image).resize(size, Image.LANCZOS))
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--side", type=int, default=384, help="longer side after shrinking")
@@ -46,7 +37,7 @@ def main(argv=None) -> int:
 
     from tokencom_sdr.data.datasets import photo_paths
     from tokencom_sdr.data.debian_sources import ROLE_HELDOUT
-    from tokencom_sdr.data.image_data import read_image_file
+    from tokencom_sdr.data.image_data import read_image_file, shrink_to_side
     from tokencom_sdr.experiments.image_erasure_eval import evaluate_erasures
     from tokencom_sdr.tokens.image_vq import ImageTokenizer
 
@@ -61,7 +52,7 @@ def main(argv=None) -> int:
         rows = []
         for source, paths in photos.items():
             for path in paths:
-                image = _shrink(read_image_file(path), args.side)
+                image = shrink_to_side(read_image_file(path), args.side)
                 result = evaluate_erasures(image, tokenizer, [0.3], draws=args.draws,
                                            tokens_per_packet=32)
                 psnr_at_30 = {r["recovery"]: r["psnr_db"] for r in result["rows"]}

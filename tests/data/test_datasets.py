@@ -223,6 +223,26 @@ def test_licences_of_free_form_and_missing_copyright(tmp_path):
     assert package_licences(tmp_path, "pkg") == ["CC-BY-4.0", "GPL-2+"]
 
 
+@needs_dpkg
+def test_train_photos_are_the_train_split_shrunk_to_the_side(tmp_path, packages):
+    """What ``tokencom train image-context --photos SIDE`` adds: the train side
+    of every photo source, never a held-out photo, shrunk to SIDE pixels."""
+    from tokencom_sdr.data.image_data import read_image_file, shrink_to_side
+    from tokencom_sdr.training.image_context import train_photos
+
+    sources, downloader, _, _ = packages
+    data_dir = tmp_path / "data"
+    fetch_datasets(data_dir, sources=sources, downloader=downloader, progress=False)
+    photos = train_photos(20, data_dir)
+    train_files = photo_paths("train", data_dir)["pics"]
+    assert len(photos) == len(train_files) == 4  # pics' 4 train photos; pics-out has none
+    for photo, path in zip(photos, train_files):
+        assert photo.shape == (15, 20, 3) and photo.dtype == np.uint8  # 40x30 -> 20x15
+        assert np.array_equal(photo, shrink_to_side(read_image_file(path), 20))
+    with pytest.raises(ValueError, match="tokencom data fetch"):
+        train_photos(20, tmp_path / "nothing")
+
+
 def test_missing_dataset_says_how_to_fetch(tmp_path):
     with pytest.raises(RuntimeError, match="tokencom data fetch"):
         read_manifest(TEXT_DATASET, tmp_path)

@@ -49,6 +49,9 @@ def add_context_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     parser.add_argument("--batch", type=int, default=32, help="windows per step")
     parser.add_argument("--init", type=Path, default=None, metavar="FILE",
                         help="start from these context weights (fine-tuning) instead of scratch")
+    parser.add_argument("--photos", type=int, default=None, metavar="SIDE",
+                        help="also train on the photo data set's train split (tokencom data "
+                             "fetch), each photo shrunk to this longer side in pixels")
     _add_run_arguments(parser)
     return parser
 

@@ -22,7 +22,7 @@ from typing import Callable, Dict, List, Sequence, Tuple, Union
 import numpy as np
 
 __all__ = ["TRAIN_IMAGES", "HELDOUT_IMAGES", "load_image", "load_images", "read_image_file",
-           "to_rgb_uint8", "ImageUnavailableError", "CropSampler"]
+           "shrink_to_side", "to_rgb_uint8", "ImageUnavailableError", "CropSampler"]
 
 
 class ImageUnavailableError(RuntimeError):
@@ -240,12 +240,26 @@ def load_image_source(value: str, max_side: int = 0) -> np.ndarray:
         except ImageUnavailableError as error:
             raise ValueError(f"image {value!r}: {error}") from None
     if max_side and max(image.shape[:2]) > max_side:
-        from PIL import Image
-
-        scale = max_side / max(image.shape[:2])
-        size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
-        image = np.asarray(Image.fromarray(image).resize(size, Image.LANCZOS))
+        image = shrink_to_side(image, max_side)
     return image
+
+
+def shrink_to_side(image: np.ndarray, side: int) -> np.ndarray:
+    """Resize (Lanczos) so that the longer side is ``side`` pixels.
+
+    Parameters
+    ----------
+    image : np.ndarray, shape ``(H, W, 3)``, dtype ``uint8``
+
+    Returns
+    -------
+    np.ndarray, shape ``(H', W', 3)``, dtype ``uint8``, ``max(H', W') == side``
+    """
+    from PIL import Image
+
+    scale = side / max(image.shape[:2])
+    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+    return np.asarray(Image.fromarray(image).resize(size, Image.LANCZOS))
 
 
 def load_images(names: Sequence[str], skip_missing: bool = False) -> Dict[str, np.ndarray]:

@@ -10,11 +10,17 @@ Command line (what ``tokencom train image-context`` wraps)::
     python -m tokencom_sdr.training.image_context --out PATH
         [--tokenizer standard|low-rate|FILE.safetensors] [--preset default|tiny]
         [--steps N] [--batch B] [--lr LR] [--images PATH ...] [--device cpu|cuda]
-        [--threads N] [--max-minutes M] [--seed S] [--quiet]
+        [--threads N] [--max-minutes M] [--seed S] [--photos SIDE] [--quiet]
 
 Data: every training image (never the held-out ones) is augmented (rescaled
 to several sizes, flipped, colour-jittered), tokenized once with the chosen
 tokenizer, and random windows of the resulting grids form the batches.
+``photo_side`` (``--photos SIDE``) adds the train split of the photo data
+set (``tokencom data fetch --only photos``): real photographs, first shrunk
+so that the longer side is ``SIDE`` pixels: the wallpapers are 1,300 to
+4,400 pixels wide, while the photographs users send, and the receiver's
+token grids, are a few hundred pixels across, and token statistics change
+with scale.
 
 Corruption, per window:
 
@@ -40,14 +46,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data.image_data import TRAIN_IMAGES, load_images
+from ..data.image_data import TRAIN_IMAGES, load_image_files, load_images, read_image_file, \
+    shrink_to_side
 from ..tokens.image_vq import ImageTokenizer
-from ..data.image_data import load_image_files
 from .progress import progress_bar
 from ..context.image_maskgit import ContextConfig, ImageContextModel
 
 __all__ = ["PRESETS", "build_token_grids", "corrupt", "context_loss", "train_image_context",
-           "run_from_args", "load_tokenizer", "run_fraction", "lr_factor"]
+           "run_from_args", "load_tokenizer", "run_fraction", "lr_factor", "train_photos"]
 
 #: Architecture presets (the codebook size comes from the tokenizer).
 PRESETS = {
@@ -63,6 +69,30 @@ def load_tokenizer(spec: Union[str, Path, ImageTokenizer], device: str = "cpu") 
     if str(spec).replace("_", "-").lower() in ("standard", "low-rate", "lowrate"):
         return ImageTokenizer.default(str(spec), device)
     return ImageTokenizer.from_file(spec, device)
+
+
+def train_photos(side: int, data_dir=None) -> List[np.ndarray]:
+    """The photo data set's train split, each shrunk to a longer side of ``side``.
+
+    Returns
+    -------
+    list of np.ndarray, each ``(H, W, 3)`` ``uint8``
+
+    Raises
+    ------
+    ValueError
+        The data set has not been fetched (the message says how), or holds no
+        training photo.
+    """
+    from ..data.datasets import DatasetUnavailableError, photo_paths
+
+    try:
+        paths = [p for files in photo_paths("train", data_dir).values() for p in files]
+    except DatasetUnavailableError as error:
+        raise ValueError(str(error)) from None
+    if not paths:
+        raise ValueError("the photo data set has no training photo")
+    return [shrink_to_side(read_image_file(p), side) for p in paths]
 
 
 def build_token_grids(tokenizer: ImageTokenizer, images: Sequence[np.ndarray], min_side: int,
@@ -217,7 +247,8 @@ def train_image_context(out_path: Union[str, Path, None],
                         device: str = "cpu", seed: int = 0, max_minutes: Optional[float] = None,
                         progress: bool = True, config: Optional[ContextConfig] = None,
                         checkpoint_every: int = 500, latent_weight: float = 1.0,
-                        init: Union[str, Path, None] = None) -> ImageContextModel:
+                        init: Union[str, Path, None] = None,
+                        photo_side: Optional[int] = None) -> ImageContextModel:
     """Train a context model for ``tokenizer``'s codebook and save it.
 
     Parameters
@@ -239,6 +270,9 @@ def train_image_context(out_path: Union[str, Path, None],
         Weight of the codeword regression loss next to cross-entropy.
     init : path, optional
         Start from these weights (same architecture) instead of scratch.
+    photo_side : int, optional
+        Also train on the photo data set's train split, shrunk to this
+        longer side (:func:`train_photos`).
 
     Returns
     -------
@@ -255,6 +289,8 @@ def train_image_context(out_path: Union[str, Path, None],
     if cfg.codebook_size != tok.codebook_size:
         raise ValueError(f"context codebook {cfg.codebook_size} != tokenizer's {tok.codebook_size}")
     data = load_image_files(images) if images else list(load_images(TRAIN_IMAGES, skip_missing=True).values())
+    if photo_side:
+        data += train_photos(photo_side)
     grids = build_token_grids(tok, data, cfg.window, seed=seed)
     sampler = _WindowSampler(grids, cfg.window, seed)
     gen = torch.Generator().manual_seed(seed)
@@ -316,7 +352,7 @@ def run_from_args(args) -> int:
     model = train_image_context(args.out, args.tokenizer, args.preset, args.steps, args.batch,
                                 args.lr, args.images, args.device, args.seed,
                                 max_minutes=args.max_minutes, progress=not args.quiet,
-                                init=args.init)
+                                init=args.init, photo_side=args.photos)
     print(f"wrote {args.out}: window {model.cfg.window}, d={model.cfg.d_model}, "
           f"{model.cfg.layers} layers, K={model.cfg.codebook_size}")
     return 0
