@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tokencom_sdr.data.datasets import (PHOTO_DATASET, TEXT_DATASET, fetch_datasets,
-                                        load_text_dataset, photo_paths, read_manifest)
+from tokencom_sdr.data.datasets import (PHOTO_DATASET, TEXT_DATASET, DatasetUnavailableError,
+                                        fetch_datasets, load_text_dataset, photo_paths,
+                                        read_manifest)
 from tokencom_sdr.data.debian_packages import package_licences
 from tokencom_sdr.data.debian_sources import ROLE_HELDOUT, ROLE_SPLIT, DebianSource
 from tokencom_sdr.data.markup import fortune_texts, html_to_text
@@ -239,7 +240,7 @@ def test_train_photos_are_the_train_split_shrunk_to_the_side(tmp_path, packages)
     for photo, path in zip(photos, train_files):
         assert photo.shape == (15, 20, 3) and photo.dtype == np.uint8  # 40x30 -> 20x15
         assert np.array_equal(photo, shrink_to_side(read_image_file(path), 20))
-    with pytest.raises(ValueError, match="tokencom data fetch"):
+    with pytest.raises(DatasetUnavailableError, match="tokencom data fetch"):
         train_photos(20, tmp_path / "nothing")
 
 

@@ -80,16 +80,14 @@ def train_photos(side: int, data_dir=None) -> List[np.ndarray]:
 
     Raises
     ------
+    DatasetUnavailableError
+        The data set has not been fetched (the message says how).
     ValueError
-        The data set has not been fetched (the message says how), or holds no
-        training photo.
+        It holds no training photo.
     """
-    from ..data.datasets import DatasetUnavailableError, photo_paths
+    from ..data.datasets import photo_paths
 
-    try:
-        paths = [p for files in photo_paths("train", data_dir).values() for p in files]
-    except DatasetUnavailableError as error:
-        raise ValueError(str(error)) from None
+    paths = [p for files in photo_paths("train", data_dir).values() for p in files]
     if not paths:
         raise ValueError("the photo data set has no training photo")
     return [shrink_to_side(read_image_file(p), side) for p in paths]
