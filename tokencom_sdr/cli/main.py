@@ -5,6 +5,7 @@ import sys
 from typing import List, Optional
 
 from .. import __version__
+from .command import run_parsed
 from . import (aggregation_eval, caption_eval, data, demo, erasure_eval, grc_check, loopback,
                loss_trace, models, per_sweep, rx, text_erasure_eval, text_eval, todma, train, tx)
 from . import bits_eval, report, sweep
@@ -40,17 +41,4 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not hasattr(args, "run"):
-        parser.print_help()
-        return 2
-    try:
-        return int(args.run(args) or 0)
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
-    except (ValueError, OSError, RuntimeError) as error:
-        # Bad input or a missing resource: one clear line, no traceback.
-        print(f"tokencom: error: {error}", file=sys.stderr)
-        return 1
+    return run_parsed(build_parser(), argv)

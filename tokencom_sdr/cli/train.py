@@ -25,11 +25,18 @@ _TEXT_TRAINERS = (
 )
 
 
+_DESCRIPTION = "Train one of the models that TokenCom-SDR ships as an embedded default."
+
+
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "train", help="train a model (text-tokenizer, text-context, text-memory, "
                       "image-tokenizer, image-context, caption-context)",
-        description="Train one of the models that TokenCom-SDR ships as an embedded default.")
+        description=_DESCRIPTION)
+    _add_model_parsers(parser)
+
+
+def _add_model_parsers(parser: argparse.ArgumentParser) -> None:
     models = parser.add_subparsers(title="models", metavar="MODEL")
     for name, help_text, description, add_arguments, run in _TEXT_TRAINERS:
         model = models.add_parser(name, help=help_text, description=description,
@@ -38,3 +45,21 @@ def add_parser(subparsers) -> None:
         model.set_defaults(run=run)
     train_image.add_parsers(models)
     parser.set_defaults(run=lambda args: parser.print_help() or 2)
+
+
+def main(argv=None) -> int:
+    """``python -m tokencom_sdr.cli.train MODEL ...``: ``tokencom train`` without
+    the radio commands, which import GNU Radio, for a GPU machine that has
+    torch and no GNU Radio (``--device cuda``)."""
+    from .command import run_parsed
+
+    parser = argparse.ArgumentParser(prog="python -m tokencom_sdr.cli.train",
+                                     description=_DESCRIPTION)
+    _add_model_parsers(parser)
+    return run_parsed(parser, argv)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

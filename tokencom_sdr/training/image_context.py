@@ -281,7 +281,9 @@ def train_image_context(out_path: Union[str, Path, None],
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError("--device cuda asked for, but torch sees no CUDA device")
     torch.manual_seed(seed)
-    tok = load_tokenizer(tokenizer)
+    # Tokenizing the augmented images is most of a short run's time: on the
+    # training device.
+    tok = load_tokenizer(tokenizer, device)
     cfg = config or ContextConfig(codebook_size=tok.codebook_size,
                                   code_dim=tok.cfg.latent_dim, **PRESETS[preset])
     if cfg.codebook_size != tok.codebook_size:
