@@ -129,3 +129,36 @@ def test_building_the_command_line_imports_no_torch():
                             timeout=50)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "[]", result.stdout
+
+
+@pytest.mark.timeout(180)
+def test_trainers_run_on_a_machine_without_gnu_radio(tmp_path):
+    """A GPU machine has torch but no GNU Radio: ``python -m
+    tokencom_sdr.cli.train`` (what scripts/gpu_train.sh runs) must train and
+    write a loadable checkpoint with every ``gnuradio`` import refused."""
+    import subprocess
+    import sys
+
+    from tokencom_sdr.context.text_model import load_text_context_model
+    from tokencom_sdr.data.corpus import CorpusUnavailableError, fetch_corpus
+
+    try:
+        fetch_corpus()
+    except CorpusUnavailableError as error:
+        pytest.skip(f"corpus not available offline: {error}")
+    out = tmp_path / "tiny.safetensors"
+    refuse_gnu_radio = (
+        "import sys\n"
+        "class Refuse:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'gnuradio':\n"
+        "            raise ImportError('no GNU Radio on this machine')\n"
+        "sys.meta_path.insert(0, Refuse())\n"
+        "import runpy\n"
+        "runpy.run_module('tokencom_sdr.cli.train', run_name='__main__')\n")
+    result = subprocess.run(
+        [sys.executable, "-c", refuse_gnu_radio, "text-context", "--tiny", "--steps", "3",
+         "--out", str(out)], capture_output=True, text=True, timeout=170)
+    assert result.returncode == 0, result.stderr[-2000:]
+    model = load_text_context_model(out)
+    assert model.metadata["step"] == "3" and model.metadata["final"] == "True"

@@ -1,7 +1,6 @@
 """Entry point of the ``tokencom`` command."""
 
 import argparse
-import sys
 from typing import List, Optional
 
 from .. import __version__
