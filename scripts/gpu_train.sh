@@ -9,8 +9,9 @@
 # the corpus and modern-English text, and the training images.
 #
 # Each run starts from the committed model (--init) and trains for MINUTES
-# (default 6) of wall-clock time, side by side on the one GPU; two variants
-# of each model hedge the learning rate. Checkpoints go straight to OUTDIR and
+# (default 6) of wall-clock time, side by side on the one GPU: the text model
+# on the corpus alone and on corpus + modern English, and both image context
+# models on the bundled images plus the train photos. Checkpoints go straight to OUTDIR and
 # are rewritten as training goes, so a run cut short still leaves weights.
 # OUTDIR/train.log gets each run's last lines (held-out fill accuracy for
 # text). Bring OUTDIR back, then measure each model here with the benchmarks
@@ -59,25 +60,20 @@ run() {
     echo "started $name: $*"
 }
 
-text=(text-context --init "$models/text_context.safetensors" --data corpus+modern
-      --minutes "$minutes" --save-every 1000)
-run text_6l_lr2e-4 "${text[@]}" --lr 2e-4 --tokens-per-step 16384 \
-    --out "$out/text_context_6l_lr2e-4.safetensors"
-run text_6l_lr5e-4 "${text[@]}" --lr 5e-4 --tokens-per-step 32768 \
-    --out "$out/text_context_6l_lr5e-4.safetensors"
-run text_8l_lr3e-4 "${text[@]}" --grow-layers 8 --lr 3e-4 --tokens-per-step 16384 \
-    --out "$out/text_context_8l_lr3e-4.safetensors"
+text=(text-context --init "$models/text_context.safetensors" --minutes "$minutes"
+      --save-every 1000 --lr 3e-4 --tokens-per-step 32768)
+run text_corpus "${text[@]}" --data corpus --out "$out/text_context_corpus.safetensors"
+run text_corpus_modern "${text[@]}" --data corpus+modern \
+    --out "$out/text_context_corpus_modern.safetensors"
 
-image=(image-context --images "$pack/images" --max-minutes "$minutes" --steps 10000000 --quiet)
-run image_standard_lr2e-4 "${image[@]}" --tokenizer standard --lr 2e-4 --batch 64 \
+image=(image-context --images "$pack/images" --max-minutes "$minutes" --steps 10000000 --quiet
+       --lr 3e-4 --batch 128)
+run image_standard "${image[@]}" --tokenizer standard \
     --init "$models/image_context_standard.safetensors" \
-    --out "$out/image_context_standard_lr2e-4.safetensors"
-run image_standard_lr5e-4 "${image[@]}" --tokenizer standard --lr 5e-4 --batch 128 \
-    --init "$models/image_context_standard.safetensors" \
-    --out "$out/image_context_standard_lr5e-4.safetensors"
-run image_lowrate_lr5e-4 "${image[@]}" --tokenizer low-rate --lr 5e-4 --batch 64 \
+    --out "$out/image_context_standard.safetensors"
+run image_lowrate "${image[@]}" --tokenizer low-rate \
     --init "$models/image_context_lowrate.safetensors" \
-    --out "$out/image_context_lowrate_lr5e-4.safetensors"
+    --out "$out/image_context_lowrate.safetensors"
 
 status=0
 while [ ${#pid[@]} -gt 0 ]; do

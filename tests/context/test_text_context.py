@@ -4,6 +4,7 @@ soft packet channel, checkpoint errors, training, metrics and the eval CLI.
 Everything here runs on a tiny or stub model in a few seconds; the committed
 default is only loaded where a test says so (and skipped if absent)."""
 
+import dataclasses
 import json
 import math
 
@@ -315,6 +316,39 @@ def test_grown_model_computes_the_same_and_still_trains(tiny_model):
     assert len(fresh) == 2 and all(b.fc2.weight.grad.abs().sum() > 0 for b in fresh)
     with pytest.raises(ValueError, match="cannot grow"):
         grow_depth(tiny_model, depth - 1)
+
+
+@pytest.mark.timeout(60)
+def test_averaged_checkpoints_mix_the_runs_parameters(tmp_path):
+    from tokencom_sdr.cli.main import main
+    from tokencom_sdr.training.text_context_average import average_text_context_models
+
+    torch.manual_seed(1)
+    first = TextContextModel(TextContextConfig.tiny(VOCAB)).eval()
+    second = TextContextModel(TextContextConfig.tiny(VOCAB)).eval()
+    first.metadata, second.metadata = {"step": "30"}, {"step": "40"}
+    paths = [tmp_path / "a.safetensors", tmp_path / "b.safetensors"]
+    for model, path in zip((first, second), paths):
+        save_text_context_model(model, path, model.metadata)
+    out = tmp_path / "mean.safetensors"
+    assert main(["train", "text-context-average", *map(str, paths), "--weights", "3", "1",
+                 "--no-half", "--out", str(out)]) == 0
+    mean = load_text_context_model(out)
+    for name, value in mean.state_dict().items():
+        expected = 0.75 * first.state_dict()[name] + 0.25 * second.state_dict()[name]
+        torch.testing.assert_close(value, expected, msg=name)
+    assert mean.metadata["step"] == "40" and "a.safetensors" in mean.metadata["averaged_from"]
+    # Weight on one checkpoint alone gives that checkpoint back.
+    only_second = average_text_context_models([first, second], [0, 1])
+    x = torch.randint(0, VOCAB + 1, (2, 30))
+    torch.testing.assert_close(only_second(x), second(x))
+    with pytest.raises(ValueError, match="only continuations of one model"):
+        wider = dataclasses.replace(first.config, d_ff=2 * first.config.d_ff)
+        average_text_context_models([first, TextContextModel(wider)])
+    with pytest.raises(ValueError, match="at least two"):
+        average_text_context_models([first])
+    with pytest.raises(ValueError, match="2 weights for 3"):
+        average_text_context_models([first, second, first], [1, 1])
 
 
 @pytest.mark.timeout(10)

@@ -17,6 +17,11 @@ _TEXT_TRAINERS = (
      "plus random-token substitution) on the corpus train split and write a safetensors "
      "checkpoint. --tiny trains a CI-sized model in seconds.",
      train_text.add_text_context_arguments, train_text.run_text_context),
+    ("text-context-average", "average text context checkpoints continued from one model",
+     "Write the weighted mean of the parameters of two or more text context checkpoints "
+     "that continue one model (on different text, say): the average keeps most of what "
+     "each run learned.",
+     train_text.add_text_context_average_arguments, train_text.run_text_context_average),
     ("text-memory", "corpus memory that refines the text context model's fill",
      "Tokenize the corpus train split and write the corpus memory: for a token to restore, "
      "it counts which tokens the training text put between the same known neighbours, and "

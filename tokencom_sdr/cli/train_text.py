@@ -11,7 +11,8 @@ from pathlib import Path
 from ..training.text_data_options import add_training_text_arguments
 
 __all__ = ["add_text_tokenizer_arguments", "add_text_context_arguments",
-           "add_text_memory_arguments", "run_text_tokenizer", "run_text_context", "run_text_memory"]
+           "add_text_context_average_arguments", "add_text_memory_arguments",
+           "run_text_tokenizer", "run_text_context", "run_text_context_average", "run_text_memory"]
 
 
 def add_text_tokenizer_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -28,6 +29,11 @@ def run_text_tokenizer(args) -> int:
 def run_text_context(args) -> int:
     from ..training import text_context
     return text_context.run_from_args(args)
+
+
+def run_text_context_average(args) -> int:
+    from ..training import text_context_average
+    return text_context_average.run_from_args(args)
 
 
 def run_text_memory(args) -> int:
@@ -72,6 +78,18 @@ def add_text_context_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grow-layers", type=int, default=None, metavar="N",
                         help="with --init: deepen the model to N layers first (the new "
                              "layers start as identities, so nothing learned is lost)")
+
+
+def add_text_context_average_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``tokencom train text-context-average``."""
+    parser.add_argument("checkpoints", type=Path, nargs="+", metavar="CHECKPOINT",
+                        help="two or more text context checkpoints continued from one model")
+    parser.add_argument("--out", type=Path, required=True, metavar="PATH",
+                        help="checkpoint to write (safetensors)")
+    parser.add_argument("--weights", type=float, nargs="+", default=None, metavar="W",
+                        help="one weight per checkpoint (default: equal)")
+    parser.add_argument("--half", action=argparse.BooleanOptionalAction, default=True,
+                        help="store float16 weights (half the file size)")
 
 
 def add_text_memory_arguments(parser: argparse.ArgumentParser) -> None:
