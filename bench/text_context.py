@@ -120,7 +120,7 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (1: a shared 2-core machine oversubscribed "
                              "with 2 threads ran 30x slower)")
-    parser.add_argument("--ldpc-snr", default="1.5:3.0:0.25", metavar="START:STOP:STEP",
+    parser.add_argument("--ldpc-snr", default="0.75:2.5:0.25", metavar="START:STOP:STEP",
                         help="SNR grid (dB) of the qpsk-1/2 none sweep; lower it when the PHY "
                              "delivers more than 20 %% of messages at its start")
     parser.add_argument("--seed", type=int, default=0)
