@@ -102,8 +102,9 @@ def add_text_memory_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-context", type=int, default=3, metavar="N",
                         help="contexts with fewer known tokens are skipped (the model "
                              "alone is better there)")
-    parser.add_argument("--kappa", type=float, default=2.0,
-                        help="weight of the model's distribution against the counts")
+    parser.add_argument("--kappa", type=float, default=4.0,
+                        help="weight of the model's distribution against the counts (4 "
+                             "suits the GPU-trained model; 2 suited the CPU-trained one)")
     add_training_text_arguments(parser, "text to remember")
     parser.add_argument("--max-bytes-per-source", type=int, default=None, metavar="N",
                         help="with --data corpus+modern: at most N bytes of each modern source "

@@ -66,7 +66,7 @@ class CorpusMemory:
     """
 
     def __init__(self, stream: np.ndarray, vocab_size: int, *, max_side: int = 5,
-                 min_context: int = 3, kappa: float = 2.0):
+                 min_context: int = 3, kappa: float = 4.0):
         stream = np.asarray(stream)
         if stream.ndim != 1 or not np.issubdtype(stream.dtype, np.integer):
             raise ValueError(f"stream must be a 1-D integer array, got {stream.dtype} "
