@@ -11,8 +11,9 @@
 # Each run starts from the committed model (--init) and trains for MINUTES
 # (default 6) of wall-clock time, side by side on the one GPU: the text model
 # on the corpus alone and on corpus + modern English, and both image context
-# models on the bundled images plus the train photos. Checkpoints go straight to OUTDIR and
-# are rewritten as training goes, so a run cut short still leaves weights.
+# models on the bundled images plus the train photos. Checkpoints go straight
+# to OUTDIR and are rewritten as training goes, so a run cut short still
+# leaves weights.
 # OUTDIR/train.log gets each run's last lines (held-out fill accuracy for
 # text). Bring OUTDIR back, then measure each model here with the benchmarks
 # (bench/text_sources.py, bench/photo_baseline.py) before committing one.

@@ -1,8 +1,10 @@
 """``tokencom train MODEL``: reproduce the embedded default models."""
 
 import argparse
+import sys
 
 from . import train_image, train_text
+from .command import run_parsed
 
 # (name, one-line help, description, add-arguments function, run function).
 # The options are defined without importing torch; the trainers are imported
@@ -56,8 +58,6 @@ def main(argv=None) -> int:
     """``python -m tokencom_sdr.cli.train MODEL ...``: ``tokencom train`` without
     the radio commands, which import GNU Radio, for a GPU machine that has
     torch and no GNU Radio (``--device cuda``)."""
-    from .command import run_parsed
-
     parser = argparse.ArgumentParser(prog="python -m tokencom_sdr.cli.train",
                                      description=_DESCRIPTION)
     _add_model_parsers(parser)
@@ -65,6 +65,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    import sys
-
     sys.exit(main())
