@@ -6,9 +6,10 @@ archives, the data sets of ``tokencom data fetch``, GNU Radio, nor the image
 packages that the bundled training images come from. This writes one folder
 (default ``.gpu/``, ignored by git) that travels with the working tree:
 
-* ``cache.tar.xz``: the corpus text (``<cache>/corpus/text``) and the
-  modern-English data set (``<cache>/data/modern-english``), in the layout
-  that ``$TOKENCOM_CACHE`` expects;
+* ``cache.tar.xz``: the corpus text (``<cache>/corpus/text``), the
+  modern-English data set (``<cache>/data/modern-english``) and
+  scikit-learn's labelled digits (``<cache>/digits/digits.npz``, for the
+  caption model), in the layout that ``$TOKENCOM_CACHE`` expects;
 * ``images/``: the bundled training images and the photo data set's train
   split shrunk to ``--photo-side`` (the images that ``tokencom train
   image-context --photos SIDE`` trains on), as lossless WebP, so that
@@ -26,6 +27,7 @@ Usage::
 import argparse
 import sys
 import tarfile
+import tempfile
 from pathlib import Path
 
 from PIL import Image
@@ -33,20 +35,22 @@ from PIL import Image
 from tokencom_sdr.data.corpus import fetch_corpus, resolve_cache_dir
 from tokencom_sdr.data.datasets import resolve_data_dir
 from tokencom_sdr.data.image_data import TRAIN_IMAGES, load_images
+from tokencom_sdr.data.labelled_images import save_digits_arrays
 from tokencom_sdr.training.image_context import train_photos
 
 
 def pack_text(out: Path) -> Path:
-    """Corpus text and the modern-English data set as one ``cache.tar.xz``."""
+    """Corpus text, the modern-English data set and the digits as one ``cache.tar.xz``."""
     corpus_text = resolve_cache_dir() / "text"
     modern = resolve_data_dir() / "modern-english"
     fetch_corpus()
     if not (modern / "manifest.json").exists():
         raise SystemExit(f"{modern} is missing: run tokencom data fetch first")
     archive = out / "cache.tar.xz"
-    with tarfile.open(archive, "w:xz") as tar:
+    with tempfile.TemporaryDirectory() as scratch, tarfile.open(archive, "w:xz") as tar:
         tar.add(corpus_text, arcname="corpus/text")
         tar.add(modern, arcname="data/modern-english")
+        tar.add(save_digits_arrays(Path(scratch) / "digits.npz"), arcname="digits/digits.npz")
     return archive
 
 

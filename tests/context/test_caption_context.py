@@ -109,6 +109,28 @@ def test_film_starts_as_no_modulation_and_moves_only_captioned_predictions(tmp_p
     assert torch.equal(loaded.caption_film.weight, film.caption_film.weight.half().float())
 
 
+@pytest.mark.timeout(120)
+def test_a_caption_model_follows_a_fine_tuned_tokenizer(tmp_path):
+    """``train caption-context --tokenizer FILE``: the digits are tokenized by
+    that tokenizer and the model carries its codebook, while the rest of the
+    weights start from ``--init``."""
+    from tokencom_sdr.training.caption_context import train_caption_context
+
+    tuned = ImageTokenizer.default("standard")
+    with torch.no_grad():
+        tuned.model.quantizer.codebook.mul_(1.01)
+    tuned_path = tuned.save(tmp_path / "tuned_vq.safetensors")
+    model = train_caption_context(None, steps=2, batch=4, variants=1, progress=False,
+                                  tokenizer=tuned_path)
+    stored = ImageTokenizer.from_file(tuned_path).model.quantizer.codebook
+    assert torch.equal(model.codebook, stored)
+    start = ImageContextModel.default("standard")
+    assert not torch.equal(model.codebook, start.codebook)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device"):
+            train_caption_context(None, steps=2, device="cuda", progress=False)
+
+
 def test_caption_needs_context_recovery_and_a_caption_model():
     tokenizer = ImageTokenizer.default("standard")
     frame = tokenizer.encode_frame(np.full((32, 32, 3), 90, np.uint8))

@@ -53,8 +53,14 @@ def test_pack_holds_the_text_cache_and_the_training_pixels_exactly(gpu_pack, cac
         names = set(tar.getnames())
         assert {"corpus/text/doc.txt", "corpus/text/MANIFEST.txt",
                 "data/modern-english/manifest.json",
-                "data/modern-english/fortunes/blocks.txt"} <= names
+                "data/modern-english/fortunes/blocks.txt", "digits/digits.npz"} <= names
         assert tar.extractfile("corpus/text/doc.txt").read() == b"To be, or not to be.\n"
+        # The labelled digits, for the caption model on a machine without
+        # scikit-learn: all 1,797 of them, grey levels 0..16.
+        with np.load(tar.extractfile("digits/digits.npz")) as digits:
+            assert digits["images"].shape == (1797, 8, 8)
+            assert digits["target"].shape == (1797,)
+            assert digits["images"].max() == 16
     images = sorted((out / "images").iterdir())
     assert [p.name for p in images] == ["bundled-noise.webp", "photo-000.webp"]
     # Lossless: training there sees the very pixels training here would.

@@ -33,3 +33,37 @@ def test_scaling_keeps_the_digit():
 def test_unknown_split_is_refused():
     with pytest.raises(ValueError, match="split must be"):
         digit_images("test")
+
+
+def _without_sklearn(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def refuse(name, *args, **kwargs):
+        if name.startswith("sklearn"):
+            raise ImportError(f"no module named {name!r} (refused by the test)")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", refuse)
+
+
+def test_a_machine_without_sklearn_reads_the_packed_arrays(tmp_path, monkeypatch):
+    from tokencom_sdr.data.labelled_images import digits_cache_path, save_digits_arrays
+
+    monkeypatch.setenv("TOKENCOM_CACHE", str(tmp_path))
+    expected = digit_images("heldout")
+    save_digits_arrays(digits_cache_path())
+    _without_sklearn(monkeypatch)
+    got = digit_images("heldout")
+    assert [i.index for i in got] == [i.index for i in expected]
+    assert [i.caption for i in got] == [i.caption for i in expected]
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(got, expected))
+
+
+def test_without_sklearn_or_the_packed_arrays_the_error_says_what_is_missing(tmp_path,
+                                                                           monkeypatch):
+    monkeypatch.setenv("TOKENCOM_CACHE", str(tmp_path))
+    _without_sklearn(monkeypatch)
+    with pytest.raises(RuntimeError, match="scikit-learn, or .*digits.npz"):
+        digit_images("train")

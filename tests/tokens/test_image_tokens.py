@@ -156,6 +156,42 @@ def test_tiny_training_run_writes_a_usable_file(tmp_path):
     assert np.mean(loaded.encode(image) == tok.encode(image)) > 0.9
 
 
+@pytest.mark.timeout(90)
+def test_fine_tuning_the_decoder_alone_keeps_every_token_id(tmp_path):
+    images = [load_image("chelsea")[:128, :128], load_image("coffee")[:96, :160]]
+    first = tmp_path / "first.safetensors"
+    train_image_tokenizer(first, preset="tiny", steps=20, batch=4, progress=False, images=images)
+    before = ImageTokenizer.from_file(first)
+    probe = load_image("astronaut")[:64, :64]
+
+    decoder = tmp_path / "decoder.safetensors"
+    tuned = train_image_tokenizer(decoder, preset="tiny", steps=15, batch=4, lr=3e-3,
+                                  progress=False, images=images, init=first, train="decoder")
+    after = ImageTokenizer.from_file(decoder)
+    # Same ids on an unseen image, same codebook, but a decoder that moved.
+    assert np.array_equal(after.encode(probe), before.encode(probe))
+    assert torch.equal(after.model.quantizer.codebook, before.model.quantizer.codebook)
+    assert not torch.equal(after.model.decoder.net[0].weight, before.model.decoder.net[0].weight)
+    assert np.array_equal(tuned.encode(probe), before.encode(probe))
+
+    everything = tmp_path / "all.safetensors"
+    train_image_tokenizer(everything, preset="tiny", steps=15, batch=4, lr=3e-3,
+                          progress=False, images=images, init=first, train="all")
+    moved = ImageTokenizer.from_file(everything)
+    # Training the encoder and the codebook as well moves codewords.
+    assert not torch.equal(moved.model.quantizer.codebook, before.model.quantizer.codebook)
+
+
+def test_fine_tuning_refuses_a_tokenizer_of_another_preset(tmp_path):
+    first = tmp_path / "first.safetensors"
+    ImageTokenizer(VQVAE(VQConfig(downsample=8, codebook_size=64, latent_dim=8,
+                                  channels=(8, 8, 16), res_blocks=1))).save(first)
+    with pytest.raises(ValueError, match="not the 'tiny' preset"):
+        train_image_tokenizer(None, preset="tiny", steps=5, progress=False, init=first)
+    with pytest.raises(ValueError, match="give --init"):
+        train_image_tokenizer(None, preset="tiny", steps=5, progress=False, train="decoder")
+
+
 def test_held_out_images_are_not_in_training():
     assert set(HELDOUT_IMAGES) == {"astronaut", "flower", "peppers"}
     assert not set(HELDOUT_IMAGES) & set(TRAIN_IMAGES)

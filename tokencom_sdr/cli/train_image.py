@@ -33,7 +33,14 @@ def add_tokenizer_arguments(parser: argparse.ArgumentParser) -> argparse.Argumen
                              "low-rate (f=8, K=1024, 0.16 bpp), tiny (tests)")
     parser.add_argument("--steps", type=int, default=6000, help="optimiser steps")
     parser.add_argument("--batch", type=int, default=16, help="crops per step")
-    parser.add_argument("--crop", type=int, default=None, help="crop side in pixels (default 64)")
+    parser.add_argument("--crop", type=int, default=None,
+                        help="crop side in pixels (default: 48 standard, 64 low-rate)")
+    parser.add_argument("--init", type=Path, default=None, metavar="FILE",
+                        help="continue from this tokenizer (same preset) instead of scratch")
+    parser.add_argument("--train", choices=("all", "decoder"), default="all",
+                        help="with --init: train everything, or the decoder alone (the encoder "
+                             "and codebook frozen, so every image keeps its token ids and the "
+                             "context models stay valid)")
     _add_run_arguments(parser)
     return parser
 
@@ -91,6 +98,10 @@ def add_caption_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     parser.add_argument("--film", action="store_true",
                         help="the caption also scales and shifts the grid tokens in every block "
                              "(FiLM; starts as no modulation, so --init may lack it)")
+    parser.add_argument("--tokenizer", default="standard", metavar="standard|FILE",
+                        help="tokenizer of the digits' token grids: the embedded standard one, "
+                             "or a fine-tuned standard tokenizer's weight file")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--max-minutes", type=float, default=None, metavar="M",
                         help="stop after this much wall-clock time")
     parser.add_argument("--seed", type=int, default=0)

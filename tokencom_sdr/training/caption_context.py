@@ -9,6 +9,7 @@ Command line (what ``tokencom train caption-context`` wraps)::
 
     tokencom train caption-context [--out PATH] [--steps N] [--batch B] [--lr LR]
         [--caption-len L] [--variants N] [--init FILE] [--caption-lr-scale X] [--film]
+        [--tokenizer standard|FILE] [--device cpu|cuda]
         [--max-minutes M] [--seed S] [--threads N] [--quiet]
 
 Data: the labelled training digits (:mod:`tokencom_sdr.data.labelled_images`),
@@ -37,7 +38,7 @@ from ..context.image_maskgit import ContextConfig, ImageContextModel, caption_id
 from ..data.labelled_images import LabelledImage, digit_images
 from ..tokens.image_vq import ImageTokenizer
 from ..tokens.text_bpe import TextTokenizer
-from .image_context import context_loss, corrupt, lr_factor, run_fraction
+from .image_context import context_loss, corrupt, load_tokenizer, lr_factor, run_fraction
 from .progress import progress_bar
 
 __all__ = ["train_caption_context", "augmented_digits", "run_from_args"]
@@ -65,7 +66,9 @@ def train_caption_context(out_path: Union[str, Path, None], steps: int = 1500, b
                           max_minutes: Optional[float] = None,
                           checkpoint_every: int = 100,
                           caption_lr_scale: float = 10.0,
-                          film: bool = False) -> ImageContextModel:
+                          film: bool = False,
+                          tokenizer: Union[str, Path, ImageTokenizer] = "standard",
+                          device: str = "cpu") -> ImageContextModel:
     """Fine-tune a caption-conditioned context model on the labelled digits.
 
     Parameters
@@ -95,13 +98,21 @@ def train_caption_context(out_path: Union[str, Path, None], steps: int = 1500, b
         Give the model FiLM conditioning (``ContextConfig.caption_film``):
         the caption also scales and shifts the grid tokens in every block.
         It starts as no modulation, so ``init`` may be a model without it.
+    tokenizer : ``standard``, a tokenizer weight file, or an ImageTokenizer
+        What turns the digits into token grids (its codebook must match
+        ``init``'s); a fine-tuned standard tokenizer needs its own caption
+        model.
+    device : str
+        ``cpu`` or ``cuda``.
 
     Returns
     -------
     ImageContextModel
     """
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda asked for, but torch sees no CUDA device")
     torch.manual_seed(seed)
-    tokenizer = ImageTokenizer.default("standard")
+    tokenizer = load_tokenizer(tokenizer)
     text = TextTokenizer.default()
     base = ImageContextModel.default("standard") if init == "standard" else \
         ImageContextModel.from_file(init) if init else None
@@ -111,14 +122,19 @@ def train_caption_context(out_path: Union[str, Path, None], steps: int = 1500, b
                       caption_film=film or cfg_fields.get("caption_film", False))
     model = ImageContextModel(ContextConfig(**cfg_fields), tokenizer.model.quantizer.codebook)
     if base is not None:
-        missing, unexpected = model.load_state_dict(base.state_dict(), strict=False)
+        state = base.state_dict()
+        # The model embeds its tokenizer's codebook: a fine-tuned tokenizer
+        # brings its own, and the rest of the weights carry over.
+        state["codebook"] = model.codebook.detach().clone()
+        missing, unexpected = model.load_state_dict(state, strict=False)
         if unexpected or any(not name.startswith("caption_") for name in missing):
             raise ValueError(f"init weights do not fit: missing {missing}, unexpected {unexpected}")
+    model = model.to(device)
 
     items = augmented_digits(digit_images("train"), variants, seed)
-    grids = torch.from_numpy(np.stack([tokenizer.encode(item.image) for item in items]))
+    grids = torch.from_numpy(np.stack([tokenizer.encode(item.image) for item in items])).to(device)
     captions = torch.from_numpy(np.stack([caption_ids(model, text.encode(item.caption))
-                                          for item in items]))
+                                          for item in items])).to(device)
     gen = torch.Generator().manual_seed(seed)
     caption_params = [p for n, p in model.named_parameters() if n.startswith("caption_")]
     other_params = [p for n, p in model.named_parameters() if not n.startswith("caption_")]
@@ -135,9 +151,10 @@ def train_caption_context(out_path: Union[str, Path, None], steps: int = 1500, b
             break
         for group in opt.param_groups:
             group["lr"] = group["scale"] * lr * lr_factor(step, frac, warmup=50)
-        pick = torch.randint(len(grids), (batch,), generator=gen)
+        pick = torch.randint(len(grids), (batch,), generator=gen).to(device)
         target = grids[pick]
-        inputs, loss_mask = corrupt(target, model.cfg.codebook_size, gen)
+        inputs, loss_mask = corrupt(target.cpu(), model.cfg.codebook_size, gen)
+        inputs, loss_mask = inputs.to(device), loss_mask.to(device)
         prefix = model.caption_prefix(captions[pick]) if step % 2 == 0 else None
         loss = context_loss(model, inputs, target, loss_mask, prefix=prefix)
         opt.zero_grad(set_to_none=True)
@@ -170,7 +187,8 @@ def run_from_args(args) -> int:
                                   variants=args.variants, seed=args.seed,
                                   progress=not args.quiet, init=args.init or "standard",
                                   max_minutes=args.max_minutes,
-                                  caption_lr_scale=args.caption_lr_scale, film=args.film)
+                                  caption_lr_scale=args.caption_lr_scale, film=args.film,
+                                  tokenizer=args.tokenizer, device=args.device)
     print(f"wrote {out}: captions of up to {model.cfg.caption_len} text tokens, "
           f"K={model.cfg.codebook_size}")
     return 0

@@ -10,7 +10,7 @@ Command line (what ``tokencom train image-tokenizer`` wraps)::
     python -m tokencom_sdr.training.image_tokenizer --out PATH
         [--preset standard|low-rate|tiny] [--steps N] [--batch B] [--crop PX]
         [--lr LR] [--images DIR_OR_FILE ...] [--device cpu|cuda] [--threads N]
-        [--max-minutes M] [--seed S] [--quiet]
+        [--max-minutes M] [--seed S] [--quiet] [--init FILE [--train all|decoder]]
 
 The schedule: the first ``warmup`` fraction of steps trains encoder and
 decoder as a plain autoencoder, so that the encoder's outputs mean something;
@@ -18,6 +18,14 @@ the codebook is then seeded by k-means on those outputs, and training goes on
 with quantisation, an EMA codebook and restarts of dead codewords (codewords
 nobody uses are moved onto encoder outputs). Without the seeding and the
 restarts a VQ-VAE on this little data collapses onto a few codes.
+
+Fine-tuning (``--init FILE``) starts from a trained tokenizer of the same
+preset and skips the warm-up and the seeding: quantisation is on from the
+first step. ``--train decoder`` then trains the decoder alone, with the
+encoder and the codebook frozen, so that every image keeps exactly the token
+ids it had: the context models trained on those ids stay valid. ``--train
+all`` (the default) also moves the encoder and the codebook, which changes
+ids, and the context models then have to be fine-tuned on the new ones.
 
 Data: the training side of :mod:`tokencom_sdr.data.image_data` (the held-out
 astronaut, flower and peppers are never seen), or the user's own images with
@@ -72,7 +80,9 @@ def train_image_tokenizer(out_path: Union[str, Path, None], preset: str = "stand
                           device: str = "cpu", seed: int = 0, warmup: float = 0.08,
                           max_minutes: Optional[float] = None, progress: bool = True,
                           config: Optional[VQConfig] = None,
-                          checkpoint_every: int = 1000) -> ImageTokenizer:
+                          checkpoint_every: int = 1000,
+                          init: Union[str, Path, None] = None,
+                          train: str = "all") -> ImageTokenizer:
     """Train a tokenizer and write it as safetensors.
 
     Parameters
@@ -99,6 +109,12 @@ def train_image_tokenizer(out_path: Union[str, Path, None], preset: str = "stand
         compressed accordingly) when it runs out.
     config : VQConfig, optional
         Overrides the preset's architecture.
+    init : path, optional
+        A tokenizer weight file to continue from (its architecture must be the
+        preset's): no warm-up, no codebook seeding.
+    train : str
+        ``all`` (encoder, codebook and decoder) or ``decoder`` (the encoder and
+        codebook frozen, so token ids do not change; needs ``init``).
 
     Returns
     -------
@@ -114,14 +130,31 @@ def train_image_tokenizer(out_path: Union[str, Path, None], preset: str = "stand
         raise ValueError("steps must be at least 2")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError("--device cuda asked for, but torch sees no CUDA device")
+    if train not in ("all", "decoder"):
+        raise ValueError(f"train must be 'all' or 'decoder', got {train!r}")
+    if train == "decoder" and init is None:
+        raise ValueError("--train decoder fine-tunes a trained tokenizer: give --init FILE")
     torch.manual_seed(seed)
+    if init is not None:
+        model = ImageTokenizer.from_file(init).model
+        if model.cfg != cfg:
+            raise ValueError(f"{init} is a {model.cfg} tokenizer, not the {preset!r} preset's "
+                             f"{cfg}")
+    else:
+        model = VQVAE(cfg)
+    model = model.to(device)
     data = load_image_files(images) if images else list(load_images(TRAIN_IMAGES, skip_missing=True).values())
     sampler = CropSampler(data, crop, seed=seed)
 
-    model = VQVAE(cfg).to(device)
-    params = list(model.encoder.parameters()) + list(model.decoder.parameters())
+    decoder_only = train == "decoder"
+    params = list(model.decoder.parameters())
+    if decoder_only:
+        model.encoder.requires_grad_(False)
+    else:
+        params = list(model.encoder.parameters()) + params
     opt = torch.optim.Adam(params, lr=lr)
-    seeded = False
+    # A continued tokenizer is quantising already; there is nothing to seed.
+    seeded = init is not None
     budget = None if max_minutes is None else max_minutes * 60.0
     start = time.time()
     bar = progress_bar(steps, progress, "tokenizer")
@@ -138,17 +171,22 @@ def train_image_tokenizer(out_path: Union[str, Path, None], preset: str = "stand
             group["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
         x = sampler.sample(batch).to(device)
         # The switch to quantisation follows the same clock as the schedule.
-        quantize = frac >= warmup and step > 0
+        quantize = seeded or (frac >= warmup and step > 0)
         if quantize and not seeded:
             _seed_codebook(model, sampler, batch, device, seed)
             seeded = True
+        model.train()
+        if decoder_only:
+            # eval() stops the codebook's EMA update: the ids must not move.
+            model.encoder.eval()
+            model.quantizer.eval()
         recon, _, commit = model(x, quantize=quantize)
         mse = F.mse_loss(recon, x)
         loss = mse + 0.25 * commit
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if quantize and step % 50 == 0:
+        if quantize and not decoder_only and step % 50 == 0:
             with torch.no_grad():
                 z = model.encode_latent(x)
                 model.quantizer.restart_dead(z.permute(0, 2, 3, 1).reshape(-1, cfg.latent_dim))
@@ -160,7 +198,6 @@ def train_image_tokenizer(out_path: Union[str, Path, None], preset: str = "stand
                 bar.set_postfix(psnr=f"{ema_psnr:.2f}", vq=quantize)
         if out_path and checkpoint_every and step and step % checkpoint_every == 0 and quantize:
             ImageTokenizer(model, preset, device).save(out_path, {"steps": step})
-            model.train()
     if bar is not None:
         bar.close()
     if not seeded:
@@ -170,6 +207,7 @@ def train_image_tokenizer(out_path: Union[str, Path, None], preset: str = "stand
     tokenizer = ImageTokenizer(model, preset, device)
     if out_path:
         extra = {"steps": step + 1, "preset": preset, "crop": crop, "batch": batch,
+                 "train": train, "init": str(init) if init else None,
                  "train_minutes": round((time.time() - start) / 60, 2)}
         tokenizer.save(out_path, extra)
     return tokenizer
@@ -195,7 +233,8 @@ def run_from_args(args) -> int:
         torch.set_num_threads(args.threads)
     tokenizer = train_image_tokenizer(args.out, args.preset, args.steps, args.batch, args.crop,
                                       args.lr, args.images, args.device, args.seed,
-                                      max_minutes=args.max_minutes, progress=not args.quiet)
+                                      max_minutes=args.max_minutes, progress=not args.quiet,
+                                      init=args.init, train=args.train)
     print(f"wrote {args.out}: f={tokenizer.downsample}, K={tokenizer.codebook_size}, "
           f"{tokenizer.cfg.bits_per_pixel:.4f} bpp")
     if not args.images:
