@@ -110,7 +110,7 @@ def test_film_starts_as_no_modulation_and_moves_only_captioned_predictions(tmp_p
 
 
 @pytest.mark.timeout(120)
-def test_a_caption_model_follows_a_fine_tuned_tokenizer(tmp_path):
+def test_a_caption_model_follows_a_fine_tuned_tokenizer(tmp_path, one_torch_thread):
     """``train caption-context --tokenizer FILE``: the digits are tokenized by
     that tokenizer and the model carries its codebook, while the rest of the
     weights start from ``--init``."""

@@ -192,6 +192,18 @@ def test_fine_tuning_refuses_a_tokenizer_of_another_preset(tmp_path):
         train_image_tokenizer(None, preset="tiny", steps=5, progress=False, train="decoder")
 
 
+def test_batch_encoding_gives_each_image_its_own_ids(tiny_tokenizer):
+    rng = np.random.default_rng(5)
+    images = rng.integers(0, 256, (5, 30, 22, 3), dtype=np.uint8)
+    grids = tiny_tokenizer.encode_batch(images, chunk=2)
+    assert grids.shape == (5, 8, 6) and grids.dtype == np.int64
+    for image, grid in zip(images, grids):
+        assert np.array_equal(grid, tiny_tokenizer.encode(image))
+    assert tiny_tokenizer.encode_batch(images[:0]).shape == (0, 8, 6)
+    with pytest.raises(ValueError, match=r"\(N, H, W, 3\) uint8"):
+        tiny_tokenizer.encode_batch(images[0])
+
+
 def test_held_out_images_are_not_in_training():
     assert set(HELDOUT_IMAGES) == {"astronaut", "flower", "peppers"}
     assert not set(HELDOUT_IMAGES) & set(TRAIN_IMAGES)

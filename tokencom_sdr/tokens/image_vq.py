@@ -613,6 +613,37 @@ class ImageTokenizer:
         ids = self.model.quantizer.nearest(z[0].permute(1, 2, 0).reshape(-1, d))
         return ids.reshape(h, w).cpu().numpy().astype(np.int64)
 
+    @torch.no_grad()
+    def encode_batch(self, images: np.ndarray, chunk: int = 256) -> np.ndarray:
+        """Tokenize many images of one size at once (what :meth:`encode` gives
+        each, without a forward pass per image).
+
+        Parameters
+        ----------
+        images : np.ndarray, shape ``(N, H, W, 3)``, dtype ``uint8``
+        chunk : int
+            Images per forward pass.
+
+        Returns
+        -------
+        np.ndarray, shape ``(N, ceil(H/f), ceil(W/f))``, dtype ``int64``
+        """
+        images = np.asarray(images)
+        if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+            raise ValueError(f"images must be (N, H, W, 3) uint8, got {images.shape} {images.dtype}")
+        grids = []
+        for start in range(0, len(images), chunk):
+            x = torch.from_numpy(images[start:start + chunk].astype(np.float32) / 255.0)
+            x = _pad_to_multiple(x.permute(0, 3, 1, 2).to(self.device), self.downsample)
+            z = self.model.encode_latent(x)
+            b, d, h, w = z.shape
+            ids = self.model.quantizer.nearest(z.permute(0, 2, 3, 1).reshape(-1, d))
+            grids.append(ids.reshape(b, h, w).cpu().numpy().astype(np.int64))
+        if not grids:
+            rows, cols = self.grid_shape(images.shape[1:3])
+            return np.zeros((0, rows, cols), np.int64)
+        return np.concatenate(grids)
+
     def encode_frame(self, image: np.ndarray) -> TokenFrame:
         """Tokenize into a :class:`TokenFrame` (``Modality.IMAGE``, shape ``(rows, cols)``)."""
         grid = self.encode(image)

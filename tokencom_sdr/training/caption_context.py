@@ -132,7 +132,8 @@ def train_caption_context(out_path: Union[str, Path, None], steps: int = 1500, b
     model = model.to(device)
 
     items = augmented_digits(digit_images("train"), variants, seed)
-    grids = torch.from_numpy(np.stack([tokenizer.encode(item.image) for item in items])).to(device)
+    grids = torch.from_numpy(tokenizer.encode_batch(np.stack([item.image for item in items])))
+    grids = grids.to(device)
     captions = torch.from_numpy(np.stack([caption_ids(model, text.encode(item.caption))
                                           for item in items])).to(device)
     gen = torch.Generator().manual_seed(seed)
