@@ -24,8 +24,9 @@ _DECODER_INPUT_ITEMS = 1 << 17
 class OfdmBurstRx(gr.hier_block2):
     """OFDM bursts in, decoded packets out as PDUs, with soft information.
 
-    Sample-rate work is a Schmidl & Cox timing detector in GNU Radio's C++
-    blocks (:mod:`.schmidl_cox`: gr-digital's, with running sums). One
+    Sample-rate work is a Schmidl & Cox timing detector (:mod:`.schmidl_cox`:
+    gr-digital's metric with running sums in GNU Radio's C++ blocks, and a
+    plateau stage in numpy whose state outlives each work() call). One
     Python block (:class:`~.burst_decoder_block.BurstDecoderBlock`) takes
     the samples and the detector's triggers in large chunks, buffers each
     burst itself and does everything else once per burst in numpy (see
