@@ -8,10 +8,14 @@ tokenizer: PSNR / MS-SSIM of the error-free tokens and their bits per pixel,
 JPEG (Pillow, quality bisected to the largest file within the tokens' bit
 budget) at that budget, and at 30 % packet loss (interleaved, 32 tokens a
 packet) PSNR with ``none``, ``copy`` and ``context`` recovery. Means over the
-photographs are in ``summary``.
+photographs are in ``summary``: per tokenizer with the nearest codewords
+(``standard``, ``low-rate``), and again with the transmitter's id search
+(``standard+search4``, ``low-rate+search4``: each token chosen among its 4
+nearest codewords by the decoded picture, :mod:`tokencom_sdr.tokens.id_search`;
+same bits, same receiver).
 
 Usage: .venv/bin/python bench/photo_baseline.py [--side 384] [--draws 2]
-       [--all-heldout] [--json docs/results/photo_baseline.json]
+       [--id-search 4] [--all-heldout] [--json docs/results/photo_baseline.json]
 """
 
 import argparse
@@ -28,6 +32,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--side", type=int, default=384, help="longer side after shrinking")
     parser.add_argument("--draws", type=int, default=2, help="loss draws per photo")
+    parser.add_argument("--id-search", type=int, default=4, metavar="N",
+                        help="also with the id search among N candidates (0: not)")
     parser.add_argument("--all-heldout", action="store_true",
                         help="also the held-out photos of the sources that are trained on")
     parser.add_argument("--json", type=Path, help="also write the result here")
@@ -37,8 +43,6 @@ def main(argv=None) -> int:
 
     from tokencom_sdr.data.datasets import photo_paths
     from tokencom_sdr.data.debian_sources import ROLE_HELDOUT
-    from tokencom_sdr.data.image_data import read_image_file, shrink_to_side
-    from tokencom_sdr.experiments.image_erasure_eval import evaluate_erasures
     from tokencom_sdr.tokens.image_vq import ImageTokenizer
 
     torch.set_num_threads(1)
@@ -47,50 +51,64 @@ def main(argv=None) -> int:
     out = {"command": "python bench/photo_baseline.py " + shlex.join(argv or sys.argv[1:]),
            "side": args.side, "loss": 0.3, "tokens_per_packet": 32, "photos": [],
            "summary": {}}
-    for tokenizer_name in ("standard", "low-rate"):
-        tokenizer = ImageTokenizer.default(tokenizer_name)
-        rows = []
-        for source, paths in photos.items():
-            for path in paths:
-                image = shrink_to_side(read_image_file(path), args.side)
-                result = evaluate_erasures(image, tokenizer, [0.3], draws=args.draws,
-                                           tokens_per_packet=32)
-                psnr_at_30 = {r["recovery"]: r["psnr_db"] for r in result["rows"]}
-                row = {"tokenizer": tokenizer_name, "source": source, "photo": path.name,
-                       "size": list(image.shape[:2]),
-                       "bits_per_pixel": result["bits_per_pixel"],
-                       "psnr_tokens_db": result["psnr_tokens_only_db"],
-                       "ms_ssim_tokens": result["ms_ssim_tokens_only"],
-                       "psnr_jpeg_same_bpp_db": result["psnr_jpeg_same_bpp_db"],
-                       "ms_ssim_jpeg_same_bpp": result["ms_ssim_jpeg_same_bpp"],
-                       "jpeg_bits_per_pixel": result["jpeg_bits_per_pixel"],
-                       "psnr_30pct_loss_db": psnr_at_30}
-                rows.append(row)
-                print(f"{tokenizer_name:>8} {source}/{path.name}: tokens "
-                      f"{row['psnr_tokens_db']:.2f} dB at {row['bits_per_pixel']:.3f} bpp, JPEG "
-                      f"{row['psnr_jpeg_same_bpp_db']} dB, 30% loss {psnr_at_30}",
-                      file=sys.stderr)
-        out["photos"].extend(rows)
-        jpeg = [r["psnr_jpeg_same_bpp_db"] for r in rows if r["psnr_jpeg_same_bpp_db"] is not None]
-        out["summary"][tokenizer_name] = {
-            "photos": len(rows),
-            "bits_per_pixel_mean": float(np.mean([r["bits_per_pixel"] for r in rows])),
-            "psnr_tokens_db_mean": float(np.mean([r["psnr_tokens_db"] for r in rows])),
-            "psnr_jpeg_same_bpp_db_mean": float(np.mean(jpeg)) if jpeg else None,
-            "photos_where_no_jpeg_fits": len(rows) - len(jpeg),
-            "tokens_minus_jpeg_db_mean": (float(np.mean(
-                [r["psnr_tokens_db"] - r["psnr_jpeg_same_bpp_db"] for r in rows
-                 if r["psnr_jpeg_same_bpp_db"] is not None])) if jpeg else None),
-            "context_minus_copy_at_30pct_db_mean": float(np.mean(
-                [r["psnr_30pct_loss_db"]["context"] - r["psnr_30pct_loss_db"]["copy"]
-                 for r in rows])),
-            "context_minus_none_at_30pct_db_mean": float(np.mean(
-                [r["psnr_30pct_loss_db"]["context"] - r["psnr_30pct_loss_db"]["none"]
-                 for r in rows])),
-        }
+    searches = [0] + ([args.id_search] if args.id_search > 1 else [])
+    for search in searches:
+        for tokenizer_name in ("standard", "low-rate"):
+            tokenizer = ImageTokenizer.default(tokenizer_name)
+            tokenizer.search_candidates = search
+            label = tokenizer_name + (f"+search{search}" if search else "")
+            rows = [measure_photo(tokenizer, label, source, path, args.side, args.draws)
+                    for source, paths in photos.items() for path in paths]
+            out["photos"].extend(rows)
+            out["summary"][label] = summarise(rows)
     out["elapsed_s"] = time.perf_counter() - started
     emit_json(out, args.json)
     return 0
+
+
+def measure_photo(tokenizer, label: str, source: str, path, side: int, draws: int) -> dict:
+    """One photograph's row: error-free tokens, JPEG at their bits, 30 % loss."""
+    from tokencom_sdr.data.image_data import read_image_file, shrink_to_side
+    from tokencom_sdr.experiments.image_erasure_eval import evaluate_erasures
+
+    image = shrink_to_side(read_image_file(path), side)
+    result = evaluate_erasures(image, tokenizer, [0.3], draws=draws, tokens_per_packet=32)
+    psnr_at_30 = {r["recovery"]: r["psnr_db"] for r in result["rows"]}
+    row = {"tokenizer": label, "id_search": tokenizer.search_candidates, "source": source,
+           "photo": path.name, "size": list(image.shape[:2]),
+           "bits_per_pixel": result["bits_per_pixel"],
+           "psnr_tokens_db": result["psnr_tokens_only_db"],
+           "ms_ssim_tokens": result["ms_ssim_tokens_only"],
+           "psnr_jpeg_same_bpp_db": result["psnr_jpeg_same_bpp_db"],
+           "ms_ssim_jpeg_same_bpp": result["ms_ssim_jpeg_same_bpp"],
+           "jpeg_bits_per_pixel": result["jpeg_bits_per_pixel"],
+           "psnr_30pct_loss_db": psnr_at_30}
+    print(f"{label:>16} {source}/{path.name}: tokens {row['psnr_tokens_db']:.2f} dB at "
+          f"{row['bits_per_pixel']:.3f} bpp, JPEG {row['psnr_jpeg_same_bpp_db']} dB, "
+          f"30% loss {psnr_at_30}", file=sys.stderr)
+    return row
+
+
+def summarise(rows) -> dict:
+    """Means over the photographs of one tokenizer setting."""
+    jpeg = [r["psnr_jpeg_same_bpp_db"] for r in rows if r["psnr_jpeg_same_bpp_db"] is not None]
+    at_30 = [r["psnr_30pct_loss_db"] for r in rows]
+    return {
+        "photos": len(rows),
+        "bits_per_pixel_mean": float(np.mean([r["bits_per_pixel"] for r in rows])),
+        "psnr_tokens_db_mean": float(np.mean([r["psnr_tokens_db"] for r in rows])),
+        "psnr_jpeg_same_bpp_db_mean": float(np.mean(jpeg)) if jpeg else None,
+        "photos_where_no_jpeg_fits": len(rows) - len(jpeg),
+        "tokens_minus_jpeg_db_mean": (float(np.mean(
+            [r["psnr_tokens_db"] - r["psnr_jpeg_same_bpp_db"] for r in rows
+             if r["psnr_jpeg_same_bpp_db"] is not None])) if jpeg else None),
+        "psnr_30pct_loss_db_mean": {method: float(np.mean([p[method] for p in at_30]))
+                                    for method in at_30[0]},
+        "context_minus_copy_at_30pct_db_mean": float(np.mean(
+            [p["context"] - p["copy"] for p in at_30])),
+        "context_minus_none_at_30pct_db_mean": float(np.mean(
+            [p["context"] - p["none"] for p in at_30])),
+    }
 
 
 if __name__ == "__main__":

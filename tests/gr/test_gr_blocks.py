@@ -234,6 +234,22 @@ def test_loopback_image_flowgraph_matches_the_loopback_cli(tmp_path):
     assert flowgraph_psnr > 20.0
 
 
+@pytest.mark.timeout(60)
+def test_image_encoder_block_sends_the_id_search_ids(one_torch_thread):
+    from tokencom_sdr.data.image_data import load_image
+    from tokencom_sdr.gr import TokenImageEncoder
+    from tokencom_sdr.tokens.image_vq import ImageTokenizer
+
+    crop = load_image("peppers")[100:164, 100:164]
+    searching = ImageTokenizer.default("standard")
+    searching.search_candidates = 4
+    frame = TokenImageEncoder(id_search=4).to_frame(crop)
+    assert np.array_equal(frame.ids, searching.encode(crop).reshape(-1))
+    assert not np.array_equal(frame.ids, TokenImageEncoder().to_frame(crop).ids)
+    with pytest.raises(ValueError, match="id_search must be >= 0"):
+        TokenImageEncoder(id_search=-1)
+
+
 # ------------------------------------------------------------ Text Encoder
 def _run_encoder(encoder, expected_pdus, timeout=10.0, post=()):
     tb = gr.top_block("encoder_test", catch_exceptions=False)

@@ -56,7 +56,7 @@ def text_frame(text: str):
     return TextTokenizer.default().encode_frame(text)
 
 
-def image_frame(image: np.ndarray, tokenizer: str = "standard"):
+def image_frame(image: np.ndarray, tokenizer: str = "standard", id_search: int = 0):
     """Tokenize an image with an embedded VQ image tokenizer.
 
     Parameters
@@ -65,10 +65,15 @@ def image_frame(image: np.ndarray, tokenizer: str = "standard"):
     tokenizer : str
         ``"standard"`` or ``"low-rate"`` (:meth:`ImageTokenizer.default`);
         the frame carries its wire id, which every packet header repeats.
+    id_search : int
+        ``ImageTokenizer.search_candidates``: 0 sends the nearest codewords,
+        ``N >= 2`` chooses among the ``N`` nearest by the decoded picture.
     """
     from ..tokens.image_vq import ImageTokenizer
 
-    return ImageTokenizer.default(tokenizer).encode_frame(image)
+    encoder = ImageTokenizer.default(tokenizer)
+    encoder.search_candidates = id_search
+    return encoder.encode_frame(image)
 
 
 def make_messages(frame, repeat: int = 1, first_message_id: int = 1,

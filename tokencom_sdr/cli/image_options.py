@@ -46,6 +46,16 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                        help="tokenizer weights to use instead of the embedded --tokens model")
     group.add_argument("--context-weights", type=Path, default=None, metavar="FILE",
                        help="context model weights to use instead of the embedded one")
+    add_id_search_option(group)
+
+
+def add_id_search_option(group) -> None:
+    """``--id-search N``: the transmitter picks ids by the decoded image's error."""
+    group.add_argument("--id-search", type=int, default=0, metavar="N",
+                       help="transmitter: choose each token among its N nearest codewords by "
+                            "the decoded picture's error (4: about +0.6 dB on photographs at "
+                            "the same bits, seconds of encoding per image; the receiver is "
+                            "unchanged); 0: the nearest codeword")
 
 
 def load_models(args):
@@ -57,6 +67,7 @@ def load_models(args):
         tokenizer = ImageTokenizer.from_file(args.tokenizer_weights, name=args.tokens)
     else:
         tokenizer = ImageTokenizer.default(args.tokens)
+    tokenizer.search_candidates = args.id_search
     context = ImageContextModel.from_file(args.context_weights) if args.context_weights else None
     return tokenizer, context
 

@@ -5,7 +5,7 @@ import json
 import sys
 from pathlib import Path
 
-from .image_options import TOKENIZER_CHOICES, load_image_arg
+from .image_options import TOKENIZER_CHOICES, add_id_search_option, load_image_arg
 from .budget_options import add_budget_options, budget_from_args
 from .radio_options import add_radio_options, load_radio, profiles_help
 from .text_source import add_text_source_options, text_from_args
@@ -31,6 +31,7 @@ def add_parser(subparsers) -> None:
     source.add_argument("--max-side", type=int, default=0, metavar="PX",
                         help="shrink the image so that no side exceeds PX pixels (0: as is); "
                              "a 512x512 image is 16384 tokens")
+    add_id_search_option(source)
     source.add_argument("--repeat", type=int, default=1, metavar="N",
                         help="send the message N times, each with the next message id "
                              "(0: until Ctrl-C)")
@@ -64,7 +65,8 @@ def run(args) -> int:
     else:
         if args.max_side < 0:
             raise ValueError(f"--max-side must be >= 0, got {args.max_side}")
-        frame = image_frame(load_image_arg(args.image, args.max_side), args.tokenizer)
+        frame = image_frame(load_image_arg(args.image, args.max_side), args.tokenizer,
+                            args.id_search)
     messages = make_messages(frame, args.repeat, args.message_id, args.aggregation,
                              args.packet_tokens, budget_from_args(args))
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731

@@ -35,21 +35,29 @@ class TokenImageEncoder(MessageEncoderBlock):
     max_side : int
         Shrink images larger than this (pixels per side, keeping the aspect)
         before tokenizing; 0 sends them as they are.
+    id_search : int
+        ``ImageTokenizer.search_candidates``: 0 sends each position's nearest
+        codeword; ``N >= 2`` chooses among the ``N`` nearest by the decoded
+        picture's error (:mod:`tokencom_sdr.tokens.id_search`).
     (the others: see ``MessageEncoderBlock``)
     """
 
     def __init__(self, image: str = "", tokenizer="standard", max_side: int = 0,
-                 tokens_per_packet: int = 32, aggregation: str = "interleaved", repeat: int = 1,
+                 id_search: int = 0, tokens_per_packet: int = 32, aggregation: str = "interleaved", repeat: int = 1,
                  interval: float = 0.0, message_gap: float = 0.0, first_message_id: int = 0):
         from ..tokens.image_vq import ImageTokenizer
 
         if int(max_side) < 0:
             raise ValueError(f"max_side must be >= 0 (0: as is), got {max_side}")
+        if int(id_search) < 0:
+            raise ValueError(f"id_search must be >= 0 (0: off), got {id_search}")
         MessageEncoderBlock.__init__(self, "tokencom_image_encoder", "image", str(image),
                                      tokens_per_packet, aggregation, repeat, interval,
                                      message_gap, first_message_id)
         self.tokenizer = tokenizer if isinstance(tokenizer, ImageTokenizer) \
             else ImageTokenizer.default(str(tokenizer))
+        if int(id_search):
+            self.tokenizer.search_candidates = int(id_search)
         self.max_side = int(max_side)
 
     def load(self, source) -> np.ndarray:
