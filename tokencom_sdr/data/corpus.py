@@ -109,6 +109,13 @@ class CorpusUnavailableError(RuntimeError):
 # Fetching and extraction
 # ---------------------------------------------------------------------------
 
+def cache_root() -> Path:
+    """``$TOKENCOM_CACHE``, else ``~/.cache/tokencom_sdr`` (user-expanded): the
+    folder that holds every cache of this package (corpus, data sets, digits)."""
+    root = os.environ.get(CACHE_ENV_VAR)
+    return (Path(root) if root else _DEFAULT_CACHE_ROOT).expanduser()
+
+
 def resolve_cache_dir(cache_dir: Union[str, os.PathLike, None] = None) -> Path:
     """Folder that holds the corpus cache.
 
@@ -127,9 +134,7 @@ def resolve_cache_dir(cache_dir: Union[str, os.PathLike, None] = None) -> Path:
     """
     if cache_dir is not None:
         return Path(cache_dir).expanduser().resolve()
-    root = os.environ.get(CACHE_ENV_VAR)
-    base = Path(root) if root else _DEFAULT_CACHE_ROOT
-    return (base.expanduser() / "corpus").resolve()
+    return (cache_root() / "corpus").resolve()
 
 
 def file_sha256(path: Path) -> str:

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
-from .corpus import CACHE_ENV_VAR, file_sha256, split_corpus
+from .corpus import cache_root, file_sha256, split_corpus
 from .debian_packages import (copyright_file, download_package, package_licences, package_version,
                               unpack_package)
 from .debian_sources import PHOTO_SOURCES, ROLE_HELDOUT, ROLE_SPLIT, TEXT_SOURCES, DebianSource
@@ -61,7 +61,6 @@ TEXT_HELDOUT_FRACTION = 0.05
 #: Held-out share of the photos of a split source (at least one photo).
 PHOTO_HELDOUT_FRACTION = 0.2
 _STAMP = ".source.json"
-_DEFAULT_DATA_ROOT = Path("~/.cache/tokencom_sdr")
 
 #: ``(package, download_dir) -> .deb path``; tests pass a local one.
 Downloader = Callable[[str, Path], Path]
@@ -76,9 +75,7 @@ def resolve_data_dir(data_dir: Union[str, os.PathLike, None] = None) -> Path:
     else ``~/.cache/tokencom_sdr/data`` (absolute, not necessarily existing)."""
     if data_dir is not None:
         return Path(data_dir).expanduser().resolve()
-    root = os.environ.get(CACHE_ENV_VAR)
-    base = Path(root) if root else _DEFAULT_DATA_ROOT
-    return (base.expanduser() / "data").resolve()
+    return (cache_root() / "data").resolve()
 
 
 def _selected_files(root: Path, source: DebianSource) -> List[Path]:

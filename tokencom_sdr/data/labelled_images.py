@@ -19,7 +19,6 @@ writes (``scripts/gpu_pack.py`` packs it).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Tuple, Union
@@ -59,9 +58,9 @@ class LabelledImage:
 
 def digits_cache_path() -> Path:
     """Where a machine without scikit-learn looks for the digits arrays."""
-    root = os.environ.get("TOKENCOM_CACHE")
-    base = Path(root) if root else Path("~/.cache/tokencom_sdr")
-    return base.expanduser() / "digits" / "digits.npz"
+    from .corpus import cache_root
+
+    return cache_root() / "digits" / "digits.npz"
 
 
 def _digits_arrays() -> Tuple[np.ndarray, np.ndarray]:

@@ -633,10 +633,15 @@ class ImageTokenizer:
         if self._search_candidates > 1:
             from .id_search import search_ids
             return search_ids(self.model, x, self._search_candidates).cpu().numpy().astype(np.int64)
+        return self._nearest_ids(x)[0]
+
+    def _nearest_ids(self, x: torch.Tensor) -> np.ndarray:
+        """``(B, 3, H, W)`` padded pixels -> ``(B, H/f, W/f)`` int64 ids of the
+        codewords nearest to the encoder's latents."""
         z = self.model.encode_latent(x)
-        d, h, w = z.shape[1:]
-        ids = self.model.quantizer.nearest(z[0].permute(1, 2, 0).reshape(-1, d))
-        return ids.reshape(h, w).cpu().numpy().astype(np.int64)
+        b, d, h, w = z.shape
+        ids = self.model.quantizer.nearest(z.permute(0, 2, 3, 1).reshape(-1, d))
+        return ids.reshape(b, h, w).cpu().numpy().astype(np.int64)
 
     @torch.no_grad()
     def encode_batch(self, images: np.ndarray, chunk: int = 256) -> np.ndarray:
@@ -663,10 +668,7 @@ class ImageTokenizer:
         for start in range(0, len(images), chunk):
             x = torch.from_numpy(images[start:start + chunk].astype(np.float32) / 255.0)
             x = _pad_to_multiple(x.permute(0, 3, 1, 2).to(self.device), self.downsample)
-            z = self.model.encode_latent(x)
-            b, d, h, w = z.shape
-            ids = self.model.quantizer.nearest(z.permute(0, 2, 3, 1).reshape(-1, d))
-            grids.append(ids.reshape(b, h, w).cpu().numpy().astype(np.int64))
+            grids.append(self._nearest_ids(x))
         if not grids:
             rows, cols = self.grid_shape(images.shape[1:3])
             return np.zeros((0, rows, cols), np.int64)

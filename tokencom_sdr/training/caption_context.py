@@ -132,10 +132,10 @@ def train_caption_context(out_path: Union[str, Path, None], steps: int = 1500, b
     model = model.to(device)
 
     items = augmented_digits(digit_images("train"), variants, seed)
+    # Kept on the CPU, where corrupt()'s generator draws; each batch moves over.
     grids = torch.from_numpy(tokenizer.encode_batch(np.stack([item.image for item in items])))
-    grids = grids.to(device)
     captions = torch.from_numpy(np.stack([caption_ids(model, text.encode(item.caption))
-                                          for item in items])).to(device)
+                                          for item in items]))
     gen = torch.Generator().manual_seed(seed)
     caption_params = [p for n, p in model.named_parameters() if n.startswith("caption_")]
     other_params = [p for n, p in model.named_parameters() if not n.startswith("caption_")]
@@ -152,11 +152,11 @@ def train_caption_context(out_path: Union[str, Path, None], steps: int = 1500, b
             break
         for group in opt.param_groups:
             group["lr"] = group["scale"] * lr * lr_factor(step, frac, warmup=50)
-        pick = torch.randint(len(grids), (batch,), generator=gen).to(device)
+        pick = torch.randint(len(grids), (batch,), generator=gen)
         target = grids[pick]
-        inputs, loss_mask = corrupt(target.cpu(), model.cfg.codebook_size, gen)
-        inputs, loss_mask = inputs.to(device), loss_mask.to(device)
-        prefix = model.caption_prefix(captions[pick]) if step % 2 == 0 else None
+        inputs, loss_mask = corrupt(target, model.cfg.codebook_size, gen)
+        target, inputs, loss_mask = target.to(device), inputs.to(device), loss_mask.to(device)
+        prefix = model.caption_prefix(captions[pick].to(device)) if step % 2 == 0 else None
         loss = context_loss(model, inputs, target, loss_mask, prefix=prefix)
         opt.zero_grad(set_to_none=True)
         loss.backward()
