@@ -110,6 +110,8 @@ def main(argv=None) -> int:
     parser.add_argument("--model", type=Path, default=None, help="checkpoint (default: committed)")
     parser.add_argument("--memory", default="default", metavar="PATH|default|none",
                         help="corpus memory that refines the model's prior (default: committed)")
+    parser.add_argument("--expert", default="auto", metavar="auto|default|none|PATH",
+                        help="domain expert (auto: the committed corpus expert unless --model)")
     parser.add_argument("--erasure-messages", type=int, default=300)
     parser.add_argument("--soft-messages", type=int, default=200)
     parser.add_argument("--ofdm-messages", type=int, default=150)
@@ -129,6 +131,7 @@ def main(argv=None) -> int:
 
     import torch
 
+    from tokencom_sdr.context.domain_expert import expert_from_option
     from tokencom_sdr.context.text_memory import memory_from_option
     from tokencom_sdr.context.text_model import load_text_context_model
     from tokencom_sdr.context.text_recovery import TextRecovery
@@ -140,7 +143,10 @@ def main(argv=None) -> int:
     progress = not args.no_progress
     started = time.perf_counter()
     model = load_text_context_model(args.model)
-    recovery = TextRecovery(model, memory=memory_from_option(args.memory))
+    # model=None selects the committed model and, with --expert auto, its corpus expert.
+    given = None if args.model is None else model
+    expert = expert_from_option(args.expert)
+    recovery = TextRecovery(given, memory=memory_from_option(args.memory), expert=expert)
     out = {"model": {"path": str(args.model or "committed default"),
                      "parameters": model.num_parameters,
                      "config": json.loads(model.config.to_json()),
@@ -161,7 +167,7 @@ def main(argv=None) -> int:
     erasure["pass"] = erasure["fill_restored_rate"] >= 0.40
     if recovery.memory is not None:
         # What the memory adds: the same draws with the model alone.
-        alone = run_erasure_eval(erasure_messages, TextRecovery(model, memory=None),
+        alone = run_erasure_eval(erasure_messages, TextRecovery(given, memory=None, expert=expert),
                                  loss_probability=0.3, seed=args.seed, progress=progress)
         erasure["fill_restored_rate_model_alone"] = alone["fill_restored_rate"]
     out["erasure_fill"] = erasure

@@ -25,6 +25,8 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, help="also write the result here")
     parser.add_argument("--model", type=Path, default=None, help="checkpoint (default: committed)")
     parser.add_argument("--memory", default="default", metavar="PATH|default|none")
+    parser.add_argument("--expert", default="auto", metavar="auto|default|none|PATH",
+                        help="domain expert (auto: the committed corpus expert unless --model)")
     parser.add_argument("--messages", type=int, default=300, help="messages per source")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=0)
@@ -33,6 +35,7 @@ def main(argv=None) -> int:
 
     import torch
 
+    from tokencom_sdr.context.domain_expert import expert_from_option
     from tokencom_sdr.context.text_memory import memory_from_option
     from tokencom_sdr.context.text_model import load_text_context_model
     from tokencom_sdr.context.text_recovery import TextRecovery
@@ -40,10 +43,13 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(1)  # the latency target is on one thread
     started = time.perf_counter()
-    recovery = TextRecovery(load_text_context_model(args.model),
-                            memory=memory_from_option(args.memory))
+    recovery = TextRecovery(None if args.model is None else load_text_context_model(args.model),
+                            memory=memory_from_option(args.memory),
+                            expert=expert_from_option(args.expert))
     out = {"command": "python bench/text_sources.py " + shlex.join(argv or sys.argv[1:]),
-           "model": str(args.model or "committed default"), "memory": args.memory}
+           "model": str(args.model or "committed default"), "memory": args.memory,
+           "expert": args.expert if recovery.expert is None else
+           f"{recovery.expert.domain} expert ({args.expert})"}
     out.update(run_text_sources_eval(recovery, messages_per_source=args.messages,
                                      seed=args.seed, data_dir=args.data_dir,
                                      progress=not args.no_progress))
@@ -58,6 +64,9 @@ def main(argv=None) -> int:
                                      for name, r in sources.items()},
         "bytes_per_token_per_source": {name: round(r["bytes_per_token"], 3)
                                        for name, r in sources.items()},
+        "share_recovered_by_expert_per_source": {
+            name: round(1 - r["recovered_by"].get("general", 0) / max(r["messages"], 1), 3)
+            for name, r in sources.items()},
         "recovery_ms_100_tokens_fill_soft": [round(latency["fill_ms_median"], 1),
                                              round(latency["soft_ms_median"], 1), "<= 100"],
     }

@@ -47,6 +47,38 @@ def test_counts_match_a_brute_force_search():
 
 
 @pytest.mark.timeout(30)
+def test_prefix_is_the_memory_of_the_first_tokens():
+    """A prefix view counts exactly what a memory built on the prefix counts,
+    also for contexts that run up to (and would run past) its end."""
+    rng = np.random.default_rng(3)
+    stream = rng.integers(0, 5, 4000)
+    whole = CorpusMemory(stream, 5, max_side=4, min_context=1)
+    view = whole.prefix(2500, min_context=2, kappa=7.0)
+    built = CorpusMemory(stream[:2500], 5, max_side=4, min_context=2, kappa=7.0)
+    assert (len(view), view.min_context, view.kappa) == (2500, 2, 7.0)
+    assert view.prefix_digest(2500) == built.prefix_digest(2500) == whole.prefix_digest(2500)
+    assert whole.prefix_digest(2501) != built.prefix_digest(2500)
+    positions = list(rng.integers(5, 2495, 150)) + list(range(2490, 2500))
+    for p in positions:
+        for a, b in ((2, 2), (4, 0), (0, 4), (3, 1)):
+            left = stream[max(p - a, 0):p]
+            right = stream[p + 1:p + 1 + b]
+            if left.size + right.size == 0:
+                continue
+            got, want = view.counts(left, right), built.counts(left, right)
+            assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    # The occurrence at position 2499 needs tokens past the prefix: only the whole sees it.
+    straddling = (stream[2497:2499], stream[2500:2502])
+    ids, counts = view.counts(*straddling)
+    assert dict(zip(ids.tolist(), counts.tolist())) == _brute_counts(stream[:2500], *straddling)
+    assert sum(_brute_counts(stream[:2502], *straddling).values()) == counts.sum() + 1
+    with pytest.raises(ValueError, match="does not fit"):
+        whole.prefix(4001)
+    with pytest.raises(ValueError, match="kappa"):
+        whole.prefix(10, kappa=0.0)
+
+
+@pytest.mark.timeout(30)
 def test_refine_follows_the_counts_and_leaves_short_contexts_alone():
     vocab = 50
     phrase = np.array([10, 11, 12, 40, 13, 14, 15])      # token 40 sits between 10 11 12 | 13 14 15

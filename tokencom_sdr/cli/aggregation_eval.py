@@ -97,10 +97,9 @@ def run(args) -> int:
         raise ValueError("--objective ats-filled scores the context model's fill; drop --no-recovery")
     recovery = None
     if args.objective == "ats-filled" or (not args.no_recovery and args.draws):
-        from ..context.text_model import load_text_context_model
         from ..context.text_recovery import TextRecovery
 
-        recovery = TextRecovery(load_text_context_model(), memory="default")
+        recovery = TextRecovery(memory="default")
     result = run_aggregation_eval(messages, args.methods, tokens_per_packet=args.tokens_per_packet,
                                   loss=args.loss, recovery=recovery, draws=args.draws,
                                   seed=args.seed, search_samples=args.search_samples,

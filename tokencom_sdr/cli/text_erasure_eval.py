@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..context.modes import EXPERT_OPTION_HELP
 from .budget_options import add_budget_options, budget_from_args
 from .loss_options import add_loss_model_options
 from .options import write_json_file
@@ -33,6 +34,8 @@ def add_parser(subparsers) -> None:
                         default="interleaved", help="token-to-packet mapping")
     parser.add_argument("--memory", default="default", metavar="PATH|default|none",
                         help="corpus memory refining the model's prior")
+    parser.add_argument("--expert", default="auto", metavar="auto|default|none|PATH",
+                        help=EXPERT_OPTION_HELP)
     parser.add_argument("--seed", type=int, default=0, metavar="N",
                         help="message order and loss-trace seed")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the rows here")
@@ -43,8 +46,8 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from ..channel.loss_models import iid_loss, make_loss_model
+    from ..context.domain_expert import expert_from_option
     from ..context.text_memory import memory_from_option
-    from ..context.text_model import load_text_context_model
     from ..context.text_recovery import TextRecovery
     from ..data.heldout_messages import source_messages
     from ..experiments.text_erasure_eval import run_erasure_eval
@@ -56,7 +59,8 @@ def run(args) -> int:
     models = [model] if model.name == "iid" else [model, iid_loss(model.loss_rate())]
     budget = budget_from_args(args, args.seed)
     messages = source_messages(args.source, args.messages, seed=args.seed)
-    recovery = TextRecovery(load_text_context_model(), memory=memory_from_option(args.memory))
+    recovery = TextRecovery(memory=memory_from_option(args.memory),
+                            expert=expert_from_option(args.expert))
     rows = []
     print(f"{args.source}: {len(messages)} messages, {args.packet_tokens} tokens a packet, "
           f"{args.aggregation}")

@@ -4,7 +4,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..context.modes import CONTEXT_DECODING
+from ..context.modes import CONTEXT_DECODING, EXPERT_OPTION_HELP
 from ..context.modes import TEXT_RECOVERY_MODES as RECOVERY_MODES
 from .options import parse_snr_range
 
@@ -47,6 +47,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--memory", default="default", metavar="PATH|default|none",
                         help="corpus memory that refines the model's prior in fill and soft "
                              "(default: the committed one; none: the model alone)")
+    parser.add_argument("--expert", default="auto", metavar="auto|default|none|PATH",
+                        help=EXPERT_OPTION_HELP)
     parser.add_argument("--seed", type=int, default=0, metavar="N")
     parser.add_argument("--no-semantic", action="store_true",
                         help="skip the MiniLM similarity (reported as null)")
@@ -63,6 +65,7 @@ def _redecoded(row) -> str:
 
 
 def run(args) -> int:
+    from ..context.domain_expert import expert_from_option
     from ..context.text_memory import memory_from_option
     from ..context.text_model import load_text_context_model
     from ..context.text_recovery import TextRecovery
@@ -77,8 +80,9 @@ def run(args) -> int:
                             context_decoding=args.context_decoding)
     recovery = None
     if any(r in ("fill", "soft", "lm-only") for r in recoveries):
-        recovery = TextRecovery(load_text_context_model(args.model),
-                                memory=memory_from_option(args.memory))
+        recovery = TextRecovery(None if args.model is None else load_text_context_model(args.model),
+                                memory=memory_from_option(args.memory),
+                                expert=expert_from_option(args.expert))
     rows = run_text_eval(config, recovery)
     header = f"{'SNR dB':>7} {'recovery':>8} {'exact':>6} {'TER':>6} {'TER raw':>7} {'semantic':>8}"
     print(header)

@@ -29,6 +29,11 @@ _TEXT_TRAINERS = (
      "it counts which tokens the training text put between the same known neighbours, and "
      "those counts refine the context model's prior.",
      train_text.add_text_memory_arguments, train_text.run_text_memory),
+    ("domain-expert", "corpus expert: a router and a memory part for a corpus-trained model",
+     "Write the corpus expert file: a unigram router that sends a received message to the "
+     "corpus expert when its tokens read as 17th-century English, and the corpus part of "
+     "the memory. The expert's context model is a separate file next to it.",
+     train_text.add_domain_expert_arguments, train_text.run_domain_expert),
 )
 
 
@@ -37,7 +42,7 @@ _DESCRIPTION = "Train one of the models that TokenCom-SDR ships as an embedded d
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
-        "train", help="train a model (text-tokenizer, text-context, text-memory, "
+        "train", help="train a model (text-tokenizer, text-context, text-memory, domain-expert, "
                       "image-tokenizer, image-context, caption-context)",
         description=_DESCRIPTION)
     _add_model_parsers(parser)

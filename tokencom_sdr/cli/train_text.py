@@ -12,7 +12,8 @@ from ..training.text_data_options import add_training_text_arguments
 
 __all__ = ["add_text_tokenizer_arguments", "add_text_context_arguments",
            "add_text_context_average_arguments", "add_text_memory_arguments",
-           "run_text_tokenizer", "run_text_context", "run_text_context_average", "run_text_memory"]
+           "add_domain_expert_arguments", "run_text_tokenizer", "run_text_context",
+           "run_text_context_average", "run_text_memory", "run_domain_expert"]
 
 
 def add_text_tokenizer_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -39,6 +40,11 @@ def run_text_context_average(args) -> int:
 def run_text_memory(args) -> int:
     from ..training import text_memory
     return text_memory.run_from_args(args)
+
+
+def run_domain_expert(args) -> int:
+    from ..training import domain_expert
+    return domain_expert.run_from_args(args)
 
 
 def add_text_context_arguments(parser: argparse.ArgumentParser) -> None:
@@ -111,3 +117,27 @@ def add_text_memory_arguments(parser: argparse.ArgumentParser) -> None:
                              "(blocks drawn evenly; keeps the committed memory small)")
     parser.add_argument("--tiny", action="store_true",
                         help="only the first 20 train blocks, for CI (seconds)")
+
+
+def add_domain_expert_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``tokencom train domain-expert``."""
+    parser.add_argument("--model", type=Path, required=True, metavar="PATH",
+                        help="the expert's text context model, in the folder of --out (for "
+                             "the committed one: tokencom_sdr/context/data/"
+                             "text_context_corpus.safetensors)")
+    parser.add_argument("--out", type=Path, default=None, metavar="PATH",
+                        help="expert file to write (safetensors); default: the committed "
+                             "expert's path in the package")
+    parser.add_argument("--memory", default="default", metavar="PATH|default",
+                        help="corpus memory built with --data corpus+modern, whose corpus part "
+                             "the expert uses and whose two parts train the router")
+    parser.add_argument("--min-context", type=int, default=4, metavar="N",
+                        help="the expert memory's shortest context (4 chosen on held-out "
+                             "message sets of seeds 1 and 2)")
+    parser.add_argument("--kappa", type=float, default=4.0,
+                        help="the expert memory's weight of the model against the counts")
+    parser.add_argument("--margin", type=float, default=0.3, metavar="NATS",
+                        help="the expert takes a message when its received tokens are this "
+                             "much more likely per token under the corpus than under modern "
+                             "English (0.3 keeps everyday prose and held-out modern sources "
+                             "with the general model)")

@@ -3,7 +3,8 @@
 * :mod:`.modes`: the recovery modes and their defaults (no torch).
 * :class:`TextRecovery` (:mod:`.text_recovery`): erasure fill and soft MAP
   detection with the masked-token text model (:mod:`.text_model`) and the
-  corpus memory (:mod:`.text_memory`).
+  corpus memory (:mod:`.text_memory`), and for messages that read as
+  17th-century English a corpus expert (:mod:`.domain_expert`).
 * :class:`ImageRecovery` (:mod:`.image_recovery`): none, copy or MaskGIT
   context fill with the image context model (:mod:`.image_maskgit`).
 
@@ -18,7 +19,7 @@ _EXPORTS = {
     "CONTEXT_DECODING": ".modes",
     "TextRecovery": ".text_recovery", "RecoveryResult": ".text_recovery",
     "TextContextModel": ".text_model", "load_text_context_model": ".text_model",
-    "CorpusMemory": ".text_memory",
+    "CorpusMemory": ".text_memory", "DomainExpert": ".domain_expert",
     "ImageRecovery": ".image_recovery", "ImageContextModel": ".image_maskgit",
 }
 __all__ = list(_EXPORTS)

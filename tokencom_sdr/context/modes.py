@@ -14,7 +14,7 @@ blocks and the Python API use unless told otherwise.
 """
 
 __all__ = ["TEXT_RECOVERY_MODES", "IMAGE_RECOVERY_MODES", "DEFAULT_TEXT_RECOVERY",
-           "DEFAULT_IMAGE_RECOVERY", "CONTEXT_DECODING"]
+           "DEFAULT_IMAGE_RECOVERY", "CONTEXT_DECODING", "EXPERT_OPTION_HELP"]
 
 #: Text recovery modes, from least to most informed.
 TEXT_RECOVERY_MODES = ("none", "hard", "fill", "soft")
@@ -30,3 +30,9 @@ DEFAULT_IMAGE_RECOVERY = "context"
 #: ``model-only`` (the model's prior without header knowledge: a measurement
 #: aid), ``off`` (no re-decoding).
 CONTEXT_DECODING = ("model", "header", "model-only", "off")
+
+#: Help line of the ``--expert`` option of the text commands
+#: (:mod:`.domain_expert`; ``auto`` is the default).
+EXPERT_OPTION_HELP = ("domain expert for messages that read as 17th-century English: auto (the "
+                      "committed corpus expert with the committed model), default (with any "
+                      "model), none, or an expert file")

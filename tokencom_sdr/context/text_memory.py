@@ -29,6 +29,7 @@ smaller range is taken as candidates and the other side is checked on them.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 from importlib import resources
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -98,6 +99,38 @@ class CorpusMemory:
 
     def __len__(self) -> int:
         return int(self.stream.size)
+
+    def prefix_digest(self, n_tokens: int) -> str:
+        """First 16 hex digits of the SHA-256 of the first ``n_tokens`` ids
+        (little-endian int16, as the file stores them): names a prefix."""
+        if not 0 <= n_tokens <= self.stream.size:
+            raise ValueError(f"a prefix of {n_tokens} tokens does not fit a memory of "
+                             f"{self.stream.size}")
+        return hashlib.sha256(self.stream[:n_tokens].astype("<i2").tobytes()).hexdigest()[:16]
+
+    def prefix(self, n_tokens: int, *, min_context: Optional[int] = None,
+               kappa: Optional[float] = None) -> "CorpusMemory":
+        """The memory of the stream's first ``n_tokens`` ids only.
+
+        The committed memory is the corpus followed by the modern sources, so
+        its prefix is the corpus memory a corpus expert wants. Built from this
+        memory's sorted index (its positions below ``n_tokens``, order kept),
+        without sorting again: a look-up's false hits past the end are
+        dropped by :meth:`_starts` as at the end of any stream.
+        """
+        if not 0 <= n_tokens <= self.stream.size:
+            raise ValueError(f"a prefix of {n_tokens} tokens does not fit a memory of "
+                             f"{self.stream.size}")
+        view = object.__new__(CorpusMemory)
+        view.bits, view.max_side, view.vocab_size = self.bits, self.max_side, self.vocab_size
+        view.min_context = self.min_context if min_context is None else int(min_context)
+        view.kappa = self.kappa if kappa is None else float(kappa)
+        if view.kappa <= 0:
+            raise ValueError(f"kappa must be positive, got {view.kappa}")
+        view.stream = self.stream[:n_tokens]
+        keep = self._order < n_tokens
+        view._keys, view._order = self._keys[keep], self._order[keep]
+        return view
 
     # -- look-up --------------------------------------------------------------
 

@@ -275,14 +275,20 @@ def save_text_context_model(model: TextContextModel, path: Union[str, os.PathLik
 
 
 def load_text_context_model(path: Union[str, os.PathLike, None] = None,
-                            device: Union[str, torch.device] = "cpu") -> TextContextModel:
+                            device: Union[str, torch.device] = "cpu", *,
+                            packaged: str = DEFAULT_TEXT_CONTEXT_FILE) -> TextContextModel:
     """Load a checkpoint written by :func:`save_text_context_model`.
 
     Parameters
     ----------
     path : str or path-like or None
-        None loads the committed default.
+        None loads the committed file ``packaged``.
     device : str or torch.device
+    packaged : str
+        Name of a committed model in ``tokencom_sdr/context/data`` (checked
+        against the model manifest); default the general model, and for
+        example ``text_context_corpus.safetensors`` for the corpus expert
+        (:mod:`tokencom_sdr.context.domain_expert`).
 
     Returns
     -------
@@ -296,7 +302,9 @@ def load_text_context_model(path: Union[str, os.PathLike, None] = None,
         lacks the TokenCom metadata, or its tensors do not fit its config.
     """
     source, metadata, tensors = read_checkpoint(
-        path, default_text_context_path(), what="text context model", format_tag=_FORMAT_TAG,
+        path, default_text_context_path() if packaged == DEFAULT_TEXT_CONTEXT_FILE
+        else resources.files("tokencom_sdr.context") / "data" / packaged,
+        what="text context model", format_tag=_FORMAT_TAG,
         format_version=_FORMAT_VERSION, retrain="tokencom train text-context")
     try:
         config = TextContextConfig.from_json(metadata.get("config", ""))

@@ -43,6 +43,13 @@ Algorithm (``fill`` and ``soft``):
 (:mod:`tokencom_sdr.context.text_memory`: counts of what the training text
 put between the same known neighbours) unless ``memory=None``.
 
+**Domain expert.** With the committed default model, a message whose
+received tokens read as 17th-century English (by their unigram likelihood,
+or in a close call by which model predicts them better;
+:mod:`tokencom_sdr.context.domain_expert`) is recovered by the corpus
+expert instead: a model trained on longer on the corpus alone, with the
+corpus part of the memory. Everything else stays with the general model.
+
 The posterior is exact for each token given its context; it is not a joint
 MAP over all tokens (that would need a search), which is why the rescoring
 rounds exist: a token first decided with poor context is re-decided once its
@@ -62,6 +69,7 @@ import torch
 
 from ..tokens.frame import TokenFrame
 from ..tokens.soft import ReceivedFrame, SoftTokenInfo, ids_to_bits
+from .domain_expert import DomainExpert, default_domain_expert
 from .modes import TEXT_RECOVERY_MODES
 from .text_memory import CorpusMemory, default_corpus_memory
 from .text_model import TextContextModel, load_text_context_model
@@ -99,6 +107,9 @@ class RecoveryResult:
         Model evaluations (a batched pass counts once).
     elapsed_s : float
         Wall-clock time of the recovery.
+    domain : str
+        Which model recovered the frame: ``"general"``, or the domain of
+        the expert the message was routed to (``"corpus"``).
     """
 
     frame: TokenFrame
@@ -107,6 +118,7 @@ class RecoveryResult:
     confidence: np.ndarray
     forward_passes: int = 0
     elapsed_s: float = 0.0
+    domain: str = "general"
 
     @property
     def recovered(self) -> np.ndarray:
@@ -182,12 +194,21 @@ class TextRecovery:
         text put between the same neighbours
         (:mod:`tokencom_sdr.context.text_memory`); ``"default"`` is the
         committed one, None uses the model alone.
+    expert : DomainExpert, "auto", "default" or None
+        A domain expert that recovers the messages routed to its domain
+        (:mod:`tokencom_sdr.context.domain_expert`), with its part of
+        ``memory``. ``"auto"``: the committed corpus expert when ``model`` is
+        None (the committed general model) and ``memory`` is the committed
+        one or None, none with a model or memory of your own;
+        ``"default"``: the committed expert with any model; None: the general
+        model recovers everything.
     device : str or torch.device
     """
 
     def __init__(self, model: Optional[TextContextModel] = None, *, fill_iterations: int = 2,
                  rescore_rounds: int = 1, rescore_groups: int = 2, certain: float = 0.999,
                  memory: Union[CorpusMemory, str, None] = "default",
+                 expert: Union[DomainExpert, str, None] = "auto",
                  device: Union[str, torch.device] = "cpu"):
         if fill_iterations < 1:
             raise ValueError(f"fill_iterations must be >= 1, got {fill_iterations}")
@@ -210,6 +231,27 @@ class TextRecovery:
                              f"serve a model of {self.vocab_size} tokens")
         self.memory = memory
         self._bit_table = {}
+        if isinstance(expert, str):
+            if expert not in ("auto", "default"):
+                raise ValueError(f"expert must be a DomainExpert, 'auto', 'default' or None, "
+                                 f"not {expert!r}")
+            if expert == "default":
+                expert = default_domain_expert()
+            elif model is None and default_domain_expert().fits(memory):
+                expert = default_domain_expert()
+            else:
+                expert = None
+        self.expert = expert
+        # The expert's own recovery: same settings, its model and memory part.
+        self._expert_recovery = None
+        if expert is not None:
+            if expert.model.config.vocab_size != self.vocab_size:
+                raise ValueError(f"a {expert.model.config.vocab_size}-token expert cannot "
+                                 f"serve a model of {self.vocab_size} tokens")
+            self._expert_recovery = TextRecovery(
+                expert.model, fill_iterations=fill_iterations, rescore_rounds=rescore_rounds,
+                rescore_groups=rescore_groups, certain=certain,
+                memory=expert.memory_from(memory), expert=None, device=device)
 
     @property
     def vocab_size(self) -> int:
@@ -251,6 +293,14 @@ class TextRecovery:
                              f"model's {self.vocab_size}-token vocabulary")
         if mode in ("none", "hard"):
             return model_free_recover(frame, soft, mode, self.vocab_size, start)
+        if self._expert_recovery is not None and self.expert.serves(
+                frame.ids[~frame.erased],
+                lambda: self._expert_recovery._received_log_likelihood(frame)
+                - self._received_log_likelihood(frame)):
+            result = self._expert_recovery.recover(frame, soft, mode)
+            result.domain = self.expert.domain
+            result.elapsed_s = time.perf_counter() - start
+            return result
         n = len(frame)
         ids = frame.ids.copy()
         # An id the vocabulary lacks (possible when vocab < 2**bits) is no token.
@@ -358,6 +408,30 @@ class TextRecovery:
         return llr.astype(np.float32)
 
     # -- internals --------------------------------------------------------------
+
+    @torch.inference_mode()
+    def _received_log_likelihood(self, frame: TokenFrame, groups: int = 3) -> float:
+        """How well the model alone predicts a frame's received tokens.
+
+        The received tokens are split into ``groups`` interleaved groups;
+        each group is masked in turn, together with the erased tokens (one
+        batched forward pass), so every received token is predicted once.
+        Returns their mean log-probability, ``-inf`` when nothing was received.
+        """
+        known = ~frame.erased & (frame.ids < self.vocab_size) & (frame.ids >= 0)
+        targets = np.flatnonzero(known)
+        if targets.size == 0:
+            return float("-inf")
+        groups = min(groups, targets.size)
+        which = np.arange(targets.size) % groups
+        x = np.repeat(np.where(known, frame.ids, self.model.config.mask_id)[None], groups,
+                      axis=0).astype(np.int64)
+        x[which, targets] = self.model.config.mask_id
+        h = self._hidden(torch.from_numpy(x).to(self.device))
+        h = h[torch.from_numpy(which), torch.from_numpy(targets)]
+        log_probs = torch.log_softmax(self.model.logits_from_hidden(h).float(), dim=-1)
+        picked = log_probs[torch.arange(targets.size), torch.from_numpy(frame.ids[targets])]
+        return float(picked.mean())
 
     def _log_likelihood(self, llrs: np.ndarray, bits_per_token: int) -> torch.Tensor:
         """Channel log-likelihood of every vocabulary id.

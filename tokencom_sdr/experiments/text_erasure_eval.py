@@ -82,7 +82,9 @@ def run_erasure_eval(messages: Sequence[str], recovery: TextRecovery, *,
         model's settings), ``fill_restored_rate`` (erased tokens restored exactly),
         ``unigram_restored_rate``, ``exact_rate_none`` and
         ``exact_rate_fill`` (whole messages), ``recovery_ms_mean`` and
-        ``recovery_ms_p95`` per message, ``baseline`` (the messages as UTF-8
+        ``recovery_ms_p95`` per message, ``recovered_by`` (messages per
+        recovering model: ``general`` or an expert's domain, see
+        :mod:`tokencom_sdr.context.domain_expert`), ``baseline`` (the messages as UTF-8
         + zlib against the BPE bits, see
         :func:`~tokencom_sdr.metrics.text_baseline.mean_text_baseline_sizes`)
         and the settings.
@@ -96,6 +98,7 @@ def run_erasure_eval(messages: Sequence[str], recovery: TextRecovery, *,
     packets_sent = packets_lost = 0
     times: List[float] = []
     token_counts: List[int] = []
+    domains: Dict[str, int] = {}
     iterator = messages
     if progress:
         from tqdm import tqdm
@@ -115,6 +118,7 @@ def run_erasure_eval(messages: Sequence[str], recovery: TextRecovery, *,
                                expected=FrameGeometry.from_frame(frame, grouping)).frame
         result = recovery.recover(received, mode="fill")
         times.append(result.elapsed_s)
+        domains[result.domain] = domains.get(result.domain, 0) + 1
         erased = received.erased
         total += len(frame)
         erased_total += int(erased.sum())
@@ -143,6 +147,7 @@ def run_erasure_eval(messages: Sequence[str], recovery: TextRecovery, *,
         "exact_rate_fill": exact_fill / n,
         "recovery_ms_mean": 1e3 * float(np.mean(times)) if times else 0.0,
         "recovery_ms_p95": 1e3 * float(np.percentile(times, 95)) if times else 0.0,
+        "recovered_by": domains,
         "baseline": baseline,
     }
 
