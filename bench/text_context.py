@@ -21,7 +21,8 @@ known link header and the model's token prior
 with header-only, model-only and no re-decoding, on the same channel draws.
 
 Usage: .venv/bin/python bench/text_context.py [--json out/text_context.json] [--only-coded]
-       [--model PATH] [--memory PATH|default|none]
+       [--source debian-reference] [--model PATH] [--memory PATH|default|none]
+       [--expert auto|none]
 """
 
 import argparse
@@ -39,19 +40,26 @@ def _closest_to(rows, target):
     return min(rows, key=lambda r: (abs(r["exact_rate"] - target), r["snr_db"]))
 
 
-def soft_vs_none(channel, grid, messages, recovery, mcs, seed, progress, split=False):
+def soft_vs_none(channel, grid, messages, recovery, mcs, seed, progress, split=False,
+                 source=None):
     """Sweep ``none`` over ``grid``, then run every mode at the SNR closest to 20%.
 
     With ``split`` (coded MCS), ``soft`` is also measured with re-decoding of
     failed codewords using the known header only, the model's prior only,
     and none at all, on the same channel draws: what header knowledge and
-    the model's prior each add."""
+    the model's prior each add. ``source`` names a text source of
+    :func:`~tokencom_sdr.data.heldout_messages.source_messages` (default: the
+    held-out corpus)."""
+    from tokencom_sdr.data.heldout_messages import source_messages
     from tokencom_sdr.experiments.text_eval import TextEvalConfig, run_text_eval
+
+    texts = None if source is None else source_messages(source, messages, seed=seed)
 
     def none_at(snrs):
         return run_text_eval(TextEvalConfig(snrs=snrs, mcs=mcs, messages=messages,
                                             recoveries=("none",), channel=channel, seed=seed,
-                                            semantic=False), progress=progress)
+                                            semantic=False), progress=progress,
+                             messages=texts)
 
     sweep = none_at(grid)
     best = _closest_to(sweep, 0.20)
@@ -72,7 +80,7 @@ def soft_vs_none(channel, grid, messages, recovery, mcs, seed, progress, split=F
     rows = run_text_eval(TextEvalConfig(snrs=[best["snr_db"]], mcs=mcs, messages=messages,
                                         recoveries=("none", "hard", "fill", "soft"),
                                         channel=channel, seed=seed),
-                         recovery=recovery, progress=progress)
+                         recovery=recovery, progress=progress, messages=texts)
     by_mode = {r["recovery"]: r for r in rows}
     none = by_mode["none"]["exact_rate"]
     soft = by_mode["soft"]["exact_rate"]
@@ -83,7 +91,7 @@ def soft_vs_none(channel, grid, messages, recovery, mcs, seed, progress, split=F
                                                  messages=messages, recoveries=("soft",),
                                                  channel=channel, seed=seed, semantic=False,
                                                  context_decoding=variant),
-                                  recovery=recovery, progress=progress)
+                                  recovery=recovery, progress=progress, messages=texts)
             variants[variant] = {k: row[k] for k in ("exact_rate", "token_error_rate",
                                                      "recovery_ms_mean", "recovery_ms_median",
                                                      "packets_redecoded")}
@@ -116,6 +124,10 @@ def main(argv=None) -> int:
     parser.add_argument("--soft-messages", type=int, default=200)
     parser.add_argument("--ofdm-messages", type=int, default=150)
     parser.add_argument("--skip-ofdm", action="store_true", help="skip the GNU Radio chain")
+    parser.add_argument("--source", default=None, metavar="NAME",
+                        help="with --only-coded: the messages' text source (corpus-heldout, the "
+                             "default, or a modern source of `tokencom data fetch`, e.g. "
+                             "debian-reference)")
     parser.add_argument("--only-coded", action="store_true",
                         help="run only the LDPC qpsk-1/2 OFDM measurement (with the soft "
                              "variants: header-only, model-only and no re-decoding)")
@@ -221,9 +233,10 @@ def _summarise_soft(out):
 
 
 def _only_coded(args, recovery, out, progress, started):
+    out["source"] = args.source
     out["soft_vs_none"] = {"ofdm qpsk-1/2": soft_vs_none(
         "ofdm", _grid(args.ldpc_snr), args.ofdm_messages,
-        recovery, "qpsk-1/2", args.seed, progress, split=True)}
+        recovery, "qpsk-1/2", args.seed, progress, split=True, source=args.source)}
     out["summary"] = {}
     _summarise_soft(out)
     return _finish(args, out, started)

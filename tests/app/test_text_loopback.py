@@ -88,3 +88,22 @@ def test_cli_rejects_bad_input_with_a_clear_message(capsys):
     assert "multipath tap 'abc'" in capsys.readouterr().err
     assert main(["loopback", "--text", "x", "--cfo", "0.7"]) == 1
     assert "cfo" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(180)
+def test_live_receiver_routes_old_english_to_the_corpus_expert(tokenizer):
+    """Through the real OFDM chain with 30 % of the packets lost: the receiver
+    recovers the 17th-century message with the corpus expert and the modern
+    one with the general model, and says so in the report."""
+    from tokencom_sdr.channel.loss_models import iid_loss
+
+    modern = ("The firmware update failed because the SD card was mounted read-only. Remount "
+              "it, check the free space with df -h, and run the installer again before "
+              "rebooting the board, then send the log to the support team.")
+    for text, expected in ((PARADISE_LOST_OPENING, "corpus"), (modern, "general")):
+        config = LinkConfig(snr_db=25, mcs="qpsk-1/2", tokens_per_packet=8, seed=3,
+                            loss=iid_loss(0.3))
+        report = run_text_loopback(text, config, tokenizer, semantic=False)
+        assert report["packets_received"] < report["packets_sent"]
+        assert report["recovered_by"] == expected
+        assert "\u2047" not in report["received_text"]

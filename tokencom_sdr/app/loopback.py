@@ -237,7 +237,9 @@ def run_text_loopback(text: str, config: Optional[LinkConfig] = None, tokenizer=
         ``channel_uses``, ``bits_per_channel_use``, ``semantic_similarity``,
         ``failed_packets_used``, ``context_decoding`` (the re-decoding
         counts, or None), ``sent_text``, ``received_text_raw``,
-        ``received_text``, ``recovery_s``, ``latency_s``
+        ``received_text``, ``recovered_by`` (``general`` or ``corpus``: which
+        text model recovered it, see :mod:`tokencom_sdr.context.domain_expert`;
+        None with ``none``/``hard``), ``recovery_s``, ``latency_s``
         (``encode``/``phy``/``decode``; decode includes the recovery),
         ``baseline`` (the message as UTF-8 + zlib against the BPE bits:
         ``utf8_bytes``, ``zlib_bytes``, ``bpe_bytes``, ``bpe_over_zlib``) and
@@ -294,6 +296,7 @@ def run_text_loopback(text: str, config: Optional[LinkConfig] = None, tokenizer=
         "failed_packets_used": 0 if message is None else message.failed_packets_used,
         "received_text_raw": "" if message is None else message.text_raw,
         "received_text": "" if message is None else message.text,
+        "recovered_by": None if message is None else message.recovered_by,
         "latency_s": {"encode": t1 - t0, "phy": t2 - t1, "decode": t3 - t2},
         # The sender's choice, like the rest of config: a receiver sees only the bursts.
         "config": dict(config.to_json(), unequal_protection=protection),

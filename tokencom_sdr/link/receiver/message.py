@@ -68,6 +68,10 @@ class ReceivedMessage:
     reason : str or None
         Why the stream receiver delivered it (``complete``, ``timeout``,
         ``superseded``, ``stopped``); None when received in one call.
+    recovered_by : str or None
+        Text messages recovered with a model: ``general``, or the domain of
+        the expert the message was routed to (``corpus``;
+        :mod:`tokencom_sdr.context.domain_expert`). None otherwise.
     """
 
     message_id: int
@@ -92,6 +96,7 @@ class ReceivedMessage:
     image: Optional[np.ndarray] = None
     problem: Optional[str] = None
     reason: Optional[str] = None
+    recovered_by: Optional[str] = None
 
     # ------------------------------------------------------------- derived
     @property
@@ -154,6 +159,7 @@ class ReceivedMessage:
         if self.modality == Modality.TEXT:
             out["received_text_raw"] = self.text_raw
             out["received_text"] = self.text
+            out["recovered_by"] = self.recovered_by
         else:
             out["grid"] = list(self.layout.geometry.shape)
             out["image_size"] = None if self.image is None else list(self.image.shape[:2])

@@ -255,6 +255,7 @@ class TokenReceiver:
             result = model_free_recover(received, mode=mode, vocab_size=tokenizer.vocab_size)
         else:
             result = self.text_context.recover(received, mode=mode)
+            message.recovered_by = result.domain
         message.frame = result.frame
         message.confidence = result.confidence
         message.text = tokenizer.decode_frame(result.frame)
