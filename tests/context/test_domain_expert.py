@@ -107,6 +107,12 @@ def test_a_routed_message_is_recovered_by_the_expert_with_its_memory_part(text_r
     assert routed.domain == "corpus"
     assert np.array_equal(routed.frame.ids, own.recover(received, mode="fill").frame.ids)
     assert general.recover(received, mode="fill").domain == "general"
+    # What re-decoding asks for its prior: the same model as the recovery.
+    serving = text_recovery.routed(received)
+    assert serving.model is expert.model and serving.expert is None
+    modern = _erase(tokenizer.encode_frame(MODERN[0]), 0.4, 1)
+    assert text_recovery.routed(modern) is text_recovery
+    assert general.routed(received) is general
     # A model of your own gets no expert unless asked for.
     assert TextRecovery(expert.model).expert is None
     assert TextRecovery(expert.model, expert="default").expert is expert

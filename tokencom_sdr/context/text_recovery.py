@@ -293,11 +293,9 @@ class TextRecovery:
                              f"model's {self.vocab_size}-token vocabulary")
         if mode in ("none", "hard"):
             return model_free_recover(frame, soft, mode, self.vocab_size, start)
-        if self._expert_recovery is not None and self.expert.serves(
-                frame.ids[~frame.erased],
-                lambda: self._expert_recovery._received_log_likelihood(frame)
-                - self._received_log_likelihood(frame)):
-            result = self._expert_recovery.recover(frame, soft, mode)
+        serving = self.routed(frame)
+        if serving is not self:
+            result = serving.recover(frame, soft, mode)
             result.domain = self.expert.domain
             result.elapsed_s = time.perf_counter() - start
             return result
@@ -334,6 +332,21 @@ class TextRecovery:
         out = TokenFrame(ids, frame.modality, frame.shape, frame.bits_per_token,
                          np.zeros(n, dtype=bool))
         return _result(out, mode, pinned, confidence, passes, start)
+
+    def routed(self, frame: Union[TokenFrame, ReceivedFrame]) -> "TextRecovery":
+        """The recovery that serves a received frame: the expert's when the
+        message is routed to it (:mod:`tokencom_sdr.context.domain_expert`),
+        else this one. A receiver that uses the model's prior for anything
+        else (re-decoding failed codewords) asks this first; a transmitter
+        never does, since it cannot know what the receiver will get."""
+        if isinstance(frame, ReceivedFrame):
+            frame = frame.frame
+        if self._expert_recovery is None or not self.expert.serves(
+                frame.ids[~frame.erased],
+                lambda: self._expert_recovery._received_log_likelihood(frame)
+                - self._received_log_likelihood(frame)):
+            return self
+        return self._expert_recovery
 
     @torch.inference_mode()
     def token_prior(self, ids: np.ndarray, visible: np.ndarray, targets: np.ndarray,

@@ -248,11 +248,14 @@ def context_decode(pdus: Sequence, message_id: int, layout: MessageLayout,
             out.rounds += 1
             current = soft_depacketize(pdus, message_id, layout)
             received = current.received
-            estimate = recovery.recover(received, mode="soft").frame.ids
+            # The model that will recover the message gives the prior too
+            # (the corpus expert for 17th-century English).
+            serving = recovery.routed(received)
+            estimate = serving.recover(received, mode="soft").frame.ids
             visible = ~received.frame.erased | np.any(received.soft.llrs != 0, axis=1)
             order = list(todo)
             targets = np.concatenate([templates[todo[i]][2] for i in order])
-            prior = recovery.bit_prior_llrs(estimate, visible, targets, bits, groups, prior_clip)
+            prior = serving.bit_prior_llrs(estimate, visible, targets, bits, groups, prior_clip)
             recovered = 0
             offset = 0
             for index in order:
