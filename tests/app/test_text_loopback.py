@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from tokencom_sdr.channel.loopback_channel import LoopbackChannel
+from tokencom_sdr.cli.loopback import summary_line
 from tokencom_sdr.cli.main import main
 from tokencom_sdr.link import PacketError, depacketize, parse_packet
 from tokencom_sdr.data.messages import PARADISE_LOST_OPENING
@@ -106,4 +107,5 @@ def test_live_receiver_routes_old_english_to_the_corpus_expert(tokenizer):
         report = run_text_loopback(text, config, tokenizer, semantic=False)
         assert report["packets_received"] < report["packets_sent"]
         assert report["recovered_by"] == expected
+        assert ("corpus expert" in summary_line(report)) == (expected == "corpus")
         assert "\u2047" not in report["received_text"]

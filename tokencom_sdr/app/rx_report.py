@@ -121,6 +121,12 @@ def message_report(message: ReceivedMessage, sample_rate_hz: float, gap_len: int
     return report
 
 
+def _expert_note(report: dict) -> str:
+    """`` (corpus expert)`` when a domain expert recovered the message, else ``""``."""
+    domain = report.get("recovered_by")
+    return f" ({domain} expert)" if domain not in (None, "general") else ""
+
+
 def format_report(report: dict, totals: dict) -> str:
     """Lines printed for one message: its content, its stats, the running totals."""
     lines = []
@@ -141,7 +147,8 @@ def format_report(report: dict, totals: dict) -> str:
     stats = (f"[message {report['message_id']}] packets {report['packets_received']}/"
              f"{report['packets_sent']} (PER {report['packet_error_rate']:.3f}"
              f"{', re-decoded ' + str(report['packets_redecoded']) if report['packets_redecoded'] else ''}"
-             f") | {report['recovery']}: {ter} | {report['mcs']} | SNR {snr} | CFO {cfo} | "
+             f") | {report['recovery']}{_expert_note(report)}: {ter} | {report['mcs']} | "
+             f"SNR {snr} | CFO {cfo} | "
              f"{report['reason']}")
     if report.get("evm_db") is not None:
         stats += f" | EVM {report['evm_db']:.1f} dB (rise {report['evm_rise_db']:+.1f} dB)"

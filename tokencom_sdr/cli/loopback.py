@@ -73,9 +73,14 @@ def summary_line(report: dict) -> str:
             f"{report['packets_sent']} (PER {report['packet_error_rate']:.3f}) | tokens "
             f"{report['tokens_sent']} (TER {report['token_error_rate']:.3f}) | "
             f"{report['channel_uses']} channel uses | exact {report['exact']} | "
-            f"{_redecoded(report)}"
+            f"{_redecoded(report)}{_recovered_by(report)}"
             f"encode {lat['encode'] * 1e3:.0f} ms, phy {lat['phy'] * 1e3:.0f} ms, "
             f"decode {lat['decode'] * 1e3:.0f} ms")
+
+
+def _recovered_by(report: dict) -> str:
+    domain = report.get("recovered_by")
+    return f"recovered by the {domain} expert | " if domain not in (None, "general") else ""
 
 
 def _redecoded(report: dict) -> str:
