@@ -111,7 +111,9 @@ def test_a_routed_message_is_recovered_by_the_expert_with_its_memory_part(text_r
     serving = text_recovery.routed(received)
     assert serving.model is expert.model and serving.expert is None
     modern = _erase(tokenizer.encode_frame(MODERN[0]), 0.4, 1)
-    assert text_recovery.routed(modern) is text_recovery
+    general_view = text_recovery.routed(modern)
+    assert general_view.model is text_recovery.model and general_view.expert is None
+    assert general_view.memory is text_recovery.memory
     assert general.routed(received) is general
     # A model of your own gets no expert unless asked for.
     assert TextRecovery(expert.model).expert is None

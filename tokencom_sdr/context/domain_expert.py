@@ -93,19 +93,23 @@ class DomainRouter:
     def vocab_size(self) -> int:
         return int(self.log_probs.shape[1])
 
+    def _usable(self, ids: np.ndarray) -> np.ndarray:
+        """The ids of ``ids`` inside the vocabulary (a frame's unused codes are no evidence)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        return ids[(ids >= 0) & (ids < self.vocab_size)]
+
     def scores(self, ids: np.ndarray) -> np.ndarray:
         """Log-likelihood of ``ids`` (``(k,)`` integer; ids outside the
         vocabulary are ignored) under each domain, ``(len(domains),)`` float64."""
-        ids = np.asarray(ids, dtype=np.int64)
-        ids = ids[(ids >= 0) & (ids < self.vocab_size)]
-        return self.log_probs[:, ids].astype(np.float64).sum(axis=1)
+        return self.log_probs[:, self._usable(ids)].astype(np.float64).sum(axis=1)
 
     def mean_scores(self, ids: np.ndarray) -> Optional[np.ndarray]:
         """Mean log-likelihood per usable id of ``ids`` under each domain,
         ``(len(domains),)`` float64; None when no id is usable."""
-        ids = np.asarray(ids, dtype=np.int64)
-        count = int(np.count_nonzero((ids >= 0) & (ids < self.vocab_size)))
-        return None if count == 0 else self.scores(ids) / count
+        usable = self._usable(ids)
+        if usable.size == 0:
+            return None
+        return self.log_probs[:, usable].astype(np.float64).sum(axis=1) / usable.size
 
     def route(self, ids: np.ndarray) -> Optional[str]:
         """The most likely domain of a message whose received ids are ``ids``

@@ -58,6 +58,7 @@ neighbours are known.
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 import time
@@ -242,8 +243,11 @@ class TextRecovery:
             else:
                 expert = None
         self.expert = expert
-        # The expert's own recovery: same settings, its model and memory part.
-        self._expert_recovery = None
+        # With an expert, recover() routes and hands the frame to one of two
+        # route-free recoveries: the expert's (same settings, its model and
+        # memory part) or this one's own model without the routing, so that
+        # a frame is routed once however it is recovered.
+        self._expert_recovery = self._general_recovery = None
         if expert is not None:
             if expert.model.config.vocab_size != self.vocab_size:
                 raise ValueError(f"a {expert.model.config.vocab_size}-token expert cannot "
@@ -252,6 +256,9 @@ class TextRecovery:
                 expert.model, fill_iterations=fill_iterations, rescore_rounds=rescore_rounds,
                 rescore_groups=rescore_groups, certain=certain,
                 memory=expert.memory_from(memory), expert=None, device=device)
+            self._general_recovery = copy.copy(self)
+            self._general_recovery.expert = None
+            self._general_recovery._expert_recovery = None
 
     @property
     def vocab_size(self) -> int:
@@ -293,10 +300,11 @@ class TextRecovery:
                              f"model's {self.vocab_size}-token vocabulary")
         if mode in ("none", "hard"):
             return model_free_recover(frame, soft, mode, self.vocab_size, start)
-        serving = self.routed(frame)
-        if serving is not self:
+        if self.expert is not None:
+            serving = self.routed(frame)
             result = serving.recover(frame, soft, mode)
-            result.domain = self.expert.domain
+            if serving is self._expert_recovery:
+                result.domain = self.expert.domain
             result.elapsed_s = time.perf_counter() - start
             return result
         n = len(frame)
@@ -334,19 +342,23 @@ class TextRecovery:
         return _result(out, mode, pinned, confidence, passes, start)
 
     def routed(self, frame: Union[TokenFrame, ReceivedFrame]) -> "TextRecovery":
-        """The recovery that serves a received frame: the expert's when the
-        message is routed to it (:mod:`tokencom_sdr.context.domain_expert`),
-        else this one. A receiver that uses the model's prior for anything
-        else (re-decoding failed codewords) asks this first; a transmitter
-        never does, since it cannot know what the receiver will get."""
+        """The recovery that serves a received frame, without routing of its
+        own: the expert's when the message is routed to it
+        (:mod:`tokencom_sdr.context.domain_expert`), else this one's model
+        (this object itself when it has no expert). A receiver that uses the
+        model's prior for anything else (re-decoding failed codewords) asks
+        this first; a transmitter never does, since it cannot know what the
+        receiver will get."""
+        if self.expert is None:
+            return self
         if isinstance(frame, ReceivedFrame):
             frame = frame.frame
-        if self._expert_recovery is None or not self.expert.serves(
-                frame.ids[~frame.erased],
-                lambda: self._expert_recovery._received_log_likelihood(frame)
-                - self._received_log_likelihood(frame)):
-            return self
-        return self._expert_recovery
+        general = self._general_recovery
+        if self.expert.serves(frame.ids[~frame.erased],
+                              lambda: self._expert_recovery._received_log_likelihood(frame)
+                              - general._received_log_likelihood(frame)):
+            return self._expert_recovery
+        return general
 
     @torch.inference_mode()
     def token_prior(self, ids: np.ndarray, visible: np.ndarray, targets: np.ndarray,
@@ -385,12 +397,8 @@ class TextRecovery:
             raise ValueError(f"groups must be >= 1, got {groups}")
         if targets.size == 0:
             return np.zeros((0, self.vocab_size), dtype=np.float32)
-        mask_id = self.model.config.mask_id
-        groups = min(groups, targets.size)
-        which = np.arange(targets.size) % groups
         shown = visible & (ids < self.vocab_size) & (ids >= 0)
-        x = np.repeat(np.where(shown, ids, mask_id)[None], groups, axis=0)
-        x[which, targets] = mask_id
+        x, which = self._masked_groups(ids, shown, targets, groups)
         probs = self._prior(x, which, targets)
         return probs.cpu().numpy().astype(np.float32)
 
@@ -422,6 +430,22 @@ class TextRecovery:
 
     # -- internals --------------------------------------------------------------
 
+    def _masked_groups(self, ids: np.ndarray, shown: np.ndarray, targets: np.ndarray,
+                       groups: int):
+        """One input row per interleaved group of targets, ``(B, n)`` int64.
+
+        Target ``j`` belongs to group ``j % B`` (``B = min(groups, m)``) and is
+        masked in its group's row; every row shows ``ids`` where ``shown``
+        and ``[MASK]`` elsewhere. Returns the rows and each target's group
+        (``(m,)`` int64).
+        """
+        mask_id = self.model.config.mask_id
+        groups = min(groups, targets.size)
+        which = np.arange(targets.size) % groups
+        x = np.repeat(np.where(shown, ids, mask_id)[None], groups, axis=0).astype(np.int64)
+        x[which, targets] = mask_id
+        return x, which
+
     @torch.inference_mode()
     def _received_log_likelihood(self, frame: TokenFrame, groups: int = 3) -> float:
         """How well the model alone predicts a frame's received tokens.
@@ -435,11 +459,7 @@ class TextRecovery:
         targets = np.flatnonzero(known)
         if targets.size == 0:
             return float("-inf")
-        groups = min(groups, targets.size)
-        which = np.arange(targets.size) % groups
-        x = np.repeat(np.where(known, frame.ids, self.model.config.mask_id)[None], groups,
-                      axis=0).astype(np.int64)
-        x[which, targets] = self.model.config.mask_id
+        x, which = self._masked_groups(frame.ids.astype(np.int64), known, targets, groups)
         h = self._hidden(torch.from_numpy(x).to(self.device))
         h = h[torch.from_numpy(which), torch.from_numpy(targets)]
         log_probs = torch.log_softmax(self.model.logits_from_hidden(h).float(), dim=-1)
@@ -562,12 +582,10 @@ class TextRecovery:
             targets = rescorable[confidence[rescorable] < self.certain]
             if targets.size == 0:
                 break
-            groups = min(self.rescore_groups, targets.size)
             # Interleaved groups: neighbouring uncertain tokens land in
             # different groups, so each is rescored with the others visible.
-            which = np.arange(targets.size) % groups
-            x = np.repeat(ids[None], groups, axis=0)
-            x[which, targets] = mask_id
+            x, which = self._masked_groups(ids, np.ones(len(ids), dtype=bool), targets,
+                                           self.rescore_groups)
             arg, prob = self._posterior(x, which, targets, loglik[torch.from_numpy(slot[targets])])
             passes += 1
             ids[targets] = arg
