@@ -121,10 +121,17 @@ def message_report(message: ReceivedMessage, sample_rate_hz: float, gap_len: int
     return report
 
 
+def recovering_expert(report: dict) -> Optional[str]:
+    """The domain of the expert that recovered a text message (``corpus``),
+    None when the general model did or no model ran."""
+    domain = report.get("recovered_by")
+    return None if domain in (None, "general") else domain
+
+
 def _expert_note(report: dict) -> str:
     """`` (corpus expert)`` when a domain expert recovered the message, else ``""``."""
-    domain = report.get("recovered_by")
-    return f" ({domain} expert)" if domain not in (None, "general") else ""
+    domain = recovering_expert(report)
+    return "" if domain is None else f" ({domain} expert)"
 
 
 def format_report(report: dict, totals: dict) -> str:

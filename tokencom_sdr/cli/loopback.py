@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from ..app.loopback import LinkConfig, run_text_loopback
+from ..app.rx_report import recovering_expert
 from ..app.unequal_protection import parse_uep
 from ..context.modes import CONTEXT_DECODING, DEFAULT_TEXT_RECOVERY, TEXT_RECOVERY_MODES
 from .options import (add_channel_options, add_link_options, add_mobility_options, fading_from_args,
@@ -79,8 +80,8 @@ def summary_line(report: dict) -> str:
 
 
 def _recovered_by(report: dict) -> str:
-    domain = report.get("recovered_by")
-    return f"recovered by the {domain} expert | " if domain not in (None, "general") else ""
+    domain = recovering_expert(report)
+    return "" if domain is None else f"recovered by the {domain} expert | "
 
 
 def _redecoded(report: dict) -> str:

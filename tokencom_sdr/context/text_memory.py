@@ -103,10 +103,13 @@ class CorpusMemory:
     def prefix_digest(self, n_tokens: int) -> str:
         """First 16 hex digits of the SHA-256 of the first ``n_tokens`` ids
         (little-endian int16, as the file stores them): names a prefix."""
+        self._check_prefix(n_tokens)
+        return hashlib.sha256(self.stream[:n_tokens].astype("<i2").tobytes()).hexdigest()[:16]
+
+    def _check_prefix(self, n_tokens: int) -> None:
         if not 0 <= n_tokens <= self.stream.size:
             raise ValueError(f"a prefix of {n_tokens} tokens does not fit a memory of "
                              f"{self.stream.size}")
-        return hashlib.sha256(self.stream[:n_tokens].astype("<i2").tobytes()).hexdigest()[:16]
 
     def prefix(self, n_tokens: int, *, min_context: Optional[int] = None,
                kappa: Optional[float] = None) -> "CorpusMemory":
@@ -118,9 +121,7 @@ class CorpusMemory:
         without sorting again: a look-up's false hits past the end are
         dropped by :meth:`_starts` as at the end of any stream.
         """
-        if not 0 <= n_tokens <= self.stream.size:
-            raise ValueError(f"a prefix of {n_tokens} tokens does not fit a memory of "
-                             f"{self.stream.size}")
+        self._check_prefix(n_tokens)
         view = object.__new__(CorpusMemory)
         view.bits, view.max_side, view.vocab_size = self.bits, self.max_side, self.vocab_size
         view.min_context = self.min_context if min_context is None else int(min_context)
