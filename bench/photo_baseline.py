@@ -9,13 +9,15 @@ JPEG (Pillow, quality bisected to the largest file within the tokens' bit
 budget) at that budget, and at 30 % packet loss (interleaved, 32 tokens a
 packet) PSNR with ``none``, ``copy`` and ``context`` recovery. Means over the
 photographs are in ``summary``: per tokenizer with the nearest codewords
-(``standard``, ``low-rate``), and again with the transmitter's id search
-(``standard+search4``, ``low-rate+search4``: each token chosen among its 4
-nearest codewords by the decoded picture, :mod:`tokencom_sdr.tokens.id_search`;
-same bits, same receiver).
+(``standard``, ``low-rate``), again with the transmitter's one-step id
+refinement (``standard+refine``, ``low-rate+refine``: one gradient of the
+decoded picture's error replaces nearest codewords where it predicts a closer
+picture) and with its id search (``standard+search4``, ``low-rate+search4``:
+each token chosen among its 4 nearest codewords by decoding), both in
+:mod:`tokencom_sdr.tokens.id_search`; same bits, same receiver.
 
 Usage: .venv/bin/python bench/photo_baseline.py [--side 384] [--draws 2]
-       [--id-search 4] [--all-heldout] [--json docs/results/photo_baseline.json]
+       [--id-search 4] [--no-refine] [--all-heldout] [--json docs/results/photo_baseline.json]
 """
 
 import argparse
@@ -34,6 +36,8 @@ def main(argv=None) -> int:
     parser.add_argument("--draws", type=int, default=2, help="loss draws per photo")
     parser.add_argument("--id-search", type=int, default=4, metavar="N",
                         help="also with the id search among N candidates (0: not)")
+    parser.add_argument("--no-refine", action="store_true",
+                        help="leave out the rows with the one-step id refinement")
     parser.add_argument("--all-heldout", action="store_true",
                         help="also the held-out photos of the sources that are trained on")
     parser.add_argument("--json", type=Path, help="also write the result here")
@@ -51,12 +55,15 @@ def main(argv=None) -> int:
     out = {"command": "python bench/photo_baseline.py " + shlex.join(argv or sys.argv[1:]),
            "side": args.side, "loss": 0.3, "tokens_per_packet": 32, "photos": [],
            "summary": {}}
-    searches = [0] + ([args.id_search] if args.id_search > 1 else [])
-    for search in searches:
+    # (label suffix, search candidates, refine)
+    settings = [("", 0, False)] + ([] if args.no_refine else [("+refine", 0, True)]) \
+        + ([(f"+search{args.id_search}", args.id_search, False)] if args.id_search > 1 else [])
+    for suffix, search, refine in settings:
         for tokenizer_name in ("standard", "low-rate"):
             tokenizer = ImageTokenizer.default(tokenizer_name)
             tokenizer.search_candidates = search
-            label = tokenizer_name + (f"+search{search}" if search else "")
+            tokenizer.refine = refine
+            label = tokenizer_name + suffix
             rows = [measure_photo(tokenizer, label, source, path, args.side, args.draws)
                     for source, paths in photos.items() for path in paths]
             out["photos"].extend(rows)
@@ -74,7 +81,8 @@ def measure_photo(tokenizer, label: str, source: str, path, side: int, draws: in
     image = shrink_to_side(read_image_file(path), side)
     result = evaluate_erasures(image, tokenizer, [0.3], draws=draws, tokens_per_packet=32)
     psnr_at_30 = {r["recovery"]: r["psnr_db"] for r in result["rows"]}
-    row = {"tokenizer": label, "id_search": tokenizer.search_candidates, "source": source,
+    row = {"tokenizer": label, "id_search": tokenizer.search_candidates,
+           "id_refine": tokenizer.refine, "source": source,
            "photo": path.name, "size": list(image.shape[:2]),
            "bits_per_pixel": result["bits_per_pixel"],
            "psnr_tokens_db": result["psnr_tokens_only_db"],
@@ -83,7 +91,7 @@ def measure_photo(tokenizer, label: str, source: str, path, side: int, draws: in
            "ms_ssim_jpeg_same_bpp": result["ms_ssim_jpeg_same_bpp"],
            "jpeg_bits_per_pixel": result["jpeg_bits_per_pixel"],
            "psnr_30pct_loss_db": psnr_at_30}
-    print(f"{label:>16} {source}/{path.name}: tokens {row['psnr_tokens_db']:.2f} dB at "
+    print(f"{label:>17} {source}/{path.name}: tokens {row['psnr_tokens_db']:.2f} dB at "
           f"{row['bits_per_pixel']:.3f} bpp, JPEG {row['psnr_jpeg_same_bpp_db']} dB, "
           f"30% loss {psnr_at_30}", file=sys.stderr)
     return row

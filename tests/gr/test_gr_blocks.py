@@ -250,6 +250,20 @@ def test_image_encoder_block_sends_the_id_search_ids(one_torch_thread):
         TokenImageEncoder(id_search=-1)
 
 
+@pytest.mark.timeout(60)
+def test_image_encoder_block_sends_the_refined_ids(one_torch_thread):
+    from tokencom_sdr.data.image_data import load_image
+    from tokencom_sdr.gr import TokenImageEncoder
+    from tokencom_sdr.tokens.image_vq import ImageTokenizer
+
+    crop = load_image("peppers")[100:164, 100:164]
+    refining = ImageTokenizer.default("standard")
+    refining.refine = True
+    frame = TokenImageEncoder(id_refine=True).to_frame(crop)
+    assert np.array_equal(frame.ids, refining.encode(crop).reshape(-1))
+    assert not np.array_equal(frame.ids, TokenImageEncoder().to_frame(crop).ids)
+
+
 # ------------------------------------------------------------ Text Encoder
 def _run_encoder(encoder, expected_pdus, timeout=10.0, post=()):
     tb = gr.top_block("encoder_test", catch_exceptions=False)

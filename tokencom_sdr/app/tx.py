@@ -56,7 +56,8 @@ def text_frame(text: str):
     return TextTokenizer.default().encode_frame(text)
 
 
-def image_frame(image: np.ndarray, tokenizer: str = "standard", id_search: int = 0):
+def image_frame(image: np.ndarray, tokenizer: str = "standard", id_search: int = 0,
+                id_refine: bool = False):
     """Tokenize an image with an embedded VQ image tokenizer.
 
     Parameters
@@ -68,11 +69,15 @@ def image_frame(image: np.ndarray, tokenizer: str = "standard", id_search: int =
     id_search : int
         ``ImageTokenizer.search_candidates``: 0 sends the nearest codewords,
         ``N >= 2`` chooses among the ``N`` nearest by the decoded picture.
+    id_refine : bool
+        ``ImageTokenizer.refine``: one gradient step of the decoded picture's
+        error may replace nearest codewords (cheaper than the search).
     """
     from ..tokens.image_vq import ImageTokenizer
 
     encoder = ImageTokenizer.default(tokenizer)
     encoder.search_candidates = id_search
+    encoder.refine = id_refine
     return encoder.encode_frame(image)
 
 

@@ -66,7 +66,7 @@ def run(args) -> int:
         if args.max_side < 0:
             raise ValueError(f"--max-side must be >= 0, got {args.max_side}")
         frame = image_frame(load_image_arg(args.image, args.max_side), args.tokenizer,
-                            args.id_search)
+                            args.id_search, args.id_refine)
     messages = make_messages(frame, args.repeat, args.message_id, args.aggregation,
                              args.packet_tokens, budget_from_args(args))
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731

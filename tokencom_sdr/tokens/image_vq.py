@@ -516,6 +516,12 @@ class ImageTokenizer:
         by the decoded image's error (:mod:`.id_search`): better pictures
         at the same bits, for seconds of encoding per image. Decoding is the
         same either way.
+    refine : bool
+        ``True``: each position's nearest codeword may be replaced by one of
+        its 4 nearest where one gradient of the decoded picture's error
+        predicts a closer picture (:func:`.id_search.refine_ids`): about half
+        the search's gain for a quarter of a second per 256 x 256 image.
+        Ignored while ``search_candidates >= 2``.
     """
 
     def __init__(self, model: VQVAE, name: str = "custom", device: str = "cpu"):
@@ -525,6 +531,7 @@ class ImageTokenizer:
         self.device = torch.device(device)
         self._neutral: Optional[int] = None
         self._search_candidates = 0
+        self.refine = False
 
     @property
     def search_candidates(self) -> int:
@@ -633,6 +640,12 @@ class ImageTokenizer:
         if self._search_candidates > 1:
             from .id_search import search_ids
             return search_ids(self.model, x, self._search_candidates).cpu().numpy().astype(np.int64)
+        if self.refine:
+            from .id_search import REFINE_CURVATURE, refine_ids
+            # A tokenizer of one's own has no calibrated curvature: it borrows
+            # the standard one's (the gain depends little on it).
+            curvature = REFINE_CURVATURE.get(self.name, REFINE_CURVATURE["standard"])
+            return refine_ids(self.model, x, curvature).cpu().numpy().astype(np.int64)
         return self._nearest_ids(x)[0]
 
     def _nearest_ids(self, x: torch.Tensor) -> np.ndarray:
@@ -661,8 +674,8 @@ class ImageTokenizer:
         images = np.asarray(images)
         if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
             raise ValueError(f"images must be (N, H, W, 3) uint8, got {images.shape} {images.dtype}")
-        if self._search_candidates > 1 and len(images):
-            # The search decodes each image many times: one at a time.
+        if (self._search_candidates > 1 or self.refine) and len(images):
+            # The search and the refinement decode each image: one at a time.
             return np.stack([self.encode(image) for image in images])
         grids = []
         for start in range(0, len(images), chunk):
