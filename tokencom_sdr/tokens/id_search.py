@@ -39,6 +39,23 @@ __all__ = ["search_ids", "refine_ids", "REFINE_CURVATURE"]
 
 
 @torch.no_grad()
+def nearest_codewords(model, x: torch.Tensor, candidates: int) -> torch.Tensor:
+    """The ``candidates`` codewords nearest to each position's latent.
+
+    Returns
+    -------
+    torch.Tensor, shape ``(H/f, W/f, min(candidates, K))``, dtype ``int64``
+        Nearest first: ``[..., 0]`` is what the plain encoder sends.
+    """
+    z = model.encode_latent(x)[0]
+    d, h, w = z.shape
+    codebook = model.quantizer.codebook
+    distance = (codebook * codebook).sum(1)[None] - 2.0 * z.permute(1, 2, 0).reshape(-1, d) @ codebook.t()
+    k = min(candidates, codebook.shape[0])
+    return distance.topk(k, largest=False).indices.reshape(h, w, k)
+
+
+@torch.no_grad()
 def search_ids(model, x: torch.Tensor, candidates: int = 4, spacing: int = 3,
                sweeps: int = 1) -> torch.Tensor:
     """Token ids of one image chosen by the decoded image's squared error.
@@ -64,14 +81,8 @@ def search_ids(model, x: torch.Tensor, candidates: int = 4, spacing: int = 3,
         raise ValueError(f"need candidates >= 1, spacing >= 1, sweeps >= 0; got "
                          f"{candidates}, {spacing}, {sweeps}")
     f = model.cfg.downsample
-    z = model.encode_latent(x)[0]
-    d, h, w = z.shape
-    codebook = model.quantizer.codebook
-    flat = z.permute(1, 2, 0).reshape(-1, d)
-    distance = (codebook * codebook).sum(1)[None] - 2.0 * flat @ codebook.t()
-    k = min(candidates, codebook.shape[0])
-    # Nearest first: column 0 is what the plain encoder sends.
-    options = distance.topk(k, largest=False).indices.reshape(h, w, k)
+    options = nearest_codewords(model, x, candidates)
+    h, w, k = options.shape
     nearest = options[..., 0].clone()
     if k == 1 or sweeps == 0:
         return nearest
@@ -163,16 +174,12 @@ def refine_ids(model, x: torch.Tensor, curvature: float, candidates: int = 4,
                          f"{candidates}, {band_rows}, {curvature}")
     f = model.cfg.downsample
     codebook = model.quantizer.codebook.detach()
-    with torch.no_grad():
-        z = model.encode_latent(x)[0]
-        d, h, w = z.shape
-        distance = (codebook * codebook).sum(1)[None] - 2.0 * z.permute(1, 2, 0).reshape(-1, d) @ codebook.t()
-        options = distance.topk(min(candidates, codebook.shape[0]), largest=False).indices
-    options = options.reshape(h, w, -1)
+    options = nearest_codewords(model, x, candidates)
+    h, w, k = options.shape
     nearest = options[..., 0].clone()
-    if options.shape[-1] == 1:
+    if k == 1:
         return nearest
-    gradient = torch.empty(h, w, d, dtype=codebook.dtype, device=codebook.device)
+    gradient = torch.empty(h, w, codebook.shape[1], dtype=codebook.dtype, device=codebook.device)
     for top in range(0, h, band_rows):
         first, last = max(0, top - BAND_HALO), min(h, top + band_rows + BAND_HALO)
         with torch.enable_grad():
