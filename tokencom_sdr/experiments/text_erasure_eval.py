@@ -102,7 +102,9 @@ def run_erasure_eval(messages: Sequence[str], recovery: TextRecovery, *,
     iterator = messages
     if progress:
         from tqdm import tqdm
-        iterator = tqdm(messages, desc=f"erasure {loss_probability:.0%}", unit="msg")
+        # A loss model sets its own rate; loss_probability is then unused.
+        label = loss_model.name if loss_model is not None else f"{loss_probability:.0%}"
+        iterator = tqdm(messages, desc=f"erasure {label}", unit="msg")
     for index, text in enumerate(iterator):
         frame = tokenizer.encode_frame(text)
         token_counts.append(len(frame))
