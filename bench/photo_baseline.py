@@ -9,15 +9,15 @@ JPEG (Pillow, quality bisected to the largest file within the tokens' bit
 budget) at that budget, and at 30 % packet loss (interleaved, 32 tokens a
 packet) PSNR with ``none``, ``copy`` and ``context`` recovery. Means over the
 photographs are in ``summary``: per tokenizer with the nearest codewords
-(``standard``, ``low-rate``), again with the transmitter's one-step id
-refinement (``standard+refine``, ``low-rate+refine``: one gradient of the
-decoded picture's error replaces nearest codewords where it predicts a closer
-picture) and with its id search (``standard+search4``, ``low-rate+search4``:
+(``standard``, ``low-rate``), again with the transmitter's id refinement
+(``standard+refine``, ``low-rate+refine``; ``+refineN`` with
+``--refine-rounds N``: gradients of the decoded picture's error replace
+nearest codewords where they predict a closer picture) and with its id search (``standard+search4``, ``low-rate+search4``:
 each token chosen among its 4 nearest codewords by decoding), both in
 :mod:`tokencom_sdr.tokens.id_search`; same bits, same receiver.
 
 Usage: .venv/bin/python bench/photo_baseline.py [--side 384] [--draws 2]
-       [--id-search 4] [--no-refine] [--all-heldout] [--json docs/results/photo_baseline.json]
+       [--id-search 4] [--refine-rounds 1] [--all-heldout] [--json docs/results/photo_baseline.json]
 """
 
 import argparse
@@ -36,8 +36,8 @@ def main(argv=None) -> int:
     parser.add_argument("--draws", type=int, default=2, help="loss draws per photo")
     parser.add_argument("--id-search", type=int, default=4, metavar="N",
                         help="also with the id search among N candidates (0: not)")
-    parser.add_argument("--no-refine", action="store_true",
-                        help="leave out the rows with the one-step id refinement")
+    parser.add_argument("--refine-rounds", type=int, default=1, metavar="N",
+                        help="rounds of the id refinement in its rows (0: leave those rows out)")
     parser.add_argument("--all-heldout", action="store_true",
                         help="also the held-out photos of the sources that are trained on")
     parser.add_argument("--json", type=Path, help="also write the result here")
@@ -56,8 +56,10 @@ def main(argv=None) -> int:
            "side": args.side, "loss": 0.3, "tokens_per_packet": 32, "photos": [],
            "summary": {}}
     # (label suffix, search candidates, refine)
-    settings = [("", 0, False)] + ([] if args.no_refine else [("+refine", 0, True)]) \
-        + ([(f"+search{args.id_search}", args.id_search, False)] if args.id_search > 1 else [])
+    refine = args.refine_rounds
+    settings = [("", 0, 0)] + ([("+refine" + (str(refine) if refine > 1 else ""), 0, refine)]
+                               if refine > 0 else []) \
+        + ([(f"+search{args.id_search}", args.id_search, 0)] if args.id_search > 1 else [])
     for suffix, search, refine in settings:
         for tokenizer_name in ("standard", "low-rate"):
             tokenizer = ImageTokenizer.default(tokenizer_name)

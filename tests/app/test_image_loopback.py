@@ -118,6 +118,7 @@ def test_erasure_eval_id_search_and_refine_send_better_ids_at_the_same_bits(tmp_
     assert results["search"]["psnr_db"] > results["plain"]["psnr_db"] + 0.5
     assert results["refine"]["psnr_db"] > results["plain"]["psnr_db"] + 0.3
     assert main(["erasure-eval", "--image", str(image_path), "--id-search", "-1"]) == 1
+    assert main(["erasure-eval", "--image", str(image_path), "--id-refine", "-1"]) == 1
 
 
 @pytest.mark.timeout(90)

@@ -258,10 +258,12 @@ def test_image_encoder_block_sends_the_refined_ids(one_torch_thread):
 
     crop = load_image("peppers")[100:164, 100:164]
     refining = ImageTokenizer.default("standard")
-    refining.refine = True
-    frame = TokenImageEncoder(id_refine=True).to_frame(crop)
+    refining.refine = 2
+    frame = TokenImageEncoder(id_refine=2).to_frame(crop)
     assert np.array_equal(frame.ids, refining.encode(crop).reshape(-1))
     assert not np.array_equal(frame.ids, TokenImageEncoder().to_frame(crop).ids)
+    with pytest.raises(ValueError, match="id_refine must be >= 0"):
+        TokenImageEncoder(id_refine=-1)
 
 
 # ------------------------------------------------------------ Text Encoder

@@ -133,12 +133,30 @@ def test_the_refinement_gains_whatever_the_curvature(tokenizer):
     for curvature in (1e-3, 0.05, REFINE_CURVATURE["standard"], 2.0):
         assert _squared_error(tokenizer, x, refine_ids(tokenizer.model, x, curvature)) < plain
     assert torch.equal(refine_ids(tokenizer.model, x, 0.35, candidates=1), nearest)
+    assert torch.equal(refine_ids(tokenizer.model, x, 0.35, rounds=0), nearest)
+
+
+def test_each_refinement_round_decodes_closer(tokenizer):
+    image = load_image("astronaut")[CROPS["astronaut"]]
+    x = tokenizer._to_tensor(image)
+    errors = [_squared_error(tokenizer, x, refine_ids(tokenizer.model, x, 0.35, rounds=rounds))
+              for rounds in range(4)]
+    assert errors == sorted(errors, reverse=True) and len(set(errors)) == 4, errors
+    tokenizer.refine = 3
+    try:
+        assert np.array_equal(tokenizer.encode(image),
+                              refine_ids(tokenizer.model, x, 0.35, rounds=3).numpy())
+    finally:
+        tokenizer.refine = 0
 
 
 def test_bad_refinement_settings_are_refused(tokenizer):
     x = torch.zeros(1, 3, 16, 16)
     for bad in ({"curvature": 0.0}, {"curvature": 1.0, "candidates": 0},
-                {"curvature": 1.0, "band_rows": 0}):
+                {"curvature": 1.0, "band_rows": 0}, {"curvature": 1.0, "rounds": -1}):
         with pytest.raises(ValueError, match="curvature > 0"):
             refine_ids(tokenizer.model, x, **bad)
+    with pytest.raises(ValueError, match="refine must be 0"):
+        tokenizer.refine = -1
+    assert tokenizer.refine == 0
     assert set(REFINE_CURVATURE) == {"standard", "low-rate"}

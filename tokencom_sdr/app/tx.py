@@ -57,7 +57,7 @@ def text_frame(text: str):
 
 
 def image_frame(image: np.ndarray, tokenizer: str = "standard", id_search: int = 0,
-                id_refine: bool = False):
+                id_refine: int = 0):
     """Tokenize an image with an embedded VQ image tokenizer.
 
     Parameters
@@ -69,9 +69,10 @@ def image_frame(image: np.ndarray, tokenizer: str = "standard", id_search: int =
     id_search : int
         ``ImageTokenizer.search_candidates``: 0 sends the nearest codewords,
         ``N >= 2`` chooses among the ``N`` nearest by the decoded picture.
-    id_refine : bool
-        ``ImageTokenizer.refine``: one gradient step of the decoded picture's
-        error may replace nearest codewords (cheaper than the search).
+    id_refine : int
+        ``ImageTokenizer.refine``: rounds of gradient steps of the decoded
+        picture's error that may replace nearest codewords (0: off; cheaper
+        than the search).
     """
     from ..tokens.image_vq import ImageTokenizer
 
