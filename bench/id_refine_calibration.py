@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Choose the curvature of the transmitter's one-step id refinement on the train photographs.
+"""Choose the curvature of the transmitter's id refinement on the train photographs.
 
 :func:`tokencom_sdr.tokens.id_search.refine_ids` predicts how a change of a
 token's codeword changes the decoded picture's squared error from the

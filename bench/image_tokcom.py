@@ -13,7 +13,7 @@ Measures, with the embedded (committed) weights:
    codeword regression output, are reported too, from the same fill);
 3. latency: tokenizer encode plus context recovery of a 256x256 image at 30%
    packet loss (median of a few runs), with the nearest codewords and with
-   the transmitter's one-step id refinement (``latency_refine``).
+   one round of the transmitter's id refinement (``latency_refine``).
 
 It then checks the issue's targets and prints one JSON document::
 
