@@ -14,10 +14,14 @@ photographs are in ``summary``: per tokenizer with the nearest codewords
 ``--refine-rounds N``: gradients of the decoded picture's error replace
 nearest codewords where they predict a closer picture) and with its id search (``standard+search4``, ``low-rate+search4``:
 each token chosen among its 4 nearest codewords by decoding), both in
-:mod:`tokencom_sdr.tokens.id_search`; same bits, same receiver.
+:mod:`tokencom_sdr.tokens.id_search`; same bits, same receiver. With
+``--budgets``, also ``standard+refineN@A``: only the share ``A`` of the
+refined standard tokens is sent (those the context model would restore
+worst), without loss, and JPEG gets the bits that were sent, the position
+bitmaps included.
 
 Usage: .venv/bin/python bench/photo_baseline.py [--side 384] [--draws 2]
-       [--id-search 4] [--refine-rounds 1] [--all-heldout] [--json docs/results/photo_baseline.json]
+       [--id-search 4] [--refine-rounds 1] [--budgets 0.75,0.625] [--all-heldout] [--json docs/results/photo_baseline.json]
 """
 
 import argparse
@@ -38,6 +42,11 @@ def main(argv=None) -> int:
                         help="also with the id search among N candidates (0: not)")
     parser.add_argument("--refine-rounds", type=int, default=1, metavar="N",
                         help="rounds of the id refinement in its rows (0: leave those rows out)")
+    parser.add_argument("--budgets", default="", metavar="A,A",
+                        help="also send only the share A of the standard tokens (with the id "
+                             "refinement's ids), ranked by the context model, no loss, and "
+                             "compare with JPEG at the bits sent (kept tokens and their "
+                             "position bitmaps)")
     parser.add_argument("--all-heldout", action="store_true",
                         help="also the held-out photos of the sources that are trained on")
     parser.add_argument("--json", type=Path, help="also write the result here")
@@ -70,6 +79,14 @@ def main(argv=None) -> int:
                     for source, paths in photos.items() for path in paths]
             out["photos"].extend(rows)
             out["summary"][label] = summarise(rows)
+    for alpha in [float(value) for value in args.budgets.split(",") if value]:
+        tokenizer = ImageTokenizer.default("standard")
+        tokenizer.refine = max(1, args.refine_rounds)
+        label = f"standard+refine{tokenizer.refine}@{alpha:g}"
+        rows = [measure_budget(tokenizer, label, alpha, source, path, args.side)
+                for source, paths in photos.items() for path in paths]
+        out["photos"].extend(rows)
+        out["summary"][label] = summarise_budget(rows)
     out["elapsed_s"] = time.perf_counter() - started
     emit_json(out, args.json)
     return 0
@@ -97,6 +114,46 @@ def measure_photo(tokenizer, label: str, source: str, path, side: int, draws: in
           f"{row['bits_per_pixel']:.3f} bpp, JPEG {row['psnr_jpeg_same_bpp_db']} dB, "
           f"30% loss {psnr_at_30}", file=sys.stderr)
     return row
+
+
+def measure_budget(tokenizer, label: str, alpha: float, source: str, path, side: int) -> dict:
+    """One photograph sent with a token budget and no loss: the receiver's
+    context model fills the unsent tokens; JPEG gets the bits that were sent."""
+    from tokencom_sdr.app.token_budget import TokenBudget
+    from tokencom_sdr.data.image_data import read_image_file, shrink_to_side
+    from tokencom_sdr.experiments.image_erasure_eval import evaluate_erasures
+
+    image = shrink_to_side(read_image_file(path), side)
+    result = evaluate_erasures(image, tokenizer, [0.0], methods=("context",), draws=1,
+                               budget=TokenBudget(alpha))
+    row = {"tokenizer": label, "budget": alpha, "id_refine": tokenizer.refine,
+           "source": source, "photo": path.name, "size": list(image.shape[:2]),
+           "bits_sent_per_pixel": result["bits_sent_per_pixel"],
+           "psnr_context_db": result["rows"][0]["psnr_db"],
+           "ms_ssim_context": result["rows"][0]["ms_ssim"],
+           "psnr_jpeg_same_bpp_db": result["psnr_jpeg_same_bpp_db"],
+           "ms_ssim_jpeg_same_bpp": result["ms_ssim_jpeg_same_bpp"],
+           "jpeg_bits_per_pixel": result["jpeg_bits_per_pixel"]}
+    print(f"{label:>17} {source}/{path.name}: context {row['psnr_context_db']:.2f} dB at "
+          f"{row['bits_sent_per_pixel']:.3f} bpp sent, JPEG {row['psnr_jpeg_same_bpp_db']} dB",
+          file=sys.stderr)
+    return row
+
+
+def summarise_budget(rows) -> dict:
+    """Means over the photographs of one budget."""
+    fitted = [r for r in rows if r["psnr_jpeg_same_bpp_db"] is not None]
+    return {
+        "photos": len(rows),
+        "bits_sent_per_pixel_mean": float(np.mean([r["bits_sent_per_pixel"] for r in rows])),
+        "psnr_context_db_mean": float(np.mean([r["psnr_context_db"] for r in rows])),
+        "psnr_jpeg_same_bpp_db_mean": (float(np.mean([r["psnr_jpeg_same_bpp_db"] for r in fitted]))
+                                       if fitted else None),
+        "photos_where_no_jpeg_fits": len(rows) - len(fitted),
+        "context_minus_jpeg_db_mean": (float(np.mean(
+            [r["psnr_context_db"] - r["psnr_jpeg_same_bpp_db"] for r in fitted]))
+            if fitted else None),
+    }
 
 
 def summarise(rows) -> dict:

@@ -70,6 +70,28 @@ def test_image_erasure_eval_reports_jpeg_at_the_token_budget(photo):
     expected = jpeg_same_bpp_scores(image, result["bits_per_pixel"] * 128 * 128)
     assert result["psnr_jpeg_same_bpp_db"] == pytest.approx(expected["psnr_jpeg_same_bpp_db"])
     assert np.isfinite(result["psnr_jpeg_same_bpp_db"])
+    assert result["bits_sent_per_pixel"] == result["bits_per_pixel"]
+
+
+def test_with_a_budget_jpeg_gets_the_bits_actually_sent(photo):
+    from tokencom_sdr.app.token_budget import TokenBudget
+    from tokencom_sdr.experiments.image_erasure_eval import evaluate_erasures
+    from tokencom_sdr.link import BudgetedAggregation
+    from tokencom_sdr.tokens.image_vq import ImageTokenizer
+
+    image = photo[:96, :96]
+    tokenizer = ImageTokenizer.default("standard")
+    budget = TokenBudget(0.5, order="random")
+    result = evaluate_erasures(image, tokenizer, [0.0], methods=("none",), draws=1,
+                               budget=budget)
+    # 288 of 576 tokens at 9 bits, plus the bitmaps of the packets' positions
+    kept = np.flatnonzero(np.random.default_rng([0, 18]).permutation(576) < 288)
+    bits = 288 * 9 + BudgetedAggregation(kept, 576, 32).position_bits()
+    assert result["tokens_sent"] == 288
+    assert result["bits_sent_per_pixel"] * 96 * 96 == pytest.approx(bits, abs=8 * 9)
+    assert result["bits_sent_per_pixel"] < 0.65 * result["bits_per_pixel"]
+    expected = jpeg_same_bpp_scores(image, result["bits_sent_per_pixel"] * 96 * 96)
+    assert result["psnr_jpeg_same_bpp_db"] == pytest.approx(expected["psnr_jpeg_same_bpp_db"])
 
 
 def test_zlib_baseline_sizes():

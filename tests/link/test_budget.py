@@ -110,6 +110,27 @@ def test_full_budget_is_plain_interleaving():
     frame = text_frame(90)
     agg = BudgetedAggregation(np.arange(90), 90, 8)
     assert packetize(frame, 2, agg) == packetize(frame, 2, make_aggregation("interleaved", 8))
+    assert agg.position_bits() == 0
+
+
+@pytest.mark.timeout(30)
+def test_position_bits_are_the_bitmaps_on_the_wire():
+    # What a budget adds to plain interleaving's headers: each packet's
+    # bitmap, one bit per member of its progression, padded to bytes.
+    kept = np.sort(np.random.default_rng(4).permutation(400)[:300])
+    agg = BudgetedAggregation(kept, 400, 16)
+    blocks = agg.describe(400)
+    assert all(isinstance(block, MaskedPositions) for block in blocks)
+    assert agg.position_bits() == 8 * sum(-(-block.span // 8) for block in blocks)
+    assert 400 <= agg.position_bits() < 400 + 8 * len(blocks)
+    # On the wire: a plain progression's header and CRC per packet, the
+    # bitmaps, and the kept tokens (each packet's payload padded to bytes).
+    frame = text_frame(400)
+    sent = packetize(frame, 3, agg)
+    plain = len(packetize(frame, 3, make_aggregation("interleaved", 400))[0]) \
+        - payload_size(400, 12)
+    payload = sum(payload_size(block.count, 12) for block in blocks)
+    assert 8 * sum(map(len, sent)) == 8 * (len(sent) * plain + payload) + agg.position_bits()
 
 
 @pytest.mark.timeout(30)

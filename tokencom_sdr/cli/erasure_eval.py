@@ -87,10 +87,14 @@ def run(args) -> int:
         jpeg = {k: result[k] for k in ("psnr_jpeg_same_bpp_db", "ms_ssim_jpeg_same_bpp",
                                         "jpeg_quality", "jpeg_bits_per_pixel")}
         rows += [dict(row, psnr_tokens_only_db=result["psnr_tokens_only_db"],
-                      bits_per_pixel=result["bits_per_pixel"], tokens=tokenizer.name, **jpeg)
+                      bits_per_pixel=result["bits_per_pixel"],
+                      bits_sent_per_pixel=result["bits_sent_per_pixel"], tokens=tokenizer.name,
+                      **jpeg)
                  for row in result["rows"]]
+    sent = ("" if budget is None else
+            f" ({result['bits_sent_per_pixel']:.4f} bpp sent: the budget's tokens and positions)")
     print(f"{tokenizer.name} tokens: grid {result['grid'][0]}x{result['grid'][1]}, "
-          f"{result['packets']} packets, {result['bits_per_pixel']:.4f} bpp, error-free "
+          f"{result['packets']} packets, {result['bits_per_pixel']:.4f} bpp{sent}, error-free "
           f"tokens {result['psnr_tokens_only_db']:.2f} dB")
     if jpeg["psnr_jpeg_same_bpp_db"] is None:
         print("JPEG at the same bit budget: none fits (headers alone exceed it)")

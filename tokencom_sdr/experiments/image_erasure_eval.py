@@ -112,8 +112,10 @@ def evaluate_erasures(image: np.ndarray, tokenizer: ImageTokenizer, losses: Sequ
         packet_loss_rate, psnr_db, ms_ssim, psnr_std_db,
         token_erasure_rate, draws, recovery_ms}`` (means over draws);
         ``psnr_tokens_only_db`` and ``ms_ssim_tokens_only`` (error-free
-        tokens); ``bits_per_pixel``; the JPEG baseline at the tokens' bit
-        budget (``psnr_jpeg_same_bpp_db``, ``ms_ssim_jpeg_same_bpp``,
+        tokens); ``bits_per_pixel`` (the tokenizer's rate);
+        ``bits_sent_per_pixel`` (the tokens sent, and with a budget the bits
+        of their position bitmaps); the JPEG baseline at the bits sent
+        (``psnr_jpeg_same_bpp_db``, ``ms_ssim_jpeg_same_bpp``,
         ``jpeg_quality``, ``jpeg_bytes``, ``jpeg_bits_per_pixel``; None when
         no JPEG fits, see
         :func:`~tokencom_sdr.metrics.jpeg_baseline.jpeg_same_bpp_scores`);
@@ -133,6 +135,9 @@ def evaluate_erasures(image: np.ndarray, tokenizer: ImageTokenizer, losses: Sequ
             ranker = default_context_model(tokenizer.name)
         grouping = budget_aggregation(frame, budget, tokens_per_packet, image_context=ranker)
     groups = grouping.assign(len(frame))
+    sent_bits = sum(g.size for g in groups) * frame.bits_per_token
+    if budget is not None:
+        sent_bits += grouping.position_bits()
     clean = tokenizer.decode_frame(frame, size)
     base = {m: "context" if m in CONTEXT_VARIANTS else m for m in methods}
     recoveries = {b: ImageRecovery(b, tokenizer, context_model if b == "context" else None,
@@ -190,8 +195,10 @@ def evaluate_erasures(image: np.ndarray, tokenizer: ImageTokenizer, losses: Sequ
         "psnr_tokens_only_db": psnr(image, clean),
         "ms_ssim_tokens_only": ms_ssim(image, clean),
         "bits_per_pixel": tokenizer.bits_per_pixel(size),
-        # JPEG of the original at no more bits than the tokens took.
-        **jpeg_same_bpp_scores(image, len(frame) * frame.bits_per_token),
+        "bits_sent_per_pixel": sent_bits / float(size[0] * size[1]),
+        # JPEG of the original at no more bits than the tokens took (with a
+        # budget: the kept tokens and their positions).
+        **jpeg_same_bpp_scores(image, sent_bits),
         "grid": list(frame.shape),
         "packets": len(groups),
         "tokens_sent": int(sum(g.size for g in groups)),

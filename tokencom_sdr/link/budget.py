@@ -164,6 +164,14 @@ class BudgetedAggregation(FixedGrouping):
             blocks.append(min((masked, compact), key=lambda b: header_size(1, b)))
         return blocks
 
+    def position_bits(self) -> int:
+        """Bits of position signalling beyond what plain interleaving sends:
+        each packet's header over a fixed-size progression header (the
+        bitmaps, or explicit lists where those are shorter). With the kept
+        tokens' bits, this is what the budget costs on the link."""
+        plain = header_size(1, ArithmeticPositions(0, 1, 1))
+        return 8 * sum(header_size(1, block) - plain for block in self.describe(self.n_tokens))
+
     def __repr__(self) -> str:
         return (f"BudgetedAggregation({self.kept.size} of {self.n_tokens} tokens, "
                 f"tokens_per_packet={self.tokens_per_packet})")
