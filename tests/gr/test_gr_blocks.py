@@ -235,35 +235,22 @@ def test_loopback_image_flowgraph_matches_the_loopback_cli(tmp_path):
 
 
 @pytest.mark.timeout(60)
-def test_image_encoder_block_sends_the_id_search_ids(one_torch_thread):
+@pytest.mark.parametrize("option, value, attribute", [("id_search", 4, "search_candidates"),
+                                                      ("id_refine", 2, "refine")])
+def test_image_encoder_block_sends_the_transmitters_chosen_ids(one_torch_thread, option, value,
+                                                               attribute):
     from tokencom_sdr.data.image_data import load_image
     from tokencom_sdr.gr import TokenImageEncoder
     from tokencom_sdr.tokens.image_vq import ImageTokenizer
 
     crop = load_image("peppers")[100:164, 100:164]
-    searching = ImageTokenizer.default("standard")
-    searching.search_candidates = 4
-    frame = TokenImageEncoder(id_search=4).to_frame(crop)
-    assert np.array_equal(frame.ids, searching.encode(crop).reshape(-1))
+    choosing = ImageTokenizer.default("standard")
+    setattr(choosing, attribute, value)
+    frame = TokenImageEncoder(**{option: value}).to_frame(crop)
+    assert np.array_equal(frame.ids, choosing.encode(crop).reshape(-1))
     assert not np.array_equal(frame.ids, TokenImageEncoder().to_frame(crop).ids)
-    with pytest.raises(ValueError, match="id_search must be >= 0"):
-        TokenImageEncoder(id_search=-1)
-
-
-@pytest.mark.timeout(60)
-def test_image_encoder_block_sends_the_refined_ids(one_torch_thread):
-    from tokencom_sdr.data.image_data import load_image
-    from tokencom_sdr.gr import TokenImageEncoder
-    from tokencom_sdr.tokens.image_vq import ImageTokenizer
-
-    crop = load_image("peppers")[100:164, 100:164]
-    refining = ImageTokenizer.default("standard")
-    refining.refine = 2
-    frame = TokenImageEncoder(id_refine=2).to_frame(crop)
-    assert np.array_equal(frame.ids, refining.encode(crop).reshape(-1))
-    assert not np.array_equal(frame.ids, TokenImageEncoder().to_frame(crop).ids)
-    with pytest.raises(ValueError, match="id_refine must be >= 0"):
-        TokenImageEncoder(id_refine=-1)
+    with pytest.raises(ValueError, match=f"{option} must be >= 0"):
+        TokenImageEncoder(**{option: -1})
 
 
 # ------------------------------------------------------------ Text Encoder
