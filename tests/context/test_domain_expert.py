@@ -10,7 +10,8 @@ from safetensors.torch import load_file
 from tokencom_sdr.context.checkpoint_file import ContextModelFileError, write_checkpoint
 from tokencom_sdr.context.domain_expert import (DomainExpert, DomainRouter, build_domain_router,
                                                 default_domain_expert, default_domain_expert_path,
-                                                expert_from_option, load_domain_expert)
+                                                expert_from_option, load_domain_expert,
+                                                _FORMAT_TAG, _FORMAT_VERSION)
 from tokencom_sdr.context.text_memory import CorpusMemory, default_corpus_memory
 from tokencom_sdr.context.text_recovery import TextRecovery
 from tokencom_sdr.data.heldout_messages import heldout_messages
@@ -151,6 +152,11 @@ def test_bad_expert_files_and_options_are_refused(tmp_path):
                      format_tag="tokencom-text-memory", format_version="1")
     with pytest.raises(ContextModelFileError, match="not a TokenCom text domain expert"):
         load_domain_expert(foreign)
+    flat = tmp_path / "flat.safetensors"
+    write_checkpoint({"unigram_log_prob": torch.zeros(8)}, flat, format_tag=_FORMAT_TAG,
+                     format_version=_FORMAT_VERSION)
+    with pytest.raises(ContextModelFileError, match="one 2-D float32 tensor 'unigram_log_prob'"):
+        load_domain_expert(flat)
     with pytest.raises(ValueError, match="expert must be"):
         TextRecovery(expert="corpus")
     # A memory of your own: no expert unless asked for, and then refused.

@@ -17,7 +17,7 @@ import torch
 
 from ..model_manifest import ModelManifestError, verify_model_bytes
 
-__all__ = ["ContextModelFileError", "read_checkpoint", "write_checkpoint"]
+__all__ = ["ContextModelFileError", "read_checkpoint", "write_checkpoint", "only_tensor"]
 
 
 class ContextModelFileError(ValueError):
@@ -113,6 +113,23 @@ def read_checkpoint(path: Union[str, os.PathLike, None], default, *, what: str,
             f"{source} has format version {metadata.get('format_version')!r}; this code "
             f"reads version {format_version}")
     return source, metadata, tensors
+
+
+def only_tensor(source: str, tensors: Dict[str, torch.Tensor], name: str, ndim: int,
+                dtype: torch.dtype) -> torch.Tensor:
+    """The file's one tensor ``name`` of ``ndim`` dimensions and ``dtype``.
+
+    Raises
+    ------
+    ContextModelFileError
+        When the file holds another tensor, or this one is missing or of
+        another rank or dtype.
+    """
+    tensor = tensors.get(name)
+    if tensor is None or set(tensors) != {name} or tensor.ndim != ndim or tensor.dtype != dtype:
+        raise ContextModelFileError(f"{source} must hold exactly one {ndim}-D "
+                                    f"{str(dtype).rsplit('.', 1)[-1]} tensor '{name}'")
+    return tensor
 
 
 def _read_metadata(blob: bytes) -> Dict[str, str]:

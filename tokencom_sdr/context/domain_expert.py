@@ -53,7 +53,7 @@ from typing import Callable, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from .checkpoint_file import ContextModelFileError, read_checkpoint, write_checkpoint
+from .checkpoint_file import ContextModelFileError, only_tensor, read_checkpoint, write_checkpoint
 from .text_memory import CorpusMemory
 from .text_model import TextContextModel, load_text_context_model
 
@@ -263,11 +263,7 @@ def load_domain_expert(path: Union[str, os.PathLike, None] = None,
     source, metadata, tensors = read_checkpoint(
         path, default_domain_expert_path(), what="text domain expert", format_tag=_FORMAT_TAG,
         format_version=_FORMAT_VERSION, retrain="tokencom train domain-expert")
-    table = tensors.get("unigram_log_prob")
-    if table is None or set(tensors) != {"unigram_log_prob"} or table.ndim != 2 \
-            or table.dtype != torch.float32:
-        raise ContextModelFileError(
-            f"{source} must hold exactly one 2-D float32 tensor 'unigram_log_prob'")
+    table = only_tensor(source, tensors, "unigram_log_prob", 2, torch.float32)
     try:
         router = DomainRouter(tuple(metadata["domains"].split(",")), table.numpy())
         model_file = metadata["model_file"]

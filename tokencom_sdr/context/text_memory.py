@@ -37,7 +37,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from .checkpoint_file import ContextModelFileError, read_checkpoint, write_checkpoint
+from .checkpoint_file import ContextModelFileError, only_tensor, read_checkpoint, write_checkpoint
 
 __all__ = ["CorpusMemory", "DEFAULT_TEXT_MEMORY_FILE", "default_corpus_memory",
            "load_corpus_memory", "memory_from_option", "save_corpus_memory"]
@@ -279,10 +279,7 @@ def load_corpus_memory(path: Union[str, os.PathLike, None] = None) -> CorpusMemo
     source, metadata, tensors = read_checkpoint(
         path, default_text_memory_path(), what="text corpus memory", format_tag=_FORMAT_TAG,
         format_version=_FORMAT_VERSION, retrain="tokencom train text-memory")
-    stream = tensors.get("stream")
-    if stream is None or set(tensors) != {"stream"} or stream.ndim != 1 \
-            or stream.dtype != torch.int16:
-        raise ContextModelFileError(f"{source} must hold exactly one 1-D int16 tensor 'stream'")
+    stream = only_tensor(source, tensors, "stream", 1, torch.int16)
     try:
         return CorpusMemory(stream.numpy(), int(metadata["vocab_size"]),
                             max_side=int(metadata["max_side"]),
