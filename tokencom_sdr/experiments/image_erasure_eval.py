@@ -135,7 +135,8 @@ def evaluate_erasures(image: np.ndarray, tokenizer: ImageTokenizer, losses: Sequ
             ranker = default_context_model(tokenizer.name)
         grouping = budget_aggregation(frame, budget, tokens_per_packet, image_context=ranker)
     groups = grouping.assign(len(frame))
-    sent_bits = sum(g.size for g in groups) * frame.bits_per_token
+    tokens_sent = int(sum(g.size for g in groups))
+    sent_bits = tokens_sent * frame.bits_per_token
     if budget is not None:
         sent_bits += grouping.position_bits()
     clean = tokenizer.decode_frame(frame, size)
@@ -201,7 +202,7 @@ def evaluate_erasures(image: np.ndarray, tokenizer: ImageTokenizer, losses: Sequ
         **jpeg_same_bpp_scores(image, sent_bits),
         "grid": list(frame.shape),
         "packets": len(groups),
-        "tokens_sent": int(sum(g.size for g in groups)),
+        "tokens_sent": tokens_sent,
         "budget": None if budget is None else budget.to_json(),
     }
 

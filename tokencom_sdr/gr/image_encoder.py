@@ -49,13 +49,16 @@ class TokenImageEncoder(MessageEncoderBlock):
 
     def __init__(self, image: str = "", tokenizer="standard", max_side: int = 0,
                  id_search: int = 0, id_refine: int = 0, tokens_per_packet: int = 32,
-                 aggregation: str = "interleaved", repeat: int = 1, interval: float = 0.0, message_gap: float = 0.0, first_message_id: int = 0):
+                 aggregation: str = "interleaved", repeat: int = 1, interval: float = 0.0,
+                 message_gap: float = 0.0, first_message_id: int = 0):
         from ..tokens.image_vq import ImageTokenizer
 
         if int(max_side) < 0:
             raise ValueError(f"max_side must be >= 0 (0: as is), got {max_side}")
         if int(id_search) < 0:
             raise ValueError(f"id_search must be >= 0 (0: off), got {id_search}")
+        if int(id_refine) < 0:
+            raise ValueError(f"id_refine must be >= 0 (0: off), got {id_refine}")
         MessageEncoderBlock.__init__(self, "tokencom_image_encoder", "image", str(image),
                                      tokens_per_packet, aggregation, repeat, interval,
                                      message_gap, first_message_id)
@@ -63,8 +66,6 @@ class TokenImageEncoder(MessageEncoderBlock):
             else ImageTokenizer.default(str(tokenizer))
         if int(id_search):
             self.tokenizer.search_candidates = int(id_search)
-        if int(id_refine) < 0:
-            raise ValueError(f"id_refine must be >= 0 (0: off), got {id_refine}")
         if int(id_refine):
             self.tokenizer.refine = int(id_refine)
         self.max_side = int(max_side)
