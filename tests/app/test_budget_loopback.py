@@ -3,6 +3,8 @@ positions on the air (GNU Radio OFDM loopback), the receiver, told nothing
 of the budget, gets exactly those and fills the rest; ``tokencom rx``'s
 streaming receiver does the same; bad ``--budget`` values are one line."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -121,3 +123,16 @@ def test_bad_budget_is_one_error_line(command, value, capsys):
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("tokencom: error: --budget must"), lines
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("ranking", [None, "greedy"])
+def test_erasure_eval_ranks_image_tokens_as_asked(ranking, tmp_path, one_torch_thread):
+    out = tmp_path / "budget.json"
+    command = ["erasure-eval", "--image", "digit:0", "--loss", "0", "--recovery", "context",
+               "--draws", "1", "--budget", "0.5", "--json", str(out)]
+    assert main(command + ([] if ranking is None else ["--budget-image-ranking", ranking])) == 0
+    [row] = json.loads(out.read_text())
+    assert row["budget"] == {"alpha": 0.5, "order": "importance", "seed": 0,
+                             "image_ranking": ranking or "checkerboard"}
+    assert row["token_erasure_rate"] == 0.5      # the 8 x 8 grid's 32 unsent tokens

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..link.budget import BUDGET_ORDERS, BudgetedAggregation, budget_positions, budget_size, check_budget
+from ..link.budget import (BUDGET_ORDERS, IMAGE_RANKINGS, BudgetedAggregation, budget_positions,
+                           budget_size, check_budget)
 from ..tokens.frame import Modality, TokenFrame
 
 __all__ = ["TokenBudget", "budget_aggregation"]
@@ -34,20 +35,29 @@ class TokenBudget:
         ``importance`` or ``random``.
     seed : int
         Seeds the ``random`` order.
+    image_ranking : str
+        How ``importance`` ranks image tokens:
+        :data:`~tokencom_sdr.context.token_importance.IMAGE_RANKINGS`
+        (``checkerboard``, two context-model passes, or ``greedy``, 32).
     """
 
     alpha: float = 1.0
     order: str = "importance"
     seed: int = 0
+    image_ranking: str = "checkerboard"
 
     def __post_init__(self):
         object.__setattr__(self, "alpha", check_budget(self.alpha))
         if self.order not in BUDGET_ORDERS:
             raise ValueError(f"--budget-order must be one of {', '.join(BUDGET_ORDERS)}, "
                              f"got {self.order!r}")
+        if self.image_ranking not in IMAGE_RANKINGS:
+            raise ValueError(f"--budget-image-ranking must be one of {', '.join(IMAGE_RANKINGS)}, "
+                             f"got {self.image_ranking!r}")
 
     def to_json(self) -> dict:
-        return {"alpha": self.alpha, "order": self.order, "seed": self.seed}
+        return {"alpha": self.alpha, "order": self.order, "seed": self.seed,
+                "image_ranking": self.image_ranking}
 
 
 def budget_aggregation(frame: TokenFrame, budget: TokenBudget, tokens_per_packet: int, *,
@@ -83,7 +93,7 @@ def budget_aggregation(frame: TokenFrame, budget: TokenBudget, tokens_per_packet
                 raise ValueError("an importance budget for images needs the image context model")
             from ..context.token_importance import image_budget_importance  # torch: on use
             importance = image_budget_importance(image_context, frame.ids.reshape(frame.shape),
-                                                 keep)
+                                                 keep, budget.image_ranking)
     elif budget.order == "importance":
         importance = np.zeros(n)  # everything is sent; the order does not matter
     rng = np.random.default_rng([budget.seed, 18])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Optional
 
-from ..link.budget import BUDGET_ORDERS
+from ..link.budget import BUDGET_ORDERS, IMAGE_RANKINGS
 
 
 def add_budget_options(parser: argparse.ArgumentParser) -> None:
@@ -24,6 +24,11 @@ def add_budget_options(parser: argparse.ArgumentParser) -> None:
         "--budget-order", choices=BUDGET_ORDERS, default="importance",
         help="which tokens a --budget keeps: importance (those the receiver's context model "
              "would restore worst) or random (a control)")
+    group.add_argument(
+        "--budget-image-ranking", choices=IMAGE_RANKINGS, default=IMAGE_RANKINGS[0],
+        help="how an importance budget ranks image tokens: checkerboard (two context-model "
+             "passes, each hiding one colour of a checkerboard; default) or greedy (8 rounds "
+             "of 4 passes: about 0.2 dB better on photographs, 30 times slower)")
 
 
 def budget_from_args(args, seed: int = 0) -> Optional[object]:
@@ -32,4 +37,5 @@ def budget_from_args(args, seed: int = 0) -> Optional[object]:
 
     if getattr(args, "budget", None) is None:
         return None
-    return TokenBudget(args.budget, args.budget_order, seed)
+    return TokenBudget(args.budget, args.budget_order, seed,
+                       getattr(args, "budget_image_ranking", IMAGE_RANKINGS[0]))

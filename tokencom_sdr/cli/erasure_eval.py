@@ -46,7 +46,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="loss-draw seed")
     parser.add_argument("--json", type=Path, metavar="PATH",
                         help="write the rows {recovery, loss, psnr_db, ms_ssim, ..., "
-                             "psnr_jpeg_same_bpp_db, ms_ssim_jpeg_same_bpp} as JSON")
+                             "psnr_jpeg_same_bpp_db, ms_ssim_jpeg_same_bpp, budget} as JSON")
     parser.add_argument("--caption", metavar="TEXT",
                         help="also score context recovery conditioned on this caption "
                              "(row 'context+caption'; the context rows then use the embedded "
@@ -89,7 +89,7 @@ def run(args) -> int:
         rows += [dict(row, psnr_tokens_only_db=result["psnr_tokens_only_db"],
                       bits_per_pixel=result["bits_per_pixel"],
                       bits_sent_per_pixel=result["bits_sent_per_pixel"], tokens=tokenizer.name,
-                      **jpeg)
+                      budget=result["budget"], **jpeg)
                  for row in result["rows"]]
     sent = ("" if budget is None else
             f" ({result['bits_sent_per_pixel']:.4f} bpp sent: the budget's tokens and positions)")

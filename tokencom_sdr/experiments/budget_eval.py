@@ -85,7 +85,8 @@ def _mean_ci(values) -> Dict[str, float]:
 def image_budget_curve(images: Dict[str, np.ndarray], tokenizer, recovery: ImageRecovery,
                        alphas: Sequence[float], orders: Sequence[str] = ("importance", "random"),
                        tokens_per_packet: int = 32, seed: int = 0,
-                       progress=None) -> List[Dict[str, object]]:
+                       progress=None, image_ranking: str = "checkerboard"
+                       ) -> List[Dict[str, object]]:
     """PSNR and MS-SSIM of each image at each budget and order (no packet loss).
 
     Parameters
@@ -93,6 +94,8 @@ def image_budget_curve(images: Dict[str, np.ndarray], tokenizer, recovery: Image
     images : dict of name -> np.ndarray, shape ``(H, W, 3)``, uint8
     recovery : ImageRecovery
         ``context``; its model also ranks the tokens.
+    image_ranking : str
+        How ``importance`` ranks (:class:`~tokencom_sdr.app.token_budget.TokenBudget`).
 
     Returns
     -------
@@ -106,8 +109,8 @@ def image_budget_curve(images: Dict[str, np.ndarray], tokenizer, recovery: Image
         frame = tokenizer.encode_frame(image)
         for alpha in alphas:
             for order in orders:
-                packets = budget_packets(frame, TokenBudget(alpha, order, seed), tokens_per_packet,
-                                         image_context=recovery.model)
+                packets = budget_packets(frame, TokenBudget(alpha, order, seed, image_ranking),
+                                         tokens_per_packet, image_context=recovery.model)
                 received = receive_budget(frame, packets)
                 out = recovery.draw(recovery.recover(received), image.shape[:2])
                 rows.append({"image": name, "alpha": float(alpha), "order": order,
@@ -178,8 +181,10 @@ def _lost_patterns(packets: int, share: float, draws: int, rng: np.random.Genera
 def image_quality_table(images: Dict[str, np.ndarray], tokenizer, recovery: ImageRecovery,
                         alphas: Sequence[float], lost_shares: Sequence[float],
                         mcs_names: Sequence[str], tokens_per_packet: int = 32, draws: int = 1,
-                        seed: int = 0, progress=None) -> Dict[str, object]:
-    """Mean PSNR at each budget (importance order) and share of its packets lost.
+                        seed: int = 0, progress=None,
+                        image_ranking: str = "checkerboard") -> Dict[str, object]:
+    """Mean PSNR at each budget (importance order, ranked by ``image_ranking``)
+    and share of its packets lost.
 
     Returns
     -------
@@ -195,8 +200,8 @@ def image_quality_table(images: Dict[str, np.ndarray], tokenizer, recovery: Imag
     for name, image in images.items():
         frame = tokenizer.encode_frame(image)
         for a, alpha in enumerate(alphas):
-            sent = budget_packets(frame, TokenBudget(alpha, "importance", seed), tokens_per_packet,
-                                  image_context=recovery.model)
+            sent = budget_packets(frame, TokenBudget(alpha, "importance", seed, image_ranking),
+                                  tokens_per_packet, image_context=recovery.model)
             packets[a] += len(sent) / len(images)
             for mcs in mcs_names:
                 uses[mcs][a] += airtime(sent, mcs) / len(images)

@@ -52,7 +52,8 @@ from .packetizer import (
 )
 from .layout import MessageLayout, expected_packets, infer_layout
 from .positions import ArithmeticPositions, ExplicitPositions, MaskedPositions, describe_positions
-from .budget import BUDGET_ORDERS, BudgetedAggregation, budget_positions, budget_size, check_budget
+from .budget import (BUDGET_ORDERS, IMAGE_RANKINGS, BudgetedAggregation, budget_positions,
+                     budget_size, check_budget)
 
 __all__ = [
     "AGGREGATIONS", "Aggregation", "InterleavedAggregation", "SequentialAggregation",
@@ -65,6 +66,7 @@ __all__ = [
     "FrameGeometry", "ReassemblyResult", "ReassemblyStats", "RejectedPacket",
     "build_packets", "depacketize", "packetize",
     "ArithmeticPositions", "ExplicitPositions", "MaskedPositions", "describe_positions",
-    "BUDGET_ORDERS", "BudgetedAggregation", "budget_positions", "budget_size", "check_budget",
+    "BUDGET_ORDERS", "IMAGE_RANKINGS", "BudgetedAggregation", "budget_positions", "budget_size",
+    "check_budget",
     "MessageLayout", "infer_layout", "expected_packets",
 ]
