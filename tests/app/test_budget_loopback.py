@@ -75,6 +75,12 @@ def test_image_loopback_with_a_budget(one_torch_thread):
     assert report["token_erasure_rate"] == pytest.approx(0.75)
     # Filled from a quarter of the tokens: below the error-free tokens, far above grey.
     assert 12.0 < report["psnr_db"] < report["psnr_tokens_only_db"]
+    # JPEG is held to the bits that went out: the kept tokens and their positions.
+    sent = 64 * report["bits_per_token"] + report["budget"]["position_bits"]
+    assert report["budget"]["position_bits"] > 0
+    assert report["bits_sent_per_pixel"] * 64 * 64 == pytest.approx(sent)
+    if report["jpeg_bits_per_pixel"] is not None:
+        assert report["jpeg_bits_per_pixel"] * 64 * 64 <= sent
 
 
 class _Quiet:

@@ -167,11 +167,13 @@ def _check_budget_config(config: LinkConfig) -> None:
 
 
 def _budget_report(config: LinkConfig, aggregation) -> Optional[Dict[str, object]]:
-    """The sender's budget: ``alpha``, ``order`` and how many tokens went on the air."""
+    """The sender's budget: ``alpha``, ``order``, how many tokens went on the
+    air and the bits their positions cost in the packet headers."""
     if config.budget is None:
         return None
     return dict(config.budget.to_json(), tokens_kept=int(aggregation.kept.size),
-                tokens_in_message=int(aggregation.n_tokens))
+                tokens_in_message=int(aggregation.n_tokens),
+                position_bits=aggregation.position_bits())
 
 
 def drop_lost_packets(phy: PhyLoopbackResult, packets_sent: int, config: LinkConfig) -> PhyLoopbackResult:
@@ -371,13 +373,14 @@ def run_image_loopback(image: np.ndarray, config: Optional[LinkConfig] = None,
     dict
         The JSON report of ``tokencom loopback --image``: ``modality``,
         ``tokenizer``, ``recovery``, ``image_size``, ``grid``, ``snr_db``,
-        ``tokens_sent``, ``bits_per_token``, ``bits_per_pixel``,
-        ``packets_sent``, ``packets_received``, ``packet_error_rate``,
+        ``tokens_sent``, ``bits_per_token``, ``bits_per_pixel`` (every
+        token), ``bits_sent_per_pixel`` (with a budget: the kept tokens and
+        their positions), ``packets_sent``, ``packets_received``, ``packet_error_rate``,
         ``packets_redecoded``, ``token_error_rate_raw``, ``token_error_rate``
         (before / after recovery), ``token_erasure_rate``, ``channel_uses``,
         ``psnr_db``, ``ms_ssim`` (recovered image), ``psnr_no_recovery_db``,
         ``ms_ssim_no_recovery``, ``psnr_tokens_only_db``,
-        ``ms_ssim_tokens_only``, the JPEG baseline at the tokens' bit budget
+        ``ms_ssim_tokens_only``, the JPEG baseline at the bits sent
         (``psnr_jpeg_same_bpp_db``, ``ms_ssim_jpeg_same_bpp``,
         ``jpeg_quality``, ``jpeg_bytes``, ``jpeg_bits_per_pixel``; see
         :func:`~tokencom_sdr.metrics.jpeg_baseline.jpeg_same_bpp_scores`),
@@ -419,6 +422,8 @@ def run_image_loopback(image: np.ndarray, config: Optional[LinkConfig] = None,
     message = receiver.receive(phy.received, config.message_id)
     t3 = time.perf_counter()
     clean = tok.decode_frame(frame, size)
+    sent_bits = (len(frame) * frame.bits_per_token if aggregation is None
+                 else aggregation.bits_sent(frame.bits_per_token))
     scores = score_image(message, image, tok)
     if message is None or message.image is None:
         # Nothing arrived: what a receiver shows is the neutral image.
@@ -440,8 +445,10 @@ def run_image_loopback(image: np.ndarray, config: Optional[LinkConfig] = None,
     report["budget"] = _budget_report(config, aggregation)
     report.update({
         "psnr_tokens_only_db": psnr(image, clean), "ms_ssim_tokens_only": ms_ssim(image, clean),
-        # JPEG of the original at no more bits than the tokens took.
-        **jpeg_same_bpp_scores(image, len(frame) * frame.bits_per_token),
+        "bits_sent_per_pixel": sent_bits / float(size[0] * size[1]),
+        # JPEG of the original at no more bits than the tokens took (with a
+        # budget: the kept tokens and their positions).
+        **jpeg_same_bpp_scores(image, sent_bits),
         "latency_s": {"encode": t1 - t0, "phy": t2 - t1, "decode": t3 - t2},
         "config": config.to_json(),
     })

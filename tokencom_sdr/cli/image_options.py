@@ -107,12 +107,19 @@ def image_summary_line(report: dict) -> str:
     return (f"snr {report['snr_db']:.1f} dB | packets {report['packets_received']}/"
             f"{report['packets_sent']} (PER {report['packet_error_rate']:.3f}) | tokens "
             f"{report['tokens_sent']} (erased {report['token_erasure_rate']:.3f}) | "
-            f"{report['bits_per_pixel']:.3f} bpp | PSNR {report['psnr_db']:.2f} dB "
+            f"{_bits_text(report)} | PSNR {report['psnr_db']:.2f} dB "
             f"({report['recovery']}), {report['psnr_no_recovery_db']:.2f} dB (none), "
             f"{report['psnr_tokens_only_db']:.2f} dB (error-free tokens), "
             f"{_jpeg_text(report)} | MS-SSIM "
             f"{report['ms_ssim']:.4f} | encode {lat['encode'] * 1e3:.0f} ms, phy "
             f"{lat['phy'] * 1e3:.0f} ms, receive and recover {lat['decode'] * 1e3:.0f} ms")
+
+
+def _bits_text(report: dict) -> str:
+    if report.get("budget") is None:
+        return f"{report['bits_per_pixel']:.3f} bpp"
+    return f"{report['bits_sent_per_pixel']:.3f} bpp sent (budget; every token: " \
+           f"{report['bits_per_pixel']:.3f})"
 
 
 def _jpeg_text(report: dict) -> str:

@@ -136,9 +136,8 @@ def evaluate_erasures(image: np.ndarray, tokenizer: ImageTokenizer, losses: Sequ
         grouping = budget_aggregation(frame, budget, tokens_per_packet, image_context=ranker)
     groups = grouping.assign(len(frame))
     tokens_sent = int(sum(g.size for g in groups))
-    sent_bits = tokens_sent * frame.bits_per_token
-    if budget is not None:
-        sent_bits += grouping.position_bits()
+    sent_bits = (tokens_sent * frame.bits_per_token if budget is None
+                 else grouping.bits_sent(frame.bits_per_token))
     clean = tokenizer.decode_frame(frame, size)
     base = {m: "context" if m in CONTEXT_VARIANTS else m for m in methods}
     recoveries = {b: ImageRecovery(b, tokenizer, context_model if b == "context" else None,

@@ -176,6 +176,10 @@ class BudgetedAggregation(FixedGrouping):
         plain = header_size(1, ArithmeticPositions(0, 1, 1))
         return 8 * sum(header_size(1, block) - plain for block in self.describe(self.n_tokens))
 
+    def bits_sent(self, bits_per_token: int) -> int:
+        """What the budget puts on the link: the kept tokens' bits and :meth:`position_bits`."""
+        return int(self.kept.size) * int(bits_per_token) + self.position_bits()
+
     def __repr__(self) -> str:
         return (f"BudgetedAggregation({self.kept.size} of {self.n_tokens} tokens, "
                 f"tokens_per_packet={self.tokens_per_packet})")
