@@ -44,6 +44,7 @@ from tokencom_sdr.experiments.budget_controller import (DriftPlusPenalty, PerCur
                                                         compare_with_fixed, snr_trace)
 from tokencom_sdr.experiments.budget_eval import (image_budget_curve, image_quality_table,
                                                   text_budget_curve, text_quality_table)
+from tokencom_sdr.link.budget import IMAGE_RANKINGS
 
 PARTS = ("image-curve", "text-curve", "image-controller", "text-controller")
 #: Not in the default run: checks image-controller's table against the real chain.
@@ -184,7 +185,8 @@ def _validate(args, crops, tokenizer, recovery):
         name = names[i % len(names)]
         config = LinkConfig(snr_db=row["snr_db"], mcs=row["mcs"],
                             tokens_per_packet=args.image_packet_tokens, seed=args.seed + i,
-                            budget=TokenBudget(row["alpha"], "importance", args.seed))
+                            budget=TokenBudget(row["alpha"], "importance", args.seed,
+                                               args.image_ranking))
         report = run_image_loopback(crops[name], config, tokenizer, "context",
                                     context_model=recovery.model)
         a = table.alphas.index(row["alpha"])
@@ -233,6 +235,8 @@ def main(argv=None) -> int:
                         help="image-validate: messages of the trace sent through the real chain")
     parser.add_argument("--reuse-tables", action="store_true",
                         help="take the quality tables from an earlier run's JSON in --out")
+    parser.add_argument("--image-ranking", choices=IMAGE_RANKINGS, default=IMAGE_RANKINGS[0],
+                        help="how an importance budget ranks image tokens")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "docs/results/budget")
     args = parser.parse_args(argv)
@@ -271,7 +275,7 @@ def main(argv=None) -> int:
         with tqdm(total=len(images) * len(args.alphas) * 2, desc="image curve") as bar:
             rows = image_budget_curve(images, tokenizer, recovery, args.alphas,
                                       tokens_per_packet=args.image_packet_tokens, seed=args.seed,
-                                      progress=bar)
+                                      progress=bar, image_ranking=args.image_ranking)
         means = {}
         for alpha in args.alphas:
             for order in ("importance", "random"):
@@ -279,7 +283,7 @@ def main(argv=None) -> int:
                 means[f"{alpha:g}/{order}"] = float(np.mean(these))
         gains = {f"{a:g}": means[f"{a:g}/importance"] - means[f"{a:g}/random"] for a in args.alphas}
         result = {"rows": rows, "mean_psnr_db": means, "importance_gain_db": gains,
-                  "images": image_names, "crop": args.crop,
+                  "images": image_names, "crop": args.crop, "image_ranking": args.image_ranking,
                   "seconds": time.perf_counter() - start}
         (args.out / "image_curve.json").write_text(json.dumps(result, indent=2) + "\n")
         _plot_curve(args.out / "image_curve.png", rows, "alpha", "psnr_db", "PSNR dB",
@@ -322,7 +326,7 @@ def main(argv=None) -> int:
                 table = image_quality_table(crops, tokenizer, recovery, args.table_alphas,
                                             args.lost_shares, args.mcs.split(","),
                                             args.image_packet_tokens, seed=args.seed,
-                                            progress=bar)
+                                            progress=bar, image_ranking=args.image_ranking)
         else:
             messages = heldout_messages(args.table_messages, text_tokenizer, seed=args.seed + 1)
             with tqdm(total=len(args.table_alphas) * len(args.lost_shares),
@@ -333,6 +337,8 @@ def main(argv=None) -> int:
                                            seed=args.seed, progress=bar)
         result, part_summary = _controller(args, table, name.replace("-", "_"))
         result["seconds"] = time.perf_counter() - start
+        if modality == "image":
+            result["image_ranking"] = args.image_ranking
         path.write_text(json.dumps(result, indent=1) + "\n")
         summary[name.replace("-", "_")] = part_summary
 

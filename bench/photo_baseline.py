@@ -12,16 +12,20 @@ photographs are in ``summary``: per tokenizer with the nearest codewords
 (``standard``, ``low-rate``), again with the transmitter's id refinement
 (``standard+refine``, ``low-rate+refine``; ``+refineN`` with
 ``--refine-rounds N``: gradients of the decoded picture's error replace
-nearest codewords where they predict a closer picture) and with its id search (``standard+search4``, ``low-rate+search4``:
-each token chosen among its 4 nearest codewords by decoding), both in
+nearest codewords where they predict a closer picture) and with its id
+search (``standard+search4``, ``low-rate+search4``: each token chosen among
+its 4 nearest codewords by decoding), both in
 :mod:`tokencom_sdr.tokens.id_search`; same bits, same receiver. With
-``--budgets``, also ``standard+refineN@A``: only the share ``A`` of the
-refined standard tokens is sent (those the context model would restore
-worst), without loss, and JPEG gets the bits that were sent, the position
-bitmaps included.
+``--budgets``, also ``standard+refineN@A`` and ``low-rate+refineN@A``: only
+the share ``A`` of the refined tokens is sent (those the context model would
+restore worst, ranked by ``--budget-ranking``), without loss; the receiver
+fills the rest with ``--budget-steps`` MaskGIT rounds, and JPEG gets the
+bits that were sent, the position bitmaps included.
 
 Usage: .venv/bin/python bench/photo_baseline.py [--side 384] [--draws 2]
-       [--id-search 4] [--refine-rounds 1] [--budgets 0.75,0.625] [--all-heldout] [--json docs/results/photo_baseline.json]
+       [--id-search 4] [--refine-rounds 1] [--budgets 0.75,0.625]
+       [--budget-ranking checkerboard] [--budget-steps 1] [--all-heldout]
+       [--json docs/results/photo_baseline.json]
 """
 
 import argparse
@@ -33,6 +37,8 @@ from pathlib import Path
 import numpy as np
 from json_report import emit_json  # bench/, first on sys.path when a bench runs
 
+from tokencom_sdr.link.budget import IMAGE_RANKINGS
+
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -43,10 +49,15 @@ def main(argv=None) -> int:
     parser.add_argument("--refine-rounds", type=int, default=1, metavar="N",
                         help="rounds of the id refinement in its rows (0: leave those rows out)")
     parser.add_argument("--budgets", default="", metavar="A,A",
-                        help="also send only the share A of the standard tokens (with the id "
+                        help="also send only the share A of each tokenizer's tokens (with the id "
                              "refinement's ids), ranked by the context model, no loss, and "
                              "compare with JPEG at the bits sent (kept tokens and their "
                              "position bitmaps)")
+    parser.add_argument("--budget-ranking", choices=IMAGE_RANKINGS, default=IMAGE_RANKINGS[0],
+                        help="how the budget rows rank the tokens")
+    parser.add_argument("--budget-steps", type=int, default=1, metavar="N",
+                        help="MaskGIT rounds of the budget rows' receiver (the unsent tokens "
+                             "are spread out, and one round filled them as well as two)")
     parser.add_argument("--all-heldout", action="store_true",
                         help="also the held-out photos of the sources that are trained on")
     parser.add_argument("--json", type=Path, help="also write the result here")
@@ -54,6 +65,7 @@ def main(argv=None) -> int:
 
     import torch
 
+    from tokencom_sdr.app.token_budget import TokenBudget
     from tokencom_sdr.data.datasets import photo_paths
     from tokencom_sdr.data.debian_sources import ROLE_HELDOUT
     from tokencom_sdr.tokens.image_vq import ImageTokenizer
@@ -79,14 +91,18 @@ def main(argv=None) -> int:
                     for source, paths in photos.items() for path in paths]
             out["photos"].extend(rows)
             out["summary"][label] = summarise(rows)
+    out["budget_ranking"], out["budget_steps"] = args.budget_ranking, args.budget_steps
     for alpha in [float(value) for value in args.budgets.split(",") if value]:
-        tokenizer = ImageTokenizer.default("standard")
-        tokenizer.refine = max(1, args.refine_rounds)
-        label = f"standard+refine{tokenizer.refine}@{alpha:g}"
-        rows = [measure_budget(tokenizer, label, alpha, source, path, args.side)
-                for source, paths in photos.items() for path in paths]
-        out["photos"].extend(rows)
-        out["summary"][label] = summarise_budget(rows)
+        for tokenizer_name in ("standard", "low-rate"):
+            tokenizer = ImageTokenizer.default(tokenizer_name)
+            tokenizer.refine = max(1, args.refine_rounds)
+            label = f"{tokenizer_name}+refine{tokenizer.refine}@{alpha:g}"
+            budget = TokenBudget(alpha, image_ranking=args.budget_ranking)
+            rows = [measure_budget(tokenizer, label, budget, args.budget_steps, source, path,
+                                   args.side)
+                    for source, paths in photos.items() for path in paths]
+            out["photos"].extend(rows)
+            out["summary"][label] = summarise_budget(rows)
     out["elapsed_s"] = time.perf_counter() - started
     emit_json(out, args.json)
     return 0
@@ -116,17 +132,20 @@ def measure_photo(tokenizer, label: str, source: str, path, side: int, draws: in
     return row
 
 
-def measure_budget(tokenizer, label: str, alpha: float, source: str, path, side: int) -> dict:
+def measure_budget(tokenizer, label: str, budget, steps: int, source: str, path,
+                   side: int) -> dict:
     """One photograph sent with a token budget and no loss: the receiver's
     context model fills the unsent tokens; JPEG gets the bits that were sent."""
-    from tokencom_sdr.app.token_budget import TokenBudget
     from tokencom_sdr.data.image_data import read_image_file, shrink_to_side
     from tokencom_sdr.experiments.image_erasure_eval import evaluate_erasures
 
     image = shrink_to_side(read_image_file(path), side)
+    start = time.perf_counter()
     result = evaluate_erasures(image, tokenizer, [0.0], methods=("context",), draws=1,
-                               budget=TokenBudget(alpha))
-    row = {"tokenizer": label, "budget": alpha, "id_refine": tokenizer.refine,
+                               budget=budget, steps=steps)
+    row = {"tokenizer": label, "budget": budget.alpha, "id_refine": tokenizer.refine,
+           "ranking": budget.image_ranking, "steps": steps,
+           "seconds": time.perf_counter() - start,
            "source": source, "photo": path.name, "size": list(image.shape[:2]),
            "bits_sent_per_pixel": result["bits_sent_per_pixel"],
            "psnr_context_db": result["rows"][0]["psnr_db"],
@@ -147,6 +166,7 @@ def summarise_budget(rows) -> dict:
         "photos": len(rows),
         "bits_sent_per_pixel_mean": float(np.mean([r["bits_sent_per_pixel"] for r in rows])),
         "psnr_context_db_mean": float(np.mean([r["psnr_context_db"] for r in rows])),
+        "seconds_mean": float(np.mean([r["seconds"] for r in rows])),
         "psnr_jpeg_same_bpp_db_mean": (float(np.mean([r["psnr_jpeg_same_bpp_db"] for r in fitted]))
                                        if fitted else None),
         "photos_where_no_jpeg_fits": len(rows) - len(fitted),

@@ -27,14 +27,16 @@ are the tokens to send:
   few rounds: each round scores the tokens still kept with the ones already
   dropped hidden, and drops the most predictable. For images that is 8
   rounds of 4 context-model passes.
-* ``checkerboard`` (images, the default) costs two passes. Each hides one
-  colour of a checkerboard, so every token is scored with its four
-  neighbours visible; then the most predictable are dropped one at a time,
-  and each drop multiplies its four neighbours' error by
-  :data:`NEIGHBOUR_PENALTY`, since a neighbour is worse guessed once a
-  token next to it is gone too. On held-out photographs at 384 px and
-  ``alpha = 0.625`` it decodes 0.2 dB under ``greedy`` and 2.1 dB above a
-  random choice, in 1/30 of the time.
+* ``checkerboard`` (images, the default) costs two passes a round. Each
+  pass hides one colour of a checkerboard, so every token is scored with its
+  four neighbours visible; then the most predictable are dropped one at a
+  time, and each drop multiplies its four neighbours' error by
+  :data:`NEIGHBOUR_PENALTY`, since a neighbour is worse guessed once a token
+  next to it is gone too. A round drops at most :data:`ROUND_SHARE` of the
+  tokens still kept, so budgets down to 0.6 take one round, 0.5 two and
+  0.25 three. On held-out photographs at 384 px it decodes 0.1 to 0.4 dB
+  under ``greedy`` and 2 dB or more above a random choice, in a thirtieth
+  of the time (``bench/budget_ranking.py``).
 """
 
 from __future__ import annotations
@@ -50,16 +52,27 @@ from ..link.budget import IMAGE_RANKINGS
 from .image_maskgit import ImageContextModel, grid_logits
 from .text_recovery import TextRecovery
 
-__all__ = ["IMAGE_RANKINGS", "NEIGHBOUR_PENALTY", "text_token_surprisal", "image_token_error",
+__all__ = ["IMAGE_RANKINGS", "NEIGHBOUR_PENALTY", "ROUND_SHARE",
+           "text_token_surprisal", "image_token_error",
            "budget_importance", "penalised_drop_order", "text_budget_importance",
            "image_budget_importance"]
 
 #: Factor on a kept token's predicted error when a four-neighbour of it is
-#: dropped (``checkerboard`` ranking). Chosen on the 20 *train* photographs
-#: at 384 px, alpha 0.5 / 0.625 / 0.75 (``bench/budget_ranking.py --part
-#: calibrate``): 3 and 4 were within 0.01 dB on average, 2 lost 0.07 to
-#: 0.29 dB, 1.5 lost 0.15 to 0.72 dB.
+#: dropped (``checkerboard`` ranking). With :data:`ROUND_SHARE`, chosen on
+#: the 20 *train* photographs at 384 px (``bench/budget_ranking.py --part
+#: calibrate``, ``docs/results/budget_ranking_calibration.json``): the best
+#: mean PSNR over alpha 0.25 / 0.5 / 0.625 / 0.75 among the settings that
+#: rank alpha 0.625 in one round (26.15 / 29.61 / 30.20 / 30.56 dB; penalty
+#: 2: 0.01 dB less on average, 4: 0.06 dB less).
 NEIGHBOUR_PENALTY = 3.0
+
+#: Most of the kept tokens one round of the ``checkerboard`` ranking drops;
+#: a budget that drops more takes further rounds, rescored with the dropped
+#: tokens hidden (one round is two passes). With one round for any budget
+#: alpha 0.25 lost 1.9 dB (24.24 dB): with three quarters gone, errors
+#: scored with all four neighbours present no longer say much. A share of
+#: 0.3 gained 0.02 dB more on average, at two rounds from alpha 0.7 down.
+ROUND_SHARE = 0.4
 
 
 def text_token_surprisal(recovery: TextRecovery, ids: np.ndarray, groups: int = 4,
@@ -166,7 +179,8 @@ def image_token_error(model: ImageContextModel, grid: np.ndarray,
 
 
 def penalised_drop_order(error: np.ndarray, shape, drop: int,
-                         penalty: float = NEIGHBOUR_PENALTY) -> np.ndarray:
+                         penalty: float = NEIGHBOUR_PENALTY,
+                         gone: Optional[np.ndarray] = None) -> np.ndarray:
     """The ``drop`` positions to leave out, most predictable first, each drop
     raising its four neighbours' error.
 
@@ -180,25 +194,41 @@ def penalised_drop_order(error: np.ndarray, shape, drop: int,
     penalty : float
         Factor ``>= 1`` on a kept position's error each time one of its four
         neighbours is dropped.
+    gone : np.ndarray, shape ``(R * C,)``, bool, optional
+        Positions dropped before (by an earlier round, whose absence
+        ``error`` already reflects): never chosen, and not counted in ``drop``.
 
     Returns
     -------
     np.ndarray, shape ``(drop,)``, int64
-        Positions in the order they were dropped.
+        New positions in the order they were dropped.
     """
     rows, cols = shape
     error = np.asarray(error, dtype=np.float64).reshape(-1)
     if error.size != rows * cols:
         raise ValueError(f"error has {error.size} entries for a {rows} x {cols} grid")
-    if not 0 <= drop <= error.size:
-        raise ValueError(f"drop must be 0..{error.size}, got {drop}")
+    dropped = np.zeros(error.size, dtype=bool) if gone is None else \
+        np.asarray(gone, dtype=bool).reshape(-1).copy()
+    if dropped.size != error.size:
+        raise ValueError(f"gone has {dropped.size} entries for a {rows} x {cols} grid")
+    if not 0 <= drop <= error.size - int(dropped.sum()):
+        raise ValueError(f"drop must be 0..{error.size - int(dropped.sum())}, got {drop}")
     if penalty < 1:
         raise ValueError(f"penalty must be >= 1, got {penalty}")
     current = error.copy()
-    dropped = np.zeros(error.size, dtype=bool)
+    if dropped.any():
+        # Earlier rounds' drops raise their neighbours as this round's do.
+        gone_grid = dropped.reshape(rows, cols).astype(np.int64)
+        beside = np.zeros((rows, cols), dtype=np.int64)
+        beside[1:] += gone_grid[:-1]
+        beside[:-1] += gone_grid[1:]
+        beside[:, 1:] += gone_grid[:, :-1]
+        beside[:, :-1] += gone_grid[:, 1:]
+        current *= penalty ** beside.reshape(-1)
     # A heap with lazy deletion: a raised entry is pushed again, and the
     # stale one is skipped when it surfaces.
-    heap = list(zip(current.tolist(), range(error.size)))
+    candidates = np.flatnonzero(~dropped)
+    heap = list(zip(current[candidates].tolist(), candidates.tolist()))
     heapq.heapify(heap)
     order = []
     while len(order) < drop:
@@ -286,17 +316,23 @@ def text_budget_importance(recovery: TextRecovery, ids: np.ndarray, keep: int,
 
 
 def image_budget_importance(model: ImageContextModel, grid: np.ndarray, keep: int,
-                            ranking: str = "checkerboard", rounds: int = 8,
-                            side: int = 2) -> np.ndarray:
+                            ranking: str = "checkerboard", rounds: int = 8, side: int = 2,
+                            penalty: float = NEIGHBOUR_PENALTY,
+                            round_share: float = ROUND_SHARE) -> np.ndarray:
     """Image importance for a budget of ``keep`` tokens.
 
     Parameters
     ----------
     grid : np.ndarray, shape ``(R, C)``, int
     ranking : str
-        ``checkerboard`` (two context-model passes at window stride, then
-        :func:`penalised_drop_order`) or ``greedy`` (:func:`budget_importance`
-        over codeword error, ``rounds`` rounds of ``side**2`` passes).
+        ``checkerboard``: rounds of two context-model passes at window
+        stride (:func:`image_token_error`, the tokens dropped so far
+        hidden), each followed by :func:`penalised_drop_order` of at most
+        ``round_share`` of the tokens still kept; or ``greedy``
+        (:func:`budget_importance` over codeword error, ``rounds`` rounds of
+        ``side**2`` passes).
+    penalty, round_share : float
+        ``checkerboard``: :data:`NEIGHBOUR_PENALTY` and :data:`ROUND_SHARE`.
     rounds : int
         ``greedy``: eight measured best on held-out 256 x 256 crops at
         ``alpha = 0.5``: +2.5 to +4.0 dB PSNR over a random choice, against
@@ -316,14 +352,23 @@ def image_budget_importance(model: ImageContextModel, grid: np.ndarray, keep: in
                          f"got {ranking!r}")
     if not 0 <= keep <= grid.size:
         raise ValueError(f"keep must be 0..{grid.size}, got {keep}")
+    if not 0 < round_share <= 1:
+        raise ValueError(f"round_share must lie in (0, 1], got {round_share}")
     importance = np.zeros(grid.size)
     if keep == grid.size:
         return importance
     # The ranking tolerates the seams of non-overlapping windows (held-out
     # photographs, 384 px: 0.05 dB under the receiver's stride, at half the cost).
-    error = image_token_error(model, grid, pattern="checkerboard", stride=model.cfg.window)
-    dropped = penalised_drop_order(error, grid.shape, grid.size - keep)
-    importance[dropped] = -1.0 - np.arange(dropped.size)[::-1]
-    kept = np.setdiff1d(np.arange(grid.size), dropped)
-    importance[kept] = error[kept]
+    gone = np.zeros(grid.size, dtype=bool)
+    order = []
+    while len(order) < grid.size - keep:
+        error = image_token_error(model, grid, gone, pattern="checkerboard",
+                                  stride=model.cfg.window)
+        step = min(grid.size - keep - len(order),
+                   math.ceil(round_share * (grid.size - len(order))))
+        dropped = penalised_drop_order(error, grid.shape, step, penalty, gone)
+        gone[dropped] = True
+        order.extend(dropped.tolist())
+    importance[order] = -1.0 - np.arange(len(order))[::-1]
+    importance[~gone] = error[~gone]
     return importance
