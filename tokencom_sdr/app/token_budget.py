@@ -36,9 +36,10 @@ class TokenBudget:
     seed : int
         Seeds the ``random`` order.
     image_ranking : str
-        How ``importance`` ranks image tokens:
-        :data:`~tokencom_sdr.context.token_importance.IMAGE_RANKINGS`
-        (``checkerboard``, two context-model passes, or ``greedy``, 32).
+        How ``importance`` ranks image tokens, one of
+        :data:`~tokencom_sdr.link.budget.IMAGE_RANKINGS`: ``checkerboard``
+        (rounds of two context-model passes, one round down to alpha 0.6)
+        or ``greedy`` (32 passes). Text is always ranked greedily.
     """
 
     alpha: float = 1.0

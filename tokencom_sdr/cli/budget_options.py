@@ -26,9 +26,10 @@ def add_budget_options(parser: argparse.ArgumentParser) -> None:
              "would restore worst) or random (a control)")
     group.add_argument(
         "--budget-image-ranking", choices=IMAGE_RANKINGS, default=IMAGE_RANKINGS[0],
-        help="how an importance budget ranks image tokens: checkerboard (two context-model "
-             "passes, each hiding one colour of a checkerboard; default) or greedy (8 rounds "
-             "of 4 passes: about 0.2 dB better on photographs, 30 times slower)")
+        help="how an importance budget ranks image tokens: checkerboard (rounds of two "
+             "context-model passes, each hiding one colour of a checkerboard; one round down "
+             "to ALPHA 0.6; default) or greedy (8 rounds of 4 passes: 0.1-0.3 dB better on "
+             "photographs, 20-40 times slower)")
 
 
 def budget_from_args(args, seed: int = 0) -> Optional[object]:
