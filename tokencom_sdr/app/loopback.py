@@ -32,7 +32,7 @@ from ..phy.modem import PhyLoopbackResult, run_phy_loopback
 from ..phy.ofdm_rx import DEFAULT_SYNC_THRESHOLD
 from ..tokens.frame import TokenFrame
 from .image_files import save_comparison, write_png
-from .token_budget import TokenBudget, budget_aggregation
+from .token_budget import TokenBudget, bits_sent, budget_aggregation
 from .unequal_protection import equal_airtime_protection
 
 __all__ = ["LinkConfig", "run_text_loopback", "run_image_loopback", "drop_lost_packets"]
@@ -422,8 +422,7 @@ def run_image_loopback(image: np.ndarray, config: Optional[LinkConfig] = None,
     message = receiver.receive(phy.received, config.message_id)
     t3 = time.perf_counter()
     clean = tok.decode_frame(frame, size)
-    sent_bits = (len(frame) * frame.bits_per_token if aggregation is None
-                 else aggregation.bits_sent(frame.bits_per_token))
+    sent_bits = bits_sent(frame, aggregation)
     scores = score_image(message, image, tok)
     if message is None or message.image is None:
         # Nothing arrived: what a receiver shows is the neutral image.

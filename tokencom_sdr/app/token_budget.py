@@ -20,7 +20,7 @@ from ..link.budget import (BUDGET_ORDERS, IMAGE_RANKINGS, BudgetedAggregation, b
                            budget_size, check_budget)
 from ..tokens.frame import Modality, TokenFrame
 
-__all__ = ["TokenBudget", "budget_aggregation"]
+__all__ = ["TokenBudget", "budget_aggregation", "bits_sent"]
 
 
 @dataclass(frozen=True)
@@ -100,3 +100,12 @@ def budget_aggregation(frame: TokenFrame, budget: TokenBudget, tokens_per_packet
     rng = np.random.default_rng([budget.seed, 18])
     kept = budget_positions(n, budget.alpha, budget.order, importance, rng)
     return BudgetedAggregation(kept, n, tokens_per_packet)
+
+
+def bits_sent(frame: TokenFrame, aggregation=None) -> int:
+    """Bits ``frame``'s tokens cost on the link: every token, or with a
+    :class:`~tokencom_sdr.link.budget.BudgetedAggregation` the kept tokens
+    and their positions (what a JPEG baseline is held to)."""
+    if isinstance(aggregation, BudgetedAggregation):
+        return aggregation.bits_sent(frame.bits_per_token)
+    return len(frame) * frame.bits_per_token

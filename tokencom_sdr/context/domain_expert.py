@@ -109,7 +109,7 @@ class DomainRouter:
         usable = self._usable(ids)
         if usable.size == 0:
             return None
-        return self.log_probs[:, usable].astype(np.float64).sum(axis=1) / usable.size
+        return self.scores(usable) / usable.size
 
     def route(self, ids: np.ndarray) -> Optional[str]:
         """The most likely domain of a message whose received ids are ``ids``

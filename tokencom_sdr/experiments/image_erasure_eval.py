@@ -24,7 +24,7 @@ from ..metrics.image_quality import ms_ssim, psnr
 from ..metrics.jpeg_baseline import jpeg_same_bpp_scores
 from ..tokens.frame import TokenFrame
 from ..tokens.image_vq import ImageTokenizer
-from ..app.token_budget import TokenBudget, budget_aggregation
+from ..app.token_budget import TokenBudget, bits_sent, budget_aggregation
 
 __all__ = ["packet_erasure_channel", "evaluate_erasures", "CONTEXT_VARIANTS", "CAPTIONED"]
 
@@ -135,9 +135,7 @@ def evaluate_erasures(image: np.ndarray, tokenizer: ImageTokenizer, losses: Sequ
             ranker = default_context_model(tokenizer.name)
         grouping = budget_aggregation(frame, budget, tokens_per_packet, image_context=ranker)
     groups = grouping.assign(len(frame))
-    tokens_sent = int(sum(g.size for g in groups))
-    sent_bits = (tokens_sent * frame.bits_per_token if budget is None
-                 else grouping.bits_sent(frame.bits_per_token))
+    sent_bits = bits_sent(frame, grouping)
     clean = tokenizer.decode_frame(frame, size)
     base = {m: "context" if m in CONTEXT_VARIANTS else m for m in methods}
     recoveries = {b: ImageRecovery(b, tokenizer, context_model if b == "context" else None,
@@ -201,7 +199,7 @@ def evaluate_erasures(image: np.ndarray, tokenizer: ImageTokenizer, losses: Sequ
         **jpeg_same_bpp_scores(image, sent_bits),
         "grid": list(frame.shape),
         "packets": len(groups),
-        "tokens_sent": tokens_sent,
+        "tokens_sent": int(sum(g.size for g in groups)),
         "budget": None if budget is None else budget.to_json(),
     }
 
