@@ -45,7 +45,7 @@ class TokenBudget:
     alpha: float = 1.0
     order: str = "importance"
     seed: int = 0
-    image_ranking: str = "checkerboard"
+    image_ranking: str = IMAGE_RANKINGS[0]
 
     def __post_init__(self):
         object.__setattr__(self, "alpha", check_budget(self.alpha))

@@ -38,5 +38,4 @@ def budget_from_args(args, seed: int = 0) -> Optional[object]:
 
     if getattr(args, "budget", None) is None:
         return None
-    return TokenBudget(args.budget, args.budget_order, seed,
-                       getattr(args, "budget_image_ranking", IMAGE_RANKINGS[0]))
+    return TokenBudget(args.budget, args.budget_order, seed, args.budget_image_ranking)

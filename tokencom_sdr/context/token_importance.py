@@ -320,7 +320,7 @@ def text_budget_importance(recovery: TextRecovery, ids: np.ndarray, keep: int,
 
 
 def image_budget_importance(model: ImageContextModel, grid: np.ndarray, keep: int,
-                            ranking: str = "checkerboard", rounds: int = 8, side: int = 2,
+                            ranking: str = IMAGE_RANKINGS[0], rounds: int = 8, side: int = 2,
                             penalty: float = NEIGHBOUR_PENALTY,
                             round_share: float = ROUND_SHARE) -> np.ndarray:
     """Image importance for a budget of ``keep`` tokens.

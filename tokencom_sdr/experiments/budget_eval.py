@@ -29,7 +29,7 @@ import numpy as np
 from ..app.token_budget import TokenBudget, budget_aggregation
 from ..context.image_recovery import ImageRecovery
 from ..context.text_recovery import TextRecovery
-from ..link import FrameGeometry, depacketize, packetize
+from ..link import IMAGE_RANKINGS, FrameGeometry, depacketize, packetize
 from ..metrics.image_quality import ms_ssim, psnr
 from ..phy.burst_mapping import burst_length
 from ..phy.ofdm_params import OfdmParams
@@ -85,7 +85,7 @@ def _mean_ci(values) -> Dict[str, float]:
 def image_budget_curve(images: Dict[str, np.ndarray], tokenizer, recovery: ImageRecovery,
                        alphas: Sequence[float], orders: Sequence[str] = ("importance", "random"),
                        tokens_per_packet: int = 32, seed: int = 0,
-                       progress=None, image_ranking: str = "checkerboard"
+                       progress=None, image_ranking: str = IMAGE_RANKINGS[0]
                        ) -> List[Dict[str, object]]:
     """PSNR and MS-SSIM of each image at each budget and order (no packet loss).
 
@@ -182,7 +182,7 @@ def image_quality_table(images: Dict[str, np.ndarray], tokenizer, recovery: Imag
                         alphas: Sequence[float], lost_shares: Sequence[float],
                         mcs_names: Sequence[str], tokens_per_packet: int = 32, draws: int = 1,
                         seed: int = 0, progress=None,
-                        image_ranking: str = "checkerboard") -> Dict[str, object]:
+                        image_ranking: str = IMAGE_RANKINGS[0]) -> Dict[str, object]:
     """Mean PSNR at each budget (importance order, ranked by ``image_ranking``)
     and share of its packets lost.
 

@@ -29,8 +29,8 @@ from .packet import header_size
 from .positions import (MAX_TOKENS_PER_PACKET, ArithmeticPositions, MaskedPositions,
                         PositionBlock, describe_positions)
 
-__all__ = ["BUDGET_ORDERS", "IMAGE_RANKINGS", "check_budget", "parse_budget", "budget_size", "budget_positions",
-           "BudgetedAggregation"]
+__all__ = ["BUDGET_ORDERS", "IMAGE_RANKINGS", "check_budget", "parse_budget", "budget_size",
+           "budget_positions", "BudgetedAggregation"]
 
 #: How the sender ranks positions: by the context model, or at random (a control).
 BUDGET_ORDERS = ("importance", "random")
