@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from tokencom_sdr.context.image_maskgit import (ContextConfig, ImageContextModel, caption_ids,
-                                                grid_logits, maskgit_fill)
+                                                default_caption_context_path, grid_logits,
+                                                maskgit_fill)
 from tokencom_sdr.context.image_recovery import ImageRecovery
 from tokencom_sdr.tokens.image_vq import ImageTokenizer
 
@@ -129,6 +130,32 @@ def test_a_caption_model_follows_a_fine_tuned_tokenizer(tmp_path, one_torch_thre
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA device"):
             train_caption_context(None, steps=2, device="cuda", progress=False)
+
+
+@pytest.mark.timeout(120)
+def test_training_reads_the_senders_captioner_and_grows_the_caption(one_torch_thread):
+    """``describe`` captions every augmented training image (a captioner that
+    measures the picture must see it as trained on), and a longer
+    ``caption_len`` than the init's keeps the positions it knows."""
+    from tokencom_sdr.data.labelled_images import digit_images
+    from tokencom_sdr.training.caption_context import train_caption_context
+
+    seen = []
+
+    def describe(item):
+        seen.append(item.image.sum())
+        return item.caption + " wide"
+
+    start = ImageContextModel.default_caption()
+    longer = start.cfg.caption_len + 4
+    model = train_caption_context(None, steps=0, variants=2, progress=False, caption_len=longer,
+                                  init=default_caption_context_path(), describe=describe)
+    assert len(seen) == 2 * len(digit_images("train"))
+    assert model.cfg.caption_len == longer
+    known = start.cfg.caption_len
+    assert torch.equal(model.caption_pos[:known], start.caption_pos)
+    assert not model.caption_pos[known:].any()
+    assert torch.equal(model.caption_tok.weight, start.caption_tok.weight)
 
 
 def test_caption_needs_context_recovery_and_a_caption_model():

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import List, Optional, Union
+from typing import Callable, List, Optional, Union
 
 import numpy as np
 import torch
@@ -68,7 +68,9 @@ def train_caption_context(out_path: Union[str, Path, None], steps: int = 1500, b
                           caption_lr_scale: float = 10.0,
                           film: bool = False,
                           tokenizer: Union[str, Path, ImageTokenizer] = "standard",
-                          device: str = "cpu") -> ImageContextModel:
+                          device: str = "cpu",
+                          describe: Optional[Callable[[LabelledImage], str]] = None
+                          ) -> ImageContextModel:
     """Fine-tune a caption-conditioned context model on the labelled digits.
 
     Parameters
@@ -104,6 +106,10 @@ def train_caption_context(out_path: Union[str, Path, None], steps: int = 1500, b
         model.
     device : str
         ``cpu`` or ``cuda``.
+    describe : callable, optional
+        The sender's captioner, ``LabelledImage -> caption``, applied to
+        every augmented image (so a caption that measures the picture sees
+        it shifted and rescaled); default: the image's class word.
 
     Returns
     -------
@@ -123,6 +129,12 @@ def train_caption_context(out_path: Union[str, Path, None], steps: int = 1500, b
     model = ImageContextModel(ContextConfig(**cfg_fields), tokenizer.model.quantizer.codebook)
     if base is not None:
         state = base.state_dict()
+        if "caption_pos" in state and state["caption_pos"].shape[0] != caption_len:
+            # Longer captions: the positions the init knows keep their
+            # embedding, new ones start at zero (as a fresh table's nearly do).
+            known = state["caption_pos"][:caption_len]
+            state["caption_pos"] = torch.cat(
+                [known, known.new_zeros(caption_len - known.shape[0], known.shape[1])])
         # The model embeds its tokenizer's codebook: a fine-tuned tokenizer
         # brings its own, and the rest of the weights carry over.
         state["codebook"] = model.codebook.detach().clone()
@@ -134,7 +146,8 @@ def train_caption_context(out_path: Union[str, Path, None], steps: int = 1500, b
     items = augmented_digits(digit_images("train"), variants, seed)
     # Kept on the CPU, where corrupt()'s generator draws; each batch moves over.
     grids = torch.from_numpy(tokenizer.encode_batch(np.stack([item.image for item in items])))
-    captions = torch.from_numpy(np.stack([caption_ids(model, text.encode(item.caption))
+    caption_of = describe or (lambda item: item.caption)
+    captions = torch.from_numpy(np.stack([caption_ids(model, text.encode(caption_of(item)))
                                           for item in items]))
     gen = torch.Generator().manual_seed(seed)
     caption_params = [p for n, p in model.named_parameters() if n.startswith("caption_")]
