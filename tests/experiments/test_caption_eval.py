@@ -46,3 +46,22 @@ def test_the_semantic_score_sits_beside_psnr(classify, one_torch_thread):
         rows[("context+caption", 1.0)]["class_accuracy"] - rows[("context", 1.0)]["class_accuracy"])
     assert rows[("context+caption", 1.0)]["class_accuracy"] >= 0.75
     assert gain["caption_accuracy_gain"] >= 0.4, gain
+
+
+def test_sequential_packets_lose_rows_from_the_same_draws(one_torch_thread):
+    """``caption-eval --aggregation sequential``: the same packet-loss draws
+    erase as many tokens as interleaved packets do, but in other places."""
+    from tokencom_sdr.context.image_maskgit import ImageContextModel
+    from tokencom_sdr.tokens.image_vq import ImageTokenizer
+
+    model, tokenizer = ImageContextModel.default_caption(), ImageTokenizer.default("standard")
+    images = digit_images("heldout")[:3]
+    runs = {agg: evaluate_captions(model, tokenizer, images, [0.5], tokens_per_packet=8,
+                                   aggregation=agg)
+            for agg in ("interleaved", "sequential")}
+    rows = {agg: {r["recovery"]: r for r in result["rows"]} for agg, result in runs.items()}
+    assert rows["sequential"]["none"]["token_erasure_rate"] == \
+        rows["interleaved"]["none"]["token_erasure_rate"] > 0
+    assert rows["sequential"]["none"]["psnr_db"] != rows["interleaved"]["none"]["psnr_db"]
+    with pytest.raises(ValueError, match="unknown aggregation"):
+        evaluate_captions(model, tokenizer, images[:1], [0.5], aggregation="diagonal")

@@ -13,8 +13,8 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "caption-eval", help="image recovery with and without a caption (cross-modal context)",
         description="Send held-out labelled images (scikit-learn's handwritten digits, captioned "
-                    "with their class word) in interleaved packets over a packet-erasure "
-                    "channel and recover them with none, copy, context (no caption) and "
+                    "with their class word) in packets (interleaved by default) over a "
+                    "packet-erasure channel and recover them with none, copy, context (no caption) and "
                     "context+caption, from the same loss draws and the same model. Then report "
                     "the bits each method needs for the quality context reaches at each "
                     "--reference-loss, the caption's bits included (bandwidth efficiency at "
@@ -32,6 +32,10 @@ def add_parser(subparsers) -> None:
                              "the efficiency comparison")
     parser.add_argument("--packet-tokens", type=int, default=4, metavar="N",
                         help="tokens per packet (TokCom's demo uses 4)")
+    parser.add_argument("--aggregation", choices=("interleaved", "sequential"),
+                        default="interleaved",
+                        help="token-to-packet mapping: sequential packets lose whole rows "
+                             "of the token grid at once")
     parser.add_argument("--steps", type=int, default=2, metavar="N", help="MaskGIT rounds")
     parser.add_argument("--context-weights", type=Path, default=None, metavar="FILE",
                         help="caption-conditioned context model (default: the embedded one)")
@@ -64,12 +68,13 @@ def run(args) -> int:
     result = evaluate_captions(model, ImageTokenizer.default("standard"), images, args.loss,
                                args.packet_tokens, args.steps, args.seed,
                                progress=None if bar is None else lambda: bar.update(1),
-                               classify=digit_classifier())
+                               classify=digit_classifier(), aggregation=args.aggregation)
     if bar is not None:
         bar.close()
     result["efficiency"] = [row for loss in args.reference_loss
                             for row in efficiency_at_quality(result, loss)]
     result["settings"] = {"images": len(images), "packet_tokens": args.packet_tokens,
+                          "aggregation": args.aggregation,
                           "steps": args.steps, "seed": args.seed,
                           "context_weights": str(args.context_weights or "embedded")}
     print(f"{len(images)} held-out digits, grid {result['grid'][0]}x{result['grid'][1]}, "

@@ -1,8 +1,8 @@
 """Cross-modal context: how much a caption helps image-token recovery.
 
 Held-out labelled images (:func:`~tokencom_sdr.data.labelled_images.digit_images`)
-are tokenized, sent in interleaved packets over a packet-erasure channel
-(:func:`~tokencom_sdr.experiments.image_erasure_eval.packet_erasure_channel`)
+are tokenized, sent in packets (interleaved unless asked) over a
+packet-erasure channel (:func:`~tokencom_sdr.experiments.image_erasure_eval.packet_erasure_channel`)
 and recovered four ways from the same loss draws: ``none``, ``copy``,
 ``context`` (the caption model with no caption) and ``context+caption``
 (the same model reading the image's caption). Using one model for both
@@ -74,7 +74,8 @@ def evaluate_captions(model: ImageContextModel, tokenizer: ImageTokenizer,
                       tokens_per_packet: int = 4, steps: int = 2, seed: int = 0,
                       text_bits_per_token: int = 12, caption_tokens=None,
                       progress=None,
-                      classify: Optional[Callable[[np.ndarray], int]] = None) -> Dict[str, object]:
+                      classify: Optional[Callable[[np.ndarray], int]] = None,
+                      aggregation: str = "interleaved") -> Dict[str, object]:
     """Mean PSNR of every method at every loss rate, one loss draw per image.
 
     Parameters
@@ -90,6 +91,8 @@ def evaluate_captions(model: ImageContextModel, tokenizer: ImageTokenizer,
         Called with no argument after each image and loss rate.
     classify : callable, optional
         ``image -> class`` (:func:`digit_classifier`); adds the semantic score.
+    aggregation : str
+        Token-to-packet mapping (``interleaved`` or ``sequential``).
 
     Returns
     -------
@@ -123,7 +126,8 @@ def evaluate_captions(model: ImageContextModel, tokenizer: ImageTokenizer,
         caption_bits.append(text_bits_per_token * caption_tokens(item.caption))
         for loss in losses:
             rng = np.random.default_rng([seed, index, int(round(float(loss) * 1e6))])
-            received = packet_erasure_channel(frame, float(loss), tokens_per_packet, rng)
+            received = packet_erasure_channel(frame, float(loss), tokens_per_packet, rng,
+                                              aggregation=aggregation)
             erased[loss].append(float(received.erased.mean()))
             for method, fixer in fixers.items():
                 result = fixer.recover(received, caption=item.caption if method == CAPTIONED
