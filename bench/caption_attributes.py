@@ -27,7 +27,7 @@ import argparse
 import json
 import sys
 from concurrent.futures import ProcessPoolExecutor
-from functools import lru_cache
+from functools import lru_cache, partial
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -82,14 +82,6 @@ def describe(item, captions: str = "attributes") -> str:
     return " ".join(words)
 
 
-def describe_attributes(item) -> str:
-    return describe(item, "attributes")
-
-
-def describe_class(item) -> str:
-    return describe(item, "class")
-
-
 def _train(captions: str, path: str, steps: int, seed: int) -> str:
     import torch
 
@@ -99,9 +91,7 @@ def _train(captions: str, path: str, steps: int, seed: int) -> str:
     torch.set_num_threads(1)
     train_caption_context(path, steps=steps, batch=32, lr=3e-4, caption_len=16, variants=4,
                           seed=seed, progress=False, init=default_caption_context_path(),
-                          film=True,
-                          describe=describe_attributes if captions == "attributes"
-                          else describe_class)
+                          film=True, describe=partial(describe, captions=captions))
     return path
 
 
@@ -119,9 +109,9 @@ def _evaluate(captions: str, path: str, images: int) -> dict:
     torch.set_num_threads(1)
     held_out = [dataclasses.replace(item, caption=describe(item, captions))
                 for item in digit_images("heldout")[:images]]
-    result = evaluate_captions(ImageContextModel.from_file(path), ImageTokenizer.default("standard"),
-                               held_out, LOSSES, tokens_per_packet=4, steps=2, seed=0,
-                               classify=digit_classifier())
+    model = ImageContextModel.from_file(path)
+    result = evaluate_captions(model, ImageTokenizer.default("standard"), held_out, LOSSES,
+                               tokens_per_packet=4, steps=2, seed=0, classify=digit_classifier())
     result["efficiency"] = [row for loss in REFERENCE_LOSSES
                             for row in efficiency_at_quality(result, loss)]
     result["example_captions"] = [item.caption for item in held_out[:5]]

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from .erasure_eval import loss_rates
-from .options import write_json_file
+from .options import add_aggregation_option, write_json_file
 
 
 def add_parser(subparsers) -> None:
@@ -14,9 +14,10 @@ def add_parser(subparsers) -> None:
         "caption-eval", help="image recovery with and without a caption (cross-modal context)",
         description="Send held-out labelled images (scikit-learn's handwritten digits, captioned "
                     "with their class word) in packets (interleaved by default) over a "
-                    "packet-erasure channel and recover them with none, copy, context (no caption) and "
-                    "context+caption, from the same loss draws and the same model. Then report "
-                    "the bits each method needs for the quality context reaches at each "
+                    "packet-erasure channel and recover them with none, copy, context (no "
+                    "caption) and context+caption, from the same loss draws and the same "
+                    "model. Then report the bits each method needs for the quality context "
+                    "reaches at each "
                     "--reference-loss, the caption's bits included (bandwidth efficiency at "
                     "equal quality). Beside PSNR, a semantic score: the share of recovered "
                     "images that a digit classifier trained on the training digits (an RBF "
@@ -32,10 +33,8 @@ def add_parser(subparsers) -> None:
                              "the efficiency comparison")
     parser.add_argument("--packet-tokens", type=int, default=4, metavar="N",
                         help="tokens per packet (TokCom's demo uses 4)")
-    parser.add_argument("--aggregation", choices=("interleaved", "sequential"),
-                        default="interleaved",
-                        help="token-to-packet mapping: sequential packets lose whole rows "
-                             "of the token grid at once")
+    add_aggregation_option(parser, help="token-to-packet mapping: sequential packets lose "
+                                        "whole rows of the token grid at once")
     parser.add_argument("--steps", type=int, default=2, metavar="N", help="MaskGIT rounds")
     parser.add_argument("--context-weights", type=Path, default=None, metavar="FILE",
                         help="caption-conditioned context model (default: the embedded one)")

@@ -9,7 +9,7 @@ from typing import List
 from .image_options import IMAGE_RECOVERY_METHODS, add_model_options, load_image_arg, load_models
 from .budget_options import add_budget_options, budget_from_args
 from .loss_options import add_loss_model_options
-from .options import comma_choices, write_json_file
+from .options import add_aggregation_option, comma_choices, write_json_file
 
 
 def loss_rates(value: str) -> List[float]:
@@ -41,8 +41,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--draws", type=int, default=5, metavar="N", help="loss draws per rate")
     parser.add_argument("--packet-tokens", type=int, default=32, metavar="N",
                         help="tokens per packet")
-    parser.add_argument("--aggregation", choices=("interleaved", "sequential"),
-                        default="interleaved", help="token-to-packet mapping")
+    add_aggregation_option(parser)
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="loss-draw seed")
     parser.add_argument("--json", type=Path, metavar="PATH",
                         help="write the rows {recovery, loss, psnr_db, ms_ssim, ..., "

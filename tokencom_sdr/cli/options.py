@@ -110,6 +110,16 @@ def add_channel_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", type=int, default=0, metavar="N", help="noise seed (default 0)")
 
 
+#: Token-to-packet mappings of a fixed grouping (``link.make_aggregation``).
+FIXED_AGGREGATIONS = ("interleaved", "sequential")
+
+
+def add_aggregation_option(group, help: str = "token-to-packet mapping") -> None:
+    """``--aggregation interleaved|sequential`` (default interleaved)."""
+    group.add_argument("--aggregation", choices=FIXED_AGGREGATIONS, default=FIXED_AGGREGATIONS[0],
+                       help=help)
+
+
 def add_link_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("link and PHY")
     choice = group.add_mutually_exclusive_group()
@@ -117,8 +127,8 @@ def add_link_options(parser: argparse.ArgumentParser) -> None:
                         help="modulation and coding scheme (default qpsk-1/2: LDPC rate 1/2, QPSK)")
     choice.add_argument("--modulation", choices=("bpsk", "qpsk"), dest="mcs",
                         help="uncoded payload modulation (same as --mcs bpsk|qpsk)")
-    group.add_argument("--aggregation", choices=("interleaved", "sequential", "sempa-gbeam",
-                                                 "sempa-look"), default="interleaved",
+    group.add_argument("--aggregation", choices=FIXED_AGGREGATIONS + ("sempa-gbeam", "sempa-look"),
+                       default=FIXED_AGGREGATIONS[0],
                        help="token-to-packet mapping: interleaved (token i -> packet i mod P, TokCom), "
                             "sequential, or for text semantic packet aggregation (SemPA: tokens "
                             "grouped so what survives a loss keeps the most meaning; explicit "

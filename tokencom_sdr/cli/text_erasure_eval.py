@@ -8,7 +8,7 @@ from pathlib import Path
 from ..context.modes import EXPERT_OPTION_HELP
 from .budget_options import add_budget_options, budget_from_args
 from .loss_options import add_loss_model_options
-from .options import write_json_file
+from .options import add_aggregation_option, write_json_file
 
 
 def add_parser(subparsers) -> None:
@@ -30,8 +30,7 @@ def add_parser(subparsers) -> None:
                         help="packet-loss rate (iid, gilbert)")
     parser.add_argument("--packet-tokens", type=int, default=8, metavar="N",
                         help="tokens per packet")
-    parser.add_argument("--aggregation", choices=("interleaved", "sequential"),
-                        default="interleaved", help="token-to-packet mapping")
+    add_aggregation_option(parser)
     parser.add_argument("--memory", default="default", metavar="PATH|default|none",
                         help="corpus memory refining the model's prior")
     parser.add_argument("--expert", default="auto", metavar="auto|default|none|PATH",

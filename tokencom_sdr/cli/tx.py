@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from .image_options import TOKENIZER_CHOICES, add_id_search_option, load_image_arg
+from .options import add_aggregation_option
 from .budget_options import add_budget_options, budget_from_args
 from .radio_options import add_radio_options, load_radio, profiles_help
 from .text_source import add_text_source_options, text_from_args
@@ -40,8 +41,7 @@ def add_parser(subparsers) -> None:
     source.add_argument("--message-id", type=int, default=1, metavar="N",
                         help="message id of the first message (0..65535)")
     link = parser.add_argument_group("link")
-    link.add_argument("--aggregation", choices=("interleaved", "sequential"),
-                      default="interleaved", help="token-to-packet mapping")
+    add_aggregation_option(link)
     link.add_argument("--packet-tokens", type=int, default=32, metavar="N", help="tokens per packet")
     add_budget_options(parser)
     output = parser.add_argument_group("output")
